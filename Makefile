@@ -1,0 +1,204 @@
+# How an Embedding Table Learns - the whole user interface.
+#
+#   make              the whole book: every chapter built, tested, run, drawn; the HTML book
+#   make chapterN     one chapter: build, test, run, draw its figures, build its page
+#   make test         every test suite, the conformance runner, and the sanitizer build
+#   make help         this list
+#
+# Everything is built under build/ (git-ignored). See docs/ARCHITECTURE.md.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+CC      ?= gcc
+PANDOC  ?= pandoc
+GNUPLOT ?= gnuplot
+BUILD   := build
+
+# -ffp-contract=off: the compiler must not fuse a*b+c on its own; where the
+# book wants a fused multiply-add (PyTorch's RNG, chapter 1) it calls fmaf().
+WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wformat=2
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 $(WARN) -ffp-contract=off -D_POSIX_C_SOURCE=200809L -MMD -MP
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+LDLIBS   := -lm
+
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# ---------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------
+
+CHAPTER_SOURCES := $(sort $(wildcard chapters/[0-9][0-9]-*.c))
+CHAPTER_NAMES   := $(basename $(notdir $(CHAPTER_SOURCES)))       # 01-lookup-table ...
+CHAPTER_NUMS    := $(foreach c,$(CHAPTER_NAMES),$(patsubst 0%,%,$(word 1,$(subst -, ,$(c)))))
+SUPPORT_SOURCES := $(sort $(wildcard src/*.c))
+
+# chapter_name N -> 01-lookup-table ; chapter_dir N -> build/ch01
+chapter_name = $(filter $(shell printf '%02d' $(1))-%,$(CHAPTER_NAMES))
+chapter_id   = $(shell printf 'ch%02d' $(1))
+
+# ---------------------------------------------------------------------------
+# The library: support code plus every chapter compiled without its main
+# (-DEMB_LIBRARY). Later chapters, tests and tools link against it.
+# ---------------------------------------------------------------------------
+
+# $(1) = object folder, $(2) = extra flags
+define LIBRARY_RULES
+$(1)/src/%.o: src/%.c | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
+$(1)/lib/%.o: chapters/%.c | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $(2) -DEMB_LIBRARY -c $$< -o $$@
+$(1)/prog/%.o: chapters/%.c | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
+$(1)/tests/%.o: tests/%.c | deps
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $(2) $$(CHECK_CFLAGS) -c $$< -o $$@
+$(1)/libbook.a: $(SUPPORT_SOURCES:src/%.c=$(1)/src/%.o) $(CHAPTER_NAMES:%=$(1)/lib/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+
+$(eval $(call LIBRARY_RULES,$(BUILD)/obj,))
+$(eval $(call LIBRARY_RULES,$(BUILD)/asan/obj,$(SANITIZE)))
+
+LIB      := $(BUILD)/obj/libbook.a
+ASAN_LIB := $(BUILD)/asan/obj/libbook.a
+
+# Test suites: every tests/test_*.c is one Check suite, linked with the library.
+SUITE_SOURCES := $(sort $(wildcard tests/test_*.c))
+SUITES        := $(SUITE_SOURCES:tests/%.c=%)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $^ -o $@ $(CHECK_LIBS) $(LDLIBS)
+$(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(ASAN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE) $^ -o $@ $(CHECK_LIBS) $(LDLIBS)
+
+# ---------------------------------------------------------------------------
+# Chapters. For chapter N (name NN-title, id chNN):
+#   build/bin/chNN          the chapter's program
+#   build/chNN/             its run: output.txt, TSV files, figures (PNG)
+#   chapters/NN-*.gp        one gnuplot script per figure, drawing build/chNN/*.png
+# Support suites (test_rng ...) are run with chapter 1, which they serve.
+# ---------------------------------------------------------------------------
+
+SUPPORT_SUITES := $(filter-out test_ch%,$(SUITES))
+
+# $(1) = N, $(2) = NN-title, $(3) = chNN, $(4) = NN
+define CHAPTER_RULES
+$(BUILD)/bin/$(3): $(BUILD)/obj/prog/$(2).o $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS)
+
+CHAPTER_SUITES_$(1) := $(filter test_$(3),$(SUITES)) $(if $(filter 1,$(1)),$(SUPPORT_SUITES))
+
+$(BUILD)/$(3)/run.stamp: $(BUILD)/bin/$(3)
+	@mkdir -p $$(@D)
+	$(BUILD)/bin/$(3) --out $(BUILD)/$(3) > $(BUILD)/$(3)/output.tmp
+	@mv $(BUILD)/$(3)/output.tmp $(BUILD)/$(3)/output.txt
+	@touch $$@
+
+$(BUILD)/$(3)/figures.stamp: $(BUILD)/$(3)/run.stamp $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp | deps
+	@set -e; for gp in $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)); do \
+	  echo "$$(GNUPLOT) $$$$gp"; \
+	  $$(GNUPLOT) -e "dir='$(BUILD)/$(3)'" -c $$$$gp; \
+	done
+	@touch $$@
+
+# make chapterN: build, test, run, draw, weave; then say where everything is.
+chapter$(1): $(BUILD)/bin/$(3) $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) FORCE
+	@tests/run-suites $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%)
+	@$$(MAKE) --no-print-directory $(BUILD)/$(3)/figures.stamp $(BUILD)/book/$(2).html
+	@cat $(BUILD)/$(3)/output.txt
+	@if [ -f chapters/$(4)-preview.gp ]; then $$(GNUPLOT) -e "dir='$(BUILD)/$(3)'" -c chapters/$(4)-preview.gp; fi
+	@echo "Program: $(BUILD)/bin/$(3) --help"
+	@echo "Run data: $(BUILD)/$(3)/"
+	@for f in $(BUILD)/$(3)/*.png $(BUILD)/$(3)/*.gif; do [ -f "$$$$f" ] && echo "Figure: $$$$f"; done; true
+	@echo "Page: $(BUILD)/book/$(2).html"
+endef
+
+$(foreach n,$(CHAPTER_NUMS),$(eval $(call CHAPTER_RULES,$(n),$(call chapter_name,$(n)),$(call chapter_id,$(n)),$(shell printf '%02d' $(n)))))
+
+CHAPTER_IDS := $(foreach n,$(CHAPTER_NUMS),$(call chapter_id,$(n)))
+
+# ---------------------------------------------------------------------------
+# The whole book, the tests, and the rest of the interface
+# ---------------------------------------------------------------------------
+
+include docs/book.mk
+
+REFERENCE_FILES := $(sort $(wildcard tests/reference/*.ref))
+
+## all: the whole book: every chapter built, tested, run and drawn, then the HTML book and EPUB
+all: $(CHAPTER_NUMS:%=chapter%) docs
+	@echo
+	@echo "Open the book: $(BUILD)/book/index.html"
+
+## test: every Check suite, the PyTorch conformance runner, then all of it again under ASan+UBSan
+test: $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUILD)/asan/tests/%) $(BUILD)/conformance $(BUILD)/asan/conformance FORCE
+	@rm -f $(BUILD)/test-tally
+	@echo "== Check suites =="
+	@tests/run-suites $(SUITES:%=$(BUILD)/tests/%)
+	@echo "== PyTorch conformance =="
+	@$(BUILD)/conformance $(REFERENCE_FILES)
+	@echo "== The same under AddressSanitizer + UndefinedBehaviorSanitizer =="
+	@tests/run-suites $(SUITES:%=$(BUILD)/asan/tests/%)
+	@$(BUILD)/asan/conformance $(REFERENCE_FILES) > $(BUILD)/asan/conformance.txt || { cat $(BUILD)/asan/conformance.txt; exit 1; }
+	@tail -n 1 $(BUILD)/asan/conformance.txt
+	@echo "== All tests =="
+	@tests/run-suites --total
+
+## conformance: check the book's numbers against every PyTorch reference file in tests/reference/
+conformance: $(BUILD)/conformance FORCE
+	$(BUILD)/conformance $(REFERENCE_FILES)
+
+$(BUILD)/conformance: $(BUILD)/obj/tests/conformance.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/asan/conformance: $(BUILD)/asan/obj/tests/conformance.o $(ASAN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE) $^ -o $@ $(LDLIBS)
+
+## diffs: what each chapter adds to the one before (build/diffs/)
+diffs: FORCE
+	@mkdir -p $(BUILD)/diffs
+	@set -- $(CHAPTER_SOURCES); prev=; for c in "$$@"; do \
+	  n=$$(basename $$c .c); \
+	  if [ -n "$$prev" ]; then \
+	    diff -u --label "$$prev" --label "$$c" "$$prev" "$$c" > $(BUILD)/diffs/$$n.diff || true; \
+	    h=$${c%.c}.h; ph=$${prev%.c}.h; \
+	    if [ -f "$$h" ]; then diff -u --label "$$ph" --label "$$h" "$$ph" "$$h" >> $(BUILD)/diffs/$$n.diff || true; fi; \
+	    echo "$(BUILD)/diffs/$$n.diff: $$(grep -c '^+[^+]' $(BUILD)/diffs/$$n.diff) lines added, $$(grep -c '^-[^-]' $(BUILD)/diffs/$$n.diff) removed"; \
+	  fi; prev=$$c; \
+	done; [ -n "$$prev" ]
+
+include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
+
+## clean: remove build/
+clean: FORCE
+	rm -rf $(BUILD)
+
+## help: list the targets
+help: FORCE
+	@echo "Targets:"
+	@echo "  chapterN   build chapter N, run its tests and its program, draw its figures, build its page (N = $(CHAPTER_NUMS))"
+	@grep -E '^## ' Makefile | sed -E 's/^## ([a-z]+): /  \1\t/' | expand -t 13
+
+## deps: check for the tools the book needs; install them on Debian/Ubuntu as root or with sudo
+deps: FORCE
+	@tests/deps
+
+FORCE:
+
+.PHONY: FORCE
+
+.SECONDARY:
+.DELETE_ON_ERROR:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,590 @@
+/**
+# Chapter 1: The lookup table
+
+A language model reads words, a recommender reads user and item ids, and a
+graph model reads node numbers. None of these are numbers a network can
+compute with: the id 4127 is not "bigger" than the id 12 in any useful
+sense. The first layer of each of these models turns an id into a vector
+of real numbers, and it does so in the simplest way there is: it keeps one
+vector per id in a table, and it looks the vector up.
+
+That table is PyTorch's `nn.Embedding`. This chapter builds it: the table,
+the way PyTorch fills it with random numbers (bit for bit), the lookup, and
+the error you get for an id that is not in the table. The rest of the book
+is about how the table *learns*; here we make sure we have exactly the
+table PyTorch has before training starts.
+
+## The idea in one picture
+
+An embedding table is a matrix $W$ with $V$ rows and $D$ columns: $V$ is
+the number of ids (`num_embeddings`, the vocabulary size) and $D$ is the
+length of each vector (`embedding_dim`). Row $k$ is the vector of id $k$.
+Looking up $N$ ids $\mathrm{idx}_0, \dots, \mathrm{idx}_{N-1}$ gives an
+$N \times D$ matrix whose row $i$ is row $\mathrm{idx}_i$ of $W$:
+
+$$\mathrm{out}_{i} = W_{\mathrm{idx}_i}, \qquad i = 0, \dots, N-1.$$
+
+```
+      W (V x D)                          out (N x D)
+ 0  [ .  .  .  . ]        idx = [1, 4, 4, 9]
+ 1  [ a  a  a  a ] ----------------->  [ a  a  a  a ]
+ ...                         +------>  [ b  b  b  b ]
+ 4  [ b  b  b  b ] ----------+------>  [ b  b  b  b ]
+ ...                                +> [ c  c  c  c ]
+ 9  [ c  c  c  c ] -----------------+
+```
+
+Nothing is computed: rows are copied. The same row may be copied many
+times (id 4 above), and most rows are not copied at all. Both facts come
+back in chapter 2, where they decide which rows learn.
+
+The code starts with the chapter's header, which holds the `Embedding`
+struct that every chapter of the book shares.
+*/
+
+#include "01-lookup-table.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/tensor_print.h"
+
+/**
+## The table
+
+Look at `Embedding` in the header. It mirrors the attributes of PyTorch's
+module: `num_embeddings` and `embedding_dim` are $V$ and $D$, and `weight`
+points at $V \cdot D$ floats stored row after row, so row `ix` starts at
+`weight + ix*D`. The other fields are the module's options and the
+gradient. This chapter leaves them at PyTorch's defaults (no padding row,
+no `max_norm`, `norm_type` 2, no frequency scaling, dense gradients, and no
+gradient buffer yet); chapter 2 gives the table a gradient, chapter 3 its
+options and chapter 6 its sparse gradients. Putting them in the struct now
+means that later chapters add functions, never new kinds of table.
+
+A table costs $V \cdot D \cdot 4$ bytes of float32. That product overflows
+sooner than one might think, so it is computed with a check:
+*/
+
+int64_t emb_weight_bytes(int64_t V, int64_t D) {
+    int64_t values, bytes;
+    if (V < 1 || D < 1) return -1;
+    if (emb_mul_size(V, D, &values) != 0) return -1;
+    if (emb_mul_size(values, (int64_t)sizeof(float), &bytes) != 0) return -1;
+    if ((uint64_t)bytes > (uint64_t)SIZE_MAX) return -1;
+    return bytes;
+}
+
+/**
+For real tables the numbers are large. BERT's vocabulary of 30,522
+word pieces with $D = 768$ is 93.8 MB; GPT-2's 50,257 tokens with the same
+$D$ is 154.4 MB; a recommender with ten million items and $D = 64$ is
+2.56 GB, more than the rest of such a model by far. The program at the end
+of this chapter prints these sizes with `emb_weight_bytes`.
+
+## Filling the table like PyTorch
+
+`nn.Embedding(V, D)` allocates the weight and fills it from the standard
+normal distribution $\mathcal{N}(0, 1)$. We want the *same* numbers, not
+just numbers from the same distribution, so that every later chapter can
+start from PyTorch's table and compare with PyTorch step by step. That
+means reproducing PyTorch's random number generator exactly; the code is in
+`src/torch_rng.c`, because it is support code and not the subject of this
+book, but the idea is worth knowing.
+
+`torch.manual_seed(s)` seeds a Mersenne Twister (MT19937) with the low 32
+bits of $s$. Each draw gives 32 random bits, and a float32 uniform number in
+$[0, 1)$ is the draw's low 24 bits times $2^{-24}$. Normal samples come from
+the Box-Muller transform: two uniforms $u_1, u_2$ give two independent
+normal samples
+
+$$z_0 = \sqrt{-2 \ln u_1}\,\cos(2\pi u_2), \qquad z_1 = \sqrt{-2 \ln u_1}\,\sin(2\pi u_2).$$
+
+PyTorch has two ways of doing this, and which one runs depends on the size
+of the table:
+
+* **Fewer than 16 values.** Each value comes from a Box-Muller pair
+  computed in double precision from two 53-bit uniforms. The second sample
+  of the pair is not thrown away: it is cached in the generator and used by
+  the next request for a normal number, *even by a different tensor*.
+  `Embedding(5, 3)` (15 values, 8 pairs) leaves a cached sample behind, and
+  a following `Embedding(1, 1)` gets it.
+* **16 values or more.** PyTorch draws one float uniform per value, then
+  transforms blocks of 16 in place with float32 arithmetic: the first 8
+  values of a block become the $u_1$s and the last 8 the $u_2$s, cosines go
+  to the first half and sines to the second. When the count is not a
+  multiple of 16, the last block is made of 16 *fresh* uniforms written
+  over the last 16 positions, so up to 15 finished values are overwritten.
+  On a CPU with AVX2 the logarithm, sine and cosine are polynomial
+  approximations (from the Cephes library) evaluated 8 lanes at a time,
+  and the compiler has fused some of the multiply-adds. Our C evaluates the
+  same polynomials with `fmaf` at exactly those places.
+
+The result is bit-exact: the chapter's tests compare our float32 bits with
+bits written by PyTorch 1.13 for many seeds and shapes. `emb_init` is then
+short:
+*/
+
+int emb_init(Embedding *e, int64_t V, int64_t D, TorchGenerator *gen, EmbError *err) {
+    memset(e, 0, sizeof *e);
+    if (V < 1) return emb_fail(err, "num_embeddings must be at least 1, got %lld", (long long)V);
+    if (D < 1) return emb_fail(err, "embedding_dim must be at least 1, got %lld", (long long)D);
+    int64_t bytes = emb_weight_bytes(V, D);
+    if (bytes < 0) {
+        return emb_fail(err, "a table of %lld x %lld float32 values is too large to address",
+                        (long long)V, (long long)D);
+    }
+    float *weight = malloc((size_t)bytes);
+    if (!weight) {
+        return emb_fail(err, "cannot allocate a %lld x %lld table (%lld bytes)", (long long)V,
+                        (long long)D, (long long)bytes);
+    }
+    rng_normal_(gen, weight, V * D, 0.0f, 1.0f);  // weight is (V, D)
+    *e = (Embedding){
+        .num_embeddings = V,
+        .embedding_dim = D,
+        .weight = weight,
+        .grad = NULL,
+        .requires_grad = true,
+        .owns_weight = true,
+        .padding_idx = EMB_NO_PADDING,
+        .max_norm = EMB_NO_MAX_NORM,
+        .norm_type = 2.0,
+        .scale_grad_by_freq = false,
+        .sparse = false,
+    };
+    return 0;
+}
+
+void emb_free(Embedding *e) {
+    if (e->owns_weight) free(e->weight);
+    free(e->grad);
+    memset(e, 0, sizeof *e);
+}
+
+/**
+Two details are PyTorch's choices, and we keep them. The table is filled in
+one call, so a $5 \times 3$ table takes the small path and a $4 \times 4$
+table the blocked one, and the two are not the same numbers you would get
+by filling row by row. And the seed's high 32 bits are ignored: seeds 0 and
+$2^{32}$ give the same table.
+
+## Looking rows up
+
+A lookup must first make sure that every id names a row. PyTorch has no
+Python-style negative indexing here: $-1$ is an error, not the last row.
+It checks every index before it copies anything, and so do we, so that a
+bad index leaves the output untouched. The message is PyTorch's
+(`index out of range in self`), with the index and the table size added,
+which PyTorch's CPU message leaves out.
+*/
+
+int emb_check_indices(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
+    if (n < 0) return emb_fail(err, "number of indices must be >= 0, got %lld", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (idx[i] < 0 || idx[i] >= e->num_embeddings) {
+            return emb_fail(err, "index out of range in self: index %lld, num_embeddings %lld",
+                            (long long)idx[i], (long long)e->num_embeddings);
+        }
+    }
+    return 0;
+}
+
+/**
+The lookup itself is a loop of row copies. `F.embedding` does exactly this:
+its forward pass is `weight.index_select(0, idx)`, a gather of rows into a
+new, contiguous tensor. The output never aliases the weight; changing it
+does not change the table.
+*/
+
+int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out, EmbError *err) {
+    if (emb_check_indices(e, idx, n, err) != 0) return -1;
+    int64_t D = e->embedding_dim;
+    for (int64_t i = 0; i < n; i++) {
+        const float *w_ix = e->weight + idx[i] * D;  // seek to row idx[i]
+        memcpy(out + i * D, w_ix, (size_t)D * sizeof(float));
+    }
+    return 0;
+}
+
+/**
+## A lookup is a one-hot product
+
+There is another way to say the same thing, and it is how the table is
+usually drawn in diagrams. Write id $k$ as a *one-hot* row vector
+$e_k \in \{0,1\}^V$: all zeros except a 1 in position $k$. Then
+$e_k W = W_k$, and stacking the one-hot rows of the $N$ ids into an
+$N \times V$ matrix $X$ gives
+
+$$\mathrm{out} = X\,W.$$
+
+So an embedding layer is a linear layer without a bias, whose inputs happen
+to be one-hot. That view matters in chapter 2: the gradient of a matrix
+product is known, and it tells us at once that only rows with a 1 in $X$
+get a gradient. The function below computes the product honestly, one-hot
+row by one-hot row, so we can check that it agrees with the lookup:
+*/
+
+int emb_onehot_matmul(const Embedding *e, const int64_t *idx, int64_t n, float *out,
+                      EmbError *err) {
+    if (emb_check_indices(e, idx, n, err) != 0) return -1;
+    int64_t V = e->num_embeddings, D = e->embedding_dim;
+    float *x_i = malloc((size_t)V * sizeof(float));  // one one-hot row, (V,)
+    if (!x_i) return emb_fail(err, "cannot allocate a one-hot row of %lld floats", (long long)V);
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t k = 0; k < V; k++) x_i[k] = (k == idx[i]) ? 1.0f : 0.0f;
+        float *out_i = out + i * D;  // row i of the output
+        for (int64_t d = 0; d < D; d++) out_i[d] = 0.0f;
+        for (int64_t k = 0; k < V; k++) {
+            const float *w_k = e->weight + k * D;  // seek to row k
+            for (int64_t d = 0; d < D; d++) out_i[d] += x_i[k] * w_k[d];
+        }
+    }
+    free(x_i);
+    return 0;
+}
+
+/**
+For finite weights the two agree exactly: every product with a 0 is 0,
+adding zeros changes nothing, and $1 \cdot w = w$. The cost does not agree.
+The product does $N \cdot V \cdot D$ multiply-adds and reads the whole
+table for every id; the lookup copies $N \cdot D$ floats and reads only the
+rows it needs. For $V = 1000$ that is a thousand times more work; for a
+vocabulary of 50,000 it is hopeless. `make bench` measures both.
+
+## Printing like PyTorch
+
+Printing `embedding.weight` in Python gives `Parameter containing:` and a
+`tensor(...)` with four digits after the point, all values padded to one
+width. `src/tensor_print.c` follows PyTorch's printing rules (including the
+switch to scientific notation and the `...` summaries of large tensors), so
+a reader can put our output beside PyTorch's and compare.
+*/
+
+void emb_print_weight(FILE *f, const Embedding *e) {
+    fprintf(f, "Parameter containing:\n");
+    tensor_print(f, e->weight, e->num_embeddings, e->embedding_dim,
+                 e->requires_grad ? ", requires_grad=True" : "");
+}
+
+/**
+## The program
+
+The chapter's program makes a table, prints it, looks rows up, and checks
+the lookup against the one-hot product. It then fills a BERT-sized table
+($30522 \times 768$, 23 million values) to see the distribution of the
+initial values, and writes its data as TSV files for the figures. Every
+option has a default, so `make chapter1` runs it with no arguments.
+*/
+
+#ifndef EMB_LIBRARY
+
+#include "../src/cli.h"
+
+typedef struct Options {
+    int64_t vocab, dim;          // the small table, printed
+    uint64_t seed;               // torch.manual_seed
+    int64_t *indices, n;         // the ids to look up
+    int64_t hist_vocab, hist_dim;  // the large table, summarised
+    const char *out;             // folder for TSV files
+} Options;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ch01 [options]\n"
+            "\n"
+            "Builds torch.manual_seed(SEED); nn.Embedding(V, D), prints it as PyTorch does,\n"
+            "looks rows up, and writes TSV files for the chapter's figures.\n"
+            "\n"
+            "  --vocab V        rows of the printed table (num_embeddings), default 10\n"
+            "  --dim D          columns (embedding_dim), default 4\n"
+            "  --seed S         the seed given to torch.manual_seed, default 0\n"
+            "  --indices LIST   comma-separated ids to look up, default 1,4,4,9\n"
+            "  --hist-vocab V   rows of the large table for the histogram, default 30522\n"
+            "  --hist-dim D     its columns, default 768\n"
+            "  --out DIR        folder for the TSV files, default build/ch01\n"
+            "  --help           this text\n");
+}
+
+// Parses argv into opt. Returns 0, 1 for --help, or -1 with a message.
+static int parse_options(int argc, char **argv, Options *opt, EmbError *err) {
+    *opt = (Options){.vocab = 10, .dim = 4, .seed = 0, .hist_vocab = 30522,
+                     .hist_dim = 768, .out = "build/ch01"};
+    const char *indices = "1,4,4,9";
+    for (int a = 1; a < argc; a++) {
+        const char *name = argv[a];
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
+        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
+        const char *val = argv[++a];
+        int rc;
+        if (strcmp(name, "--vocab") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->vocab, err);
+        else if (strcmp(name, "--dim") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->dim, err);
+        else if (strcmp(name, "--seed") == 0) rc = cli_seed(val, &opt->seed, err);
+        else if (strcmp(name, "--indices") == 0) { indices = val; rc = 0; }
+        else if (strcmp(name, "--hist-vocab") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->hist_vocab, err);
+        else if (strcmp(name, "--hist-dim") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->hist_dim, err);
+        else if (strcmp(name, "--out") == 0) { opt->out = val; rc = 0; }
+        else return emb_fail(err, "unknown option '%s' (see --help)", name);
+        if (rc != 0) return -1;
+    }
+    return cli_int64_list("--indices", indices, &opt->indices, &opt->n, err);
+}
+
+/**
+The small table goes to `table.tsv`, one line per value, with how many
+times its row was looked up, so the heat map can mark those rows:
+*/
+
+static int write_table(const Options *opt, const Embedding *e, EmbError *err) {
+    OutFile of;
+    if (outfile_open(&of, opt->out, "table.tsv", err) != 0) return -1;
+    fprintf(of.f, "row\tcol\tvalue\tlookups\n");
+    for (int64_t r = 0; r < e->num_embeddings; r++) {
+        int64_t lookups = 0;
+        for (int64_t i = 0; i < opt->n; i++) lookups += (opt->indices[i] == r);
+        for (int64_t c = 0; c < e->embedding_dim; c++) {
+            fprintf(of.f, "%lld\t%lld\t%.9g\t%lld\n", (long long)r, (long long)c,
+                    e->weight[r * e->embedding_dim + c], (long long)lookups);
+        }
+    }
+    return outfile_commit(&of, err);
+}
+
+/**
+The large table is summarised by a histogram with bins of width 0.1 from
+$-5$ to $5$. Each bin's height is scaled to a density (count divided by
+the number of values and the bin width) so it can be drawn against the
+standard normal density $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$ at the bin's
+centre. The program also prints the mean, the standard deviation and the
+share of values within one and two standard deviations.
+*/
+
+enum { HIST_BINS = 100 };
+#define HIST_LO (-5.0)
+#define HIST_WIDTH 0.1
+
+static int write_histogram(const Options *opt, const Embedding *big, EmbError *err) {
+    int64_t n = big->num_embeddings * big->embedding_dim, counts[HIST_BINS] = {0};
+    double sum = 0.0, sum_sq = 0.0, within1 = 0.0, within2 = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double x = big->weight[i];
+        sum += x;
+        sum_sq += x * x;
+        within1 += fabs(x) < 1.0;
+        within2 += fabs(x) < 2.0;
+        int64_t bin = (int64_t)floor((x - HIST_LO) / HIST_WIDTH);
+        if (bin >= 0 && bin < HIST_BINS) counts[bin]++;
+    }
+    double mean = sum / (double)n, std = sqrt(sum_sq / (double)n - mean * mean);
+    printf("%lld x %lld table, %lld values: mean %.5f, std %.5f, "
+           "|x| < 1: %.2f%% (normal: 68.27%%), |x| < 2: %.2f%% (normal: 95.45%%)\n",
+           (long long)big->num_embeddings, (long long)big->embedding_dim, (long long)n, mean,
+           std, 100.0 * within1 / (double)n, 100.0 * within2 / (double)n);
+    OutFile of;
+    if (outfile_open(&of, opt->out, "init-hist.tsv", err) != 0) return -1;
+    fprintf(of.f, "center\tcount\tdensity\tnormal_pdf\n");
+    for (int b = 0; b < HIST_BINS; b++) {
+        double center = HIST_LO + (b + 0.5) * HIST_WIDTH;
+        double density = (double)counts[b] / ((double)n * HIST_WIDTH);
+        double pdf = exp(-0.5 * center * center) / sqrt(2.0 * 3.14159265358979323846);
+        fprintf(of.f, "%.2f\t%lld\t%.6f\t%.6f\n", center, (long long)counts[b], density, pdf);
+    }
+    return outfile_commit(&of, err);
+}
+
+/**
+The memory table uses the same `emb_weight_bytes` as `emb_init`:
+*/
+
+static int write_memory(const Options *opt, EmbError *err) {
+    static const struct { const char *name; int64_t V, D; } tables[] = {
+        {"this chapter's table", 10, 4},
+        {"BERT-base word pieces", 30522, 768},
+        {"GPT-2 tokens", 50257, 768},
+        {"recommender, 10^7 items", 10000000, 64},
+    };
+    OutFile of;
+    if (outfile_open(&of, opt->out, "memory.tsv", err) != 0) return -1;
+    fprintf(of.f, "table\tV\tD\tbytes\n");
+    printf("\n%-26s %10s %5s %16s\n", "memory of a table", "V", "D", "V*D*4 bytes");
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        int64_t V = t == 0 ? opt->vocab : tables[t].V, D = t == 0 ? opt->dim : tables[t].D;
+        int64_t bytes = emb_weight_bytes(V, D);
+        printf("%-26s %10lld %5lld %16lld (%.1f MB)\n", tables[t].name, (long long)V,
+               (long long)D, (long long)bytes, (double)bytes / 1e6);
+        fprintf(of.f, "%s\t%lld\t%lld\t%lld\n", tables[t].name, (long long)V, (long long)D,
+                (long long)bytes);
+    }
+    return outfile_commit(&of, err);
+}
+
+/**
+`run` ties it together. It prints what PyTorch would print for the same
+calls, so you can run the Python lines in the comments beside it.
+*/
+
+static int run(const Options *opt, EmbError *err) {
+    TorchGenerator gen;
+    Embedding e = {0}, big = {0};
+    float *rows = NULL, *product = NULL;
+    int rc = -1;
+
+    rng_manual_seed(&gen, opt->seed);  // torch.manual_seed(seed)
+    if (emb_init(&e, opt->vocab, opt->dim, &gen, err) != 0) goto done;  // nn.Embedding(V, D)
+    printf(">>> torch.manual_seed(%llu); emb = nn.Embedding(%lld, %lld); emb.weight\n",
+           (unsigned long long)opt->seed, (long long)opt->vocab, (long long)opt->dim);
+    emb_print_weight(stdout, &e);
+
+    int64_t out_values;
+    if (emb_mul_size(opt->n > 0 ? opt->n : 1, opt->dim, &out_values) != 0 ||
+        !(rows = malloc((size_t)out_values * sizeof(float))) ||
+        !(product = malloc((size_t)out_values * sizeof(float)))) {
+        emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)opt->n,
+                 (long long)opt->dim);
+        goto done;
+    }
+    if (emb_lookup(&e, opt->indices, opt->n, rows, err) != 0) goto done;  // emb(idx)
+    printf("\n>>> emb(torch.tensor([");
+    for (int64_t i = 0; i < opt->n; i++) printf("%s%lld", i ? ", " : "", (long long)opt->indices[i]);
+    printf("]))\n");
+    tensor_print(stdout, rows, opt->n, opt->dim, ", grad_fn=<EmbeddingBackward0>");
+
+    if (emb_onehot_matmul(&e, opt->indices, opt->n, product, err) != 0) goto done;
+    double max_diff = 0.0;
+    for (int64_t i = 0; i < opt->n * opt->dim; i++) max_diff = fmax(max_diff, fabs(rows[i] - product[i]));
+    printf("\none_hot(idx) @ weight equals the lookup: max |difference| = %g\n", max_diff);
+    printf("cost: the product did %lld multiply-adds, the lookup copied %lld floats\n",
+           (long long)(opt->n * opt->vocab * opt->dim), (long long)(opt->n * opt->dim));
+
+    if (emb_init(&big, opt->hist_vocab, opt->hist_dim, &gen, err) != 0) goto done;
+    printf("\n");
+    if (write_histogram(opt, &big, err) != 0 || write_memory(opt, err) != 0 ||
+        write_table(opt, &e, err) != 0)
+        goto done;
+    printf("\nwrote %s/table.tsv, init-hist.tsv, memory.tsv\n", opt->out);
+    rc = 0;
+done:
+    free(rows);
+    free(product);
+    emb_free(&e);
+    emb_free(&big);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    Options opt;
+    EmbError err;
+    int parsed = parse_options(argc, argv, &opt, &err);
+    if (parsed == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (parsed != 0 || cli_make_dir(opt.out, &err) != 0 || run(&opt, &err) != 0) {
+        fprintf(stderr, "ch01: %s\n", err.msg);
+        free(opt.indices);
+        return 1;
+    }
+    free(opt.indices);
+    return 0;
+}
+
+#endif  // EMB_LIBRARY
+
+/**
+## Running it
+
+`make chapter1` runs the program with its defaults. Its first lines are
+the same as what PyTorch 1.13 prints for
+`torch.manual_seed(0); emb = nn.Embedding(10, 4); emb.weight` (the
+chapter's tests hold this PyTorch output and compare our print with it,
+character for character):
+
+```
+Parameter containing:
+tensor([[-1.1258, -1.1524, -0.2506, -0.4339],
+        [ 0.8487,  0.6920, -0.3160, -2.1152],
+        [ 0.3223, -1.2633,  0.3500,  0.3081],
+        [ 0.1198,  1.2377,  1.1168, -0.2473],
+        [-1.3527, -1.6959,  0.5667,  0.7935],
+        [ 0.5988, -1.5551, -0.3414,  1.8530],
+        [-0.2159, -0.7425,  0.5627,  0.2596],
+        [-0.1740, -0.6787,  0.9383,  0.4889],
+        [ 1.2032,  0.0845, -1.2001, -0.0048],
+        [-0.5181, -0.3067, -1.5810,  1.7066]], requires_grad=True)
+```
+
+The figure below is the heat map of that table, with the rows that the
+default indices `1,4,4,9` look up marked on the right (row 4 twice).
+
+![The $10 \times 4$ table of seed 0. Marked rows were looked up; the number is how many times.](fig-table.png)
+
+The histogram of the BERT-sized table lies on the normal density: the
+23 million values have mean about 0 and standard deviation about 1, and
+68.3% of them lie within one standard deviation, as they should.
+
+![Initial values of a $30522 \times 768$ table (bars) against the $\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
+
+## What PyTorch does
+
+* `nn.Embedding(V, D)` creates `weight` with `torch.empty(V, D)` and then
+  calls `reset_parameters()`, which runs `init.normal_(weight)`. We do the
+  same in `emb_init`. (PyTorch also accepts $V = 0$, a table nothing can
+  be looked up in; we refuse it.)
+* `F.embedding(idx, weight)` checks the indices and calls
+  `weight.index_select(0, idx.reshape(-1))`, then reshapes to
+  `(*idx.shape, D)`. Our `emb_lookup` takes the indices already flattened;
+  the shape is the caller's business.
+* Indices must be `int64` or `int32` in PyTorch; we take `int64_t` only.
+* The float32 random numbers depend on the CPU: machines without AVX2
+  (and so ARM machines) take a scalar path with the C library's `logf`,
+  `sinf` and `cosf`, which differ in the last bit for about a third of the
+  values. Our RNG offers that path too (`RNG_PATH_SCALAR`); the book uses
+  the AVX2 one, which every x86-64 machine of the last decade takes.
+
+## Performance
+
+`make bench` times `emb_lookup` for $N = 4096$ ids and $D = 64$ as $V$
+grows from $10^3$ to $10^7$, for uniformly random ids and for Zipf-skewed
+ids (a few ids very often, as words are), beside a plain `memcpy` of the
+same bytes and beside PyTorch's `F.embedding` on one thread. A lookup moves
+$N \cdot D \cdot 4 = 1$ MiB per call, whatever $V$ is. What changes with $V$ is
+where the rows come from: a small table sits in the CPU's cache, a large
+one in main memory, and random rows of a large table cost a cache miss
+each. Zipf-skewed ids hit the same few rows again and again, so they stay
+fast even for large $V$. The one-hot product, in contrast, grows with $V$,
+which is why nobody computes an embedding that way.
+
+## Summary
+
+* An embedding table is a $V \times D$ float32 matrix, one row per id;
+  it costs $4VD$ bytes, which dominates large vocabularies.
+* A lookup gathers rows: $\mathrm{out}_i = W_{\mathrm{idx}_i}$. It equals
+  the product of one-hot rows with the table, at a tiny fraction of the
+  cost.
+* PyTorch fills the table from $\mathcal{N}(0,1)$ with MT19937 and
+  Box-Muller; tables under 16 values take a double-precision path that
+  caches a sample across calls, larger ones a float32 blocked path with a
+  tail rule. Our C reproduces both bit for bit.
+* An index outside $[0, V)$, negative ones included, is an error
+  (`index out of range in self`), found before anything is copied.
+
+## Exercises
+
+1. Run `build/bin/ch01 --vocab 5 --dim 3` and `--vocab 4 --dim 4`. Which
+   RNG path does each take? Check the first values against the test
+   vectors in `tests/test_rng.c`.
+2. After `torch.manual_seed(0)`, PyTorch's `nn.Embedding(5, 3)` followed
+   by `nn.Embedding(1, 1)` gives the second table the value 0.1227. Where
+   does it come from? Write the two calls with `emb_init` and check.
+3. A $(10, 4)$ table holds 40 values. How many 32-bit random words does
+   filling it consume? (Hint: the tail.) What about $(4, 4)$?
+4. Put `NAN` in row 7 of the table and compare `emb_lookup` and
+   `emb_onehot_matmul` for the ids `1,4`. Explain the difference. What
+   does this say about computing embeddings as a product?
+5. Why does `emb_lookup` check all the indices before copying any row?
+   Write a test that would fail if it checked while copying.
+6. Using `make bench`, find the $V$ at which uniform lookups start to slow
+   down on your machine, and compare the table's size at that $V$ with
+   your CPU's cache sizes (`lscpu`).
+*/
