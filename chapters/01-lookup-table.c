@@ -265,7 +265,7 @@ a reader can put our output beside PyTorch's and compare.
 void emb_print_weight(FILE *f, const Embedding *e) {
     fprintf(f, "Parameter containing:\n");
     tensor_print(f, e->weight, e->num_embeddings, e->embedding_dim,
-                 e->requires_grad ? ", requires_grad=True" : "");
+                 e->requires_grad ? "requires_grad=True" : NULL);
 }
 
 /**
@@ -448,7 +448,7 @@ static int run(const Options *opt, EmbError *err) {
     printf("\n>>> emb(torch.tensor([");
     for (int64_t i = 0; i < opt->n; i++) printf("%s%lld", i ? ", " : "", (long long)opt->indices[i]);
     printf("]))\n");
-    tensor_print(stdout, rows, opt->n, opt->dim, ", grad_fn=<EmbeddingBackward0>");
+    tensor_print(stdout, rows, opt->n, opt->dim, "grad_fn=<EmbeddingBackward0>");
 
     if (emb_onehot_matmul(&e, opt->indices, opt->n, product, err) != 0) goto done;
     double max_diff = 0.0;

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PRECISION = 4, THRESHOLD = 1000, EDGEITEMS = 3, LINEWIDTH = 80 };
@@ -104,16 +105,25 @@ static void print_row(FILE *f, const Formatter *fmt, const float *x_r, int64_t c
     fputc(']', f);
 }
 
-void tensor_print(FILE *f, const float *x, int64_t rows, int64_t cols, const char *suffix) {
-    if (rows == 0 || cols == 0) {
-        fprintf(f, "%s[], size=(%lld, %lld)%s)\n", PREFIX, (long long)rows, (long long)cols,
-                suffix);
-        return;
+// Appends PyTorch's suffixes (", size=(0, 3)", ", requires_grad=True"):
+// each goes on a new line when it would pass LINEWIDTH.
+static void print_suffix(FILE *f, const char *suffix, int indent, int *last_line_len) {
+    if (!suffix || !suffix[0]) return;
+    int len = (int)strlen(suffix);
+    if (*last_line_len + len + 2 > LINEWIDTH) {
+        fprintf(f, ",\n%*s%s", indent, "", suffix);
+        *last_line_len = indent + len;
+    } else {
+        fprintf(f, ", %s", suffix);
+        *last_line_len += len + 2;
     }
+}
+
+// Prints the bracketed values of a non-empty matrix (no prefix or suffix).
+static void print_body(FILE *f, const float *x, int64_t rows, int64_t cols, int indent) {
     bool summarize = rows * cols > THRESHOLD;
     Formatter fmt = make_formatter(x, rows, cols, summarize);
-    int indent = (int)strlen(PREFIX);
-    fprintf(f, "%s[", PREFIX);
+    fputc('[', f);
     bool first = true;
     for (int64_t r = 0; r < rows; r++) {
         if (!shown(r, rows, summarize)) continue;
@@ -125,5 +135,30 @@ void tensor_print(FILE *f, const float *x, int64_t rows, int64_t cols, const cha
             r = rows - EDGEITEMS - 1;
         }
     }
-    fprintf(f, "]%s)\n", suffix);
+    fputc(']', f);
+}
+
+void tensor_print(FILE *f, const float *x, int64_t rows, int64_t cols, const char *suffix) {
+    int indent = (int)strlen(PREFIX);
+    char *body = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&body, &size);
+    if (!mem) return;
+    fputs(PREFIX, mem);
+    if (rows == 0 || cols == 0) fputs("[]", mem);
+    else print_body(mem, x, rows, cols, indent);
+    fclose(mem);
+    if (!body) return;
+    // PyTorch measures the last line as its length plus one.
+    const char *last_nl = strrchr(body, '\n');
+    int last_line_len = (int)(last_nl ? strlen(last_nl) + 1 : strlen(body) + 1);
+    fputs(body, f);
+    free(body);
+    if (rows == 0 || cols == 0) {
+        char shape[64];
+        snprintf(shape, sizeof shape, "size=(%lld, %lld)", (long long)rows, (long long)cols);
+        print_suffix(f, shape, indent, &last_line_len);
+    }
+    print_suffix(f, suffix, indent, &last_line_len);
+    fputs(")\n", f);
 }

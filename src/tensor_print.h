@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-// Prints x, a (rows, cols) row-major matrix, as `tensor([[...]]<suffix>)`.
-// suffix is printed before the closing parenthesis, e.g. ", requires_grad=True".
+// Prints x, a (rows, cols) row-major matrix, as `tensor([[...]], suffix)`
+// and a newline. suffix (e.g. "requires_grad=True") may be NULL or "".
 void tensor_print(FILE *f, const float *x, int64_t rows, int64_t cols, const char *suffix);
 
 #endif
