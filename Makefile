@@ -44,7 +44,7 @@ chapter_id   = $(shell printf 'ch%02d' $(1))
 # (-DEMB_LIBRARY). Later chapters, tests and tools link against it.
 # ---------------------------------------------------------------------------
 
-# $(1) = object folder, $(2) = extra flags
+# $(1) = object folder, $(2) = extra flags, $(3) = folder of the chapter programs
 define LIBRARY_RULES
 $(1)/src/%.o: src/%.c | deps
 	@mkdir -p $$(@D)
@@ -57,14 +57,16 @@ $(1)/prog/%.o: chapters/%.c | deps
 	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
 $(1)/tests/%.o: tests/%.c | deps
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) $(2) $$(CHECK_CFLAGS) -c $$< -o $$@
+	$$(CC) $$(CFLAGS) $(2) $$(CHECK_CFLAGS) -DBIN_DIR='"$(3)"' -c $$< -o $$@
 $(1)/libbook.a: $(SUPPORT_SOURCES:src/%.c=$(1)/src/%.o) $(CHAPTER_NAMES:%=$(1)/lib/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 endef
 
-$(eval $(call LIBRARY_RULES,$(BUILD)/obj,))
-$(eval $(call LIBRARY_RULES,$(BUILD)/asan/obj,$(SANITIZE)))
+# Tests that run a chapter's program find it in BIN_DIR: the sanitizer
+# build of a suite runs the sanitizer build of the program.
+$(eval $(call LIBRARY_RULES,$(BUILD)/obj,,$(BUILD)/bin))
+$(eval $(call LIBRARY_RULES,$(BUILD)/asan/obj,$(SANITIZE),$(BUILD)/asan/bin))
 
 LIB      := $(BUILD)/obj/libbook.a
 ASAN_LIB := $(BUILD)/asan/obj/libbook.a
@@ -94,6 +96,9 @@ define CHAPTER_RULES
 $(BUILD)/bin/$(3): $(BUILD)/obj/prog/$(2).o $(LIB)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS)
+$(BUILD)/asan/bin/$(3): $(BUILD)/asan/obj/prog/$(2).o $(ASAN_LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $(SANITIZE) $$^ -o $$@ $$(LDLIBS)
 
 CHAPTER_SUITES_$(1) := $(filter test_$(3),$(SUITES)) $(if $(filter 1,$(1)),$(SUPPORT_SUITES))
 
@@ -125,6 +130,8 @@ endef
 $(foreach n,$(CHAPTER_NUMS),$(eval $(call CHAPTER_RULES,$(n),$(call chapter_name,$(n)),$(call chapter_id,$(n)),$(shell printf '%02d' $(n)))))
 
 CHAPTER_IDS := $(foreach n,$(CHAPTER_NUMS),$(call chapter_id,$(n)))
+PROGRAMS    := $(CHAPTER_IDS:%=$(BUILD)/bin/%)
+ASAN_PROGRAMS := $(CHAPTER_IDS:%=$(BUILD)/asan/bin/%)
 
 # ---------------------------------------------------------------------------
 # The whole book, the tests, and the rest of the interface
@@ -140,7 +147,7 @@ all: $(CHAPTER_NUMS:%=chapter%) docs
 	@echo "Open the book: $(BUILD)/book/index.html"
 
 ## test: every Check suite, the PyTorch conformance runner, then all of it again under ASan+UBSan
-test: $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUILD)/asan/tests/%) $(BUILD)/conformance $(BUILD)/asan/conformance FORCE
+test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUILD)/asan/tests/%) $(BUILD)/conformance $(BUILD)/asan/conformance FORCE
 	@rm -f $(BUILD)/test-tally
 	@echo "== Check suites =="
 	@tests/run-suites $(SUITES:%=$(BUILD)/tests/%)

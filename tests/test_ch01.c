@@ -285,7 +285,7 @@ START_TEST(program_rejects_bad_input_without_writing) {
     char *out;
     const char *dir = "build/tests/ch01-bad";
     system("rm -rf build/tests/ch01-bad");
-    int rc = test_run("build/bin/ch01 --indices 1,99 --hist-vocab 4 --out build/tests/ch01-bad", &out);
+    int rc = test_run(BIN_DIR "/ch01 --indices 1,99 --hist-vocab 4 --out build/tests/ch01-bad", &out);
     ck_assert_int_eq(rc, 1);
     ck_assert_ptr_nonnull(strstr(out, "ch01: index out of range in self: index 99, num_embeddings 10"));
     free(out);
@@ -294,19 +294,19 @@ START_TEST(program_rejects_bad_input_without_writing) {
     snprintf(path, sizeof path, "%s/table.tsv", dir);
     ck_assert_int_ne(stat(path, &st), 0);  // no output file, not even a partial one
 
-    rc = test_run("build/bin/ch01 --dim 0", &out);
+    rc = test_run(BIN_DIR "/ch01 --dim 0", &out);
     ck_assert_int_eq(rc, 1);
     ck_assert_str_eq(out, "ch01: --dim: expected a whole number in [1, 9223372036854775807], got '0'\n");
     free(out);
-    rc = test_run("build/bin/ch01 --vocab", &out);
+    rc = test_run(BIN_DIR "/ch01 --vocab", &out);
     ck_assert_int_eq(rc, 1);
     ck_assert_str_eq(out, "ch01: --vocab: missing value (see --help)\n");
     free(out);
-    rc = test_run("build/bin/ch01 --bogus 1", &out);
+    rc = test_run(BIN_DIR "/ch01 --bogus 1", &out);
     ck_assert_int_eq(rc, 1);
     ck_assert_str_eq(out, "ch01: unknown option '--bogus' (see --help)\n");
     free(out);
-    rc = test_run("build/bin/ch01 --indices 1,,2", &out);
+    rc = test_run(BIN_DIR "/ch01 --indices 1,,2", &out);
     ck_assert_int_eq(rc, 1);
     ck_assert_str_eq(out, "ch01: --indices: expected comma-separated whole numbers, got '1,,2'\n");
     free(out);
@@ -316,7 +316,7 @@ END_TEST
 START_TEST(program_prints_pytorch_table_and_writes_tsv) {
     char *out;
     system("rm -rf build/tests/ch01-run");
-    int rc = test_run("build/bin/ch01 --hist-vocab 100 --hist-dim 16 --out build/tests/ch01-run", &out);
+    int rc = test_run(BIN_DIR "/ch01 --hist-vocab 100 --hist-dim 16 --out build/tests/ch01-run", &out);
     ck_assert_int_eq(rc, 0);
     ck_assert_ptr_nonnull(strstr(out, "        [-0.5181, -0.3067, -1.5810,  1.7066]], requires_grad=True)\n"));
     ck_assert_ptr_nonnull(strstr(out, "max |difference| = 0\n"));

@@ -16,6 +16,11 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
+// Where the chapter programs are (the Makefile defines it per build).
+#ifndef BIN_DIR
+#define BIN_DIR "build/bin"
+#endif
+
 // The float32 bit pattern of x.
 static inline uint32_t test_bits(float x) {
     uint32_t u;
