@@ -1,0 +1,329 @@
+--[[
+weave.lua - a pandoc custom reader that weaves a literate C chapter.
+
+  pandoc -f docs/weave.lua chapters/01-lookup-table.c -o 01-lookup-table.html
+
+A chapter is one C file that compiles as it stands. Prose lives in block
+comments that open with `/**` at column 0 (followed by a space, a tab or the
+end of the line) and end at the first `*/`, as the C compiler ends them.
+Everything else - `//` comments and ordinary `/* */` comments included - is
+code and is shown as code. docs/WEAVE.md states the rules for authors.
+
+What the reader produces, per source file:
+
+  * the prose, parsed as pandoc Markdown (with `$...$` maths);
+  * one CodeBlock per run of code lines, with classes {"c", "numberLines"}
+    and startFrom = the 1-based line number, in the .c file, of the
+    listing's first line, so the numbers beside the listing are the ones
+    the compiler prints in its messages. Blank lines at either end of a run
+    are trimmed (startFrom moves with them); a run of blank lines is dropped.
+
+All the prose of one file is parsed as ONE Markdown document, with a
+placeholder where each listing goes, so footnotes, reference links and
+heading identifiers work across prose blocks exactly as in one .md file.
+
+Figures: a chapter's program draws its figures into build/chNN/, and the
+prose names them relative to that folder: ![caption](fig-loss.png). In a file
+called NN-name.c the reader rewrites every relative image path P to chNN/P
+(paths that are URLs, absolute, or already start with chNN/ are left alone).
+The book build copies build/chNN/ to build/book/chNN/ for the HTML pages, and
+gives the EPUB build --resource-path=build, so chNN/P resolves in both.
+
+Several sources in one run (the EPUB: preface.md plus every chapter) are
+woven one by one and concatenated. Sources ending in .md are plain Markdown.
+Heading identifiers that repeat across sources ("summary", "exercises") get
+a -1, -2 ... suffix in later sources, and links between pages of the book
+(`02-gradient-flow.html#backward`) become links inside the one document.
+
+The functions are also exported as the global table `weave`, so a Lua filter
+can `dofile` this file and weave a chapter itself (docs/book.lua does, to
+read chapter titles).
+--]]
+
+local weave = {}
+
+local CODE_CLASSES = {'c', 'numberLines'}
+local PLACEHOLDER = 'weave-code'
+
+-- Splits text into lines (without their line ends; \r\n is accepted).
+local function split_lines(text)
+  local lines = {}
+  for line in (text .. '\n'):gmatch('(.-)\r?\n') do
+    lines[#lines + 1] = line
+  end
+  -- A final newline does not start another (empty) line.
+  if text:sub(-1) == '\n' then lines[#lines] = nil end
+  return lines
+end
+
+local function is_blank(s) return s:match('^%s*$') ~= nil end
+
+-- True if the line opens a prose block: `/**` at column 0, then a space, a
+-- tab or the end of the line (so `/***...` banners and `/**/` are code).
+local function opens_prose(line)
+  return line:match('^/%*%*$') ~= nil or line:match('^/%*%*[ \t]') ~= nil
+end
+
+-- If every non-empty line of a prose block starts with the " * " decoration
+-- (or is just " *"), strips it; otherwise returns the lines unchanged.
+local function strip_decoration(lines)
+  local seen = false
+  for _, l in ipairs(lines) do
+    if l ~= '' then
+      if not (l == ' *' or l:match('^ %* ')) then return lines end
+      seen = true
+    end
+  end
+  if not seen then return lines end
+  local out = {}
+  for i, l in ipairs(lines) do out[i] = l:gsub('^ %* ?', '', 1) end
+  return out
+end
+
+--[[ Splits C source text into segments, in file order:
+       {kind = 'prose', text = <markdown>, line = <line of the /**>}
+       {kind = 'code',  text = <code>,     line = <line of its first line>}
+     Code segments are trimmed of blank lines at both ends; empty ones are
+     dropped. Raises an error naming name:line for an unclosed prose block or
+     code after the `*/` that closes one. ]]
+function weave.split(text, name)
+  name = name or '<input>'
+  local lines = split_lines(text)
+  local segments = {}
+  local code, code_start = {}, nil
+
+  local function flush_code()
+    if code_start == nil then return end
+    local first, last = 1, #code
+    while first <= last and is_blank(code[first]) do first = first + 1 end
+    while last >= first and is_blank(code[last]) do last = last - 1 end
+    if first <= last then
+      segments[#segments + 1] = {
+        kind = 'code',
+        text = table.concat(code, '\n', first, last),
+        line = code_start + first - 1,
+      }
+    end
+    code, code_start = {}, nil
+  end
+
+  -- Returns the prose before `*/` on line i, or nil if the line has no `*/`.
+  local function before_close(s, i)
+    local at = s:find('*/', 1, true)
+    if not at then return nil end
+    if not is_blank(s:sub(at + 2)) then
+      error(string.format('%s:%d: code after the */ that closes a prose block;' ..
+        ' put it on the next line', name, i), 0)
+    end
+    return (s:sub(1, at - 1):gsub('%s+$', ''))
+  end
+
+  local i = 1
+  while i <= #lines do
+    local line = lines[i]
+    if opens_prose(line) then
+      flush_code()
+      local start = i
+      local rest = line:sub(4)          -- after `/**`
+      local head = rest:gsub('^[ \t]', '', 1)
+      local body = {}
+      local closed = before_close(rest, i)
+      if closed then
+        head = closed:gsub('^[ \t]', '', 1)
+      else
+        i = i + 1
+        while i <= #lines do
+          local last = before_close(lines[i], i)
+          if last then
+            if last ~= '' and not is_blank(last) then body[#body + 1] = last end
+            closed = true
+            break
+          end
+          body[#body + 1] = lines[i]
+          i = i + 1
+        end
+        if not closed then
+          error(string.format('%s:%d: prose block opened here is never closed with */',
+            name, start), 0)
+        end
+      end
+      body = strip_decoration(body)
+      if not is_blank(head) then table.insert(body, 1, head) end
+      segments[#segments + 1] = {kind = 'prose', text = table.concat(body, '\n'), line = start}
+    else
+      if code_start == nil then code_start = i end
+      code[#code + 1] = line
+    end
+    i = i + 1
+  end
+  flush_code()
+  return segments
+end
+
+-- The chapter number "NN" of a file named NN-name.c (any folder), or nil.
+function weave.chapter_number(name)
+  local base = (name or ''):match('([^/\\]*)$')
+  return base:match('^(%d%d)%-')
+end
+
+-- The page name of a source: chapters/01-lookup-table.c -> 01-lookup-table.
+function weave.page_name(name)
+  local base = (name or ''):match('([^/\\]*)$')
+  return (base:gsub('%.[^.]*$', ''))
+end
+
+-- Rewrites relative image paths P to chNN/P (see the top of this file).
+local function figure_filter(nn)
+  local prefix = 'ch' .. nn .. '/'
+  return {
+    Image = function(img)
+      local src = img.src
+      if src:match('^%a[%w+.-]*:') or src:match('^/') or src:match('^#')
+          or src:match('^ch%d%d/') or src == '' then
+        return nil
+      end
+      img.src = prefix .. src
+      return img
+    end,
+  }
+end
+
+-- Weaves one source into a Pandoc document.
+function weave.weave_source(src, opts)
+  local name, text = src.name or '', src.text or ''
+  if name:match('%.md$') or name:match('%.markdown$') then
+    return pandoc.read(text, 'markdown', opts)
+  end
+
+  local segments = weave.split(text, name)
+  local md, listings = {}, {}
+  for _, seg in ipairs(segments) do
+    if seg.kind == 'prose' then
+      md[#md + 1] = seg.text
+    else
+      listings[#listings + 1] = seg
+      -- A fenced div at column 0 after a blank line closes any list or
+      -- paragraph the prose before it left open.
+      md[#md + 1] = string.format('::: {.%s n="%d"}\n:::', PLACEHOLDER, #listings)
+    end
+  end
+  local doc = pandoc.read(table.concat(md, '\n\n') .. '\n', 'markdown', opts)
+
+  local placed = {}
+  local blocks = pandoc.walk_block(pandoc.Div(doc.blocks), {
+    Div = function(div)
+      if not div.classes:includes(PLACEHOLDER) then return nil end
+      local n = tonumber(div.attributes.n)
+      local seg = listings[n]
+      placed[n] = true
+      return pandoc.CodeBlock(seg.text,
+        pandoc.Attr('', CODE_CLASSES, {{'startFrom', tostring(seg.line)}}))
+    end,
+  }).content
+  doc = pandoc.Pandoc(blocks, doc.meta)
+
+  for n, seg in ipairs(listings) do
+    if not placed[n] then
+      error(string.format('%s:%d: this code listing was swallowed by the prose before it' ..
+        ' (an unclosed ``` fence, $$ or ::: div?)', name, seg.line), 0)
+    end
+  end
+
+  local nn = weave.chapter_number(name)
+  if nn then
+    doc = pandoc.Pandoc(pandoc.walk_block(pandoc.Div(doc.blocks), figure_filter(nn)).content,
+      doc.meta)
+  end
+  return doc
+end
+
+-- The first level-1 heading of a document, or nil.
+function weave.first_title(doc)
+  for _, b in ipairs(doc.blocks) do
+    if b.t == 'Header' and b.level == 1 then return b end
+  end
+  return nil
+end
+
+--[[ Makes heading ids unique across sources and turns links between the
+     book's pages into links inside the one document. `docs` is a list of
+     {name=..., doc=...}; their blocks are rewritten in place. ]]
+local function join_documents(docs)
+  local used = {}
+  local first_id = {}   -- page name -> id of its first level-1 heading
+  local renamed = {}    -- per source: old id -> new id
+  for k, d in ipairs(docs) do
+    renamed[k] = {}
+    d.doc = pandoc.Pandoc(pandoc.walk_block(pandoc.Div(d.doc.blocks), {
+      Header = function(h)
+        if h.identifier == '' then return nil end
+        local id = h.identifier
+        if used[id] then
+          local n = 1
+          while used[id .. '-' .. n] do n = n + 1 end
+          renamed[k][id] = id .. '-' .. n
+          id = id .. '-' .. n
+        end
+        used[id] = true
+        h.identifier = id
+        if h.level == 1 and not first_id[weave.page_name(d.name)] then
+          first_id[weave.page_name(d.name)] = id
+        end
+        return h
+      end,
+    }).content, d.doc.meta)
+  end
+  for k, d in ipairs(docs) do
+    d.doc = pandoc.Pandoc(pandoc.walk_block(pandoc.Div(d.doc.blocks), {
+      Link = function(link)
+        local t = link.target
+        local local_id = t:match('^#(.+)$')
+        if local_id then
+          if renamed[k][local_id] then
+            link.target = '#' .. renamed[k][local_id]
+            return link
+          end
+          return nil
+        end
+        local page, frag = t:match('^([%w_%-]+)%.html#?(.*)$')
+        if page and first_id[page] then
+          local j
+          for m, other in ipairs(docs) do
+            if weave.page_name(other.name) == page then j = m end
+          end
+          if frag == '' then
+            link.target = '#' .. first_id[page]
+          else
+            link.target = '#' .. (renamed[j][frag] or frag)
+          end
+          return link
+        end
+        return nil
+      end,
+    }).content, d.doc.meta)
+  end
+end
+
+-- The custom reader: weaves every source and concatenates them.
+function weave.read(input, opts)
+  local docs = {}
+  for _, src in ipairs(input) do
+    docs[#docs + 1] = {name = src.name, doc = weave.weave_source(src, opts)}
+  end
+  if #docs == 1 then return docs[1].doc end
+  join_documents(docs)
+  local blocks, meta = pandoc.List(), {}
+  for _, d in ipairs(docs) do
+    blocks:extend(d.doc.blocks)
+    for key, value in pairs(d.doc.meta) do
+      if meta[key] == nil then meta[key] = value end
+    end
+  end
+  return pandoc.Pandoc(blocks, meta)
+end
+
+_G.weave = weave
+
+function Reader(input, opts)
+  return weave.read(input, opts)
+end
