@@ -118,7 +118,7 @@ $(BUILD)/$(3)/figures.stamp: $(BUILD)/$(3)/run.stamp $(filter-out %-preview.gp,$
 # make chapterN: build, test, run, draw, weave; then say where everything is.
 chapter$(1): $(BUILD)/bin/$(3) $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) FORCE
 	@tests/run-suites $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%)
-	@$$(MAKE) --no-print-directory $(BUILD)/$(3)/figures.stamp $(BUILD)/book/$(2).html
+	@$$(MAKE) -s --no-print-directory $(BUILD)/$(3)/figures.stamp $(BUILD)/book/$(2).html
 	@cat $(BUILD)/$(3)/output.txt
 	@if [ -f chapters/$(4)-preview.gp ]; then $$(GNUPLOT) -e "dir='$(BUILD)/$(3)'" -c chapters/$(4)-preview.gp; fi
 	@echo "Program: $(BUILD)/bin/$(3) --help"

@@ -102,6 +102,9 @@ $(call book_page,$(1)): BOOK_NAV := $(if $(filter-out NONE,$(2)),-M prev-source=
 endef
 $(foreach t,$(_book_triples),$(eval $(call book_page_rules,$(word 1,$(subst @, ,$(t))),$(word 2,$(subst @, ,$(t))),$(word 3,$(subst @, ,$(t))))))
 
+# A chapter page shows the chapter's header where the chapter includes it.
+$(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(wildcard $(c:.c=.h))))
+
 # A chapter page also waits for the chapter's figures.
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(call book_stamp,$(c))))
 

@@ -188,6 +188,23 @@ local function figure_filter(nn)
   }
 end
 
+-- A chapter's own header, shown where the chapter includes it: the
+-- listing of chapters/NN-name.h (numbered from 1, as the compiler numbers
+-- it) under a caption naming the file. nil if the code does not include it.
+function weave.own_header(name, code)
+  local base = name:match('([^/]*)%.c$')
+  if not base or not code:find('#include "' .. base .. '.h"', 1, true) then return nil end
+  local path = name:gsub('%.c$', '.h')
+  local f = io.open(path, 'r')
+  if not f then return nil end
+  local text = f:read('a'):gsub('\n+$', '')
+  f:close()
+  local caption = pandoc.Para({pandoc.Str('The'), pandoc.Space(), pandoc.Str('header,'),
+    pandoc.Space(), pandoc.Code('chapters/' .. base .. '.h'), pandoc.Str(':')})
+  return pandoc.Div({caption, pandoc.CodeBlock(text,
+    pandoc.Attr('', CODE_CLASSES, {{'startFrom', '1'}}))}, pandoc.Attr('', {'header-listing'}))
+end
+
 -- Weaves one source into a Pandoc document.
 function weave.weave_source(src, opts)
   local name, text = src.name or '', src.text or ''
@@ -216,8 +233,11 @@ function weave.weave_source(src, opts)
       local n = tonumber(div.attributes.n)
       local seg = listings[n]
       placed[n] = true
-      return pandoc.CodeBlock(seg.text,
+      local code = pandoc.CodeBlock(seg.text,
         pandoc.Attr('', CODE_CLASSES, {{'startFrom', tostring(seg.line)}}))
+      local header = weave.own_header(name, seg.text)
+      if not header then return code end
+      return {code, header}
     end,
   }).content
   doc = pandoc.Pandoc(blocks, doc.meta)
