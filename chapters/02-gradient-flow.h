@@ -1,0 +1,118 @@
+/*
+ * 02-gradient-flow.h - chapter 2's public interface: the backward pass of
+ * the lookup, a next-token model around the table, plain SGD, and a
+ * finite-difference gradient check.
+ *
+ * Invariants:
+ *   - Embedding.grad, once allocated, is (V, D) like the weight; backward
+ *     passes add into it (+=) and only zero_grad clears it;
+ *   - a Linear's weight is (out_features, in_features), as nn.Linear's,
+ *     and its gradients have the same shapes as the parameters;
+ *   - a NextTokenModel's scratch buffers hold max_batch rows; a batch of
+ *     B <= max_batch inputs is looked up, projected and scored in them.
+ */
+#ifndef GRADIENT_FLOW_H
+#define GRADIENT_FLOW_H
+
+#include <stdbool.h>
+
+#include "01-lookup-table.h"
+
+/* --- the embedding's backward pass -------------------------------------- */
+
+// Gives the table a zeroed (V, D) gradient if it has none.
+int emb_alloc_grad(Embedding *e, EmbError *err);
+
+// optimizer.zero_grad(): sets every gradient value to 0.
+void emb_zero_grad(Embedding *e);
+
+// The backward pass of F.embedding: grad[idx[i]] += grad_out[i] for each i,
+// in order. idx is (n,), grad_out is (n, D). Allocates grad if needed.
+int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
+                 EmbError *err);
+
+// Number of distinct rows among idx (the rows a step gives a gradient).
+int64_t emb_rows_touched(const Embedding *e, const int64_t *idx, int64_t n);
+
+// torch.optim.SGD(lr) without options: param -= lr * grad, for n values.
+void sgd_step(float *param, const float *grad, int64_t n, float lr);
+
+/* --- the rest of the model ----------------------------------------------- */
+
+typedef struct Linear {
+    int64_t in_features, out_features;
+    float *weight;       // (out_features, in_features)
+    float *bias;         // (out_features,)
+    float *weight_grad;  // (out_features, in_features)
+    float *bias_grad;    // (out_features,)
+} Linear;
+
+// nn.Linear(in, out) after the same generator: weight and bias uniform in
+// [-1/sqrt(in), 1/sqrt(in)], drawn as PyTorch draws them; zeroed gradients.
+int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGenerator *gen,
+                EmbError *err);
+void linear_free(Linear *l);
+
+// y = x W^T + b. x is (B, in), y is (B, out).
+void linear_forward(const Linear *l, const float *x, int64_t B, float *y);
+
+// Adds dW += dy^T x and db += sum of dy rows; writes dx = dy W.
+// x is (B, in), dy is (B, out), dx is (B, in).
+void linear_backward(Linear *l, const float *x, const float *dy, int64_t B, float *dx);
+
+// Mean softmax cross-entropy of B rows of logits against targets, and its
+// gradient dlogits = (softmax - onehot) / B. logits and dlogits are (B, V).
+double cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
+                     float *dlogits);
+
+typedef struct NextTokenModel {
+    Embedding emb;      // (V, D): the table that learns
+    Linear proj;        // D -> V: the output projection
+    int64_t max_batch;  // rows of the scratch buffers
+    float *x;           // (max_batch, D): looked-up rows
+    float *logits;      // (max_batch, V)
+    float *dlogits;     // (max_batch, V)
+    float *dx;          // (max_batch, D): gradient of the looked-up rows
+} NextTokenModel;
+
+// torch.manual_seed(seed); nn.Embedding(V, D); nn.Linear(D, V), in that order.
+int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGenerator *gen,
+             EmbError *err);
+void ntm_free(NextTokenModel *m);
+
+// Forward: looks up inputs, projects, scores against targets. Keeps what
+// backward needs in the scratch buffers. inputs and targets are (B,).
+int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
+                double *loss, EmbError *err);
+
+// Backward of the last forward: adds the gradients of every parameter.
+int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *err);
+
+// Zeroes every gradient of the model.
+void ntm_zero_grad(NextTokenModel *m);
+
+// One SGD step on every parameter of the model.
+void ntm_sgd_step(NextTokenModel *m, float lr);
+
+/* --- the gradient check -------------------------------------------------- */
+
+// Recomputes the loss from the current parameter values.
+typedef double (*LossFn)(void *ctx);
+
+typedef struct GradCheck {
+    int64_t checked;     // entries compared
+    double max_abs_err;  // largest |analytic - numeric|
+    double max_rel_err;  // ... divided by max(|numeric|, 1e-8)
+    int64_t worst;       // the entry (an index into param) with the largest excess
+    double worst_analytic, worst_numeric;
+    bool passed;         // every entry within atol + rtol * |numeric|
+} GradCheck;
+
+// Compares analytic[k] with the central difference
+// (loss(param[k] + eps) - loss(param[k] - eps)) / (2 eps) for each k in
+// entries (n_entries of them). param is restored afterwards.
+GradCheck gradcheck(float *param, const float *analytic, const int64_t *entries,
+                    int64_t n_entries, LossFn loss, void *ctx, float eps, double atol,
+                    double rtol);
+
+#endif

@@ -1,0 +1,378 @@
+/*
+ * test_ch02.c - chapter 2: gradient flow.
+ *
+ * The claims of the chapter: backward is a scatter-add (repeats add up,
+ * other rows get exactly 0), gradients accumulate until zero_grad, an SGD
+ * step leaves unlooked-up rows bit for bit alone, the gradient check
+ * passes on the model and catches a planted bug, the model and its
+ * gradients are PyTorch's, and training beats the unigram baseline by a
+ * margin that a table without gradients cannot reach.
+ *
+ * PyTorch values come from /usr/bin/python3 (torch 1.13):
+ *   torch.manual_seed(0); e = nn.Embedding(5, 3); l = nn.Linear(3, 5)
+ *   loss = F.cross_entropy(l(e(torch.tensor([1,4,4,0]))), torch.tensor([2,2,3,1]))
+ *   loss.backward()
+ */
+#include <math.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+#include "../chapters/02-gradient-flow.h"
+#include "../src/corpus.h"
+
+static Embedding table_from(const float *w, int64_t V, int64_t D) {
+    TorchGenerator gen;
+    Embedding e;
+    rng_manual_seed(&gen, 0);
+    ck_assert_int_eq(emb_init(&e, V, D, &gen, NULL), 0);
+    memcpy(e.weight, w, (size_t)(V * D) * sizeof(float));
+    return e;
+}
+
+/* ------------------------------------------------------------ backward */
+
+// The facts sheet's example: idx [[1,2],[1,1]] and G rows 1..12.
+START_TEST(backward_sums_repeats_and_zeroes_the_rest) {
+    const float w[12] = {0};
+    Embedding e = table_from(w, 4, 3);
+    const int64_t idx[] = {1, 2, 1, 1};
+    const float G[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    ck_assert_ptr_null(e.grad);
+    ck_assert_int_eq(emb_backward(&e, idx, 4, G, NULL), 0);
+    ck_assert_ptr_nonnull(e.grad);  // (V, D), allocated by the first backward
+    const float want[] = {0, 0, 0, 18, 21, 24, 4, 5, 6, 0, 0, 0};
+    for (int i = 0; i < 12; i++) ck_assert_uint_eq(test_bits(e.grad[i]), test_bits(want[i]));
+    emb_free(&e);
+}
+END_TEST
+
+START_TEST(backward_accumulates_until_zero_grad) {
+    const float w[6] = {0};
+    Embedding e = table_from(w, 3, 2);
+    const int64_t idx[] = {2};
+    const float G[] = {1.5f, -2.0f};
+    ck_assert_int_eq(emb_backward(&e, idx, 1, G, NULL), 0);
+    ck_assert_int_eq(emb_backward(&e, idx, 1, G, NULL), 0);
+    ck_assert_float_eq(e.grad[4], 3.0f);
+    ck_assert_float_eq(e.grad[5], -4.0f);
+    emb_zero_grad(&e);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(e.grad[i], 0.0f);
+    emb_free(&e);
+}
+END_TEST
+
+START_TEST(backward_rejects_bad_index_and_leaves_grad) {
+    const float w[6] = {0};
+    Embedding e = table_from(w, 3, 2);
+    const int64_t idx[] = {0, 3};
+    const float G[] = {1, 1, 1, 1};
+    EmbError err;
+    ck_assert_int_eq(emb_backward(&e, idx, 1, G, NULL), 0);
+    ck_assert_int_eq(emb_backward(&e, idx, 2, G, &err), -1);
+    ck_assert_str_eq(err.msg, "index out of range in self: index 3, num_embeddings 3");
+    ck_assert_float_eq(e.grad[0], 1.0f);  // the valid first index was not added again
+    emb_free(&e);
+}
+END_TEST
+
+START_TEST(rows_touched_counts_distinct_rows) {
+    const float w[20] = {0};
+    Embedding e = table_from(w, 10, 2);
+    const int64_t idx[] = {3, 3, 9, 0, 3, 9};
+    ck_assert_int_eq(emb_rows_touched(&e, idx, 6), 3);
+    ck_assert_int_eq(emb_rows_touched(&e, idx, 0), 0);
+    emb_free(&e);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- SGD */
+
+// torch.optim.SGD([p], lr=0.1), three steps with prescribed gradients: same bits.
+START_TEST(sgd_matches_pytorch_bits) {
+    float p[] = {0.5f, -1.0f, 2.0f, 0.25f};
+    const float g[3][4] = {{.1f, -.2f, 0, .3f}, {-.4f, .05f, .2f, 0}, {.3f, .3f, -.1f, .6f}};
+    for (int s = 0; s < 3; s++) sgd_step(p, g[s], 4, 0.1f);
+    const uint32_t want[] = {0x3f000000, 0xbf81eb85, 0x3ffeb852, 0x3e23d70a};
+    for (int i = 0; i < 4; i++) ck_assert_uint_eq(test_bits(p[i]), want[i]);
+}
+END_TEST
+
+START_TEST(sgd_leaves_rows_not_looked_up_bit_for_bit) {
+    TorchGenerator gen;
+    NextTokenModel m;
+    rng_manual_seed(&gen, 7);
+    ck_assert_int_eq(ntm_init(&m, 50, 8, 4, &gen, NULL), 0);
+    float *before = malloc(50 * 8 * sizeof(float));
+    memcpy(before, m.emb.weight, 50 * 8 * sizeof(float));
+    const int64_t inputs[] = {3, 17, 3, 42}, targets[] = {1, 2, 3, 4};
+    double loss;
+    for (int step = 0; step < 5; step++) {
+        ntm_zero_grad(&m);
+        ck_assert_int_eq(ntm_forward(&m, inputs, targets, 4, &loss, NULL), 0);
+        ck_assert_int_eq(ntm_backward(&m, inputs, 4, NULL), 0);
+        ntm_sgd_step(&m, 0.5f);
+    }
+    for (int64_t k = 0; k < 50; k++) {
+        bool looked_up = k == 3 || k == 17 || k == 42;
+        bool same = memcmp(before + k * 8, m.emb.weight + k * 8, 8 * sizeof(float)) == 0;
+        ck_assert_msg(same != looked_up, "row %lld: looked up %d, unchanged %d", (long long)k, looked_up, same);
+    }
+    free(before);
+    ntm_free(&m);
+}
+END_TEST
+
+/* --------------------------------------------------------------- model */
+
+START_TEST(model_init_is_pytorch_bits) {
+    TorchGenerator gen;
+    NextTokenModel m;
+    rng_manual_seed(&gen, 0);
+    ck_assert_int_eq(ntm_init(&m, 5, 3, 4, &gen, NULL), 0);
+    const uint32_t w[] = {0xbebf9aa4, 0xbe881370, 0xbece853c, 0xbf0a6cdf, 0xbeac8e3e,
+                          0x3efe199d, 0x3e83e755, 0x3e8f4554, 0x3cf8bd67, 0xbe978d0b,
+                          0x3dc80bd5, 0xbf0a006b, 0xbed597ce, 0xbe986473, 0x3eba81e2};
+    const uint32_t b[] = {0x3ead518a, 0xbe83193f, 0xbcaaa83d, 0x3ebd0e68, 0x3f12ef3d};
+    for (int i = 0; i < 15; i++) ck_assert_uint_eq(test_bits(m.proj.weight[i]), w[i]);
+    for (int i = 0; i < 5; i++) ck_assert_uint_eq(test_bits(m.proj.bias[i]), b[i]);
+    ntm_free(&m);
+}
+END_TEST
+
+START_TEST(model_loss_and_gradients_match_pytorch) {
+    TorchGenerator gen;
+    NextTokenModel m;
+    rng_manual_seed(&gen, 0);
+    ck_assert_int_eq(ntm_init(&m, 5, 3, 4, &gen, NULL), 0);
+    const int64_t inputs[] = {1, 4, 4, 0}, targets[] = {2, 2, 3, 1};
+    double loss;
+    ck_assert_int_eq(ntm_forward(&m, inputs, targets, 4, &loss, NULL), 0);
+    ck_assert_int_eq(ntm_backward(&m, inputs, 4, NULL), 0);
+    ck_assert_double_eq_tol(loss, 2.29658413, 2e-6);
+    const double emb_grad[] = {0.07771337777376175, 0.08087223023176193, -0.2020307034254074,
+                               -0.13857567310333252, -0.09498818218708038, -0.06462857872247696,
+                               0, 0, 0, 0, 0, 0,
+                               -0.13111498951911926, -0.12179509550333023, 0.002927131950855255};
+    const double proj_grad[] = {0.058366984128952026, 0.020680062472820282, -0.4279997646808624,
+                                -0.39477255940437317, 0.08850418031215668, 0.4843918979167938,
+                                0.10793846845626831, 0.018372012302279472, 0.41470685601234436,
+                                0.24089506268501282, -0.15821221470832825, -0.3026717007160187,
+                                -0.012427961453795433, 0.030655985698103905, -0.16842734813690186};
+    const double bias_grad[] = {0.293734610080719, -0.20275524258613586, -0.36695361137390137,
+                                0.14835339784622192, 0.1276208609342575};
+    for (int i = 0; i < 15; i++) {
+        ck_assert_double_eq_tol(m.emb.grad[i], emb_grad[i], 1e-6 + 1e-5 * fabs(emb_grad[i]));
+        ck_assert_double_eq_tol(m.proj.weight_grad[i], proj_grad[i], 1e-6 + 1e-5 * fabs(proj_grad[i]));
+    }
+    for (int i = 0; i < 5; i++) ck_assert_double_eq_tol(m.proj.bias_grad[i], bias_grad[i], 1e-6 + 1e-5 * fabs(bias_grad[i]));
+    // Rows 2 and 3 were not looked up: exactly zero, not merely small.
+    for (int i = 6; i < 12; i++) ck_assert_uint_eq(test_bits(m.emb.grad[i]), 0);
+    ntm_free(&m);
+}
+END_TEST
+
+START_TEST(model_rejects_bad_targets_and_batches) {
+    TorchGenerator gen;
+    NextTokenModel m;
+    EmbError err;
+    rng_manual_seed(&gen, 0);
+    ck_assert_int_eq(ntm_init(&m, 5, 3, 4, &gen, NULL), 0);
+    const int64_t inputs[] = {1, 2, 3, 4, 0}, targets[] = {0, 5, 0, 0, 0}, bad_inputs[] = {1, 7};
+    double loss;
+    ck_assert_int_eq(ntm_forward(&m, inputs, targets, 2, &loss, &err), -1);
+    ck_assert_str_eq(err.msg, "Target 5 is out of bounds.");
+    ck_assert_int_eq(ntm_forward(&m, inputs, targets, 5, &loss, &err), -1);
+    ck_assert_str_eq(err.msg, "batch of 5: expected 1 to 4 rows");
+    ck_assert_int_eq(ntm_forward(&m, bad_inputs, targets + 2, 2, &loss, &err), -1);
+    ck_assert_str_eq(err.msg, "index out of range in self: index 7, num_embeddings 5");
+    ntm_free(&m);
+    ck_assert_int_eq(ntm_init(&m, 5, 3, 0, &gen, &err), -1);
+    ck_assert_str_eq(err.msg, "batch size must be at least 1, got 0");
+}
+END_TEST
+
+/* ----------------------------------------------------- gradient check */
+
+typedef struct Ctx {
+    NextTokenModel *m;
+    const int64_t *inputs, *targets;
+    int64_t B;
+} Ctx;
+
+static double ctx_loss(void *p) {
+    Ctx *c = p;
+    double loss = NAN;
+    ntm_forward(c->m, c->inputs, c->targets, c->B, &loss, NULL);
+    return loss;
+}
+
+// Forward + backward of the model, with the table's scatter done by `scatter`.
+static void grads(NextTokenModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
+                  bool planted_bug) {
+    double loss;
+    ntm_zero_grad(m);
+    ck_assert_int_eq(ntm_forward(m, inputs, targets, B, &loss, NULL), 0);
+    linear_backward(&m->proj, m->x, m->dlogits, B, m->dx);
+    if (!planted_bug) {
+        ck_assert_int_eq(emb_backward(&m->emb, inputs, B, m->dx, NULL), 0);
+        return;
+    }
+    int64_t D = m->emb.embedding_dim;  // the bug: '=' where backward needs '+='
+    for (int64_t i = 0; i < B; i++) memcpy(m->emb.grad + inputs[i] * D, m->dx + i * D, (size_t)D * sizeof(float));
+}
+
+START_TEST(gradcheck_passes_on_model_and_catches_planted_bug) {
+    TorchGenerator gen;
+    NextTokenModel m;
+    rng_manual_seed(&gen, 3);
+    ck_assert_int_eq(ntm_init(&m, 12, 4, 8, &gen, NULL), 0);
+    const int64_t inputs[] = {5, 1, 5, 11, 0, 5, 7, 1}, targets[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    Ctx ctx = {&m, inputs, targets, 8};
+    int64_t all_w[12 * 4], all_p[12 * 4], all_b[12];
+    for (int i = 0; i < 48; i++) all_w[i] = all_p[i] = i;
+    for (int i = 0; i < 12; i++) all_b[i] = i;
+
+    grads(&m, inputs, targets, 8, false);
+    GradCheck r = gradcheck(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    ck_assert_msg(r.passed, "W: max abs err %g", r.max_abs_err);
+    ck_assert_int_eq(r.checked, 48);
+    r = gradcheck(m.proj.weight, m.proj.weight_grad, all_p, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    ck_assert_msg(r.passed, "P: max abs err %g", r.max_abs_err);
+    r = gradcheck(m.proj.bias, m.proj.bias_grad, all_b, 12, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    ck_assert_msg(r.passed, "b: max abs err %g", r.max_abs_err);
+
+    grads(&m, inputs, targets, 8, true);
+    r = gradcheck(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    ck_assert(!r.passed);
+    ck_assert_msg(r.worst / 4 == 5 || r.worst / 4 == 1, "worst entry %lld is not a repeated row", (long long)r.worst);
+    ntm_free(&m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ training */
+
+// Trains on the built-in corpus; with train_table false the table never moves.
+static double train_loss(bool train_table, uint64_t seed) {
+    Corpus c;
+    TorchGenerator gen;
+    NextTokenModel m;
+    ck_assert_int_eq(corpus_builtin(&c, 0, 2000, NULL), 0);
+    rng_manual_seed(&gen, seed);
+    enum { B = 32 };
+    ck_assert_int_eq(ntm_init(&m, c.vocab_size, 2, B, &gen, NULL), 0);
+    int64_t inputs[B], targets[B];
+    double loss;
+    for (int step = 0; step < 3000; step++) {
+        for (int i = 0; i < B; i++) {
+            int64_t pos = (int64_t)(rng_uniform_double(&gen) * (double)(c.n_tokens - 1));
+            inputs[i] = c.tokens[pos];
+            targets[i] = c.tokens[pos + 1];
+        }
+        ntm_zero_grad(&m);
+        ck_assert_int_eq(ntm_forward(&m, inputs, targets, B, &loss, NULL), 0);
+        ck_assert_int_eq(ntm_backward(&m, inputs, B, NULL), 0);
+        if (!train_table) emb_zero_grad(&m.emb);  // a table that gets no gradient
+        ntm_sgd_step(&m, 0.5f);
+    }
+    double total = 0.0;
+    int64_t n = c.n_tokens - 1;
+    for (int64_t i = 0; i < n; i++) {
+        ck_assert_int_eq(ntm_forward(&m, c.tokens + i, c.tokens + i + 1, 1, &loss, NULL), 0);
+        total += loss;
+    }
+    ntm_free(&m);
+    corpus_free(&c);
+    return total / (double)n;
+}
+
+START_TEST(training_beats_baseline_only_with_a_learning_table) {
+    Corpus c;
+    ck_assert_int_eq(corpus_builtin(&c, 0, 2000, NULL), 0);
+    double baseline = corpus_unigram_entropy(&c);
+    corpus_free(&c);
+    double trained = train_loss(true, 0), frozen = train_loss(false, 0);
+    printf("trained %.4f, frozen table %.4f, baseline %.4f\n", trained, frozen, baseline);
+    ck_assert_msg(trained < baseline - 0.5, "trained %.4f, baseline %.4f", trained, baseline);
+    ck_assert_msg(frozen > baseline - 0.5, "frozen table %.4f also passes (baseline %.4f)", frozen, baseline);
+    ck_assert_double_eq(train_loss(true, 0), trained);  // deterministic for a seed
+}
+END_TEST
+
+/* ------------------------------------------------------------- program */
+
+START_TEST(program_is_deterministic_and_writes_its_files) {
+    char *a, *b;
+    system("rm -rf build/tests/ch02-a build/tests/ch02-b");
+    ck_assert_int_eq(test_run(BIN_DIR "/ch02 --steps 300 --out build/tests/ch02-a", &a), 0);
+    ck_assert_int_eq(test_run(BIN_DIR "/ch02 --steps 300 --out build/tests/ch02-b", &b), 0);
+    *strstr(a, "wrote ") = '\0';  // the last line names the output folder
+    *strstr(b, "wrote ") = '\0';
+    ck_assert_str_eq(a, b);
+    ck_assert_ptr_nonnull(strstr(a, "gradient check, scatter-add backward"));
+    ck_assert_ptr_nonnull(strstr(a, "PASS"));
+    ck_assert_ptr_nonnull(strstr(a, "overwriting (planted bug)"));
+    ck_assert_ptr_nonnull(strstr(a, "FAIL"));
+    free(a);
+    free(b);
+    ck_assert_int_eq(system("cmp -s build/tests/ch02-a/loss.tsv build/tests/ch02-b/loss.tsv"), 0);
+    const char *files[] = {"loss.tsv", "touched.tsv", "trajectory.tsv", "frames.tsv", "categories.tsv"};
+    for (int i = 0; i < 5; i++) {
+        char path[256];
+        struct stat st;
+        snprintf(path, sizeof path, "build/tests/ch02-a/%s", files[i]);
+        ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "%s missing", path);
+    }
+}
+END_TEST
+
+START_TEST(program_rejects_bad_input) {
+    struct { const char *args, *want; } cases[] = {
+        {"--dim 0", "ch02: --dim: expected a whole number in [1, 4096], got '0'\n"},
+        {"--lr -0.1", "ch02: --lr: expected a number in [0, 1e+06], got '-0.1'\n"},
+        {"--corpus build/tests/no-such-file.txt", "ch02: cannot open corpus build/tests/no-such-file.txt: No such file or directory\n"},
+        {"--corpus build/tests/ch02-empty.txt", "ch02: corpus build/tests/ch02-empty.txt has no words\n"},
+        {"--sentences 1 --batch 500", "ch02: --batch 500 is larger than the corpus"},
+        {"--steps", "ch02: --steps: missing value (see --help)\n"},
+    };
+    FILE *f = fopen("build/tests/ch02-empty.txt", "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(" \n\t ,.;\n", f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512], *out;
+        snprintf(cmd, sizeof cmd, BIN_DIR "/ch02 --out build/tests/ch02-bad %s", cases[i].args);
+        ck_assert_int_eq(test_run(cmd, &out), 1);
+        ck_assert_msg(strncmp(out, cases[i].want, strlen(cases[i].want)) == 0, "%s: got '%s'", cases[i].args, out);
+        free(out);
+    }
+}
+END_TEST
+
+static Suite *chapter2_suite(void) {
+    Suite *s = suite_create("chapter2");
+    TCase *backward = tcase_create("backward");
+    tcase_add_test(backward, backward_sums_repeats_and_zeroes_the_rest);
+    tcase_add_test(backward, backward_accumulates_until_zero_grad);
+    tcase_add_test(backward, backward_rejects_bad_index_and_leaves_grad);
+    tcase_add_test(backward, rows_touched_counts_distinct_rows);
+    suite_add_tcase(s, backward);
+    TCase *sgd = tcase_create("sgd");
+    tcase_add_test(sgd, sgd_matches_pytorch_bits);
+    tcase_add_test(sgd, sgd_leaves_rows_not_looked_up_bit_for_bit);
+    suite_add_tcase(s, sgd);
+    TCase *model = tcase_create("model");
+    tcase_add_test(model, model_init_is_pytorch_bits);
+    tcase_add_test(model, model_loss_and_gradients_match_pytorch);
+    tcase_add_test(model, model_rejects_bad_targets_and_batches);
+    tcase_add_test(model, gradcheck_passes_on_model_and_catches_planted_bug);
+    suite_add_tcase(s, model);
+    TCase *training = tcase_create("training");
+    tcase_set_timeout(training, 120);
+    tcase_add_test(training, training_beats_baseline_only_with_a_learning_table);
+    tcase_add_test(training, program_is_deterministic_and_writes_its_files);
+    tcase_add_test(training, program_rejects_bad_input);
+    suite_add_tcase(s, training);
+    return s;
+}
+
+int main(void) { return test_main(chapter2_suite()); }
