@@ -435,17 +435,34 @@ GradCheck gradcheck(float *param, const float *analytic, const int64_t *entries,
 ## The corpus
 
 To learn anything the model needs text in which some words are used
-alike. `src/corpus.c` generates one from a tiny grammar with word
-categories: animals, foods, places, and two kinds of verbs, glued together
-by a few function words and a full stop that ends each sentence. Every
-animal can be followed by the same verbs, every food by the same words,
-and so on, so a model that predicts the next word from the current one has
-every reason to give the words of one category similar rows. The corpus
-is generated from the book's PyTorch-compatible generator, so a seed fixes
-it completely. `--corpus FILE` reads any plain text file instead: it is
-lowercased and split on everything that is not a letter or digit, and the
-vocabulary is the most frequent words plus an `<unk>` row (row 0) for the
-rest.
+alike. `src/corpus.c` generates one from a tiny grammar of 28 words in 8
+categories:
+
+| category | words |
+|---|---|
+| animal | cat dog fox cow horse bird |
+| food | bread fish rice cheese apples |
+| place | park house farm river garden |
+| eat-verb | eats likes wants |
+| move-verb | runs walks swims |
+| preposition | in near to |
+| determiner | the a |
+| end | . |
+
+Sentences look like "a dog likes cheese near the farm ." and "in a
+garden the cat swims to the river .". The grammar is built so that every
+word of a category is followed by the same distribution of next words
+(an animal by one of the six verbs, a food by ".", "in" or "near", ...),
+and every category by a different one; `src/corpus.c` lists them. A model
+that predicts the next word from the current one therefore has every
+reason to give the words of one category similar rows, and no reason to
+confuse two categories. The corpus is drawn with the book's
+PyTorch-compatible generator, so a seed fixes it completely; row 0 is
+`<unk>`, which the grammar never produces.
+
+`--corpus FILE` reads any plain-text file instead: it is lowercased and
+split on everything that is not a letter or a digit, and the vocabulary
+is the most frequent words (`--vocab`) plus `<unk>` for the rest.
 
 How good is "good"? A model that ignores its input can do no better than
 always predicting the corpus's word frequencies. Its loss is the entropy
@@ -695,7 +712,6 @@ static int write_table_paths(const Options *opt, const Corpus *c, const Run *run
     if (outfile_open(&of, opt->out, "trajectory.tsv", err) != 0) return -1;
     fprintf(of.f, "word\tcategory\tstep\tx\ty\n");
     for (int64_t k = 0; k < V; k++) {  // one block per word, blank line between
-        if (c->counts[k] == 0) continue;
         for (int s = 0; s <= N_SNAPSHOTS; s++) {
             const float *w_k = run->snapshots + ((int64_t)s * V + k) * D;  // row k at snapshot s
             fprintf(of.f, "%s\t%d\t%lld\t%.6f\t%.6f\n", c->words[k], c->category[k],
@@ -708,7 +724,6 @@ static int write_table_paths(const Options *opt, const Corpus *c, const Run *run
     for (int s = 0; s <= N_SNAPSHOTS; s++) {  // one block per snapshot, two blank lines between
         fprintf(of.f, "word\tcategory\tstep\tx\ty\n");
         for (int64_t k = 0; k < V; k++) {
-            if (c->counts[k] == 0) continue;
             const float *w_k = run->snapshots + ((int64_t)s * V + k) * D;
             fprintf(of.f, "%s\t%d\t%lld\t%.6f\t%.6f\n", c->words[k], c->category[k],
                     (long long)run->snap_steps[s], w_k[0], D > 1 ? w_k[1] : 0.0f);
@@ -795,3 +810,131 @@ int main(int argc, char **argv) {
 }
 
 #endif  // EMB_LIBRARY
+
+/**
+## Running it
+
+`make chapter2` trains for 3000 steps with $D = 2$, a batch of 32 and a
+learning rate of 0.5, which takes a fraction of a second. The gradient
+check comes first: on a batch of 16 positions, the 32 entries of the
+looked-up rows of $W$ agree with the central differences to about
+$3 \cdot 10^{-7}$, far inside the tolerance. The planted bug fails by
+$4 \cdot 10^{-2}$, and the worst entry is a row that the batch looks up
+more than once: overwriting keeps only the last of its contributions.
+
+The corpus of 2000 sentences has about 14,000 tokens, and its unigram
+entropy is 3.00 nats. After training, the mean loss over the whole corpus
+is about 1.56 nats, far below that baseline. The chapter's tests also
+train the same model with the table's gradient thrown away before every
+step: the projection alone then only gets the loss to about 2.84, just
+under the baseline, because random rows can tell words apart but cannot
+put words that predict the same things together.
+
+![Every word's row during training (circle: start, dot: end), coloured by category.](fig-trajectories.png)
+
+The figure above is the table itself, drawn as it learns. The rows start
+as PyTorch's random normal points and move into tight groups, one per
+category: the animals together, the foods together, the places together,
+the two kinds of verbs apart from each other. Nothing told the model what
+the categories are; it found that words used in the same contexts can
+share a row, because they need the same prediction. The grey point that
+never moves is `<unk>`, row 0: the corpus never uses it, so it never gets
+a gradient and stays exactly where PyTorch put it. The animation shows the
+same run frame by frame.
+
+![The table during training (animated).](fig-training.gif)
+
+![Loss per step with and without zero_grad, against the unigram baseline.](fig-loss.png)
+
+The loss curve shows the batch loss falling below the baseline after a
+few hundred steps. The red curve is the same run without `zero_grad`: each
+step adds the new gradient to all the old ones, so the step taken is the
+sum of every gradient seen so far. The loss goes above twice the
+baseline within about 60 steps, runs away, and ends in NaN.
+
+![How many rows each step touches.](fig-touched.png)
+
+The last figure counts the distinct rows each batch looked up. A batch of
+32 positions touches about 16 of the 29 rows, because common words repeat
+within a batch; only those rows have a nonzero gradient, and only those
+rows move under SGD. With a real vocabulary the fraction is tiny: try
+`build/bin/ch02 --corpus FILE --vocab 20000` on any long text file.
+
+## What PyTorch does
+
+* The forward pass is `F.embedding`, whose backward is
+  `embedding_dense_backward`; on the CPU it allocates a zero $(V, D)$
+  tensor and adds `grad[i]` into row `idx[i]` for every $i$, in order,
+  with threads splitting the rows, as described above. Autograd then adds
+  that tensor into `weight.grad` (or makes it the `.grad` if there was
+  none). We add into `grad` directly; the sums are the same, though when
+  `.grad` already holds something the float rounding can differ in the
+  last bit, because PyTorch adds up the new gradient first.
+* `nn.Linear` and `F.cross_entropy` compute the same quantities as
+  `linear_forward` and `cross_entropy`, in a different summation order
+  (PyTorch calls a BLAS matrix product), so losses and gradients agree to
+  float32 rounding, not to the bit. The chapter's tests compare them with
+  PyTorch's at a tolerance of $10^{-6}$ absolute plus $10^{-5}$ relative.
+* `torch.optim.SGD` with no options computes `param.add_(grad,
+  alpha=-lr)`, a fused multiply-add per value, as `sgd_step` does: the same
+  bits. PyTorch's `zero_grad()` sets the gradients to `None` by default in
+  recent versions (`set_to_none=True`) rather than filling them with zeros;
+  the effect on the next step is the same.
+* `ntm_init` draws the embedding and then `nn.Linear(D, V)`'s weight and
+  bias from the same generator in PyTorch's order, and the tests check the
+  projection's bits against PyTorch's.
+
+## Performance
+
+A dense training step costs more than its batch. `make bench` times one
+full step, lookup, backward, SGD and `zero_grad`, for $N = 4096$ indices
+and $D = 64$ as $V$ grows from $10^3$ to $10^7$. The lookup and the
+scatter-add touch only $N$ rows, but `zero_grad` writes the whole
+$V \times D$ gradient and SGD reads the whole gradient and reads and writes
+the whole weight, because the gradient is dense: most of it is zeros, but
+the step cannot know which. So the cost grows with $V$, not with the
+batch, and for a table of $10^7$ rows each step moves about 10 GB of
+memory to update at most 4096 rows. The benchmark measures the memory
+bandwidth floor for those bytes on the same machine, so you can see how
+close the C step gets to it, and PyTorch's dense step beside it.
+Chapter 6 removes the dependence on $V$ with sparse gradients.
+
+## Summary
+
+* The table learns only through a loss downstream. The gradient of a
+  lookup is a scatter-add: row $k$ receives the sum of the upstream
+  gradients of every position that looked it up, and every other row
+  receives exactly zero.
+* The backward pass of the model is the chain rule in reverse:
+  $\partial L / \partial z = (p - e_y)/B$ for softmax cross-entropy;
+  $\partial L / \partial P = \sum_i g_i x_i^\top$ and
+  $\partial L / \partial x_i = P^\top g_i$ for the projection; then the
+  scatter into the table.
+* Backward *adds*, so repeated indices accumulate, and the gradients must
+  be zeroed before each step; without `zero_grad` training diverges.
+* Plain SGD leaves every row that was not looked up bit for bit
+  unchanged.
+* A finite-difference gradient check needs no reference and catches real
+  mistakes, such as a scatter that assigns instead of adding.
+* Words used in the same contexts end up with nearby rows: the table
+  learns the categories of the grammar without being told them.
+
+## Exercises
+
+1. Before running it: with `--batch 1`, how many rows does each step
+   touch? With `--batch 1000`? Check with `touched.tsv`.
+2. Train with `--lr 5` and `--lr 0.05`. Which converges, which does not,
+   and why does the 2-D picture look the way it does in each case?
+3. Give the model more room with `--dim 8`. Does the final loss go down?
+   (The figures draw the first two dimensions only.)
+4. Write the scatter-add `emb_backward` with the loop over the indices
+   split into two halves run by two POSIX threads, and construct an input
+   for which it gives a wrong gradient. Then fix it the way PyTorch does,
+   by giving each thread a range of rows.
+5. Add a gradient check for the bias $b$ to the program, and plant a bug
+   in `linear_backward` (forget to add `dy_i[j]` into `bias_grad`). Does
+   the check catch it?
+6. The `<unk>` row never moves. Which rows would move under SGD with
+   momentum, where each step also adds a fraction of the previous step?
+   (Chapter 4 answers this.)
+*/
