@@ -1,0 +1,432 @@
+/*
+ * test_ch03.c - chapter 3: padding and the other knobs.
+ *
+ * Every example below is from the facts sheet, checked on torch 1.13
+ * (shared/reference/pytorch-embedding-facts.md, sections 1, 3 and 4); the
+ * conformance files in tests/reference/options.ref check the same options
+ * on random data, step by step.
+ */
+#include <math.h>
+
+#include "testutil.h"
+#include "../chapters/03-padding-and-options.h"
+
+static EmbeddingOptions padding(int64_t p) {
+    EmbeddingOptions o = emb_default_options();
+    o.has_padding_idx = true;
+    o.padding_idx = p;
+    return o;
+}
+
+// A table over the caller's buffer (from_pretrained, not frozen).
+static Embedding table_over(float *w, int64_t V, int64_t D, EmbeddingOptions o) {
+    Embedding e;
+    EmbError err;
+    ck_assert_msg(emb_from_pretrained(&e, w, V, D, false, &o, &err) == 0, "%s", err.msg);
+    return e;
+}
+
+static void assert_floats(const float *got, const float *want, int n, double tol) {
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(fabs((double)got[i] - (double)want[i]) <= tol, "value %d: got %.9g, want %.9g", i,
+                      (double)got[i], (double)want[i]);
+    }
+}
+
+/* ------------------------------------------------------------- padding */
+
+START_TEST(padding_row_is_zeroed_and_draws_unchanged) {
+    TorchGenerator g1, g2;
+    Embedding plain, padded;
+    EmbeddingOptions o = padding(1);
+    rng_manual_seed(&g1, 0);
+    rng_manual_seed(&g2, 0);
+    ck_assert_int_eq(emb_init(&plain, 4, 3, &g1, NULL), 0);
+    ck_assert_int_eq(emb_init_with_options(&padded, 4, 3, &o, &g2, NULL), 0);
+    const float want[] = {1.540996f, -0.293429f, -2.178789f, 0, 0, 0,
+                          0.403347f, 0.838026f, -0.719258f, -0.403344f, -0.596635f, 0.182036f};
+    assert_floats(padded.weight, want, 12, 5e-7);
+    for (int i = 0; i < 12; i++) {
+        if (i / 3 == 1) ck_assert_uint_eq(test_bits(padded.weight[i]), 0);
+        else ck_assert_uint_eq(test_bits(padded.weight[i]), test_bits(plain.weight[i]));
+    }
+    ck_assert_int_eq(padded.padding_idx, 1);
+    emb_free(&plain);
+    emb_free(&padded);
+}
+END_TEST
+
+START_TEST(negative_padding_idx_is_normalised) {
+    float w[12] = {0};
+    Embedding e = table_over(w, 4, 3, padding(-1));
+    ck_assert_int_eq(e.padding_idx, 3);
+    e = table_over(w, 4, 3, padding(-4));
+    ck_assert_int_eq(e.padding_idx, 0);
+    e = table_over(w, 4, 3, padding(0));
+    ck_assert_int_eq(e.padding_idx, 0);
+    e = table_over(w, 4, 3, emb_default_options());
+    ck_assert_int_eq(e.padding_idx, EMB_NO_PADDING);
+}
+END_TEST
+
+START_TEST(padding_idx_out_of_range_is_an_error) {
+    float w[12] = {0};
+    Embedding e;
+    EmbError err;
+    EmbeddingOptions o = padding(4);
+    ck_assert_int_eq(emb_from_pretrained(&e, w, 4, 3, false, &o, &err), -1);
+    ck_assert_str_eq(err.msg, "Padding_idx must be within num_embeddings: padding_idx 4, num_embeddings 4 (valid: -4 to 3)");
+    o = padding(-5);
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);
+    ck_assert_int_eq(emb_init_with_options(&e, 4, 3, &o, &gen, &err), -1);
+    ck_assert_str_eq(err.msg, "Padding_idx must be within num_embeddings: padding_idx -5, num_embeddings 4 (valid: -4 to 3)");
+    TorchGenerator fresh;  // a refused table draws no random numbers
+    rng_manual_seed(&fresh, 0);
+    ck_assert_double_eq(rng_uniform_double(&gen), rng_uniform_double(&fresh));
+}
+END_TEST
+
+// The forward pass returns whatever the padding row holds; backward gives it nothing.
+START_TEST(padding_row_is_returned_but_gets_no_gradient) {
+    float w[12] = {0, 0, 0, 3, 4, 5, 0, 0, 0, 0, 0, 0};
+    Embedding e = table_over(w, 4, 3, padding(1));
+    const int64_t idx[] = {1, 2, 1, 1};
+    const float G[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    float out[12];
+    ck_assert_int_eq(emb_forward(&e, idx, 4, out, NULL), 0);
+    const float row1[] = {3, 4, 5};
+    assert_floats(out, row1, 3, 0);
+    ck_assert_int_eq(emb_backward_opts(&e, idx, 4, G, NULL), 0);
+    const float want[] = {0, 0, 0, 0, 0, 0, 4, 5, 6, 0, 0, 0};
+    assert_floats(e.grad, want, 12, 0);
+    free(e.grad);
+
+    e = table_over(w, 4, 3, padding(-1));  // -1 is row 3
+    const int64_t idx3[] = {3, 2, 3};
+    ck_assert_int_eq(emb_backward_opts(&e, idx3, 3, G, NULL), 0);
+    const float want3[] = {0, 0, 0, 0, 0, 0, 4, 5, 6, 0, 0, 0};
+    assert_floats(e.grad, want3, 12, 0);
+    free(e.grad);
+}
+END_TEST
+
+/* ---------------------------------------------------- scale_grad_by_freq */
+
+START_TEST(scale_grad_by_freq_averages_per_call) {
+    float w[12] = {0};
+    EmbeddingOptions o = emb_default_options();
+    o.scale_grad_by_freq = true;
+    Embedding e = table_over(w, 4, 3, o);
+    const int64_t idx[] = {0, 2, 2, 2, 3, 0};
+    float G[18];
+    for (int i = 0; i < 18; i++) G[i] = (float)(i + 1);
+    ck_assert_int_eq(emb_backward_opts(&e, idx, 6, G, NULL), 0);
+    const float want[] = {8.5f, 9.5f, 10.5f, 0, 0, 0, 7, 8, 9, 13, 14, 15};
+    assert_floats(e.grad, want, 12, 0);
+    free(e.grad);
+
+    o.has_padding_idx = true;  // padding is skipped; the other rows do not change
+    o.padding_idx = 2;
+    e = table_over(w, 4, 3, o);
+    ck_assert_int_eq(emb_backward_opts(&e, idx, 6, G, NULL), 0);
+    const float want_pad[] = {8.5f, 9.5f, 10.5f, 0, 0, 0, 0, 0, 0, 13, 14, 15};
+    assert_floats(e.grad, want_pad, 12, 0);
+    free(e.grad);
+}
+END_TEST
+
+// Counts are per call: e([0,0]) then e([0]) gives row 0 2/2 + 1/1 = 2.
+START_TEST(scale_grad_by_freq_counts_each_call) {
+    float w[2] = {0};
+    EmbeddingOptions o = emb_default_options();
+    o.scale_grad_by_freq = true;
+    Embedding e = table_over(w, 1, 2, o);
+    const int64_t two[] = {0, 0}, one[] = {0};
+    const float G[] = {1, 1, 1, 1};
+    ck_assert_int_eq(emb_backward_opts(&e, two, 2, G, NULL), 0);
+    ck_assert_int_eq(emb_backward_opts(&e, one, 1, G, NULL), 0);
+    ck_assert_float_eq(e.grad[0], 2.0f);
+    free(e.grad);
+}
+END_TEST
+
+/* ------------------------------------------------------------ max_norm */
+
+static EmbeddingOptions max_norm(double m, double p) {
+    EmbeddingOptions o = emb_default_options();
+    o.has_max_norm = true;
+    o.max_norm = m;
+    o.norm_type = p;
+    return o;
+}
+
+START_TEST(max_norm_renormalises_looked_up_rows_in_place) {
+    float w[] = {3, 4, 0.3f, 0.4f, 6, 8, 1, 1};
+    Embedding e = table_over(w, 4, 2, max_norm(1.0, 2.0));
+    const int64_t idx[] = {0, 0, 1};
+    float out[6];
+    ck_assert_int_eq(emb_forward(&e, idx, 3, out, NULL), 0);
+    ck_assert_uint_eq(test_bits(w[0]), test_bits(0.6000000238f));  // the caller's buffer changed
+    ck_assert_uint_eq(test_bits(w[1]), test_bits(0.8000000119f));
+    ck_assert_uint_eq(test_bits(w[2]), test_bits(0.3f));  // norm 0.5: untouched
+    ck_assert_float_eq(w[4], 6.0f);  // norm 10, but not looked up
+    ck_assert_float_eq(w[5], 8.0f);
+    ck_assert_uint_eq(test_bits(out[0]), test_bits(w[0]));  // the output uses the new rows
+    ck_assert_uint_eq(test_bits(out[2]), test_bits(w[0]));
+    ck_assert_uint_eq(test_bits(out[4]), test_bits(0.3f));
+}
+END_TEST
+
+START_TEST(max_norm_is_strict) {
+    float w[] = {3, 4};
+    Embedding e = table_over(w, 1, 2, max_norm(5.0, 2.0));
+    const int64_t idx[] = {0};
+    ck_assert_int_eq(emb_renorm_(&e, idx, 1, NULL), 0);
+    ck_assert_float_eq(w[0], 3.0f);
+    ck_assert_float_eq(w[1], 4.0f);
+}
+END_TEST
+
+START_TEST(max_norm_norm_types) {
+    struct { double p; float want[3]; double tol; } cases[] = {
+        {1.0, {0.428571f, -0.571429f, 0}, 5e-7},
+        {2.0, {0.6f, -0.8f, 0}, 1e-7},
+        {3.0, {0.66697f, -0.88930f, 0}, 6e-6},
+        {INFINITY, {0.75f, -1.0f, 0}, 0},
+        {0.0, {1.4999999f, -1.9999999f, 0}, 1e-7},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float w[] = {3, -4, 0};
+        Embedding e = table_over(w, 1, 3, max_norm(1.0, cases[c].p));
+        const int64_t idx[] = {0};
+        ck_assert_int_eq(emb_renorm_(&e, idx, 1, NULL), 1);
+        assert_floats(w, cases[c].want, 3, cases[c].tol);
+    }
+    float w[] = {3, -4, 0};  // p = inf: the scale is exactly 0.25, so the bits are exact
+    Embedding e = table_over(w, 1, 3, max_norm(1.0, INFINITY));
+    const int64_t idx[] = {0};
+    emb_renorm_(&e, idx, 1, NULL);
+    ck_assert_uint_eq(test_bits(w[1]), test_bits(-1.0f));
+}
+END_TEST
+
+START_TEST(max_norm_does_not_skip_the_padding_row) {
+    float w[] = {6, 8, 0, 0};
+    EmbeddingOptions o = max_norm(1.0, 2.0);
+    o.has_padding_idx = true;
+    o.padding_idx = 0;
+    Embedding e = table_over(w, 2, 2, o);
+    const int64_t idx[] = {0, 1};
+    float out[4];
+    ck_assert_int_eq(emb_forward(&e, idx, 2, out, NULL), 0);
+    const float want[] = {0.6f, 0.8f, 0, 0};
+    assert_floats(w, want, 4, 1e-7);
+}
+END_TEST
+
+// The gradient is the plain scatter, as if the rescaled rows had always been there.
+START_TEST(max_norm_passes_no_gradient) {
+    float w[] = {3, 4, 1, 0};
+    Embedding e = table_over(w, 2, 2, max_norm(1.0, 2.0));
+    const int64_t idx[] = {0};
+    const float G[] = {1, 1};
+    float out[2];
+    ck_assert_int_eq(emb_forward(&e, idx, 1, out, NULL), 0);
+    ck_assert_int_eq(emb_backward_opts(&e, idx, 1, G, NULL), 0);
+    const float want[] = {1, 1, 0, 0};
+    assert_floats(e.grad, want, 4, 0);
+    free(e.grad);
+}
+END_TEST
+
+START_TEST(bad_options_are_errors) {
+    float w[4] = {0};
+    Embedding e;
+    EmbError err;
+    EmbeddingOptions o = max_norm(-1.0, 2.0);
+    ck_assert_int_eq(emb_from_pretrained(&e, w, 2, 2, true, &o, &err), -1);
+    ck_assert_str_eq(err.msg, "max_norm must be a finite number >= 0, got -1");
+    o = max_norm(1.0, -2.0);
+    ck_assert_int_eq(emb_from_pretrained(&e, w, 2, 2, true, &o, &err), -1);
+    ck_assert_str_eq(err.msg, "norm_type must be a number >= 0 or inf, got -2");
+    o = max_norm(1.0, NAN);
+    ck_assert_int_eq(emb_from_pretrained(&e, w, 2, 2, true, &o, &err), -1);
+    ck_assert_str_eq(err.msg, "norm_type must be a number >= 0 or inf, got nan");
+    o = emb_default_options();
+    ck_assert_int_eq(emb_from_pretrained(&e, w, 0, 2, true, &o, &err), -1);
+    ck_assert_str_eq(err.msg, "Embeddings parameter is expected to be 2-dimensional with positive sizes, got (0, 2)");
+}
+END_TEST
+
+/* ------------------------------------------------------ from_pretrained */
+
+START_TEST(from_pretrained_shares_storage_and_keeps_padding_row) {
+    float w[] = {1, 2, 3, 4};
+    EmbeddingOptions o = padding(1);
+    Embedding e;
+    ck_assert_int_eq(emb_from_pretrained(&e, w, 2, 2, false, &o, NULL), 0);
+    ck_assert_ptr_eq(e.weight, w);
+    ck_assert(!e.owns_weight);
+    ck_assert_float_eq(w[2], 3.0f);  // the padding row is not zeroed
+    const int64_t idx[] = {0};
+    const float G[] = {1, 1};
+    ck_assert_int_eq(emb_backward_opts(&e, idx, 1, G, NULL), 0);
+    sgd_step(e.weight, e.grad, 4, 0.5f);  // one SGD step, lr 0.5, grad 1
+    ck_assert_float_eq(w[0], 0.5f);  // the caller's tensor was trained
+    ck_assert_float_eq(w[1], 1.5f);
+    emb_free(&e);  // frees the gradient, not the caller's buffer
+    ck_assert_float_eq(w[3], 4.0f);
+}
+END_TEST
+
+START_TEST(frozen_table_never_changes) {
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);
+    float w[6 * 2];
+    for (int i = 0; i < 12; i++) w[i] = (float)i / 7.0f;
+    float before[12];
+    memcpy(before, w, sizeof w);
+    EmbeddingOptions o = padding(-1);
+    Embedding table;
+    ck_assert_int_eq(emb_from_pretrained(&table, w, 6, 2, true, &o, NULL), 0);
+    ck_assert(!table.requires_grad);
+    ContextModel m;
+    ck_assert_int_eq(ctx_init(&m, &table, 5, 2, 3, &gen, NULL), 0);
+    const int64_t win[] = {5, 5, 1, 2, 3, 4}, len[] = {1, 3}, tgt[] = {0, 4};
+    float proj_before = m.proj.weight[0];
+    for (int step = 0; step < 20; step++) {
+        double loss;
+        ctx_zero_grad(&m);
+        ck_assert_int_eq(ctx_forward(&m, win, len, tgt, 2, &loss, NULL), 0);
+        ck_assert_int_eq(ctx_backward(&m, win, len, 2, NULL), 0);
+        ctx_sgd_step(&m, 0.5f);
+    }
+    ck_assert_int_eq(memcmp(w, before, sizeof w), 0);
+    ck_assert_ptr_null(m.emb.grad);  // no gradient was even allocated
+    ck_assert(m.proj.weight[0] != proj_before);  // the projection did learn
+    ctx_free(&m);
+}
+END_TEST
+
+/* ------------------------------------------------------- context model */
+
+START_TEST(padding_row_unchanged_after_training) {
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 1);
+    EmbeddingOptions o = padding(-1);
+    Embedding table;
+    ck_assert_int_eq(emb_init_with_options(&table, 8, 4, &o, &gen, NULL), 0);
+    ContextModel m;
+    ck_assert_int_eq(ctx_init(&m, &table, 7, 4, 3, &gen, NULL), 0);
+    const int64_t win[] = {7, 7, 1, 7, 1, 2, 1, 2, 3, 7, 7, 6}, len[] = {1, 2, 3, 1},
+                  tgt[] = {2, 3, 4, 0};
+    float row0[4];
+    memcpy(row0, m.emb.weight, sizeof row0);
+    for (int step = 0; step < 200; step++) {
+        double loss;
+        ctx_zero_grad(&m);
+        ck_assert_int_eq(ctx_forward(&m, win, len, tgt, 4, &loss, NULL), 0);
+        ck_assert_int_eq(ctx_backward(&m, win, len, 4, NULL), 0);
+        ctx_sgd_step(&m, 0.5f);
+    }
+    for (int d = 0; d < 4; d++) ck_assert_uint_eq(test_bits(m.emb.weight[7 * 4 + d]), 0);
+    ck_assert_int_eq(memcmp(row0, m.emb.weight, sizeof row0), 0);  // row 0 never looked up
+    ck_assert(m.emb.weight[6 * 4] != 0.0f);
+    ctx_free(&m);
+}
+END_TEST
+
+// The mean divides by the real length: a window [pad, pad, a] pools to row a.
+START_TEST(masked_mean_divides_by_real_length) {
+    float w[] = {1, 2, 3, 5, 0, 0};
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);
+    EmbeddingOptions o = padding(2);
+    Embedding table;
+    ck_assert_int_eq(emb_from_pretrained(&table, w, 3, 2, true, &o, NULL), 0);
+    ContextModel m;
+    ck_assert_int_eq(ctx_init(&m, &table, 3, 2, 3, &gen, NULL), 0);
+    const int64_t win[] = {2, 2, 1, 2, 0, 1}, len[] = {1, 2}, tgt[] = {0, 0};
+    double loss;
+    ck_assert_int_eq(ctx_forward(&m, win, len, tgt, 2, &loss, NULL), 0);
+    const float want[] = {3, 5, 2, 3.5f};
+    assert_floats(m.x, want, 4, 0);
+    ctx_free(&m);
+}
+END_TEST
+
+/* ------------------------------------------------------------- program */
+
+START_TEST(program_shows_every_knob) {
+    char *out;
+    int rc = test_run(BIN_DIR "/ch03 --steps 300 --pretrain-steps 300 --out build/tests/ch03-run", &out);
+    ck_assert_int_eq(rc, 0);
+    const char *runs[] = {"trainable", "max_norm", "scale_grad_by_freq", "frozen-random",
+                          "frozen-pretrained", "fine-tuned"};
+    for (int r = 0; r < 6; r++) ck_assert_msg(strstr(out, runs[r]) != NULL, "run %s missing", runs[r]);
+    ck_assert_ptr_null(strstr(out, "MOVED"));
+    ck_assert_ptr_null(strstr(out, "CHANGED"));
+    ck_assert_ptr_nonnull(strstr(out, "table unchanged (frozen)"));
+    ck_assert_ptr_nonnull(strstr(out, "the first forward pass rescaled"));
+    free(out);
+    rc = test_run(BIN_DIR "/ch03 --steps 50 --pretrain-steps 10 --padding-idx none --out build/tests/ch03-none", &out);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "padding row MOVED"));  // without padding_idx it learns
+    free(out);
+}
+END_TEST
+
+START_TEST(program_rejects_bad_input) {
+    struct { const char *args, *want; } cases[] = {
+        {"--padding-idx 30", "ch03: Padding_idx must be within num_embeddings: padding_idx 30, num_embeddings 30 (valid: -30 to 29)\n"},
+        {"--max-norm -1", "ch03: max_norm must be a finite number >= 0, got -1\n"},
+        {"--norm-type -2", "ch03: norm_type must be a number >= 0 or inf, got -2\n"},
+        {"--norm-type two", "ch03: --norm-type: expected a number in [-inf, inf], got 'two'\n"},
+        {"--context 0", "ch03: --context: expected a whole number in [1, 64], got '0'\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512], *out;
+        snprintf(cmd, sizeof cmd, BIN_DIR "/ch03 --out build/tests/ch03-bad %s", cases[i].args);
+        ck_assert_int_eq(test_run(cmd, &out), 1);
+        ck_assert_str_eq(out, cases[i].want);
+        free(out);
+    }
+}
+END_TEST
+
+static Suite *chapter3_suite(void) {
+    Suite *s = suite_create("chapter3");
+    TCase *pad = tcase_create("padding");
+    tcase_add_test(pad, padding_row_is_zeroed_and_draws_unchanged);
+    tcase_add_test(pad, negative_padding_idx_is_normalised);
+    tcase_add_test(pad, padding_idx_out_of_range_is_an_error);
+    tcase_add_test(pad, padding_row_is_returned_but_gets_no_gradient);
+    suite_add_tcase(s, pad);
+    TCase *freq = tcase_create("scale_grad_by_freq");
+    tcase_add_test(freq, scale_grad_by_freq_averages_per_call);
+    tcase_add_test(freq, scale_grad_by_freq_counts_each_call);
+    suite_add_tcase(s, freq);
+    TCase *norm = tcase_create("max_norm");
+    tcase_add_test(norm, max_norm_renormalises_looked_up_rows_in_place);
+    tcase_add_test(norm, max_norm_is_strict);
+    tcase_add_test(norm, max_norm_norm_types);
+    tcase_add_test(norm, max_norm_does_not_skip_the_padding_row);
+    tcase_add_test(norm, max_norm_passes_no_gradient);
+    tcase_add_test(norm, bad_options_are_errors);
+    suite_add_tcase(s, norm);
+    TCase *pre = tcase_create("pretrained");
+    tcase_add_test(pre, from_pretrained_shares_storage_and_keeps_padding_row);
+    tcase_add_test(pre, frozen_table_never_changes);
+    suite_add_tcase(s, pre);
+    TCase *model = tcase_create("model");
+    tcase_set_timeout(model, 60);
+    tcase_add_test(model, padding_row_unchanged_after_training);
+    tcase_add_test(model, masked_mean_divides_by_real_length);
+    tcase_add_test(model, program_shows_every_knob);
+    tcase_add_test(model, program_rejects_bad_input);
+    suite_add_tcase(s, model);
+    return s;
+}
+
+int main(void) { return test_main(chapter3_suite()); }
