@@ -818,3 +818,119 @@ int main(int argc, char **argv) {
 }
 
 #endif  // EMB_LIBRARY
+
+/**
+## Running it
+
+`make chapter3` runs the six trainings with $D = 2$, windows of 3 words,
+2000 steps each, and prints a table like this one (final loss over every
+window of the corpus, in nats; the unigram baseline is 3.00):
+
+| run | final loss | notes |
+|---|---|---|
+| `trainable` | 1.58 | padding row unchanged |
+| `max_norm` | 1.88 | the first forward pass rescaled 13 rows |
+| `scale_grad_by_freq` | 1.73 | |
+| `frozen-random` | 2.91 | table unchanged |
+| `frozen-pretrained` | 2.09 | table unchanged |
+| `fine-tuned` | 1.54 | |
+
+![The `trainable` run's table: every row moves except the padding row, which stays at the origin.](fig-trajectories.png)
+
+In the trajectories, every word moves into its category's group as in
+chapter 2, while `<pad>` sits at the origin from the first step to the
+last: `padding_idx` gave it a zero gradient at every step, and the tests
+check that it ends bit for bit zero. Run `build/bin/ch03 --padding-idx
+none` to see the other case: the filler is then an ordinary word, it
+learns, it moves away from zero, and every short window's mean is wrong
+from then on. The program reports `padding row MOVED`.
+
+![Row norms during training, without and with `max_norm`.](fig-norms.png)
+
+Without `max_norm` the rows keep growing: the mean norm triples and the
+largest passes 8, because the loss keeps rewarding more confident
+predictions. With `max_norm=1` the mean stays just under 1. The largest
+norm stays at about 1.6, above the limit, and that is not a bug: it is
+the `<unk>` row, which the corpus never uses, so no forward pass ever
+looks it up and renormalises it. The price of the constraint is a higher
+loss (1.88 against 1.58): short rows make for less confident predictions.
+The very first forward pass rescales 13 rows before any training has
+happened, because $\mathcal{N}(0, I_2)$ rows have a norm above 1 more than
+half of the time.
+
+![Loss of the six runs (moving average of 100 steps).](fig-loss.png)
+
+The loss curves compare the ways to start a table. A frozen *random*
+table leaves only the projection to learn, and it barely beats the
+baseline: random rows separate the words but cannot group them. A frozen
+*pre-trained* table, trained by chapter 2 to predict the next word from a
+single word, starts much better and learns fast, but it stops at 2.09: the
+geometry that was right for chapter 2's task is not quite right for
+averaging three words. Fine-tuning it gets the best of both: the fastest
+start and the lowest loss. `scale_grad_by_freq` learns more slowly here,
+because it shrinks the steps of the frequent words ("the", "a", ".") that
+carry most of the loss.
+
+## What PyTorch does, and where the traps are
+
+* `padding_idx` only blocks the gradient. The forward pass returns
+  whatever the row holds, and anything that changes the row other than
+  the gradient still changes it: `max_norm`, and (chapter 4) weight
+  decay and momentum in some optimizers.
+* `from_pretrained` shares your tensor, freezes by default, and does not
+  zero the padding row: pass a tensor whose padding row is already zero.
+* `max_norm` mutates the weight during the forward pass, even under
+  `torch.no_grad()` and in `eval()` mode, and only for the distinct rows
+  looked up (the padding row included). If you use the weight elsewhere
+  in the same graph (weight tying, chapter 5), PyTorch's autograd notices
+  the in-place change and raises `one of the variables needed for
+  gradient computation has been modified by an inplace operation`; its
+  documentation suggests `weight.clone()` for the other use.
+* `scale_grad_by_freq` counts over the whole index tensor of *one*
+  forward call (all sequences of the batch together), not over the
+  corpus, and it cannot be used with `sparse=True`.
+* In PyTorch the module's constructor normalises a negative
+  `padding_idx`, but the raw `torch.embedding` op uses $-1$ to mean "no
+  padding". Our tables store the normalised index and `EMB_NO_PADDING`
+  separately, so that ambiguity cannot arise.
+* Where we differ: we reject a negative `max_norm` and a negative or NaN
+  `norm_type`, which PyTorch accepts (a negative `max_norm` flips the sign
+  of every row it touches).
+
+## Summary
+
+* Variable-length sequences are padded to a rectangle with a filler
+  token; `padding_idx` makes its row start at zero and get no gradient, so
+  that a masked sum divided by the real length is a correct mean.
+  Negative values count from the end; out-of-range values are an error.
+* `max_norm` rescales, in place and before the lookup, every distinct
+  looked-up row whose `norm_type`-norm exceeds it, by
+  $\text{max\_norm} / (\lVert W_k \rVert + 10^{-7})$; no gradient flows
+  through the rescaling.
+* `scale_grad_by_freq` divides each row's gradient by how often the row
+  occurs in that call's indices.
+* `from_pretrained` uses the given tensor as the weight (no copy, no
+  padding zeroing); `freeze=True` makes the embeddings static.
+* A frozen random table barely learns anything; a frozen pre-trained one
+  starts well but stops early; fine-tuning does best here.
+
+## Exercises
+
+1. Predict, then check with `emb_renorm_`: which rows of
+   $[[3, 4], [0.6, 0.8], [0, 0]]$ does `max_norm=1` change, and to what?
+   What if `norm_type` is `inf`?
+2. Run `build/bin/ch03 --padding-idx none` and compare the final losses
+   with the default run. Why is the damage small here, and when would it
+   be large? (Hint: how many windows contain padding?)
+3. Set `--max-norm 0.5` and `--max-norm 3`. How do the loss and the norms
+   figure change?
+4. Change `make_table` so that the `fine-tuned` run's padding row is
+   taken from chapter 2's table (`<unk>`'s row) instead of zeros. What
+   does `padding_idx` then guarantee, and what does it not?
+5. Write `emb_renorm_` yourself from the formula (the lab notebook for
+   this chapter grades it with this chapter's tests).
+6. With `scale_grad_by_freq`, a word that occurs 10 times in a batch gets
+   one tenth of the summed gradient. Work out what that means for the
+   effective learning rate of frequent and rare words, and relate it to
+   Adagrad (chapter 4).
+*/
