@@ -1,0 +1,465 @@
+/*
+ * conformance.c - checks the book's numbers against PyTorch reference files.
+ *
+ *     build/conformance FILE...
+ *
+ * Every case of every file (tests/reference/FORMAT.md) is run through the
+ * book's own functions and judged against what PyTorch computed. One line
+ * per case:
+ *
+ *     NAME  PASS  max abs err A, max rel err R (tolerance T)
+ *     NAME  FAIL  max abs err A, max rel err R (tolerance T); what went wrong
+ *     NAME  not implemented yet (chapter N)
+ *
+ * and a last line, alone: `P passed, F failed, S skipped`. A skipped case is
+ * one whose chapter the book has not reached; it never counts as passed. A
+ * file that cannot be read counts as one failure (its message, naming the
+ * file and line, goes to stderr). The exit status is 0 only if nothing
+ * failed and something passed; 2 means bad usage.
+ *
+ * How values are judged, for every expected tensor of a case:
+ *   - bits32 tensors: the float32 bit patterns must be equal;
+ *   - f32 tensors:    |got - want| <= atol + rtol * |want| for every value,
+ *                     with the case's atol and rtol; NaN matches only NaN,
+ *                     and an infinity only itself.
+ * The "max abs err" is the largest |got - want|; the "max rel err" the
+ * largest |got - want| / |want| over values whose want is not 0.
+ *
+ * Adding a kind, or a chapter's part of one: write its handler
+ * `run_KIND(case, verdict, err)`, which runs the book's code and calls
+ * compare() on every expected tensor, and put it in HANDLERS with the last
+ * chapter it covers. A case whose `needs` chapter is beyond that is skipped.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../chapters/01-lookup-table.h"
+#include "../chapters/02-gradient-flow.h"
+#include "../src/emb_error.h"
+#include "../src/reffile.h"
+#include "../src/torch_rng.h"
+
+#define NAME_WIDTH 44  // column width of case names in the report
+
+// What running one case found.
+typedef struct Verdict {
+    double atol, rtol;        // the case's tolerance for f32 tensors
+    bool any_bits, any_tol;   // some bits32 / some f32 tensor was compared
+    double max_abs, max_rel;  // the largest errors seen
+    int64_t compared, bad;    // values compared; values outside their tolerance
+    char first[320];          // where the first bad value was, if any
+    char note[200];           // anything else worth printing (an expected error)
+} Verdict;
+
+// Running totals over all files.
+typedef struct Tally {
+    int passed, failed, skipped;
+} Tally;
+
+// ---------------------------------------------------------------------------
+// Comparing tensors
+// ---------------------------------------------------------------------------
+
+// |got - want|, where NaN matches NaN and an infinity matches only itself.
+static double abs_error(double got, double want) {
+    if (isnan(want) || isnan(got)) return (isnan(want) && isnan(got)) ? 0.0 : INFINITY;
+    if (got == want) return 0.0;  // also equal infinities
+    return fabs(got - want);
+}
+
+// Writes value number i of a tensor of this shape as "key[1,2]".
+static void format_position(char *buf, size_t size, const char *label, const RefField *t,
+                            int64_t i) {
+    int64_t index[REF_MAX_DIMS];
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        index[d] = t->dims[d] ? i % t->dims[d] : 0;
+        i = t->dims[d] ? i / t->dims[d] : 0;
+    }
+    size_t n = (size_t)snprintf(buf, size, "%s[", label);
+    for (int d = 0; d < t->ndim && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%" PRId64, d ? "," : "", index[d]);
+    if (n < size) snprintf(buf + n, size - n, "]");
+}
+
+// Compares got, laid out like want, with the expected tensor want.
+static void compare(Verdict *v, const char *label, const float *got, const RefField *want) {
+    bool exact = want->type == REF_BITS32;
+    if (exact) v->any_bits = true;
+    else v->any_tol = true;
+    for (int64_t i = 0; i < want->numel; i++) {
+        double g = got[i], w = want->f32[i];
+        double err = abs_error(g, w);
+        bool ok;
+        if (exact) {
+            uint32_t bits;
+            memcpy(&bits, &got[i], sizeof bits);
+            ok = bits == want->bits[i];
+        } else {
+            ok = err <= v->atol + v->rtol * fabs(w);
+        }
+        v->compared++;
+        if (err > v->max_abs || isnan(err)) v->max_abs = err;
+        if (w != 0 && isfinite(w) && err / fabs(w) > v->max_rel) v->max_rel = err / fabs(w);
+        if (ok) continue;
+        if (v->bad++ == 0) {
+            char pos[128];
+            format_position(pos, sizeof pos, label, want, i);
+            if (exact) {
+                uint32_t bits;
+                memcpy(&bits, &got[i], sizeof bits);
+                snprintf(v->first, sizeof v->first, "%s: got %08" PRIx32 " (%.9g), want %08" PRIx32
+                         " (%.9g)", pos, bits, g, want->bits[i], w);
+            } else {
+                snprintf(v->first, sizeof v->first, "%s: got %.9g, want %.9g", pos, g, w);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for handlers
+// ---------------------------------------------------------------------------
+
+// A table with the given (V, D) weight and PyTorch's default options.
+static int table_from_weight(Embedding *e, int64_t V, int64_t D, const float *weight,
+                             EmbError *err) {
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);  // emb_init's draws are overwritten below
+    if (emb_init(e, V, D, &gen, err) != 0) return -1;
+    memcpy(e->weight, weight, (size_t)(V * D) * sizeof(float));  // weight is (V, D)
+    return 0;
+}
+
+// The largest number of values an index tensor called key holds in any step (at least 1).
+static int64_t max_step_numel(const RefCase *c, const char *key) {
+    int64_t n = 1;
+    for (int s = 0; s < c->n_steps; s++) {
+        const RefField *t = ref_get(&c->steps[s].fields, key);
+        if (t && t->numel > n) n = t->numel;
+    }
+    return n;
+}
+
+// Compares got with the step's tensor called key, labelled "step N key"; skips an absent one.
+static void compare_step(Verdict *v, int step, const RefFields *sf, const char *key,
+                         const float *got) {
+    const RefField *want = ref_get(sf, key);
+    if (!want) return;
+    char label[96];
+    snprintf(label, sizeof label, "step %d %s", step, key);
+    compare(v, label, got, want);
+}
+
+// The row that padding_idx names, after PyTorch's normalisation (-1 is V-1).
+static int64_t padding_row(const RefFields *f, int64_t V) {
+    if (ref_is_none(f, "padding_idx")) return EMB_NO_PADDING;
+    int64_t p = ref_int(f, "padding_idx");
+    return p < 0 ? V + p : p;
+}
+
+// ---------------------------------------------------------------------------
+// Handlers, one per kind
+// ---------------------------------------------------------------------------
+
+// init: torch.manual_seed(seed); nn.Embedding(V, D, padding_idx) must match bit for bit.
+//
+// The avx2 path is emb_init itself. The scalar path (PyTorch without AVX2) is
+// not something emb_init chooses, so it is torch_rng's rng_normal_path_ on the
+// whole table, which is exactly what emb_init does with the other path. A
+// padding row is zeroed here after the draws, as PyTorch's reset_parameters
+// does (normal_ on the whole table, then fill_(0) on the row): this checks
+// chapter 1's claim that padding does not change the draws. Chapter 3 may
+// take the zeroing over.
+static int run_init(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    TorchGenerator gen;
+    rng_manual_seed(&gen, ref_uint(f, "seed"));
+    Embedding e;
+    if (emb_init(&e, V, D, &gen, err) != 0) return -1;
+    if (strcmp(ref_word(f, "path"), "scalar") == 0) {
+        rng_manual_seed(&gen, ref_uint(f, "seed"));
+        rng_normal_path_(&gen, e.weight, V * D, 0.0f, 1.0f, RNG_PATH_SCALAR);
+    }
+    int64_t pad = padding_row(f, V);
+    if (pad != EMB_NO_PADDING) memset(e.weight + pad * D, 0, (size_t)D * sizeof(float));
+    compare(v, "weight", e.weight, ref_get(f, "weight"));
+    emb_free(&e);
+    return 0;
+}
+
+// lookup: F.embedding(indices, weight), or the error PyTorch raises for a bad index.
+static int run_lookup(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    const RefField *idx = ref_get(f, "indices");
+    Embedding e;
+    if (table_from_weight(&e, V, D, ref_get(f, "weight")->f32, err) != 0) return -1;
+    // out is (N, D), plus one so that N = 0 allocates something; the reader bounds N*D
+    float *out = malloc((size_t)(idx->numel * D + 1) * sizeof(float));
+    if (!out) {
+        emb_free(&e);
+        return emb_fail(err, "out of memory");
+    }
+    int rc = 0;
+    EmbError lookup_err = {{0}};
+    int got = emb_lookup(&e, idx->i64, idx->numel, out, &lookup_err);
+    const RefField *want_error = ref_get(f, "error");
+    if (want_error) {
+        // PyTorch: IndexError: index out of range in self
+        const char *prefix = "index out of range in self";
+        v->compared++;
+        if (got == 0) {
+            v->bad++;
+            snprintf(v->first, sizeof v->first, "expected an error (%s), got none",
+                     want_error->word);
+        } else if (strncmp(lookup_err.msg, prefix, strlen(prefix)) != 0) {
+            v->bad++;
+            snprintf(v->first, sizeof v->first, "expected '%s...', got '%.200s'", prefix,
+                     lookup_err.msg);
+        } else {
+            snprintf(v->note, sizeof v->note, "error as expected: %.160s", lookup_err.msg);
+        }
+    } else if (got != 0) {
+        rc = emb_fail(err, "%s", lookup_err.msg);
+    } else {
+        compare(v, "output", out, ref_get(f, "output"));
+    }
+    free(out);
+    emb_free(&e);
+    return rc;
+}
+
+// train, chapter 2: lookup, backward of sum(output * G), then plain SGD or no step.
+static int run_train(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0;
+    float lr = (float)ref_real(f, "lr");
+    Embedding e;
+    if (table_from_weight(&e, V, D, ref_get(f, "weight")->f32, err) != 0) return -1;
+    // out is (N, D) for the largest step; the reader bounds N*D
+    float *out = malloc((size_t)(max_step_numel(c, "indices") * D) * sizeof(float));
+    int rc = out ? emb_alloc_grad(&e, err) : emb_fail(err, "out of memory");
+    for (int s = 0; s < c->n_steps && rc == 0; s++) {
+        const RefFields *sf = &c->steps[s].fields;
+        const RefField *idx = ref_get(sf, "indices");
+        if (ref_bool(f, "zero_grad")) emb_zero_grad(&e);
+        if ((rc = emb_lookup(&e, idx->i64, idx->numel, out, err)) != 0) break;
+        compare_step(v, s + 1, sf, "output", out);
+        rc = emb_backward(&e, idx->i64, idx->numel, ref_get(sf, "G")->f32, err);
+        if (rc != 0) break;
+        compare_step(v, s + 1, sf, "grad", e.grad);
+        if (sgd) sgd_step(e.weight, e.grad, V * D, lr);
+        compare_step(v, s + 1, sf, "weight", e.weight);
+    }
+    free(out);
+    emb_free(&e);
+    return rc;
+}
+
+// Copies a case's model parameters into chapter 2's NextTokenModel.
+//
+// The chapter's projection always has a bias. A case without one (bias
+// false) gets a bias of zeros that run_model puts back to zero after every
+// step: x W^T + 0 is exactly x W^T, so this is PyTorch's bias-free model.
+static void model_load(NextTokenModel *m, const RefFields *f, int64_t V, int64_t D) {
+    memcpy(m->emb.weight, ref_get(f, "weight")->f32, (size_t)(V * D) * sizeof(float));
+    memcpy(m->proj.weight, ref_get(f, "proj_weight")->f32, (size_t)(V * D) * sizeof(float));
+    const RefField *bias = ref_get(f, "proj_bias");
+    if (bias) memcpy(m->proj.bias, bias->f32, (size_t)V * sizeof(float));
+    else memset(m->proj.bias, 0, (size_t)V * sizeof(float));
+}
+
+// model, chapter 2: the untied next-token model with plain SGD or no step.
+static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, bias = ref_bool(f, "bias");
+    float lr = (float)ref_real(f, "lr");
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);  // ntm_init's draws are overwritten by model_load
+    NextTokenModel m;
+    if (ntm_init(&m, V, D, max_step_numel(c, "inputs"), &gen, err) != 0) return -1;
+    model_load(&m, f, V, D);
+    int rc = 0;
+    for (int s = 0; s < c->n_steps && rc == 0; s++) {
+        const RefFields *sf = &c->steps[s].fields;
+        const RefField *in = ref_get(sf, "inputs");
+        double loss;
+        if (ref_bool(f, "zero_grad")) ntm_zero_grad(&m);
+        rc = ntm_forward(&m, in->i64, ref_get(sf, "targets")->i64, in->numel, &loss, err);
+        if (rc != 0) break;
+        float loss_f32 = (float)loss;  // PyTorch's loss is a float32 scalar
+        compare_step(v, s + 1, sf, "logits", m.logits);
+        compare_step(v, s + 1, sf, "loss", &loss_f32);
+        if ((rc = ntm_backward(&m, in->i64, in->numel, err)) != 0) break;
+        compare_step(v, s + 1, sf, "grad_weight", m.emb.grad);
+        compare_step(v, s + 1, sf, "grad_proj_weight", m.proj.weight_grad);
+        compare_step(v, s + 1, sf, "grad_proj_bias", m.proj.bias_grad);  // only if bias
+        if (sgd) ntm_sgd_step(&m, lr);
+        if (!bias) memset(m.proj.bias, 0, (size_t)V * sizeof(float));
+        compare_step(v, s + 1, sf, "weight", m.emb.weight);
+        compare_step(v, s + 1, sf, "proj_weight", m.proj.weight);
+        compare_step(v, s + 1, sf, "proj_bias", m.proj.bias);
+    }
+    ntm_free(&m);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// Which chapter a case needs
+// ---------------------------------------------------------------------------
+
+// Chapter 1 has the table, its initialization and the lookup.
+static int needs_chapter1(const RefCase *c) {
+    (void)c;
+    return 1;
+}
+
+// The chapter that teaches a train case's options and optimizer.
+static int needs_options(const RefCase *c) {
+    const RefFields *f = &c->fields;
+    int chapter = 2;  // dense backward, plain SGD, gradient accumulation
+    if (!ref_is_none(f, "padding_idx") || !ref_is_none(f, "max_norm") ||
+        ref_bool(f, "scale_grad_by_freq"))
+        chapter = 3;
+    const char *opt = ref_word(f, "optimizer");
+    bool plain_sgd = strcmp(opt, "sgd") == 0 && ref_real(f, "momentum") == 0 &&
+                     ref_real(f, "weight_decay") == 0 && !ref_bool(f, "nesterov") &&
+                     !ref_bool(f, "maximize");
+    if (strcmp(opt, "none") != 0 && !plain_sgd && chapter < 4) chapter = 4;
+    if (ref_bool(f, "sparse") || strcmp(opt, "sparse_adam") == 0) chapter = 6;
+    return chapter;
+}
+
+// A model case: chapter 2's untied model, chapter 5 for weight tying.
+static int needs_model(const RefCase *c) {
+    int chapter = needs_options(c);
+    if (ref_bool(&c->fields, "tied") && chapter < 5) chapter = 5;
+    return chapter;
+}
+
+// EmbeddingBag comes after the six chapters on nn.Embedding.
+static int needs_bag(const RefCase *c) {
+    (void)c;
+    return 8;
+}
+
+// ---------------------------------------------------------------------------
+// The table of handlers
+// ---------------------------------------------------------------------------
+
+typedef struct Handler {
+    RefKind kind;
+    int (*needs)(const RefCase *c);                          // the chapter a case needs
+    int (*run)(const RefCase *c, Verdict *v, EmbError *err); // NULL: not written yet
+    int covers;  // run handles cases that need chapters up to this one
+} Handler;
+
+static const Handler HANDLERS[REF_NUM_KINDS] = {
+    [REF_INIT] = {REF_INIT, needs_chapter1, run_init, 1},
+    [REF_LOOKUP] = {REF_LOOKUP, needs_chapter1, run_lookup, 1},
+    [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 2},
+    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 2},
+    [REF_BAG] = {REF_BAG, needs_bag, NULL, 0},
+};
+
+// ---------------------------------------------------------------------------
+// Running cases and files
+// ---------------------------------------------------------------------------
+
+// Writes the tolerance a verdict was judged by.
+static void format_tolerance(char *buf, size_t size, const Verdict *v) {
+    if (v->any_tol && v->any_bits)
+        snprintf(buf, size, "%g + %g*|want|, bits32 exact", v->atol, v->rtol);
+    else if (v->any_tol)
+        snprintf(buf, size, "%g + %g*|want|", v->atol, v->rtol);
+    else
+        snprintf(buf, size, "exact bits");
+}
+
+// Runs one case and prints its line.
+static void run_case(const RefCase *c, FILE *out, Tally *t) {
+    const Handler *h = &HANDLERS[c->kind];
+    int chapter = h->needs(c);
+    if (!h->run || chapter > h->covers) {
+        fprintf(out, "%-*s not implemented yet (chapter %d)\n", NAME_WIDTH, c->name, chapter);
+        t->skipped++;
+        return;
+    }
+    Verdict v = {0};
+    if (c->kind != REF_INIT) {
+        v.atol = ref_real(&c->fields, "atol");
+        v.rtol = ref_real(&c->fields, "rtol");
+    }
+    EmbError err = {{0}};
+    int rc = h->run(c, &v, &err);
+    bool pass = rc == 0 && v.bad == 0;
+    fprintf(out, "%-*s %s ", NAME_WIDTH, c->name, pass ? "PASS" : "FAIL");
+    const char *sep = "";
+    if (v.any_tol || v.any_bits) {
+        char tol[96];
+        format_tolerance(tol, sizeof tol, &v);
+        fprintf(out, " max abs err %.3g, max rel err %.3g (tolerance %s)", v.max_abs, v.max_rel,
+                tol);
+        sep = ";";
+    }
+    if (rc != 0)
+        fprintf(out, "%s error: %s", sep, err.msg);
+    else if (v.bad)
+        fprintf(out, "%s %" PRId64 " of %" PRId64 " checks wrong, first %s", sep, v.bad,
+                v.compared, v.first);
+    else if (v.note[0])
+        fprintf(out, "%s %s", sep, v.note);
+    fputc('\n', out);
+    if (pass) t->passed++;
+    else t->failed++;
+}
+
+// Runs every case of a file that has been read.
+static void run_file(const RefFile *f, FILE *out, Tally *t) {
+    for (int i = 0; i < f->n_cases; i++) run_case(&f->cases[i], out, t);
+}
+
+#ifndef CONFORMANCE_NO_MAIN
+
+// Reads a file and runs it; a file that cannot be read is one failure.
+static void run_path(const char *path, FILE *out, Tally *t) {
+    RefFile f;
+    EmbError err = {{0}};
+    if (ref_read_file(path, &f, &err) != 0) {
+        fflush(out);
+        fprintf(stderr, "conformance: %s\n", err.msg);
+        fprintf(out, "%-*s FAIL  cannot read the file (see the message above)\n", NAME_WIDTH,
+                path);
+        t->failed++;
+        return;
+    }
+    run_file(&f, out, t);
+    ref_free(&f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: %s FILE...\n"
+                "Checks the book's code against PyTorch reference files "
+                "(tests/reference/FORMAT.md).\n"
+                "Prints one line per case and a final 'N passed, N failed, N skipped'.\n",
+                argv[0]);
+        return argc < 2 ? 2 : 0;
+    }
+    Tally t = {0};
+    for (int i = 1; i < argc; i++) run_path(argv[i], stdout, &t);
+    printf("%d passed, %d failed, %d skipped\n", t.passed, t.failed, t.skipped);
+    if (t.failed == 0 && t.passed == 0)
+        fprintf(stderr, "conformance: no case passed, so nothing was checked\n");
+    return (t.failed == 0 && t.passed > 0) ? 0 : 1;
+}
+
+#endif  // CONFORMANCE_NO_MAIN
