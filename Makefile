@@ -152,11 +152,12 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@echo "== Check suites =="
 	@tests/run-suites $(SUITES:%=$(BUILD)/tests/%)
 	@echo "== PyTorch conformance =="
-	@$(BUILD)/conformance $(REFERENCE_FILES)
+	@tests/run-suites --conformance $(BUILD)/conformance $(REFERENCE_FILES)
 	@echo "== The same under AddressSanitizer + UndefinedBehaviorSanitizer =="
 	@tests/run-suites $(SUITES:%=$(BUILD)/asan/tests/%)
-	@$(BUILD)/asan/conformance $(REFERENCE_FILES) > $(BUILD)/asan/conformance.txt || { cat $(BUILD)/asan/conformance.txt; exit 1; }
-	@tail -n 1 $(BUILD)/asan/conformance.txt
+	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
+	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
+	@$(MAKE) --no-print-directory notebooks exercises-check
 	@echo "== All tests =="
 	@tests/run-suites --total
 
@@ -186,6 +187,7 @@ diffs: FORCE
 
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
+include notebooks/notebooks.mk
 
 ## clean: remove build/
 clean: FORCE
@@ -194,8 +196,8 @@ clean: FORCE
 ## help: list the targets
 help: FORCE
 	@echo "Targets:"
-	@echo "  chapterN   build chapter N, run its tests and its program, draw its figures, build its page (N = $(CHAPTER_NUMS))"
-	@grep -E '^## ' Makefile | sed -E 's/^## ([a-z]+): /  \1\t/' | expand -t 13
+	@echo "  chapterN         build chapter N, run its tests and its program, draw its figures, build its page (N = $(CHAPTER_NUMS))"
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-zA-Z-]+): /\1\t/' | awk -F'\t' '{ printf "  %-16s %s\n", $$1, $$2 }'
 
 ## deps: check for the tools the book needs; install them on Debian/Ubuntu as root or with sudo
 deps: FORCE
