@@ -45,6 +45,11 @@ typedef struct Embedding {
 // positive or the product does not fit in int64_t.
 int64_t emb_weight_bytes(int64_t V, int64_t D);
 
+// Allocates bytes (> 0) starting on a 64-byte boundary, as PyTorch's CPU
+// allocator does, so that rows of 16 floats never straddle a cache line.
+// Release with free(). Returns NULL if the memory is not available.
+void *emb_alloc(int64_t bytes);
+
 // nn.Embedding(V, D) after torch.manual_seed: allocates the weight and fills
 // it with N(0, 1) from gen, exactly as PyTorch does. Options get PyTorch's
 // defaults and grad is NULL.

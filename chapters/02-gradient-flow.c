@@ -94,8 +94,9 @@ int emb_alloc_grad(Embedding *e, EmbError *err) {
     int64_t bytes = emb_weight_bytes(e->num_embeddings, e->embedding_dim);
     if (bytes < 0) return emb_fail(err, "table of %lld x %lld is too large for a gradient",
                                    (long long)e->num_embeddings, (long long)e->embedding_dim);
-    e->grad = calloc((size_t)(e->num_embeddings * e->embedding_dim), sizeof(float));
+    e->grad = emb_alloc(bytes);  // aligned like the weight
     if (!e->grad) return emb_fail(err, "cannot allocate a gradient of %lld bytes", (long long)bytes);
+    memset(e->grad, 0, (size_t)bytes);
     return 0;
 }
 
