@@ -172,18 +172,9 @@ $(BUILD)/asan/conformance: $(BUILD)/asan/obj/tests/conformance.o $(ASAN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) $^ -o $@ $(LDLIBS)
 
-## diffs: what each chapter adds to the one before (build/diffs/)
+## diffs: what each chapter adds to the ones before: new public names, earlier functions it uses (build/diffs/)
 diffs: FORCE
-	@mkdir -p $(BUILD)/diffs
-	@set -- $(CHAPTER_SOURCES); prev=; for c in "$$@"; do \
-	  n=$$(basename $$c .c); \
-	  if [ -n "$$prev" ]; then \
-	    diff -u --label "$$prev" --label "$$c" "$$prev" "$$c" > $(BUILD)/diffs/$$n.diff || true; \
-	    h=$${c%.c}.h; ph=$${prev%.c}.h; \
-	    if [ -f "$$h" ]; then diff -u --label "$$ph" --label "$$h" "$$ph" "$$h" >> $(BUILD)/diffs/$$n.diff || true; fi; \
-	    echo "$(BUILD)/diffs/$$n.diff: $$(grep -c '^+[^+]' $(BUILD)/diffs/$$n.diff) lines added, $$(grep -c '^-[^-]' $(BUILD)/diffs/$$n.diff) removed"; \
-	  fi; prev=$$c; \
-	done; [ -n "$$prev" ]
+	@docs/chapter-diff.sh $(BUILD)/diffs $(CHAPTER_SOURCES)
 
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
