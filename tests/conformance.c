@@ -39,6 +39,7 @@
 
 #include "../chapters/01-lookup-table.h"
 #include "../chapters/02-gradient-flow.h"
+#include "../chapters/03-padding-and-options.h"
 #include "../src/emb_error.h"
 #include "../src/reffile.h"
 #include "../src/torch_rng.h"
@@ -154,42 +155,86 @@ static void compare_step(Verdict *v, int step, const RefFields *sf, const char *
     compare(v, label, got, want);
 }
 
-// The row that padding_idx names, after PyTorch's normalisation (-1 is V-1).
-static int64_t padding_row(const RefFields *f, int64_t V) {
-    if (ref_is_none(f, "padding_idx")) return EMB_NO_PADDING;
-    int64_t p = ref_int(f, "padding_idx");
-    return p < 0 ? V + p : p;
+// True if a case sets an option that chapter 3 teaches.
+static bool uses_options(const RefFields *f) {
+    return !ref_is_none(f, "padding_idx") || !ref_is_none(f, "max_norm") ||
+           ref_bool(f, "scale_grad_by_freq");
+}
+
+// A case's options (padding_idx as the case gives it, before normalisation).
+static EmbeddingOptions case_options(const RefFields *f) {
+    EmbeddingOptions opt = emb_default_options();
+    opt.has_padding_idx = !ref_is_none(f, "padding_idx");
+    if (opt.has_padding_idx) opt.padding_idx = ref_int(f, "padding_idx");
+    opt.has_max_norm = !ref_is_none(f, "max_norm");
+    if (opt.has_max_norm) opt.max_norm = ref_real(f, "max_norm");
+    if (ref_get(f, "norm_type")) opt.norm_type = ref_real(f, "norm_type");  // init has none
+    opt.scale_grad_by_freq = ref_bool(f, "scale_grad_by_freq");
+    return opt;
+}
+
+// nn.Embedding.from_pretrained(weight, freeze=False, **options) on a copy of
+// the case's (V, D) weight, which keeps a nonzero padding row as PyTorch does.
+// The table shares *weight (owns_weight false): free it after emb_free(e).
+static int table_with_options(Embedding *e, const RefFields *f, float **weight, EmbError *err) {
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    EmbeddingOptions opt = case_options(f);
+    memset(e, 0, sizeof *e);  // so that emb_free(e) is safe on every path
+    *weight = malloc((size_t)(V * D) * sizeof(float));  // (V, D); the reader bounds V*D
+    if (!*weight) return emb_fail(err, "out of memory for a %lld x %lld table", (long long)V,
+                                  (long long)D);
+    memcpy(*weight, ref_get(f, "weight")->f32, (size_t)(V * D) * sizeof(float));
+    return emb_from_pretrained(e, *weight, V, D, false, &opt, err);
 }
 
 // ---------------------------------------------------------------------------
 // Handlers, one per kind
 // ---------------------------------------------------------------------------
 
+// Replaces every row of e but the padding row with the draws of the scalar
+// normal_ path from seed, as PyTorch without AVX2 draws the whole table.
+static int redraw_scalar(Embedding *e, uint64_t seed, EmbError *err) {
+    int64_t V = e->num_embeddings, D = e->embedding_dim;
+    float *draws = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
+    if (!draws) return emb_fail(err, "out of memory for a %lld x %lld table", (long long)V,
+                                (long long)D);
+    TorchGenerator gen;
+    rng_manual_seed(&gen, seed);
+    rng_normal_path_(&gen, draws, V * D, 0.0f, 1.0f, RNG_PATH_SCALAR);
+    for (int64_t k = 0; k < V; k++) {
+        if (k == e->padding_idx) continue;  // zeroed after the draws: keep it
+        memcpy(e->weight + k * D, draws + k * D, (size_t)D * sizeof(float));  // row k
+    }
+    free(draws);
+    return 0;
+}
+
 // init: torch.manual_seed(seed); nn.Embedding(V, D, padding_idx) must match bit for bit.
 //
-// The avx2 path is emb_init itself. The scalar path (PyTorch without AVX2) is
-// not something emb_init chooses, so it is torch_rng's rng_normal_path_ on the
-// whole table, which is exactly what emb_init does with the other path. A
-// padding row is zeroed here after the draws, as PyTorch's reset_parameters
-// does (normal_ on the whole table, then fill_(0) on the row): this checks
-// chapter 1's claim that padding does not change the draws. Chapter 3 may
-// take the zeroing over.
+// Without padding the table is chapter 1's emb_init; with padding it is
+// chapter 3's emb_init_with_options, which draws the same table and then
+// zeroes the padding row, as PyTorch's reset_parameters does (normal_ on the
+// whole table, then fill_(0) on the row): this checks chapter 1's claim that
+// padding does not change the draws. Both draw with the avx2 path. The
+// scalar path (PyTorch without AVX2) is not something the book chooses, so
+// torch_rng's rng_normal_path_ redraws the table from the same seed, exactly
+// as emb_init draws with the other path, and replaces every row but the
+// padding row.
 static int run_init(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    EmbeddingOptions opt = case_options(f);
     TorchGenerator gen;
     rng_manual_seed(&gen, ref_uint(f, "seed"));
     Embedding e;
-    if (emb_init(&e, V, D, &gen, err) != 0) return -1;
-    if (strcmp(ref_word(f, "path"), "scalar") == 0) {
-        rng_manual_seed(&gen, ref_uint(f, "seed"));
-        rng_normal_path_(&gen, e.weight, V * D, 0.0f, 1.0f, RNG_PATH_SCALAR);
-    }
-    int64_t pad = padding_row(f, V);
-    if (pad != EMB_NO_PADDING) memset(e.weight + pad * D, 0, (size_t)D * sizeof(float));
-    compare(v, "weight", e.weight, ref_get(f, "weight"));
+    int rc = opt.has_padding_idx ? emb_init_with_options(&e, V, D, &opt, &gen, err)
+                                 : emb_init(&e, V, D, &gen, err);
+    if (rc != 0) return -1;
+    if (strcmp(ref_word(f, "path"), "scalar") == 0)
+        rc = redraw_scalar(&e, ref_uint(f, "seed"), err);
+    if (rc == 0) compare(v, "weight", e.weight, ref_get(f, "weight"));
     emb_free(&e);
-    return 0;
+    return rc;
 }
 
 // lookup: F.embedding(indices, weight), or the error PyTorch raises for a bad index.
@@ -234,24 +279,37 @@ static int run_lookup(const RefCase *c, Verdict *v, EmbError *err) {
     return rc;
 }
 
-// train, chapter 2: lookup, backward of sum(output * G), then plain SGD or no step.
+// train: a trajectory of lookups, backward passes of sum(output * G), and
+// no step or plain SGD (chapter 2's sgd_step).
+//
+// A case without options runs chapter 2's functions on chapter 1's table:
+// emb_lookup and the scatter-add emb_backward. A case with options runs
+// chapter 3's module: a table from emb_from_pretrained (freeze false; the
+// case's weight may have a nonzero padding row, which from_pretrained
+// keeps), emb_forward (renormalise, then look up) and emb_backward_opts.
 static int run_train(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
-    bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0;
+    bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, options = uses_options(f);
     float lr = (float)ref_real(f, "lr");
     Embedding e;
-    if (table_from_weight(&e, V, D, ref_get(f, "weight")->f32, err) != 0) return -1;
+    float *weight = NULL;  // with options: the (V, D) buffer the table shares
+    int rc = options ? table_with_options(&e, f, &weight, err)
+                     : table_from_weight(&e, V, D, ref_get(f, "weight")->f32, err);
     // out is (N, D) for the largest step; the reader bounds N*D
     float *out = malloc((size_t)(max_step_numel(c, "indices") * D) * sizeof(float));
-    int rc = out ? emb_alloc_grad(&e, err) : emb_fail(err, "out of memory");
+    if (rc == 0) rc = out ? emb_alloc_grad(&e, err) : emb_fail(err, "out of memory");
     for (int s = 0; s < c->n_steps && rc == 0; s++) {
         const RefFields *sf = &c->steps[s].fields;
         const RefField *idx = ref_get(sf, "indices");
+        const float *G = ref_get(sf, "G")->f32;  // (N, D)
         if (ref_bool(f, "zero_grad")) emb_zero_grad(&e);
-        if ((rc = emb_lookup(&e, idx->i64, idx->numel, out, err)) != 0) break;
+        rc = options ? emb_forward(&e, idx->i64, idx->numel, out, err)
+                     : emb_lookup(&e, idx->i64, idx->numel, out, err);
+        if (rc != 0) break;
         compare_step(v, s + 1, sf, "output", out);
-        rc = emb_backward(&e, idx->i64, idx->numel, ref_get(sf, "G")->f32, err);
+        rc = options ? emb_backward_opts(&e, idx->i64, idx->numel, G, err)
+                     : emb_backward(&e, idx->i64, idx->numel, G, err);
         if (rc != 0) break;
         compare_step(v, s + 1, sf, "grad", e.grad);
         if (sgd) sgd_step(e.weight, e.grad, V * D, lr);
@@ -259,33 +317,50 @@ static int run_train(const RefCase *c, Verdict *v, EmbError *err) {
     }
     free(out);
     emb_free(&e);
+    free(weight);
     return rc;
 }
 
-// Copies a case's model parameters into chapter 2's NextTokenModel.
+// Copies a case's projection into chapter 2's Linear (D -> V).
 //
 // The chapter's projection always has a bias. A case without one (bias
-// false) gets a bias of zeros that run_model puts back to zero after every
-// step: x W^T + 0 is exactly x W^T, so this is PyTorch's bias-free model.
-static void model_load(NextTokenModel *m, const RefFields *f, int64_t V, int64_t D) {
-    memcpy(m->emb.weight, ref_get(f, "weight")->f32, (size_t)(V * D) * sizeof(float));
-    memcpy(m->proj.weight, ref_get(f, "proj_weight")->f32, (size_t)(V * D) * sizeof(float));
+// false) gets a bias of zeros that the model handlers put back to zero after
+// every step: x W^T + 0 is exactly x W^T, so this is PyTorch's bias-free model.
+static void proj_load(Linear *proj, const RefFields *f, int64_t V, int64_t D) {
+    memcpy(proj->weight, ref_get(f, "proj_weight")->f32, (size_t)(V * D) * sizeof(float));
     const RefField *bias = ref_get(f, "proj_bias");
-    if (bias) memcpy(m->proj.bias, bias->f32, (size_t)V * sizeof(float));
-    else memset(m->proj.bias, 0, (size_t)V * sizeof(float));
+    if (bias) memcpy(proj->bias, bias->f32, (size_t)V * sizeof(float));
+    else memset(proj->bias, 0, (size_t)V * sizeof(float));
 }
 
-// model, chapter 2: the untied next-token model with plain SGD or no step.
-static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
+// Compares one model step with the step's fields. It runs after the optimizer
+// step, which changes only the parameters: the logits, the loss and the
+// gradients are still those of the step's forward and backward passes.
+static void compare_model_step(Verdict *v, int step, const RefFields *sf, const float *logits,
+                               double loss, const Embedding *emb, const Linear *proj) {
+    float loss_f32 = (float)loss;  // PyTorch's loss is a float32 scalar
+    compare_step(v, step, sf, "logits", logits);
+    compare_step(v, step, sf, "loss", &loss_f32);
+    compare_step(v, step, sf, "grad_weight", emb->grad);
+    compare_step(v, step, sf, "grad_proj_weight", proj->weight_grad);
+    compare_step(v, step, sf, "grad_proj_bias", proj->bias_grad);  // only if bias
+    compare_step(v, step, sf, "weight", emb->weight);
+    compare_step(v, step, sf, "proj_weight", proj->weight);
+    compare_step(v, step, sf, "proj_bias", proj->bias);
+}
+
+// model without options, chapter 2: the untied NextTokenModel.
+static int run_next_token_model(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
     bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, bias = ref_bool(f, "bias");
     float lr = (float)ref_real(f, "lr");
     TorchGenerator gen;
-    rng_manual_seed(&gen, 0);  // ntm_init's draws are overwritten by model_load
+    rng_manual_seed(&gen, 0);  // ntm_init's draws are overwritten below
     NextTokenModel m;
     if (ntm_init(&m, V, D, max_step_numel(c, "inputs"), &gen, err) != 0) return -1;
-    model_load(&m, f, V, D);
+    memcpy(m.emb.weight, ref_get(f, "weight")->f32, (size_t)(V * D) * sizeof(float));
+    proj_load(&m.proj, f, V, D);
     int rc = 0;
     for (int s = 0; s < c->n_steps && rc == 0; s++) {
         const RefFields *sf = &c->steps[s].fields;
@@ -293,22 +368,65 @@ static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
         double loss;
         if (ref_bool(f, "zero_grad")) ntm_zero_grad(&m);
         rc = ntm_forward(&m, in->i64, ref_get(sf, "targets")->i64, in->numel, &loss, err);
-        if (rc != 0) break;
-        float loss_f32 = (float)loss;  // PyTorch's loss is a float32 scalar
-        compare_step(v, s + 1, sf, "logits", m.logits);
-        compare_step(v, s + 1, sf, "loss", &loss_f32);
-        if ((rc = ntm_backward(&m, in->i64, in->numel, err)) != 0) break;
-        compare_step(v, s + 1, sf, "grad_weight", m.emb.grad);
-        compare_step(v, s + 1, sf, "grad_proj_weight", m.proj.weight_grad);
-        compare_step(v, s + 1, sf, "grad_proj_bias", m.proj.bias_grad);  // only if bias
+        if (rc != 0 || (rc = ntm_backward(&m, in->i64, in->numel, err)) != 0) break;
         if (sgd) ntm_sgd_step(&m, lr);
         if (!bias) memset(m.proj.bias, 0, (size_t)V * sizeof(float));
-        compare_step(v, s + 1, sf, "weight", m.emb.weight);
-        compare_step(v, s + 1, sf, "proj_weight", m.proj.weight);
-        compare_step(v, s + 1, sf, "proj_bias", m.proj.bias);
+        compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
     }
     ntm_free(&m);
     return rc;
+}
+
+// model with options, chapter 3: the ContextModel with windows of one token.
+//
+// Its pooled row is the mean of a window's rows, and the mean of one row is
+// the row itself (0 + r, divided by 1, in float32), so with T = 1 the
+// ContextModel is the next-token model, with the table's options: its
+// forward pass is emb_forward and its backward pass emb_backward_opts.
+static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, bias = ref_bool(f, "bias");
+    float lr = (float)ref_real(f, "lr");
+    int64_t B = max_step_numel(c, "inputs");
+    int64_t *lengths = malloc((size_t)B * sizeof *lengths);  // (B,): every window holds 1 token
+    Embedding table;
+    float *weight = NULL;  // the (V, D) buffer the table shares
+    ContextModel m = {0};
+    int rc = table_with_options(&table, f, &weight, err);
+    if (rc == 0 && !lengths) rc = emb_fail(err, "out of memory");
+    if (rc == 0) {
+        TorchGenerator gen;
+        rng_manual_seed(&gen, 0);  // the projection's draws are overwritten below
+        rc = ctx_init(&m, &table, V, B, 1, &gen, err);  // takes the table over
+    }
+    if (rc == 0) {
+        proj_load(&m.proj, f, V, D);
+        for (int64_t b = 0; b < B; b++) lengths[b] = 1;
+    }
+    for (int s = 0; s < c->n_steps && rc == 0; s++) {
+        const RefFields *sf = &c->steps[s].fields;
+        const RefField *in = ref_get(sf, "inputs");
+        double loss;
+        if (ref_bool(f, "zero_grad")) ctx_zero_grad(&m);
+        rc = ctx_forward(&m, in->i64, lengths, ref_get(sf, "targets")->i64, in->numel, &loss,
+                         err);
+        if (rc != 0 || (rc = ctx_backward(&m, in->i64, lengths, in->numel, err)) != 0) break;
+        if (sgd) ctx_sgd_step(&m, lr);
+        if (!bias) memset(m.proj.bias, 0, (size_t)V * sizeof(float));
+        compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
+    }
+    ctx_free(&m);
+    emb_free(&table);  // zeroed if the model took it over
+    free(weight);
+    free(lengths);
+    return rc;
+}
+
+// model: the untied next-token model, with no step or plain SGD.
+static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
+    if (uses_options(&c->fields)) return run_context_model(c, v, err);
+    return run_next_token_model(c, v, err);
 }
 
 // ---------------------------------------------------------------------------
@@ -321,13 +439,16 @@ static int needs_chapter1(const RefCase *c) {
     return 1;
 }
 
+// An init case: chapter 1's table; chapter 3 zeroes a padding row.
+static int needs_init(const RefCase *c) {
+    return ref_is_none(&c->fields, "padding_idx") ? 1 : 3;
+}
+
 // The chapter that teaches a train case's options and optimizer.
 static int needs_options(const RefCase *c) {
     const RefFields *f = &c->fields;
     int chapter = 2;  // dense backward, plain SGD, gradient accumulation
-    if (!ref_is_none(f, "padding_idx") || !ref_is_none(f, "max_norm") ||
-        ref_bool(f, "scale_grad_by_freq"))
-        chapter = 3;
+    if (uses_options(f)) chapter = 3;
     const char *opt = ref_word(f, "optimizer");
     bool plain_sgd = strcmp(opt, "sgd") == 0 && ref_real(f, "momentum") == 0 &&
                      ref_real(f, "weight_decay") == 0 && !ref_bool(f, "nesterov") &&
@@ -362,10 +483,10 @@ typedef struct Handler {
 } Handler;
 
 static const Handler HANDLERS[REF_NUM_KINDS] = {
-    [REF_INIT] = {REF_INIT, needs_chapter1, run_init, 1},
+    [REF_INIT] = {REF_INIT, needs_init, run_init, 3},
     [REF_LOOKUP] = {REF_LOOKUP, needs_chapter1, run_lookup, 1},
-    [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 2},
-    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 2},
+    [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 3},
+    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 3},
     [REF_BAG] = {REF_BAG, needs_bag, NULL, 0},
 };
 
