@@ -112,8 +112,9 @@ of the table:
   a following `Embedding(1, 1)` gets it.
 * **16 values or more.** PyTorch draws one float uniform per value, then
   transforms blocks of 16 in place with float32 arithmetic: the first 8
-  values of a block become the $u_1$s and the last 8 the $u_2$s, cosines go
-  to the first half and sines to the second. When the count is not a
+  values $x$ of a block give the $u_1$s (as $1 - x$, so that the logarithm
+  never sees 0) and the last 8 the $u_2$s; cosines go to the first half
+  and sines to the second. When the count is not a
   multiple of 16, the last block is made of 16 *fresh* uniforms written
   over the last 16 positions, so up to 15 finished values are overwritten.
   On a CPU with AVX2 the logarithm, sine and cosine are polynomial
@@ -128,9 +129,9 @@ One more detail matters for speed, not for correctness. PyTorch's CPU
 allocator starts every tensor on a 64-byte boundary, the size of a cache
 line. `malloc` only promises 16 bytes, and for a large table glibc returns
 an address 16 bytes past a boundary, so every 256-byte row of a $D = 64$
-table straddles five cache lines instead of four. `make bench` measured
-lookups of skewed ids up to 1.6 times slower that way, so `emb_alloc`
-aligns as PyTorch does. `emb_init` is then short:
+table straddles five cache lines instead of four. With `malloc`'s
+alignment, `make bench` found lookups of skewed ids up to 1.6 times
+slower, so `emb_alloc` aligns as PyTorch does. `emb_init` is then short:
 */
 
 void *emb_alloc(int64_t bytes) {
@@ -555,7 +556,8 @@ The histogram of the BERT-sized table lies on the normal density: the
   third of its values differ from the AVX2 path's in the last bits (at most
   $2 \cdot 10^{-6}$). Our RNG offers that path too (`RNG_PATH_SCALAR`, tested
   against PyTorch run with `ATEN_CPU_CAPABILITY=default`); the book uses
-  the AVX2 one, which every x86-64 machine of the last decade takes.
+  the AVX2 one, which almost every x86-64 machine of the last decade
+  takes.
 
 ## Performance
 
@@ -569,25 +571,29 @@ them). A lookup writes $N \cdot D \cdot 4 = 1$ MiB per call whatever $V$ is;
 what changes with $V$ is where the rows come from. On the 2-core machine
 where this chapter was written (an AMD EPYC with a 32 MiB L3 cache):
 
-| V | ids | C ms/call | C GB/s | PyTorch ms/call | PyTorch / C |
-|---|---|---|---|---|---|
-| $10^3$ | uniform | 0.013 | 79 | 0.016 | 1.17 |
-| $10^5$ | uniform | 0.042 | 25 | 0.046 | 1.09 |
-| $10^6$ | uniform | 0.094 | 11 | 0.103 | 1.10 |
-| $10^7$ | uniform | 0.098 | 11 | 0.110 | 1.12 |
-| $10^7$ | Zipf | 0.032 | 33 | 0.037 | 1.17 |
+| V | ids | C ms/call | C GB/s | memcpy rows ms | PyTorch ms/call | PyTorch / C |
+|---|---|---|---|---|---|---|
+| $10^3$ | uniform | 0.013 | 79 | 0.013 | 0.016 | 1.17 |
+| $10^5$ | uniform | 0.042 | 25 | 0.043 | 0.046 | 1.09 |
+| $10^6$ | uniform | 0.094 | 11 | 0.098 | 0.103 | 1.10 |
+| $10^7$ | uniform | 0.098 | 11 | 0.106 | 0.110 | 1.12 |
+| $10^7$ | Zipf | 0.032 | 33 | 0.035 | 0.037 | 1.17 |
 
 While the rows a run touches fit in cache, a lookup moves 60 to 90 GB/s,
-about the speed of one contiguous `memcpy`. Once they do not (uniform ids
-with $V \ge 10^5$), every row is a trip to main memory and the rate falls
-to about 11 GB/s; even then a row costs about 25 ns, less than one memory
-latency, because the CPU keeps many misses in flight. Zipf-skewed ids
-reuse a few hot rows, so they stay three times faster at large $V$. Our
-lookup is within a microsecond of the unchecked copies, and PyTorch does
-the same work plus a few microseconds of dispatch. The one-hot product
-grows tenfold with each decade of $V$: about 600 times slower than the
-gather at $V = 100$ and 40,000 times at $V = 10^4$, in C and in PyTorch
-alike. Your numbers will differ; run `make bench` to get your own.
+about the speed of one contiguous `memcpy`. At $V = 10^5$ the table
+(26 MB) still just fits the 32 MiB cache and the rate halves; beyond it
+(uniform ids, $V \ge 10^6$) every row is a trip to main memory and the
+rate falls to about 11 GB/s. Even then a row costs about 25 ns, less than
+one memory latency, because the CPU keeps many misses in flight.
+Zipf-skewed ids reuse a few hot rows, so they stay three times faster at
+large $V$. Our lookup stays within a microsecond of the unchecked copies
+when the rows are in cache (the index check costs about that), and
+PyTorch does the same work plus its dispatch overhead, 2 to 12
+microseconds per call here. The one-hot product grows almost tenfold
+with each decade of $V$: about 600 times slower than the gather at
+$V = 100$, 5,000 times at $10^3$ and 40,000 times at $10^4$, in C and in
+PyTorch alike. Your numbers will differ; run `make bench` to get your
+own.
 
 ## Summary
 
@@ -605,16 +611,18 @@ alike. Your numbers will differ; run `make bench` to get your own.
 
 ## Exercises
 
-1. Run `build/bin/ch01 --vocab 5 --dim 3` and `--vocab 4 --dim 4`. Which
-   RNG path does each take? Check the first values against the test
-   vectors in `tests/test_rng.c`.
+1. Run `build/bin/ch01 --vocab 5 --dim 3 --indices 0 --hist-vocab 1
+   --hist-dim 1`, and the same with `--vocab 4 --dim 4`. Which RNG path
+   does each take? Check the first values against the test vectors in
+   `tests/test_rng.c`.
 2. After `torch.manual_seed(0)`, PyTorch's `nn.Embedding(5, 3)` followed
    by `nn.Embedding(1, 1)` gives the second table the value 0.1227. Where
    does it come from? Write the two calls with `emb_init` and check.
 3. A $(10, 4)$ table holds 40 values. How many 32-bit random words does
    filling it consume? (Hint: the tail.) What about $(4, 4)$?
-4. Put `NAN` in row 7 of the table and compare `emb_lookup` and
-   `emb_onehot_matmul` for the ids `1,4`. Explain the difference. What
+4. In a small test program (or a Check test), put `NAN` in row 7 of a
+   table and compare `emb_lookup` and `emb_onehot_matmul` for the ids
+   `1,4`. Explain the difference. What
    does this say about computing embeddings as a product?
 5. Why does `emb_lookup` check all the indices before copying any row?
    Write a test that would fail if it checked while copying.

@@ -26,10 +26,14 @@ window for "eats":   [ a     dog   eats]   length 3  -> predicts "fish"
 $$x_b = \frac{1}{\ell_b} \sum_{t=1}^{T} W_{w_{b,t}}, \qquad
 z_b = P x_b + c,$$
 
-where $\ell_b$ is the real length of window $b$. The sum runs over all $T$
-positions, padding included, exactly as `emb(windows).sum(1) / lengths`
-does in PyTorch. That is correct only if the padding row is zero and stays
-zero, which is what `padding_idx` guarantees.
+where $w_{b,t}$ is the $t$-th token of window $b$, $\ell_b$ is the number
+of real (non-padding) words in it, and $P$ and $c$ are chapter 2's
+projection and bias (renamed, since $b$ now numbers the windows). The sum
+runs over all $T$ positions, padding included, exactly as
+`emb(windows).sum(1) / lengths[:, None]` does in PyTorch. That is the
+correct mean only if the padding row is zero and stays zero, which
+`padding_idx` ensures under plain SGD (chapter 4 shows optimizers where it
+does not).
 */
 
 #include "03-padding-and-options.h"
@@ -52,12 +56,14 @@ EmbeddingOptions emb_default_options(void) {
 }
 
 /**
-`padding_idx` may be negative, as in Python: $-1$ means the last row. PyTorch
-normalises it once, in the module's constructor, to $V + \text{padding\_idx}$,
-and rejects anything outside $[-V, V)$ with an `AssertionError` whose
-message we keep. PyTorch accepts a negative `max_norm` (and then flips the
-sign of every row it touches); we refuse it, and any `norm_type` that is
-not a number $\ge 0$ or infinity.
+`padding_idx` may be negative, as in Python: $-1$ means the last row.
+PyTorch normalises it to $V + \text{padding\_idx}$ (in the module's
+constructor, and again in `F.embedding`), and rejects anything outside
+$[-V, V)$ with an `AssertionError` whose message we keep. PyTorch accepts
+a negative `max_norm`, and then flips the sign of every row it looks up
+and rescales it to norm $|\text{max\_norm}|$ (we checked: `[0.3, 0.4]`
+with `max_norm=-1` becomes `[-0.6, -0.8]`); we refuse it, and any
+`norm_type` that is not a number $\ge 0$ or infinity.
 */
 
 int emb_set_options(Embedding *e, const EmbeddingOptions *opt, EmbError *err) {
@@ -110,7 +116,7 @@ int emb_init_with_options(Embedding *e, int64_t V, int64_t D, const EmbeddingOpt
 
 `nn.Embedding.from_pretrained(weight, freeze=True)` is how a model starts
 from vectors trained elsewhere (word2vec, GloVe, another model's table).
-Three of its behaviours surprise people, and our version keeps all three:
+Three of its behaviours surprise people; ours has all three:
 
 * It does **not** copy the tensor: the module's weight *is* the tensor you
   passed, so training the module changes your tensor too.
@@ -342,7 +348,7 @@ int ctx_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths
     int64_t T = m->context, D = m->emb.embedding_dim;
     linear_backward(&m->proj, m->x, m->dlogits, B, m->dx);  // dP, dc, and dx
     for (int64_t b = 0; b < B; b++) {
-        const float *dx_b = m->dx + b * D;
+        const float *dx_b = m->dx + b * D;  // gradient of window b's pooled row
         for (int64_t t = 0; t < T; t++) {
             float *dr = m->drows + (b * T + t) * D;  // every position gets dx_b / length
             for (int64_t d = 0; d < D; d++) dr[d] = dx_b[d] / (float)lengths[b];
@@ -381,7 +387,7 @@ batches, changing one thing each time:
 |---|---|---|
 | `trainable` | random, `padding_idx=-1` | padding row stays at the origin |
 | `max_norm` | as above, with `max_norm` | rows kept short by the forward pass |
-| `scale_grad_by_freq` | as above, gradients averaged per row | |
+| `scale_grad_by_freq` | as above, gradients averaged per row | frequent rows take smaller steps |
 | `frozen-random` | random, `freeze=True` | only the projection learns |
 | `frozen-pretrained` | chapter 2's trained table, `freeze=True` | static embeddings |
 | `fine-tuned` | chapter 2's trained table, `freeze=False` | fine-tuning |
@@ -421,8 +427,9 @@ static void usage(FILE *f) {
             "  --lr LR             learning rate, default 0.5\n"
             "  --batch B           windows per step, default 32\n"
             "  --seed S            torch.manual_seed, default 0\n"
-            "  --padding-idx P     row of the padding token, in [-V, V), or none; default -1\n"
-            "                      (V counts the <pad> row the program adds as the last row)\n"
+            "  --padding-idx P     the filler row, in [-V, V), or none; default -1, the <pad>\n"
+            "                      row the program adds last (V counts it); another row\n"
+            "                      makes that word the filler; none: <pad> is not padding_idx\n"
             "  --max-norm M        max_norm of the max_norm run, default 1\n"
             "  --norm-type P       norm_type (a number >= 0, or inf), default 2\n"
             "  --pretrain-steps N  chapter 2 training for the pre-trained table, default 3000\n"
@@ -514,6 +521,29 @@ static void windows_free(Windows *w) {
 }
 
 /**
+The six runs, as data: where each table comes from and which options it
+has.
+*/
+
+typedef enum TableSource { FRESH, RANDOM_COPY, PRETRAINED } TableSource;
+
+static const struct RunSpec {
+    const char *name;
+    TableSource source;       // nn.Embedding, from_pretrained(random rows), from_pretrained(ch. 2)
+    bool freeze;              // from_pretrained(..., freeze=True)
+    bool max_norm;            // use --max-norm
+    bool scale_grad_by_freq;
+} RUNS[] = {
+    {"trainable", FRESH, false, false, false},
+    {"max_norm", FRESH, false, true, false},
+    {"scale_grad_by_freq", FRESH, false, false, true},
+    {"frozen-random", RANDOM_COPY, true, false, false},
+    {"frozen-pretrained", PRETRAINED, true, false, false},
+    {"fine-tuned", PRETRAINED, false, false, false},
+};
+enum { N_RUNS = sizeof RUNS / sizeof RUNS[0], TRAINABLE = 0, MAX_NORM = 1 };
+
+/**
 One training run records its loss at every step, the norms of the rows,
 and (for the first run) snapshots of the table for the trajectory figure.
 Every run draws its batches from a generator seeded the same way, so all
@@ -528,7 +558,7 @@ typedef struct Run {
     double *mean_norm;   // (steps + 1,) mean 2-norm of the word rows
     double *max_norm;    // (steps + 1,) largest 2-norm of the word rows
     float *snapshots;    // (N_SNAPSHOTS + 1, V, D) or NULL
-    int64_t *snap_steps;
+    int64_t *snap_steps;  // (N_SNAPSHOTS + 1,) the step of each snapshot
     double final_loss;   // mean loss over every window of the corpus
     bool pad_unchanged;  // the padding row ended bit for bit as it started
     bool table_unchanged;  // ... and the whole table
@@ -575,9 +605,9 @@ static int train(const Options *opt, const Windows *w, int64_t pad, ContextModel
     rng_manual_seed(&batches, opt->seed + 1);
     record_norms(&m->emb, pad, run, 0);
     for (int64_t step = 0, snap = 0; step <= opt->steps; step++) {
-        if (run->snapshots && step == snap * opt->steps / N_SNAPSHOTS) {
+        while (run->snapshots && snap <= N_SNAPSHOTS && step == snap * opt->steps / N_SNAPSHOTS) {
             memcpy(run->snapshots + snap * V * D, m->emb.weight, (size_t)(V * D) * sizeof(float));
-            run->snap_steps[snap++] = step;
+            run->snap_steps[snap++] = step;  // (several snapshots share a step when steps < N_SNAPSHOTS)
         }
         if (step == opt->steps) break;
         for (int64_t b = 0; b < B; b++) {  // B random windows
@@ -587,7 +617,8 @@ static int train(const Options *opt, const Windows *w, int64_t pad, ContextModel
             tgt[b] = w->targets[p];
         }
         if (step == 0 && m->emb.max_norm != EMB_NO_MAX_NORM) {
-            // What the first forward pass will rescale, counted on a copy.
+            // Count what the first forward pass will rescale: renormalise the
+            // real table, then put it back from a copy.
             float *copy = malloc((size_t)(V * D) * sizeof(float));
             if (!copy) { emb_fail(err, "out of memory"); goto done; }
             memcpy(copy, m->emb.weight, (size_t)(V * D) * sizeof(float));
@@ -623,23 +654,28 @@ static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     rng_manual_seed(&gen, opt->seed);
     if (ntm_init(&m, V, D, B, &gen, err) != 0) return NULL;
     int64_t *in = malloc((size_t)B * sizeof *in), *tgt = malloc((size_t)B * sizeof *tgt);
-    float *table = calloc((size_t)((V + 1) * D), sizeof(float));
-    double loss;
-    for (int64_t step = 0; in && tgt && table && step < opt->pretrain_steps; step++) {
+    float *table = calloc((size_t)((V + 1) * D), sizeof(float));  // (V + 1, D), row V stays 0
+    bool ok = in && tgt && table;
+    if (!ok) emb_fail(err, "out of memory pre-training");
+    for (int64_t step = 0; ok && step < opt->pretrain_steps; step++) {
+        double loss;
         for (int64_t i = 0; i < B; i++) {
             int64_t pos = (int64_t)(rng_uniform_double(&gen) * (double)(c->n_tokens - 1));
             in[i] = c->tokens[pos];
             tgt[i] = c->tokens[pos + 1];
         }
         ntm_zero_grad(&m);
-        if (ntm_forward(&m, in, tgt, B, &loss, err) != 0 || ntm_backward(&m, in, B, err) != 0) break;
+        ok = ntm_forward(&m, in, tgt, B, &loss, err) == 0 && ntm_backward(&m, in, B, err) == 0;
         ntm_sgd_step(&m, (float)opt->lr);
     }
-    if (!in || !tgt || !table) emb_fail(err, "out of memory pre-training");
-    else memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));  // row V stays 0
+    if (ok) memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
     free(in);
     free(tgt);
     ntm_free(&m);
+    if (!ok) {
+        free(table);
+        return NULL;
+    }
     return table;
 }
 
@@ -650,19 +686,19 @@ run's batch loss), `norms.tsv` (mean and largest row norm of the
 `categories.tsv` for the `trainable` run's table, in chapter 2's format.
 */
 
-enum { N_RUNS = 6, SMOOTH = 100 };
+enum { SMOOTH = 100 };
 
-static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, int64_t pad,
-                         EmbError *err) {
+static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, int n_runs,
+                         int64_t pad, EmbError *err) {
     OutFile of;
     if (outfile_open(&of, opt->out, "loss.tsv", err) != 0) return -1;
     fprintf(of.f, "step");
-    for (int r = 0; r < N_RUNS; r++) fprintf(of.f, "\t%s", runs[r].name);
+    for (int r = 0; r < n_runs; r++) fprintf(of.f, "\t%s", runs[r].name);
     fprintf(of.f, "\n");
-    double sums[N_RUNS] = {0};
+    double sums[16] = {0};  // n_runs <= 16
     for (int64_t s = 0; s < opt->steps; s++) {
         fprintf(of.f, "%lld", (long long)s + 1);
-        for (int r = 0; r < N_RUNS; r++) {
+        for (int r = 0; r < n_runs; r++) {
             sums[r] += runs[r].loss[s] - (s >= SMOOTH ? runs[r].loss[s - SMOOTH] : 0.0);
             fprintf(of.f, "\t%.6f", sums[r] / (double)(s + 1 < SMOOTH ? s + 1 : SMOOTH));
         }
@@ -672,8 +708,9 @@ static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, i
     if (outfile_open(&of, opt->out, "norms.tsv", err) != 0) return -1;
     fprintf(of.f, "step\tmean_norm\tmax_norm\tmean_norm_with_max_norm\tmax_norm_with_max_norm\tlimit\n");
     for (int64_t s = 0; s <= opt->steps; s++) {
-        fprintf(of.f, "%lld\t%.6f\t%.6f\t%.6f\t%.6f\t%g\n", (long long)s, runs[0].mean_norm[s],
-                runs[0].max_norm[s], runs[1].mean_norm[s], runs[1].max_norm[s], opt->emb.max_norm);
+        fprintf(of.f, "%lld\t%.6f\t%.6f\t%.6f\t%.6f\t%g\n", (long long)s, runs[TRAINABLE].mean_norm[s],
+                runs[TRAINABLE].max_norm[s], runs[MAX_NORM].mean_norm[s], runs[MAX_NORM].max_norm[s],
+                opt->emb.max_norm);
     }
     if (outfile_commit(&of, err) != 0) return -1;
     int64_t V = c->vocab_size + 1, D = opt->dim;
@@ -683,8 +720,8 @@ static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, i
         const char *word = k == c->vocab_size ? "<pad>" : c->words[k];
         int cat = k == pad ? c->n_categories : (k < c->vocab_size ? c->category[k] : -1);
         for (int s = 0; s <= N_SNAPSHOTS; s++) {
-            const float *w_k = runs[0].snapshots + ((int64_t)s * V + k) * D;
-            fprintf(of.f, "%s\t%d\t%lld\t%.6f\t%.6f\n", word, cat, (long long)runs[0].snap_steps[s],
+            const float *w_k = runs[TRAINABLE].snapshots + ((int64_t)s * V + k) * D;  // row k, snapshot s
+            fprintf(of.f, "%s\t%d\t%lld\t%.6f\t%.6f\n", word, cat, (long long)runs[TRAINABLE].snap_steps[s],
                     w_k[0], D > 1 ? w_k[1] : 0.0f);
         }
         fprintf(of.f, "\n");
@@ -698,24 +735,24 @@ static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, i
 }
 
 /**
-`run_chapter` builds the six tables and trains each. Every table starts
-from the same generator state, so the `trainable`, `max_norm` and
-`scale_grad_by_freq` runs start from the same rows, and `frozen-random`
-from the same rows frozen.
+`make_table` builds each run's table from its specification. Every table
+starts from the same generator state, so the first three runs start from
+the same rows, and `frozen-random` from the same rows frozen.
 */
 
-static int make_table(const Options *opt, int r, int64_t V, const float *pretrained,
-                      float **own, Embedding *e, EmbError *err) {
+// Builds run spec's table in e; a from_pretrained table uses *own as its weight.
+static int make_table(const Options *opt, const struct RunSpec *spec, int64_t V,
+                      const float *pretrained, float **own, Embedding *e, EmbError *err) {
     TorchGenerator gen;
     EmbeddingOptions eo = opt->emb;
-    eo.has_max_norm = r == 1;                // only the max_norm run
-    eo.scale_grad_by_freq = r == 2;          // only the scale_grad_by_freq run
+    eo.has_max_norm = spec->max_norm;
+    eo.scale_grad_by_freq = spec->scale_grad_by_freq;
     rng_manual_seed(&gen, opt->seed);
-    if (r <= 2) return emb_init_with_options(e, V, opt->dim, &eo, &gen, err);
+    if (spec->source == FRESH) return emb_init_with_options(e, V, opt->dim, &eo, &gen, err);
     int64_t n = V * opt->dim;
     *own = malloc((size_t)n * sizeof(float));  // from_pretrained shares this buffer
     if (!*own) return emb_fail(err, "out of memory for a %lld x %lld table", (long long)V, (long long)opt->dim);
-    if (r == 3) {  // a random table, as nn.Embedding would draw it, then frozen
+    if (spec->source == RANDOM_COPY) {  // a random table, as nn.Embedding would draw it
         Embedding tmp;
         if (emb_init_with_options(&tmp, V, opt->dim, &eo, &gen, err) != 0) return -1;
         memcpy(*own, tmp.weight, (size_t)n * sizeof(float));
@@ -723,17 +760,13 @@ static int make_table(const Options *opt, int r, int64_t V, const float *pretrai
     } else {
         memcpy(*own, pretrained, (size_t)n * sizeof(float));
     }
-    return emb_from_pretrained(e, *own, V, opt->dim, r != 5, &eo, err);
+    return emb_from_pretrained(e, *own, V, opt->dim, spec->freeze, &eo, err);
 }
-
-// Runs 3 and 4 use frozen tables.
-static bool m_requires_grad(int r) { return r != 3 && r != 4; }
 
 static int run_chapter(const Options *opt, EmbError *err) {
     Corpus c = {0};
     Windows w = {0};
-    Run runs[N_RUNS] = {{.name = "trainable"}, {.name = "max_norm"}, {.name = "scale_grad_by_freq"},
-                        {.name = "frozen-random"}, {.name = "frozen-pretrained"}, {.name = "fine-tuned"}};
+    Run runs[N_RUNS] = {{0}};
     float *pretrained = NULL, *own[N_RUNS] = {0};
     int rc = -1;
     if (opt->corpus ? corpus_from_file(&c, opt->corpus, opt->vocab, err)
@@ -761,18 +794,19 @@ static int run_chapter(const Options *opt, EmbError *err) {
         ContextModel m;
         TorchGenerator gen;
         Run *run = &runs[r];
+        run->name = RUNS[r].name;
         run->loss = calloc((size_t)opt->steps, sizeof(double));
         run->mean_norm = calloc((size_t)opt->steps + 1, sizeof(double));
         run->max_norm = calloc((size_t)opt->steps + 1, sizeof(double));
-        if (r == 0) {
+        if (r == TRAINABLE) {
             run->snapshots = malloc((size_t)((N_SNAPSHOTS + 1) * V * D) * sizeof(float));
             run->snap_steps = calloc(N_SNAPSHOTS + 1, sizeof(int64_t));
         }
-        if (!run->loss || !run->mean_norm || !run->max_norm || (r == 0 && (!run->snapshots || !run->snap_steps))) {
+        if (!run->loss || !run->mean_norm || !run->max_norm || (r == TRAINABLE && (!run->snapshots || !run->snap_steps))) {
             emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
             goto done;
         }
-        if (make_table(opt, r, V, pretrained, &own[r], &table, err) != 0) goto done;
+        if (make_table(opt, &RUNS[r], V, pretrained, &own[r], &table, err) != 0) goto done;
         rng_manual_seed(&gen, opt->seed + 2);  // the projection: the same in every run
         if (ctx_init(&m, &table, c.vocab_size, opt->batch, opt->context, &gen, err) != 0) {
             emb_free(&table);
@@ -783,12 +817,12 @@ static int run_chapter(const Options *opt, EmbError *err) {
         if (trained != 0) goto done;
         printf("%-20s %12.4f  padding row %s", run->name, run->final_loss,
                run->pad_unchanged ? "unchanged" : "MOVED");
-        if (r == 1) printf("; the first forward pass rescaled %lld rows", (long long)run->renormed_first);
-        if (!m_requires_grad(r)) printf("; table %s", run->table_unchanged ? "unchanged (frozen)" : "CHANGED");
+        if (RUNS[r].max_norm) printf("; the first forward pass rescaled %lld rows", (long long)run->renormed_first);
+        if (RUNS[r].freeze) printf("; table %s", run->table_unchanged ? "unchanged (frozen)" : "CHANGED");
         printf("\n");
     }
     printf("\n");
-    if (write_outputs(opt, &c, runs, pad, err) != 0) goto done;
+    if (write_outputs(opt, &c, runs, N_RUNS, pad, err) != 0) goto done;
     printf("wrote %s/loss.tsv, norms.tsv, trajectory.tsv, categories.tsv\n", opt->out);
     rc = 0;
 done:
@@ -841,18 +875,19 @@ In the trajectories, every word moves into its category's group as in
 chapter 2, while `<pad>` sits at the origin from the first step to the
 last: `padding_idx` gave it a zero gradient at every step, and the tests
 check that it ends bit for bit zero. Run `build/bin/ch03 --padding-idx
-none` to see the other case: the filler is then an ordinary word, it
-learns, it moves away from zero, and every short window's mean is wrong
-from then on. The program reports `padding row MOVED`.
+none` to see the other case: the filler is then an ordinary random row
+(nothing zeroes it) that also learns, so every short window's mean is
+wrong from the first step. The program reports `padding row MOVED`.
 
 ![Row norms during training, without and with `max_norm`.](fig-norms.png)
 
-Without `max_norm` the rows keep growing: the mean norm triples and the
-largest passes 8, because the loss keeps rewarding more confident
-predictions. With `max_norm=1` the mean stays just under 1. The largest
-norm stays at about 1.6, above the limit, and that is not a bug: it is
-the `<unk>` row, which the corpus never uses, so no forward pass ever
-looks it up and renormalises it. The price of the constraint is a higher
+Without `max_norm` the rows keep growing: the mean norm nearly triples
+and the largest passes 8, because the loss keeps rewarding more confident
+predictions. With `max_norm=1` the mean stays close to 1 (between 0.8
+and 1.01). The largest norm falls from 2.2 to about 1.6 within 200 steps
+and stays there, above the limit, and that is not a bug: it is the
+`<unk>` row, which the corpus never uses, so no forward pass ever looks
+it up and renormalises it (and it pulls the mean slightly above 1). The price of the constraint is a higher
 loss (1.88 against 1.58): short rows make for less confident predictions.
 The very first forward pass rescales 13 rows before any training has
 happened, because $\mathcal{N}(0, I_2)$ rows have a norm above 1 more than
@@ -881,27 +916,29 @@ carry most of the loss.
   zero the padding row: pass a tensor whose padding row is already zero.
 * `max_norm` mutates the weight during the forward pass, even under
   `torch.no_grad()` and in `eval()` mode, and only for the distinct rows
-  looked up (the padding row included). If you use the weight elsewhere
-  in the same graph (weight tying, chapter 5), PyTorch's autograd notices
-  the in-place change and raises `one of the variables needed for
+  looked up (the padding row included). If you use the weight
+  differentiably *before* such a forward pass (with weight tying,
+  chapter 5, that is easy to do), PyTorch's autograd notices the in-place
+  change at backward time and raises `one of the variables needed for
   gradient computation has been modified by an inplace operation`; its
   documentation suggests `weight.clone()` for the other use.
 * `scale_grad_by_freq` counts over the whole index tensor of *one*
   forward call (all sequences of the batch together), not over the
   corpus, and it cannot be used with `sparse=True`.
-* In PyTorch the module's constructor normalises a negative
+* PyTorch's module and `F.embedding` normalise a negative
   `padding_idx`, but the raw `torch.embedding` op uses $-1$ to mean "no
   padding". Our tables store the normalised index and `EMB_NO_PADDING`
   separately, so that ambiguity cannot arise.
 * Where we differ: we reject a negative `max_norm` and a negative or NaN
   `norm_type`, which PyTorch accepts (a negative `max_norm` flips the sign
-  of every row it touches).
+  of every row it looks up, as above).
 
 ## Summary
 
 * Variable-length sequences are padded to a rectangle with a filler
   token; `padding_idx` makes its row start at zero and get no gradient, so
-  that a masked sum divided by the real length is a correct mean.
+  that the plain sum over all $T$ positions divided by the real length is
+  the correct mean.
   Negative values count from the end; out-of-range values are an error.
 * `max_norm` rescales, in place and before the lookup, every distinct
   looked-up row whose `norm_type`-norm exceeds it, by
