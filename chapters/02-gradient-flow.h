@@ -34,8 +34,9 @@ int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_
 // Number of distinct rows among idx (the rows a step gives a gradient).
 int64_t emb_rows_touched(const Embedding *e, const int64_t *idx, int64_t n);
 
-// torch.optim.SGD(lr) without options: param -= lr * grad, for n values.
-void sgd_step(float *param, const float *grad, int64_t n, float lr);
+// torch.optim.SGD(lr) without options: param -= lr * grad, for n values,
+// as one fused multiply-add each. param and grad must not overlap.
+void sgd_step(float *restrict param, const float *restrict grad, int64_t n, float lr);
 
 /* --- the rest of the model ----------------------------------------------- */
 

@@ -1,17 +1,21 @@
-# tests/bench/bench.mk - `make bench`: chapter 1's lookup, timed beside memcpy and PyTorch.
+# tests/bench/bench.mk - `make bench`: chapter 1's lookup and chapter 2's dense training
+# step, timed beside a memcpy ceiling / memory-bandwidth floor and PyTorch.
 #
 # build/bench/bench times emb_lookup for D = 64, N = 4096, V = 10^3 .. 10^7
-# (uniform and Zipf(1.1) indices) and the one-hot product for small V. When
-# Debian's /usr/bin/python3 can import torch, it runs tests/bench/bench_torch.py
-# beside it on the same index files, the two taking turns case by case, and
-# prints both in one table. Index files, outputs and lookup.tsv / onehot.tsv
-# land in build/bench/. Under a minute on a 2-core machine, most of it spent
-# filling the two (10^7, 64) tables; it needs about 5.5 GB of memory (a
-# 2.56 GB table on each side).
+# (uniform and Zipf(1.1) indices) and the one-hot product for small V; then a
+# dense training step on the same table (zero_grad, lookup, backward scatter-add,
+# SGD over the whole (V, D) weight) beside the bandwidth floor for the bytes it
+# must move, measured in the same run. When Debian's /usr/bin/python3 can import
+# torch, it runs tests/bench/bench_torch.py beside it on the same files (F.embedding;
+# dense nn.Embedding + torch.optim.SGD), the two taking turns case by case, and
+# prints both in one table. Index files, outputs and lookup.tsv / onehot.tsv /
+# dense-step.tsv land in build/bench/. About a minute and a half on a 2-core
+# machine; it needs about 13 GB of memory at its peak (a 2.56 GB table and its
+# 2.56 GB gradient on each side, and PyTorch's backward builds a second one).
 
 BENCH_DIR := $(BUILD)/bench
 
-## bench: time chapter 1's lookup beside memcpy and PyTorch's F.embedding, V = 10^3..10^7
+## bench: time chapter 1's lookup and chapter 2's dense step beside their floors and PyTorch, V = 10^3..10^7
 bench: $(BENCH_DIR)/bench FORCE
 	$(BENCH_DIR)/bench --dir $(BENCH_DIR) --torch tests/bench/bench_torch.py
 

@@ -1,4 +1,4 @@
-"""bench_torch.py - PyTorch's side of `make bench` (chapter 1, the lookup table).
+"""bench_torch.py - PyTorch's side of `make bench` (chapter 1's lookup, chapter 2's dense step).
 
 Started by build/bench/bench as a second process, with Debian's /usr/bin/python3
 (the one with torch 1.13). It builds the same table the C side builds
@@ -11,6 +11,23 @@ with the same rule as bench.c's time_calls, on the index files bench.c wrote:
 
 MS is the median milliseconds per call; SAME is 1 if the output of the first
 batch has exactly the bits of bench.c's lookup output (out-DIST-V.f32).
+
+After the lookups, chapter 2's dense training step trains the first V rows of
+the same table in place, with the uniform batches and the upstream gradient G
+that bench.c wrote (grad-out.f32):
+
+    densecheck V SUM -> densecheck V SAME   one step on batch 0; SAME is 1 if the
+                                            rows of batch 0 then have the bits of
+                                            bench.c's (dense-V.f32) and the
+                                            weight's int32 bit patterns sum to SUM
+    dense V          -> dense V MS          median ms per step
+
+A step is what a training loop with a dense nn.Embedding and torch.optim.SGD
+does: opt.zero_grad(set_to_none=False); emb(idx).backward(G); opt.step().
+set_to_none=False is zero_grad's default in torch 1.13 (2.0 made it True): the
+gradient is kept and zeroed in place, as the C step does. Then backward builds
+a fresh zeroed (V, D) gradient, scatters G into it and adds it to .grad, and
+SGD runs param.add_(grad, alpha=-lr) over the whole weight.
 It exits when stdin ends.
 """
 import argparse
@@ -19,6 +36,7 @@ import sys
 import time
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -93,6 +111,49 @@ class Bench:
                         a.min_calls, a.max_calls)
         return f"onehot {V} {ms:.6f} {int(same)}"
 
+    def dense_model(self, V):
+        """A dense nn.Embedding on the table's first V rows (sharing its memory, as
+        the C side trains its table in place) and plain SGD on it."""
+        emb = nn.Embedding.from_pretrained(self.weight[:V], freeze=False)
+        assert emb.weight.data_ptr() == self.weight.data_ptr() and not emb.sparse
+        return emb, torch.optim.SGD(emb.parameters(), lr=self.args.lr)
+
+    def grad_out(self):
+        """G, the upstream gradient (N, D) bench.c drew and wrote."""
+        a = self.args
+        return self.load("grad-out.f32", torch.float32, a.n * a.dim).view(a.n, a.dim)
+
+    @staticmethod
+    def dense_step(emb, opt, idx, G):
+        opt.zero_grad(set_to_none=False)  # 1.13's default
+        emb(idx).backward(G)              # the loss sum(out * G) has gradient G
+        opt.step()
+
+    @staticmethod
+    def bits_sum(w):
+        """The sum of w's values read as int32 bit patterns, as bench.c's bits_sum."""
+        bits = w.view(torch.int32).view(-1)
+        return sum(int(c.sum(dtype=torch.int64)) for c in bits.split(1 << 22))
+
+    def dense_check(self, V, c_sum):
+        batches = self.batches("uniform", V)
+        emb, opt = self.dense_model(V)
+        self.dense_step(emb, opt, batches[0], self.grad_out())
+        a = self.args
+        c_rows = self.load(f"dense-{V}.f32", torch.float32, a.n * a.dim).view(a.n, a.dim)
+        with torch.no_grad():
+            same = torch.equal(emb(batches[0]), c_rows) and self.bits_sum(emb.weight) == c_sum
+        return f"densecheck {V} {int(same)}"
+
+    def dense(self, V):
+        batches = self.batches("uniform", V)
+        emb, opt = self.dense_model(V)
+        G = self.grad_out()
+        a = self.args
+        ms = time_calls(lambda b: self.dense_step(emb, opt, batches[b], G), a.batches, a.budget,
+                        a.min_calls, a.max_calls)
+        return f"dense {V} {ms:.6f}"
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -105,6 +166,7 @@ def main():
     p.add_argument("--budget", type=float, required=True)
     p.add_argument("--min-calls", type=int, required=True)
     p.add_argument("--max-calls", type=int, required=True)
+    p.add_argument("--lr", type=float, required=True)
     args = p.parse_args()
 
     torch.set_num_threads(1)
@@ -120,6 +182,10 @@ def main():
             print(bench.lookup(words[1], int(words[2])), flush=True)
         elif words[:1] == ["onehot"] and len(words) == 2:
             print(bench.onehot(int(words[1])), flush=True)
+        elif words[:1] == ["densecheck"] and len(words) == 3:
+            print(bench.dense_check(int(words[1]), int(words[2])), flush=True)
+        elif words[:1] == ["dense"] and len(words) == 2:
+            print(bench.dense(int(words[1])), flush=True)
         else:
             sys.exit(f"bench_torch.py: unknown request: {line.strip()}")
 
