@@ -584,7 +584,10 @@ about the speed of one contiguous `memcpy`. At $V = 10^5$ the table
 (26 MB) still just fits the 32 MiB cache and the rate halves; beyond it
 (uniform ids, $V \ge 10^6$) every row is a trip to main memory and the
 rate falls to about 11 GB/s. Even then a row costs about 25 ns, less than
-one memory latency, because the CPU keeps many misses in flight.
+one memory latency, because the CPU keeps many misses in flight. In
+those memory-bound rows C and PyTorch wait on the same memory and are
+tied: over three runs of `make bench` the ratio there ranged from 0.84 to
+1.16, and the unchecked copies were no faster.
 Zipf-skewed ids reuse a few hot rows, so they stay three times faster at
 large $V$. Our lookup stays within a microsecond of the unchecked copies
 when the rows are in cache (the index check costs about that), and
