@@ -172,15 +172,19 @@ dense step pays it on all $V \times D$ values. `target_clones("fma",
 suits the CPU when it starts. The `fma` copy uses the instruction; the
 `default` copy keeps the library call. Both round once, as `fmaf` must, so
 they give the same bits. Where clones are unavailable or unneeded (ARM,
-where `fmaf` is one instruction; a C library other than glibc; a build
-with `-mfma`), the macro is empty. `restrict` promises that `param` and
+where `fmaf` is one instruction; a C library other than glibc; clang,
+whose version 14 gets the dispatcher's name wrong; a build with `-mfma`),
+the macro is empty. `restrict` promises that `param` and
 `grad` do not overlap (true of every caller), so the compiler (at `-O3`,
 the book's setting) turns the loop into vector instructions, 8 values at a
 time.
 */
 
 // The FMA clone of sgd_step: where glibc's loader can choose between clones.
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && defined(__has_attribute)
+// (GCC only: clang 14 names the dispatcher sgd_step.ifunc, which other files
+// cannot link against.)
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && !defined(__clang__) && \
+    defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define SGD_FMA_CLONES __attribute__((target_clones("fma", "default")))
 #endif
