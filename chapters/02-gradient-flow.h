@@ -61,6 +61,12 @@ void linear_forward(const Linear *l, const float *x, int64_t B, float *y);
 // x is (B, in), dy is (B, out), dx is (B, in).
 void linear_backward(Linear *l, const float *x, const float *dy, int64_t B, float *dx);
 
+// Zeroes the weight's and the bias's gradients.
+void linear_zero_grad(Linear *l);
+
+// One SGD step on the weight and the bias.
+void linear_sgd_step(Linear *l, float lr);
+
 // Mean softmax cross-entropy of B rows of logits against targets, and its
 // gradient dlogits = (softmax - onehot) / B. logits and dlogits are (B, V).
 double cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
@@ -88,6 +94,12 @@ int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets
 
 // Backward of the last forward: adds the gradients of every parameter.
 int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *err);
+
+// A batch of B next-token pairs from a token stream of n_tokens (>= 2):
+// B positions drawn uniformly from gen, inputs[i] the token at each and
+// targets[i] the token after it. inputs and targets are (B,).
+void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens, int64_t B,
+                      int64_t *inputs, int64_t *targets);
 
 // Zeroes every gradient of the model.
 void ntm_zero_grad(NextTokenModel *m);

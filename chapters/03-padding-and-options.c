@@ -359,16 +359,14 @@ int ctx_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths
 
 void ctx_zero_grad(ContextModel *m) {
     emb_zero_grad(&m->emb);
-    memset(m->proj.weight_grad, 0, (size_t)(m->proj.in_features * m->proj.out_features) * sizeof(float));
-    memset(m->proj.bias_grad, 0, (size_t)m->proj.out_features * sizeof(float));
+    linear_zero_grad(&m->proj);
 }
 
 void ctx_sgd_step(ContextModel *m, float lr) {
     if (m->emb.requires_grad && m->emb.grad) {
         sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim, lr);
     }
-    sgd_step(m->proj.weight, m->proj.weight_grad, m->proj.in_features * m->proj.out_features, lr);
-    sgd_step(m->proj.bias, m->proj.bias_grad, m->proj.out_features, lr);
+    linear_sgd_step(&m->proj, lr);
 }
 
 /**
@@ -404,6 +402,7 @@ and copies its table, adding a zero row for padding.
 
 #include "../src/cli.h"
 #include "../src/corpus.h"
+#include "../src/snapshots.h"
 
 typedef struct Options {
     int64_t dim, context, steps, batch, sentences, vocab, pretrain_steps;
@@ -557,8 +556,7 @@ typedef struct Run {
     double *loss;        // (steps,)
     double *mean_norm;   // (steps + 1,) mean 2-norm of the word rows
     double *max_norm;    // (steps + 1,) largest 2-norm of the word rows
-    float *snapshots;    // (N_SNAPSHOTS + 1, V, D) or NULL
-    int64_t *snap_steps;  // (N_SNAPSHOTS + 1,) the step of each snapshot
+    Snapshots *snaps;    // the table at evenly spaced steps, or NULL
     double final_loss;   // mean loss over every window of the corpus
     bool pad_unchanged;  // the padding row ended bit for bit as it started
     bool table_unchanged;  // ... and the whole table
@@ -604,11 +602,8 @@ static int train(const Options *opt, const Windows *w, int64_t pad, ContextModel
     memcpy(before, m->emb.weight, (size_t)(V * D) * sizeof(float));
     rng_manual_seed(&batches, opt->seed + 1);
     record_norms(&m->emb, pad, run, 0);
-    for (int64_t step = 0, snap = 0; step <= opt->steps; step++) {
-        while (run->snapshots && snap <= N_SNAPSHOTS && step == snap * opt->steps / N_SNAPSHOTS) {
-            memcpy(run->snapshots + snap * V * D, m->emb.weight, (size_t)(V * D) * sizeof(float));
-            run->snap_steps[snap++] = step;  // (several snapshots share a step when steps < N_SNAPSHOTS)
-        }
+    for (int64_t step = 0; step <= opt->steps; step++) {
+        if (run->snaps) snapshots_take(run->snaps, step, m->emb.weight);
         if (step == opt->steps) break;
         for (int64_t b = 0; b < B; b++) {  // B random windows
             int64_t p = (int64_t)(rng_uniform_double(&batches) * (double)w->n);
@@ -659,11 +654,7 @@ static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     if (!ok) emb_fail(err, "out of memory pre-training");
     for (int64_t step = 0; ok && step < opt->pretrain_steps; step++) {
         double loss;
-        for (int64_t i = 0; i < B; i++) {
-            int64_t pos = (int64_t)(rng_uniform_double(&gen) * (double)(c->n_tokens - 1));
-            in[i] = c->tokens[pos];
-            tgt[i] = c->tokens[pos + 1];
-        }
+        ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, in, tgt);
         ntm_zero_grad(&m);
         ok = ntm_forward(&m, in, tgt, B, &loss, err) == 0 && ntm_backward(&m, in, B, err) == 0;
         ntm_sgd_step(&m, (float)opt->lr);
@@ -713,25 +704,28 @@ static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, i
                 opt->emb.max_norm);
     }
     if (outfile_commit(&of, err) != 0) return -1;
-    int64_t V = c->vocab_size + 1, D = opt->dim;
-    if (outfile_open(&of, opt->out, "trajectory.tsv", err) != 0) return -1;
-    fprintf(of.f, "word\tcategory\tstep\tx\ty\n");
-    for (int64_t k = 0; k < V; k++) {  // one block per row; the padding row is a category of its own
-        const char *word = k == c->vocab_size ? "<pad>" : c->words[k];
-        int cat = k == pad ? c->n_categories : (k < c->vocab_size ? c->category[k] : -1);
-        for (int s = 0; s <= N_SNAPSHOTS; s++) {
-            const float *w_k = runs[TRAINABLE].snapshots + ((int64_t)s * V + k) * D;  // row k, snapshot s
-            fprintf(of.f, "%s\t%d\t%lld\t%.6f\t%.6f\n", word, cat, (long long)runs[TRAINABLE].snap_steps[s],
-                    w_k[0], D > 1 ? w_k[1] : 0.0f);
+    // The rows are the words and then <pad>; the padding row is a category of its own.
+    int64_t V = c->vocab_size + 1;
+    const char **words = malloc((size_t)V * sizeof *words);
+    const char **names = malloc(((size_t)c->n_categories + 1) * sizeof *names);
+    int *category = malloc((size_t)V * sizeof *category);
+    int rc = -1;
+    if (!words || !names || !category) {
+        emb_fail(err, "out of memory for %lld labels", (long long)V);
+    } else {
+        for (int64_t k = 0; k < V; k++) {
+            words[k] = k == c->vocab_size ? "<pad>" : c->words[k];
+            category[k] = k == pad ? c->n_categories : (k < c->vocab_size ? c->category[k] : -1);
         }
-        fprintf(of.f, "\n");
+        for (int g = 0; g < c->n_categories; g++) names[g] = c->category_names[g];
+        names[c->n_categories] = "padding";
+        RowLabels labels = {words, category, names, c->n_categories + 1};
+        rc = snapshots_write(runs[TRAINABLE].snaps, opt->out, &labels, false, err);
     }
-    if (outfile_commit(&of, err) != 0) return -1;
-    if (outfile_open(&of, opt->out, "categories.tsv", err) != 0) return -1;
-    fprintf(of.f, "index\tcategory\n");
-    for (int g = 0; g < c->n_categories; g++) fprintf(of.f, "%d\t%s\n", g, c->category_names[g]);
-    fprintf(of.f, "%d\tpadding\n", c->n_categories);
-    return outfile_commit(&of, err);
+    free(words);
+    free(names);
+    free(category);
+    return rc;
 }
 
 /**
@@ -768,6 +762,7 @@ static int run_chapter(const Options *opt, EmbError *err) {
     Windows w = {0};
     Run runs[N_RUNS] = {{0}};
     float *pretrained = NULL, *own[N_RUNS] = {0};
+    Snapshots snaps = {0};
     int rc = -1;
     if (opt->corpus ? corpus_from_file(&c, opt->corpus, opt->vocab, err)
                     : corpus_builtin(&c, opt->seed, opt->sentences, err)) goto done;
@@ -799,10 +794,10 @@ static int run_chapter(const Options *opt, EmbError *err) {
         run->mean_norm = calloc((size_t)opt->steps + 1, sizeof(double));
         run->max_norm = calloc((size_t)opt->steps + 1, sizeof(double));
         if (r == TRAINABLE) {
-            run->snapshots = malloc((size_t)((N_SNAPSHOTS + 1) * V * D) * sizeof(float));
-            run->snap_steps = calloc(N_SNAPSHOTS + 1, sizeof(int64_t));
+            if (snapshots_init(&snaps, V, D, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
+            run->snaps = &snaps;
         }
-        if (!run->loss || !run->mean_norm || !run->max_norm || (r == TRAINABLE && (!run->snapshots || !run->snap_steps))) {
+        if (!run->loss || !run->mean_norm || !run->max_norm) {
             emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
             goto done;
         }
@@ -828,8 +823,9 @@ static int run_chapter(const Options *opt, EmbError *err) {
 done:
     for (int r = 0; r < N_RUNS; r++) {
         free(runs[r].loss); free(runs[r].mean_norm); free(runs[r].max_norm);
-        free(runs[r].snapshots); free(runs[r].snap_steps); free(own[r]);
+        free(own[r]);
     }
+    snapshots_free(&snaps);
     free(pretrained);
     windows_free(&w);
     corpus_free(&c);

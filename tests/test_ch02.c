@@ -251,8 +251,29 @@ END_TEST
 
 /* ------------------------------------------------------------ training */
 
+// Mean distance between rows of words of the same category, divided by the
+// mean distance between rows of words of different categories (<unk> left out).
+static double category_spread(const Embedding *e, const Corpus *c) {
+    double same = 0, other = 0;
+    int64_t n_same = 0, n_other = 0, D = e->embedding_dim;
+    for (int64_t a = 0; a < c->vocab_size; a++) {
+        for (int64_t b = a + 1; b < c->vocab_size; b++) {
+            if (c->category[a] < 0 || c->category[b] < 0) continue;
+            double d2 = 0;
+            for (int64_t d = 0; d < D; d++) {
+                double diff = e->weight[a * D + d] - e->weight[b * D + d];
+                d2 += diff * diff;
+            }
+            if (c->category[a] == c->category[b]) { same += sqrt(d2); n_same++; }
+            else { other += sqrt(d2); n_other++; }
+        }
+    }
+    return (same / (double)n_same) / (other / (double)n_other);
+}
+
 // Trains on the built-in corpus; with train_table false the table never moves.
-static double train_loss(bool train_table, uint64_t seed) {
+// *spread gets category_spread of the final table.
+static double train_loss(bool train_table, uint64_t seed, double *spread) {
     Corpus c;
     TorchGenerator gen;
     NextTokenModel m;
@@ -263,11 +284,7 @@ static double train_loss(bool train_table, uint64_t seed) {
     int64_t inputs[B], targets[B];
     double loss;
     for (int step = 0; step < 3000; step++) {
-        for (int i = 0; i < B; i++) {
-            int64_t pos = (int64_t)(rng_uniform_double(&gen) * (double)(c.n_tokens - 1));
-            inputs[i] = c.tokens[pos];
-            targets[i] = c.tokens[pos + 1];
-        }
+        ntm_sample_batch(&gen, c.tokens, c.n_tokens, B, inputs, targets);
         ntm_zero_grad(&m);
         ck_assert_int_eq(ntm_forward(&m, inputs, targets, B, &loss, NULL), 0);
         ck_assert_int_eq(ntm_backward(&m, inputs, B, NULL), 0);
@@ -280,6 +297,7 @@ static double train_loss(bool train_table, uint64_t seed) {
         ck_assert_int_eq(ntm_forward(&m, c.tokens + i, c.tokens + i + 1, 1, &loss, NULL), 0);
         total += loss;
     }
+    *spread = category_spread(&m.emb, &c);
     ntm_free(&m);
     corpus_free(&c);
     return total / (double)n;
@@ -290,11 +308,25 @@ START_TEST(training_beats_baseline_only_with_a_learning_table) {
     ck_assert_int_eq(corpus_builtin(&c, 0, 2000, NULL), 0);
     double baseline = corpus_unigram_entropy(&c);
     corpus_free(&c);
-    double trained = train_loss(true, 0), frozen = train_loss(false, 0);
+    double spread_trained, spread_frozen, spread_again;
+    double trained = train_loss(true, 0, &spread_trained), frozen = train_loss(false, 0, &spread_frozen);
     printf("trained %.4f, frozen table %.4f, baseline %.4f\n", trained, frozen, baseline);
     ck_assert_msg(trained < baseline - 0.5, "trained %.4f, baseline %.4f", trained, baseline);
     ck_assert_msg(frozen > baseline - 0.5, "frozen table %.4f also passes (baseline %.4f)", frozen, baseline);
-    ck_assert_double_eq(train_loss(true, 0), trained);  // deterministic for a seed
+    ck_assert_double_eq(train_loss(true, 0, &spread_again), trained);  // deterministic for a seed
+}
+END_TEST
+
+// The chapter's figure: words of one category end up close together. The
+// random table has no such structure; the trained one does, strongly.
+START_TEST(training_groups_words_by_category) {
+    double spread_trained, spread_random;
+    train_loss(true, 0, &spread_trained);
+    train_loss(false, 0, &spread_random);
+    printf("same-category / other-category distance: trained %.3f, random %.3f\n", spread_trained,
+           spread_random);
+    ck_assert_msg(spread_random > 0.8, "random table spread %.3f", spread_random);
+    ck_assert_msg(spread_trained < 0.3, "trained table spread %.3f", spread_trained);
 }
 END_TEST
 
@@ -369,6 +401,7 @@ static Suite *chapter2_suite(void) {
     TCase *training = tcase_create("training");
     tcase_set_timeout(training, 120);
     tcase_add_test(training, training_beats_baseline_only_with_a_learning_table);
+    tcase_add_test(training, training_groups_words_by_category);
     tcase_add_test(training, program_is_deterministic_and_writes_its_files);
     tcase_add_test(training, program_rejects_bad_input);
     suite_add_tcase(s, training);
