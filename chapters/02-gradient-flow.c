@@ -318,7 +318,7 @@ $e^{z}$ cannot overflow, and accumulates in double precision. Its gradient
 is the softmax minus the one-hot target, divided by the batch size.
 */
 
-double cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
+double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
                      float *dlogits) {
     double total = 0.0;
     for (int64_t i = 0; i < B; i++) {
@@ -392,7 +392,7 @@ int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets
     }
     if (emb_lookup(&m->emb, inputs, B, m->x, err) != 0) return -1;   // x = W[inputs]
     linear_forward(&m->proj, m->x, B, m->logits);                     // z = x P^T + b
-    *loss = cross_entropy(m->logits, targets, B, V, m->dlogits);      // L, and dL/dz
+    *loss = loss_cross_entropy(m->logits, targets, B, V, m->dlogits);      // L, and dL/dz
     return 0;
 }
 
@@ -442,15 +442,15 @@ relative. That is loose next to the conformance tests, which compare with
 PyTorch to float32 rounding, but it needs no reference at all, and it is
 far tighter than the mistakes it exists to catch.
 
-`gradcheck` takes a pointer to any parameter array, the analytic gradient
+`gradcheck_run` takes a pointer to any parameter array, the analytic gradient
 computed for it, the entries to check, and a function that recomputes the
 loss. Later chapters reuse it for every new backward pass.
 */
 
-GradCheck gradcheck(float *param, const float *analytic, const int64_t *entries,
-                    int64_t n_entries, LossFn loss, void *ctx, float eps, double atol,
+GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
+                    int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps, double atol,
                     double rtol) {
-    GradCheck r = {.passed = true, .worst = -1};
+    GradcheckResult r = {.passed = true, .worst = -1};
     double worst_excess = -INFINITY;
     for (int64_t e = 0; e < n_entries; e++) {
         int64_t k = entries[e];
@@ -704,7 +704,7 @@ static int check_gradients(const Options *opt, const Corpus *c, EmbError *err) {
         linear_backward(&m.proj, m.x, m.dlogits, B, m.dx);
         if (pass == 0) emb_backward(&m.emb, inputs, B, m.dx, NULL);
         else backward_overwrite(&m.emb, inputs, B, m.dx);
-        GradCheck r = gradcheck(m.emb.weight, m.emb.grad, entries, n, check_loss, &ctx,
+        GradcheckResult r = gradcheck_run(m.emb.weight, m.emb.grad, entries, n, check_loss, &ctx,
                                 1e-2f, 1e-4, 1e-2);
         printf("gradient check, %s backward: %lld entries of W, max abs error %.2e: %s\n",
                pass == 0 ? "scatter-add" : "overwriting (planted bug)", (long long)r.checked,
@@ -890,7 +890,7 @@ rows move under SGD. With a real vocabulary the fraction is tiny: try
   `.grad` already holds something the float rounding can differ in the
   last bit, because PyTorch adds up the new gradient first.
 * `nn.Linear` and `F.cross_entropy` compute the same quantities as
-  `linear_forward` and `cross_entropy`, in a different summation order
+  `linear_forward` and `loss_cross_entropy`, in a different summation order
   (PyTorch calls a BLAS matrix product), so losses and gradients agree to
   float32 rounding, not to the bit. The chapter's tests compare them with
   PyTorch's at a tolerance of $10^{-6}$ absolute plus $10^{-5}$ relative.

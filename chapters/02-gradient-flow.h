@@ -69,7 +69,7 @@ void linear_sgd_step(Linear *l, float lr);
 
 // Mean softmax cross-entropy of B rows of logits against targets, and its
 // gradient dlogits = (softmax - onehot) / B. logits and dlogits are (B, V).
-double cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
+double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
                      float *dlogits);
 
 typedef struct NextTokenModel {
@@ -110,22 +110,22 @@ void ntm_sgd_step(NextTokenModel *m, float lr);
 /* --- the gradient check -------------------------------------------------- */
 
 // Recomputes the loss from the current parameter values.
-typedef double (*LossFn)(void *ctx);
+typedef double (*GradcheckLossFn)(void *ctx);
 
-typedef struct GradCheck {
+typedef struct GradcheckResult {
     int64_t checked;     // entries compared
     double max_abs_err;  // largest |analytic - numeric|
     double max_rel_err;  // ... divided by max(|numeric|, 1e-8)
     int64_t worst;       // the entry (an index into param) with the largest excess
     double worst_analytic, worst_numeric;
     bool passed;         // every entry within atol + rtol * |numeric|
-} GradCheck;
+} GradcheckResult;
 
 // Compares analytic[k] with the central difference
 // (loss(param[k] + eps) - loss(param[k] - eps)) / (2 eps) for each k in
 // entries (n_entries of them). param is restored afterwards.
-GradCheck gradcheck(float *param, const float *analytic, const int64_t *entries,
-                    int64_t n_entries, LossFn loss, void *ctx, float eps, double atol,
+GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
+                    int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps, double atol,
                     double rtol);
 
 #endif

@@ -273,7 +273,7 @@ window, padding included, and `emb_backward_opts` drops the padding
 positions.
 */
 
-int ctx_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
+int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
              int64_t context, TorchGenerator *gen, EmbError *err) {
     memset(m, 0, sizeof *m);
     int64_t D = table->embedding_dim, bt, btd, bd, bc;
@@ -295,13 +295,13 @@ int ctx_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_b
         !(m->dx = malloc((size_t)bd * sizeof(float))) ||
         !(m->logits = malloc((size_t)bc * sizeof(float))) ||
         !(m->dlogits = malloc((size_t)bc * sizeof(float)))) {
-        ctx_free(m);
+        cm_free(m);
         return emb_fail(err, "cannot allocate scratch space for a batch of %lld", (long long)max_batch);
     }
     return 0;
 }
 
-void ctx_free(ContextModel *m) {
+void cm_free(ContextModel *m) {
     emb_free(&m->emb);
     linear_free(&m->proj);
     free(m->rows);
@@ -313,7 +313,7 @@ void ctx_free(ContextModel *m) {
     memset(m, 0, sizeof *m);
 }
 
-int ctx_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
+int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 const int64_t *targets, int64_t B, double *loss, EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim, C = m->proj.out_features;
     if (B < 1 || B > m->max_batch) {
@@ -339,11 +339,11 @@ int ctx_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
         for (int64_t d = 0; d < D; d++) x_b[d] /= (float)lengths[b];
     }
     linear_forward(&m->proj, m->x, B, m->logits);
-    *loss = cross_entropy(m->logits, targets, B, C, m->dlogits);
+    *loss = loss_cross_entropy(m->logits, targets, B, C, m->dlogits);
     return 0;
 }
 
-int ctx_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
+int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
                  EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim;
     linear_backward(&m->proj, m->x, m->dlogits, B, m->dx);  // dP, dc, and dx
@@ -357,12 +357,12 @@ int ctx_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths
     return emb_backward_opts(&m->emb, windows, B * T, m->drows, err);
 }
 
-void ctx_zero_grad(ContextModel *m) {
+void cm_zero_grad(ContextModel *m) {
     emb_zero_grad(&m->emb);
     linear_zero_grad(&m->proj);
 }
 
-void ctx_sgd_step(ContextModel *m, float lr) {
+void cm_sgd_step(ContextModel *m, float lr) {
     if (m->emb.requires_grad && m->emb.grad) {
         sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim, lr);
     }
@@ -582,7 +582,7 @@ static int eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *e
     for (int64_t s = 0; s < w->n; s += m->max_batch) {
         int64_t B = w->n - s < m->max_batch ? w->n - s : m->max_batch;
         double loss;
-        if (ctx_forward(m, w->tokens + s * w->T, w->lengths + s, w->targets + s, B, &loss, err) != 0) return -1;
+        if (cm_forward(m, w->tokens + s * w->T, w->lengths + s, w->targets + s, B, &loss, err) != 0) return -1;
         total += loss * (double)B;
     }
     *out = total / (double)w->n;
@@ -621,10 +621,10 @@ static int train(const Options *opt, const Windows *w, int64_t pad, ContextModel
             memcpy(m->emb.weight, copy, (size_t)(V * D) * sizeof(float));
             free(copy);
         }
-        ctx_zero_grad(m);
-        if (ctx_forward(m, win, len, tgt, B, &run->loss[step], err) != 0 ||
-            ctx_backward(m, win, len, B, err) != 0) goto done;
-        ctx_sgd_step(m, (float)opt->lr);
+        cm_zero_grad(m);
+        if (cm_forward(m, win, len, tgt, B, &run->loss[step], err) != 0 ||
+            cm_backward(m, win, len, B, err) != 0) goto done;
+        cm_sgd_step(m, (float)opt->lr);
         record_norms(&m->emb, pad, run, step + 1);
     }
     run->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D, (size_t)D * sizeof(float)) == 0;
@@ -803,12 +803,12 @@ static int run_chapter(const Options *opt, EmbError *err) {
         }
         if (make_table(opt, &RUNS[r], V, pretrained, &own[r], &table, err) != 0) goto done;
         rng_manual_seed(&gen, opt->seed + 2);  // the projection: the same in every run
-        if (ctx_init(&m, &table, c.vocab_size, opt->batch, opt->context, &gen, err) != 0) {
+        if (cm_init(&m, &table, c.vocab_size, opt->batch, opt->context, &gen, err) != 0) {
             emb_free(&table);
             goto done;
         }
         int trained = train(opt, &w, pad, &m, run, err);
-        ctx_free(&m);
+        cm_free(&m);
         if (trained != 0) goto done;
         printf("%-20s %12.4f  padding row %s", run->name, run->final_loss,
                run->pad_unchanged ? "unchanged" : "MOVED");

@@ -87,23 +87,23 @@ typedef struct ContextModel {
 
 // Wraps an initialised table (taken over by the model) with a projection
 // to n_classes drawn from gen, and scratch space for B windows of T tokens.
-int ctx_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
+int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
              int64_t context, TorchGenerator *gen, EmbError *err);
-void ctx_free(ContextModel *m);
+void cm_free(ContextModel *m);
 
 // Forward: windows is (B, T) token ids, padded with the table's padding_idx;
 // lengths is (B,), the real tokens of each window (1..T); the pooled row of
 // window b is the sum of its T rows divided by lengths[b].
-int ctx_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
+int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 const int64_t *targets, int64_t B, double *loss, EmbError *err);
 
 // Backward of the last forward; adds every parameter's gradient.
-int ctx_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
+int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
                  EmbError *err);
 
-void ctx_zero_grad(ContextModel *m);
+void cm_zero_grad(ContextModel *m);
 
 // One SGD step on the projection and, unless it is frozen, the table.
-void ctx_sgd_step(ContextModel *m, float lr);
+void cm_sgd_step(ContextModel *m, float lr);
 
 #endif

@@ -398,7 +398,7 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
     if (rc == 0) {
         TorchGenerator gen;
         rng_manual_seed(&gen, 0);  // the projection's draws are overwritten below
-        rc = ctx_init(&m, &table, V, B, 1, &gen, err);  // takes the table over
+        rc = cm_init(&m, &table, V, B, 1, &gen, err);  // takes the table over
     }
     if (rc == 0) {
         proj_load(&m.proj, f, V, D);
@@ -408,15 +408,15 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
         const RefFields *sf = &c->steps[s].fields;
         const RefField *in = ref_get(sf, "inputs");
         double loss;
-        if (ref_bool(f, "zero_grad")) ctx_zero_grad(&m);
-        rc = ctx_forward(&m, in->i64, lengths, ref_get(sf, "targets")->i64, in->numel, &loss,
+        if (ref_bool(f, "zero_grad")) cm_zero_grad(&m);
+        rc = cm_forward(&m, in->i64, lengths, ref_get(sf, "targets")->i64, in->numel, &loss,
                          err);
-        if (rc != 0 || (rc = ctx_backward(&m, in->i64, lengths, in->numel, err)) != 0) break;
-        if (sgd) ctx_sgd_step(&m, lr);
+        if (rc != 0 || (rc = cm_backward(&m, in->i64, lengths, in->numel, err)) != 0) break;
+        if (sgd) cm_sgd_step(&m, lr);
         if (!bias) memset(m.proj.bias, 0, (size_t)V * sizeof(float));
         compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
     }
-    ctx_free(&m);
+    cm_free(&m);
     emb_free(&table);  // zeroed if the model took it over
     free(weight);
     free(lengths);

@@ -233,16 +233,16 @@ START_TEST(gradcheck_passes_on_model_and_catches_planted_bug) {
     for (int i = 0; i < 12; i++) all_b[i] = i;
 
     grads(&m, inputs, targets, 8, false);
-    GradCheck r = gradcheck(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    GradcheckResult r = gradcheck_run(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
     ck_assert_msg(r.passed, "W: max abs err %g", r.max_abs_err);
     ck_assert_int_eq(r.checked, 48);
-    r = gradcheck(m.proj.weight, m.proj.weight_grad, all_p, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    r = gradcheck_run(m.proj.weight, m.proj.weight_grad, all_p, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
     ck_assert_msg(r.passed, "P: max abs err %g", r.max_abs_err);
-    r = gradcheck(m.proj.bias, m.proj.bias_grad, all_b, 12, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    r = gradcheck_run(m.proj.bias, m.proj.bias_grad, all_b, 12, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
     ck_assert_msg(r.passed, "b: max abs err %g", r.max_abs_err);
 
     grads(&m, inputs, targets, 8, true);
-    r = gradcheck(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    r = gradcheck_run(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
     ck_assert(!r.passed);
     ck_assert_msg(r.worst / 4 == 5 || r.worst / 4 == 1, "worst entry %lld is not a repeated row", (long long)r.worst);
     ntm_free(&m);

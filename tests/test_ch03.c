@@ -292,20 +292,20 @@ START_TEST(frozen_table_never_changes) {
     ck_assert_int_eq(emb_from_pretrained(&table, w, 6, 2, true, &o, NULL), 0);
     ck_assert(!table.requires_grad);
     ContextModel m;
-    ck_assert_int_eq(ctx_init(&m, &table, 5, 2, 3, &gen, NULL), 0);
+    ck_assert_int_eq(cm_init(&m, &table, 5, 2, 3, &gen, NULL), 0);
     const int64_t win[] = {5, 5, 1, 2, 3, 4}, len[] = {1, 3}, tgt[] = {0, 4};
     float proj_before = m.proj.weight[0];
     for (int step = 0; step < 20; step++) {
         double loss;
-        ctx_zero_grad(&m);
-        ck_assert_int_eq(ctx_forward(&m, win, len, tgt, 2, &loss, NULL), 0);
-        ck_assert_int_eq(ctx_backward(&m, win, len, 2, NULL), 0);
-        ctx_sgd_step(&m, 0.5f);
+        cm_zero_grad(&m);
+        ck_assert_int_eq(cm_forward(&m, win, len, tgt, 2, &loss, NULL), 0);
+        ck_assert_int_eq(cm_backward(&m, win, len, 2, NULL), 0);
+        cm_sgd_step(&m, 0.5f);
     }
     ck_assert_int_eq(memcmp(w, before, sizeof w), 0);
     ck_assert_ptr_null(m.emb.grad);  // no gradient was even allocated
     ck_assert(m.proj.weight[0] != proj_before);  // the projection did learn
-    ctx_free(&m);
+    cm_free(&m);
 }
 END_TEST
 
@@ -318,22 +318,22 @@ START_TEST(padding_row_unchanged_after_training) {
     Embedding table;
     ck_assert_int_eq(emb_init_with_options(&table, 8, 4, &o, &gen, NULL), 0);
     ContextModel m;
-    ck_assert_int_eq(ctx_init(&m, &table, 7, 4, 3, &gen, NULL), 0);
+    ck_assert_int_eq(cm_init(&m, &table, 7, 4, 3, &gen, NULL), 0);
     const int64_t win[] = {7, 7, 1, 7, 1, 2, 1, 2, 3, 7, 7, 6}, len[] = {1, 2, 3, 1},
                   tgt[] = {2, 3, 4, 0};
     float row0[4];
     memcpy(row0, m.emb.weight, sizeof row0);
     for (int step = 0; step < 200; step++) {
         double loss;
-        ctx_zero_grad(&m);
-        ck_assert_int_eq(ctx_forward(&m, win, len, tgt, 4, &loss, NULL), 0);
-        ck_assert_int_eq(ctx_backward(&m, win, len, 4, NULL), 0);
-        ctx_sgd_step(&m, 0.5f);
+        cm_zero_grad(&m);
+        ck_assert_int_eq(cm_forward(&m, win, len, tgt, 4, &loss, NULL), 0);
+        ck_assert_int_eq(cm_backward(&m, win, len, 4, NULL), 0);
+        cm_sgd_step(&m, 0.5f);
     }
     for (int d = 0; d < 4; d++) ck_assert_uint_eq(test_bits(m.emb.weight[7 * 4 + d]), 0);
     ck_assert_int_eq(memcmp(row0, m.emb.weight, sizeof row0), 0);  // row 0 never looked up
     ck_assert(m.emb.weight[6 * 4] != 0.0f);
-    ctx_free(&m);
+    cm_free(&m);
 }
 END_TEST
 
@@ -346,13 +346,13 @@ START_TEST(masked_mean_divides_by_real_length) {
     Embedding table;
     ck_assert_int_eq(emb_from_pretrained(&table, w, 3, 2, true, &o, NULL), 0);
     ContextModel m;
-    ck_assert_int_eq(ctx_init(&m, &table, 3, 2, 3, &gen, NULL), 0);
+    ck_assert_int_eq(cm_init(&m, &table, 3, 2, 3, &gen, NULL), 0);
     const int64_t win[] = {2, 2, 1, 2, 0, 1}, len[] = {1, 2}, tgt[] = {0, 0};
     double loss;
-    ck_assert_int_eq(ctx_forward(&m, win, len, tgt, 2, &loss, NULL), 0);
+    ck_assert_int_eq(cm_forward(&m, win, len, tgt, 2, &loss, NULL), 0);
     const float want[] = {3, 5, 2, 3.5f};
     assert_floats(m.x, want, 4, 0);
-    ctx_free(&m);
+    cm_free(&m);
 }
 END_TEST
 

@@ -2,7 +2,7 @@
  * Exercise 2.4 - softmax cross-entropy and its gradient (chapter 2,
  * "Softmax cross-entropy").
  *
- * Write cross_entropy, F.cross_entropy(logits, targets) with the mean over
+ * Write loss_cross_entropy, F.cross_entropy(logits, targets) with the mean over
  * the batch, and its gradient. Chapter 2's tests grade it: the loss and the
  * gradients of the whole model against PyTorch's (to 1e-6 + 1e-5 relative),
  * the finite-difference gradient check, and a training run that must beat
@@ -25,7 +25,7 @@
 
 #include "02-gradient-flow.h"
 
-double cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
+double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
                      float *dlogits) {
     // TODO: for each row: its largest logit, log-sum-exp, the loss term, the gradient row.
     (void)logits;

@@ -4,7 +4,7 @@
  *
  * Write emb_backward_opts: chapter 2's scatter-add, changed for padding_idx,
  * scale_grad_by_freq and frozen tables. The context model's backward pass
- * (ctx_backward) calls it, so chapter 3's tests and training runs grade it.
+ * (cm_backward) calls it, so chapter 3's tests and training runs grade it.
  *
  *     make exercise3                                   # grades this file (and ex03-*.c)
  *     make exercise3 EXERCISE=path/to/your-copy.c      # grades your copy
