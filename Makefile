@@ -14,6 +14,7 @@ CC      ?= gcc
 PANDOC  ?= pandoc
 GNUPLOT ?= gnuplot
 BUILD   := build
+export BUILD
 
 # -O3 vectorises the book's elementwise loops (SGD, the scatter-add) without
 # changing any result: without -ffast-math the compiler may not reorder
@@ -27,6 +28,25 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 LDLIBS   := -lm
 
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# ---------------------------------------------------------------------------
+# The tools come first. Every goal except these needs a compiler, Check,
+# gnuplot or pandoc, so tests/deps runs once, while make reads this file and
+# before any rule runs (so also before any job of `make -j`): it installs
+# what is missing on Debian as root or with password-less sudo, and
+# otherwise stops the build here with the one `apt-get install` line.
+# Recursive makes inherit EMB_DEPS_OK and do not check again.
+# ---------------------------------------------------------------------------
+
+NO_TOOL_GOALS := help clean deps
+ifneq ($(filter-out $(NO_TOOL_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+ifndef EMB_DEPS_OK
+ifneq ($(shell tests/deps >&2 && echo ok),ok)
+$(error the tools the book needs are missing (see the lines above); nothing was built)
+endif
+export EMB_DEPS_OK := 1
+endif
+endif
 
 # ---------------------------------------------------------------------------
 # Sources
@@ -48,16 +68,16 @@ chapter_id   = $(shell printf 'ch%02d' $(1))
 
 # $(1) = object folder, $(2) = extra flags, $(3) = folder of the chapter programs
 define LIBRARY_RULES
-$(1)/src/%.o: src/%.c | deps
+$(1)/src/%.o: src/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
-$(1)/lib/%.o: chapters/%.c | deps
+$(1)/lib/%.o: chapters/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $(2) -DEMB_LIBRARY -c $$< -o $$@
-$(1)/prog/%.o: chapters/%.c | deps
+$(1)/prog/%.o: chapters/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
-$(1)/tests/%.o: tests/%.c | deps
+$(1)/tests/%.o: tests/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $(2) $$(CHECK_CFLAGS) -DBIN_DIR='"$(3)"' -c $$< -o $$@
 $(1)/libbook.a: $(SUPPORT_SOURCES:src/%.c=$(1)/src/%.o) $(CHAPTER_NAMES:%=$(1)/lib/%.o)
@@ -86,7 +106,8 @@ $(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(ASAN_LIB)
 # ---------------------------------------------------------------------------
 # Chapters. For chapter N (name NN-title, id chNN):
 #   build/bin/chNN          the chapter's program
-#   build/chNN/             its run: output.txt, TSV files, figures (PNG)
+#   build/chNN/             its run: output.txt, TSV files, figures (PNG); a link
+#                           to the run's folder under build/runs/
 #   chapters/NN-*.gp        one gnuplot script per figure, drawing build/chNN/*.png
 # Support suites (test_rng ...) are run with chapter 1, which they serve.
 # ---------------------------------------------------------------------------
@@ -104,23 +125,37 @@ $(BUILD)/asan/bin/$(3): $(BUILD)/asan/obj/prog/$(2).o $(ASAN_LIB)
 
 CHAPTER_SUITES_$(1) := $(filter test_$(3),$(SUITES)) $(if $(filter 1,$(1)),$(SUPPORT_SUITES))
 
-$(BUILD)/$(3)/run.stamp: $(BUILD)/bin/$(3)
+# The chapter's tests, run when a suite or the program changes; their
+# summary lines are kept in the stamp and printed by `make chapterN`.
+$(BUILD)/stamps/$(3).tested: $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) $(BUILD)/bin/$(3)
 	@mkdir -p $$(@D)
-	$(BUILD)/bin/$(3) --out $(BUILD)/$(3) > $(BUILD)/$(3)/output.tmp
-	@mv $(BUILD)/$(3)/output.tmp $(BUILD)/$(3)/output.txt
-	@touch $$@
+	@if tests/run-suites $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) > $$@.tmp; \
+	then mv $$@.tmp $$@; else cat $$@.tmp; rm -f $$@.tmp; exit 1; fi
 
-$(BUILD)/$(3)/figures.stamp: $(BUILD)/$(3)/run.stamp $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp | deps
-	@set -e; for gp in $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)); do \
-	  echo "$$(GNUPLOT) $$$$gp"; \
-	  $$(GNUPLOT) -e "dir='$(BUILD)/$(3)'" -c $$$$gp; \
-	done
-	@touch $$@
+# A run is a set: the program's output and the figures drawn from it are
+# made in a fresh folder under $(BUILD)/runs/, and only then does the link
+# $(BUILD)/$(3) move to it (a rename, so it is atomic). Killed at any moment,
+# the link names the old run or the new one; folders of unfinished or
+# replaced runs are removed by the next run.
+$(BUILD)/stamps/$(3).figures: $(BUILD)/stamps/$(3).tested $(BUILD)/bin/$(3) \
+        $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp
+	@set -e; mkdir -p $(BUILD)/runs $$(@D); \
+	new=$(3)-$$$$$$$$; run=$(BUILD)/runs/$$$$new; mkdir $$$$run; \
+	echo "$(BUILD)/bin/$(3) --out $$$$run"; \
+	$(BUILD)/bin/$(3) --out $$$$run > $$$$run/output.txt; \
+	for gp in $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)); do \
+	  echo "$$(GNUPLOT) $$$$gp"; $$(GNUPLOT) -e "dir='$$$$run'" -c $$$$gp; \
+	done; \
+	if [ -d $(BUILD)/$(3) ] && [ ! -L $(BUILD)/$(3) ]; then rm -rf $(BUILD)/$(3); fi; \
+	ln -s runs/$$$$new $(BUILD)/$(3).link; mv -T $(BUILD)/$(3).link $(BUILD)/$(3); \
+	for old in $(BUILD)/runs/$(3)-*; do [ "$$$${old##*/}" = "$$$$new" ] || rm -rf "$$$$old"; done; \
+	touch $$@
 
 # make chapterN: build, test, run, draw, weave; then say where everything is.
-chapter$(1): $(BUILD)/bin/$(3) $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) FORCE
-	@tests/run-suites $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%)
-	@$$(MAKE) -s --no-print-directory $(BUILD)/$(3)/figures.stamp $(BUILD)/book/$(2).html
+# (No recursive make: the same steps are prerequisites of `make docs`, and
+# one make process runs each of them once, however many jobs it has.)
+chapter$(1): $(BUILD)/stamps/$(3).tested $(BUILD)/stamps/$(3).figures $(BUILD)/book/$(2).html FORCE
+	@cat $(BUILD)/stamps/$(3).tested
 	@cat $(BUILD)/$(3)/output.txt
 	@if [ -f chapters/$(4)-preview.gp ]; then $$(GNUPLOT) -e "dir='$(BUILD)/$(3)'" -c chapters/$(4)-preview.gp; fi
 	@echo "Program: $(BUILD)/bin/$(3) --help"
@@ -158,6 +193,8 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@echo "== The same under AddressSanitizer + UndefinedBehaviorSanitizer =="
 	@tests/run-suites $(SUITES:%=$(BUILD)/asan/tests/%)
 	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
+	@echo "== The first run on a machine without the tools =="
+	@tests/run-suites --script tests/test-deps
 	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
 	@echo "== All tests =="

@@ -8,7 +8,7 @@
 #   CHAPTER_SOURCES   the chapters, chapters/NN-name.c. Define it BEFORE the
 #                     include: the per-page rules below are made from it when
 #                     this file is read.
-#   a rule for $(BOOK_BUILD)/chNN/figures.stamp per chapter, which runs the
+#   a rule for $(BOOK_BUILD)/stamps/chNN.figures per chapter, which runs the
 #                     chapter's program, draws its figures as
 #                     $(BOOK_BUILD)/chNN/*.png and then touches the stamp. A
 #                     chapter without figures still needs the stamp.
@@ -67,8 +67,8 @@ BOOK_PAGE_SOURCES := $(BOOK_PREFACE) $(BOOK_CHAPTERS)
 book_page = $(BOOK_DIR)/$(basename $(notdir $(1))).html
 # $(call book_nn,01-lookup-table) -> 01
 book_nn = $(firstword $(subst -, ,$(notdir $(1))))
-# $(call book_stamp,chapters/01-lookup-table.c) -> build/ch01/figures.stamp
-book_stamp = $(BOOK_BUILD)/ch$(call book_nn,$(1))/figures.stamp
+# $(call book_stamp,chapters/01-lookup-table.c) -> build/stamps/ch01.figures
+book_stamp = $(BOOK_BUILD)/stamps/ch$(call book_nn,$(1)).figures
 
 BOOK_PAGES := $(BOOK_DIR)/index.html $(foreach s,$(BOOK_PAGE_SOURCES),$(call book_page,$(s)))
 BOOK_EPUB  := $(BOOK_DIR)/book.epub

@@ -47,7 +47,7 @@ nb_after = $(filter-out NONE,$(patsubst $(1)@%,%,$(filter $(1)@%,$(nb_pairs))))
 define NOTEBOOK_RULES
 $(if $(wildcard chapters/$(2).c),,$(error notebooks/$(2).md: a notebook takes its chapter's name, and there is no chapters/$(2).c))
 
-$(BOOK_DIR)/notebooks/$(2).html: notebooks/$(2).md $(NOTEBOOK_TOOLS) $(LIB) $(PROGRAMS) $(NOTEBOOK_FORCE) | $(BOOK_DIR)/book.css $(BOOK_DIR)/index.html deps
+$(BOOK_DIR)/notebooks/$(2).html: notebooks/$(2).md $(NOTEBOOK_TOOLS) $(LIB) $(PROGRAMS) $(NOTEBOOK_FORCE) | $(BOOK_DIR)/book.css $(BOOK_DIR)/index.html
 	@rm -rf $$@ $(BUILD)/notebooks/$(3) $(BOOK_DIR)/notebooks/$(3)
 	@mkdir -p $(BUILD)/notebooks/$(3) $(BOOK_DIR)/notebooks/$(3)
 	@NOTEBOOK_ROOT='$(CURDIR)' NOTEBOOK_WORK='$(CURDIR)/$(BUILD)/notebooks/$(3)' \
@@ -108,16 +108,16 @@ EX_CFLAGS   = $(filter-out -MMD -MP,$(CFLAGS)) $(if $(EXERCISE_ASAN),$(SANITIZE)
 # Chapter objects with -fPIC: GCC then neither inlines a chapter's global
 # function into its callers nor binds calls to it inside the file, so a
 # weakened copy really hands every call to the student's function.
-$(BUILD)/exercise/pic/lib/%.o: chapters/%.c | deps
+$(BUILD)/exercise/pic/lib/%.o: chapters/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -DEMB_LIBRARY -c $< -o $@
-$(BUILD)/exercise/pic/prog/%.o: chapters/%.c | deps
+$(BUILD)/exercise/pic/prog/%.o: chapters/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
-$(BUILD)/exercise/pic-asan/lib/%.o: chapters/%.c | deps
+$(BUILD)/exercise/pic-asan/lib/%.o: chapters/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) -fPIC -DEMB_LIBRARY -c $< -o $@
-$(BUILD)/exercise/pic-asan/prog/%.o: chapters/%.c | deps
+$(BUILD)/exercise/pic-asan/prog/%.o: chapters/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) -fPIC -c $< -o $@
 
