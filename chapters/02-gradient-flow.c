@@ -253,9 +253,11 @@ int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGener
 }
 
 void linear_free(Linear *l) {
-    free(l->weight);
+    if (!l->shares_weight) {  // a tied weight is freed by its owner
+        free(l->weight);
+        free(l->weight_grad);
+    }
     free(l->bias);
-    free(l->weight_grad);
     free(l->bias_grad);
     memset(l, 0, sizeof *l);
 }
@@ -274,7 +276,7 @@ void linear_forward(const Linear *l, const float *x, int64_t B, float *y) {
         float *y_i = y + i * out;       // row i of the output
         for (int64_t j = 0; j < out; j++) {
             const float *w_j = l->weight + j * in;  // row j of the weight
-            float acc = l->bias[j];
+            float acc = l->bias ? l->bias[j] : 0.0f;  // bias=False: no bias
             for (int64_t k = 0; k < in; k++) acc += w_j[k] * x_i[k];
             y_i[j] = acc;
         }
@@ -291,7 +293,7 @@ void linear_backward(Linear *l, const float *x, const float *dy, int64_t B, floa
         for (int64_t j = 0; j < out; j++) {
             const float *w_j = l->weight + j * in;       // row j of the weight
             float *dw_j = l->weight_grad + j * in;       // ... and of its gradient
-            l->bias_grad[j] += dy_i[j];
+            if (l->bias_grad) l->bias_grad[j] += dy_i[j];
             for (int64_t k = 0; k < in; k++) {
                 dw_j[k] += dy_i[j] * x_i[k];
                 dx_i[k] += dy_i[j] * w_j[k];
@@ -302,12 +304,12 @@ void linear_backward(Linear *l, const float *x, const float *dy, int64_t B, floa
 
 void linear_zero_grad(Linear *l) {
     memset(l->weight_grad, 0, (size_t)(l->in_features * l->out_features) * sizeof(float));
-    memset(l->bias_grad, 0, (size_t)l->out_features * sizeof(float));
+    if (l->bias_grad) memset(l->bias_grad, 0, (size_t)l->out_features * sizeof(float));
 }
 
 void linear_sgd_step(Linear *l, float lr) {
     sgd_step(l->weight, l->weight_grad, l->in_features * l->out_features, lr);
-    sgd_step(l->bias, l->bias_grad, l->out_features, lr);
+    if (l->bias) sgd_step(l->bias, l->bias_grad, l->out_features, lr);
 }
 
 /**

@@ -40,12 +40,18 @@ void sgd_step(float *restrict param, const float *restrict grad, int64_t n, floa
 
 /* --- the rest of the model ----------------------------------------------- */
 
+// Two places for later chapters, both off when zeroed: bias and bias_grad
+// are NULL for nn.Linear(bias=False), and shares_weight is true when weight
+// and weight_grad are another module's buffers (weight tying), which
+// linear_free leaves alone. Chapter 4 fills them in; every function below
+// skips a NULL bias.
 typedef struct Linear {
     int64_t in_features, out_features;
     float *weight;       // (out_features, in_features)
-    float *bias;         // (out_features,)
+    float *bias;         // (out_features,), or NULL: bias=False
     float *weight_grad;  // (out_features, in_features)
-    float *bias_grad;    // (out_features,)
+    float *bias_grad;    // (out_features,), or NULL with the bias
+    bool shares_weight;  // weight and weight_grad belong to another module
 } Linear;
 
 // nn.Linear(in, out) after the same generator: weight and bias uniform in
