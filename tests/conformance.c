@@ -40,6 +40,7 @@
 #include "../chapters/01-lookup-table.h"
 #include "../chapters/02-gradient-flow.h"
 #include "../chapters/03-padding-and-options.h"
+#include "../chapters/04-optimizers.h"
 #include "../src/emb_error.h"
 #include "../src/reffile.h"
 #include "../src/torch_rng.h"
@@ -173,6 +174,33 @@ static EmbeddingOptions case_options(const RefFields *f) {
     return opt;
 }
 
+// True if a case's optimizer is one of chapter 4's: anything but none and plain SGD.
+static bool uses_optimizer(const RefFields *f) {
+    const char *opt = ref_word(f, "optimizer");
+    bool plain_sgd = strcmp(opt, "sgd") == 0 && ref_real(f, "momentum") == 0 &&
+                     ref_real(f, "weight_decay") == 0 && !ref_bool(f, "nesterov") &&
+                     !ref_bool(f, "maximize");
+    return strcmp(opt, "none") != 0 && !plain_sgd;
+}
+
+// Chapter 4's optimizer for a case: its kind, and every hyperparameter the
+// file gives (the reader fills in PyTorch's defaults for those it omits).
+static int case_optimizer(const RefFields *f, const ParamList *params, Optimizer *o,
+                          EmbError *err) {
+    OptimKind kind;
+    if (optim_kind_from_name(ref_word(f, "optimizer"), &kind, err) != 0) return -1;
+    OptimOptions op = optim_defaults(kind);
+#define TAKE_REAL(key) if (ref_get(f, #key)) op.key = ref_real(f, #key)
+#define TAKE_BOOL(key) if (ref_get(f, #key)) op.key = ref_bool(f, #key)
+    TAKE_REAL(lr); TAKE_REAL(momentum); TAKE_REAL(dampening); TAKE_REAL(beta1);
+    TAKE_REAL(beta2); TAKE_REAL(eps); TAKE_REAL(weight_decay); TAKE_REAL(lr_decay);
+    TAKE_REAL(initial_accumulator_value); TAKE_REAL(alpha);
+    TAKE_BOOL(nesterov); TAKE_BOOL(amsgrad); TAKE_BOOL(centered); TAKE_BOOL(maximize);
+#undef TAKE_REAL
+#undef TAKE_BOOL
+    return optim_init(o, kind, &op, params, err);
+}
+
 // nn.Embedding.from_pretrained(weight, freeze=False, **options) on a copy of
 // the case's (V, D) weight, which keeps a nonzero padding row as PyTorch does.
 // The table shares *weight (owns_weight false): free it after emb_free(e).
@@ -280,25 +308,34 @@ static int run_lookup(const RefCase *c, Verdict *v, EmbError *err) {
 }
 
 // train: a trajectory of lookups, backward passes of sum(output * G), and
-// no step or plain SGD (chapter 2's sgd_step).
+// optimizer steps.
 //
 // A case without options runs chapter 2's functions on chapter 1's table:
 // emb_lookup and the scatter-add emb_backward. A case with options runs
 // chapter 3's module: a table from emb_from_pretrained (freeze false; the
 // case's weight may have a nonzero padding row, which from_pretrained
 // keeps), emb_forward (renormalise, then look up) and emb_backward_opts.
+// Plain SGD is chapter 2's sgd_step; every other optimizer is chapter 4's,
+// given the table's parameter list, and its steps are compared bit for bit.
 static int run_train(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
     bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, options = uses_options(f);
+    bool chapter4 = uses_optimizer(f);
     float lr = (float)ref_real(f, "lr");
     Embedding e;
+    Optimizer opt = {0};
+    ParamList params = {0};
     float *weight = NULL;  // with options: the (V, D) buffer the table shares
     int rc = options ? table_with_options(&e, f, &weight, err)
                      : table_from_weight(&e, V, D, ref_get(f, "weight")->f32, err);
     // out is (N, D) for the largest step; the reader bounds N*D
     float *out = malloc((size_t)(max_step_numel(c, "indices") * D) * sizeof(float));
     if (rc == 0) rc = out ? emb_alloc_grad(&e, err) : emb_fail(err, "out of memory");
+    if (rc == 0 && chapter4) {
+        rc = emb_parameters(&e, &params, err);
+        if (rc == 0) rc = case_optimizer(f, &params, &opt, err);
+    }
     for (int s = 0; s < c->n_steps && rc == 0; s++) {
         const RefFields *sf = &c->steps[s].fields;
         const RefField *idx = ref_get(sf, "indices");
@@ -312,25 +349,40 @@ static int run_train(const RefCase *c, Verdict *v, EmbError *err) {
                      : emb_backward(&e, idx->i64, idx->numel, G, err);
         if (rc != 0) break;
         compare_step(v, s + 1, sf, "grad", e.grad);
-        if (sgd) sgd_step(e.weight, e.grad, V * D, lr);
+        if (chapter4) rc = optim_step(&opt, &params, err);
+        else if (sgd) sgd_step(e.weight, e.grad, V * D, lr);
         compare_step(v, s + 1, sf, "weight", e.weight);
     }
+    optim_free(&opt);
     free(out);
     emb_free(&e);
     free(weight);
     return rc;
 }
 
-// Copies a case's projection into chapter 2's Linear (D -> V).
-//
-// The chapter's projection always has a bias. A case without one (bias
-// false) gets a bias of zeros that the model handlers put back to zero after
-// every step: x W^T + 0 is exactly x W^T, so this is PyTorch's bias-free model.
+// Copies a case's projection into chapter 2's Linear (D -> V). A case
+// without a bias (bias false) gets nn.Linear(bias=False): chapter 4's
+// linear_drop_bias, after which forward, backward and every step skip it.
 static void proj_load(Linear *proj, const RefFields *f, int64_t V, int64_t D) {
     memcpy(proj->weight, ref_get(f, "proj_weight")->f32, (size_t)(V * D) * sizeof(float));
     const RefField *bias = ref_get(f, "proj_bias");
     if (bias) memcpy(proj->bias, bias->f32, (size_t)V * sizeof(float));
-    else memset(proj->bias, 0, (size_t)V * sizeof(float));
+    else linear_drop_bias(proj);
+}
+
+// A model's optimizer step: chapter 2's SGD for plain SGD, chapter 4's
+// optimizer (built at the first step, from the model's parameter list) for
+// anything else.
+typedef struct ModelStepper {
+    bool chapter4, sgd;
+    float lr;
+    Optimizer opt;
+} ModelStepper;
+
+static ModelStepper stepper_for(const RefFields *f) {
+    return (ModelStepper){.chapter4 = uses_optimizer(f),
+                          .sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0,
+                          .lr = (float)ref_real(f, "lr")};
 }
 
 // Compares one model step with the step's fields. It runs after the optimizer
@@ -353,15 +405,16 @@ static void compare_model_step(Verdict *v, int step, const RefFields *sf, const 
 static int run_next_token_model(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
-    bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, bias = ref_bool(f, "bias");
-    float lr = (float)ref_real(f, "lr");
+    ModelStepper st = stepper_for(f);
     TorchGenerator gen;
     rng_manual_seed(&gen, 0);  // ntm_init's draws are overwritten below
     NextTokenModel m;
     if (ntm_init(&m, V, D, max_step_numel(c, "inputs"), &gen, err) != 0) return -1;
     memcpy(m.emb.weight, ref_get(f, "weight")->f32, (size_t)(V * D) * sizeof(float));
     proj_load(&m.proj, f, V, D);
-    int rc = 0;
+    ParamList params;
+    int rc = ntm_parameters(&m, &params, err);
+    if (rc == 0 && st.chapter4) rc = case_optimizer(f, &params, &st.opt, err);
     for (int s = 0; s < c->n_steps && rc == 0; s++) {
         const RefFields *sf = &c->steps[s].fields;
         const RefField *in = ref_get(sf, "inputs");
@@ -369,10 +422,11 @@ static int run_next_token_model(const RefCase *c, Verdict *v, EmbError *err) {
         if (ref_bool(f, "zero_grad")) ntm_zero_grad(&m);
         rc = ntm_forward(&m, in->i64, ref_get(sf, "targets")->i64, in->numel, &loss, err);
         if (rc != 0 || (rc = ntm_backward(&m, in->i64, in->numel, err)) != 0) break;
-        if (sgd) ntm_sgd_step(&m, lr);
-        if (!bias) memset(m.proj.bias, 0, (size_t)V * sizeof(float));
+        if (st.chapter4) rc = optim_step(&st.opt, &params, err);
+        else if (st.sgd) ntm_sgd_step(&m, st.lr);
         compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
     }
+    optim_free(&st.opt);
     ntm_free(&m);
     return rc;
 }
@@ -386,8 +440,7 @@ static int run_next_token_model(const RefCase *c, Verdict *v, EmbError *err) {
 static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
-    bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, bias = ref_bool(f, "bias");
-    float lr = (float)ref_real(f, "lr");
+    ModelStepper st = stepper_for(f);
     int64_t B = max_step_numel(c, "inputs");
     int64_t *lengths = malloc((size_t)B * sizeof *lengths);  // (B,): every window holds 1 token
     Embedding table;
@@ -400,10 +453,14 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
         rng_manual_seed(&gen, 0);  // the projection's draws are overwritten below
         rc = cm_init(&m, &table, V, B, 1, &gen, err);  // takes the table over
     }
+    ParamList params;
     if (rc == 0) {
         proj_load(&m.proj, f, V, D);
         for (int64_t b = 0; b < B; b++) lengths[b] = 1;
+        rc = emb_alloc_grad(&m.emb, err);
     }
+    if (rc == 0) rc = cm_parameters(&m, &params, err);
+    if (rc == 0 && st.chapter4) rc = case_optimizer(f, &params, &st.opt, err);
     for (int s = 0; s < c->n_steps && rc == 0; s++) {
         const RefFields *sf = &c->steps[s].fields;
         const RefField *in = ref_get(sf, "inputs");
@@ -412,10 +469,11 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
         rc = cm_forward(&m, in->i64, lengths, ref_get(sf, "targets")->i64, in->numel, &loss,
                          err);
         if (rc != 0 || (rc = cm_backward(&m, in->i64, lengths, in->numel, err)) != 0) break;
-        if (sgd) cm_sgd_step(&m, lr);
-        if (!bias) memset(m.proj.bias, 0, (size_t)V * sizeof(float));
+        if (st.chapter4) rc = optim_step(&st.opt, &params, err);
+        else if (st.sgd) cm_sgd_step(&m, st.lr);
         compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
     }
+    optim_free(&st.opt);
     cm_free(&m);
     emb_free(&table);  // zeroed if the model took it over
     free(weight);
@@ -423,7 +481,7 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
     return rc;
 }
 
-// model: the untied next-token model, with no step or plain SGD.
+// model: the untied next-token model, with any optimizer.
 static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
     if (uses_options(&c->fields)) return run_context_model(c, v, err);
     return run_next_token_model(c, v, err);
@@ -485,8 +543,8 @@ typedef struct Handler {
 static const Handler HANDLERS[REF_NUM_KINDS] = {
     [REF_INIT] = {REF_INIT, needs_init, run_init, 3},
     [REF_LOOKUP] = {REF_LOOKUP, needs_chapter1, run_lookup, 1},
-    [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 3},
-    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 3},
+    [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 4},
+    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 4},
     [REF_BAG] = {REF_BAG, needs_bag, NULL, 0},
 };
 

@@ -1,0 +1,1250 @@
+/**
+# Chapter 4: Optimizers
+
+Chapters 2 and 3 trained with the simplest optimizer there is, plain SGD:
+$w \leftarrow w - \eta\, g$. Under it a row that was not looked up has a
+zero gradient and does not move. Real models are trained with
+`torch.optim.Adam`, `AdamW`, SGD with momentum, Adagrad or RMSprop, and
+every one of them keeps *state*: a running average of past gradients, of
+their squares, or their sum. State remembers. A row that was looked up
+once keeps moving long after its gradient has gone back to zero, and with
+weight decay a row moves without ever having been looked up. We call
+these moves **ghost updates**, and this chapter measures them.
+
+The chapter also settles one design for the whole book. From here on every
+training loop hands its parameters to one optimizer interface, the one in
+`chapters/04-optimizers.h`, and each optimizer reproduces PyTorch 1.13's
+update **bit for bit**, not just to rounding. Bit-exactness is not vanity:
+it is the only claim a test can check without a tolerance that hides
+mistakes, and it turns out to depend on a detail PyTorch's documentation
+never mentions, which multiply-adds its kernels fuse.
+
+In PyTorch the whole interface is two calls:
+
+```python
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+...
+optimizer.zero_grad(); loss.backward(); optimizer.step()
+```
+
+We build the three things these calls hide: the list of parameters, the
+options, and the state.
+*/
+
+#include "04-optimizers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/**
+## The parameter list
+
+`model.parameters()` yields the model's tensors in a fixed order, each
+once. The optimizer keeps that list and, at every `step()`, reads each
+parameter's `.grad` *as it is then*. Two consequences matter here:
+
+* A parameter whose `.grad` is `None` is skipped: a frozen table
+  (chapter 3), or any parameter no backward pass has reached yet. Its
+  state, step count included, does not change.
+* A tensor that appears twice (a weight shared by two modules, chapter 5's
+  weight tying) is one parameter, updated once, with one state.
+
+Our `Param` is a *view*: a name, pointers to the data and the gradient,
+and a shape. It owns nothing and is built from the module whenever it is
+needed, so the gradient pointer is read at step time just as PyTorch reads
+`p.grad`. `param_list_add` drops a buffer it already holds.
+*/
+
+int param_list_add(ParamList *l, const char *name, float *data, float *grad, int64_t rows,
+                   int64_t cols, EmbError *err) {
+    for (int i = 0; i < l->n; i++) {
+        if (l->items[i].data == data) return 0;  // a shared buffer is listed once
+    }
+    int64_t numel = cols == 0 ? rows : 0;
+    if (!data || rows < 1 || cols < 0 || (cols > 0 && emb_mul_size(rows, cols, &numel) != 0)) {
+        return emb_fail(err, "parameter %s: bad buffer or shape (%lld, %lld)", name,
+                        (long long)rows, (long long)cols);
+    }
+    if (l->n == OPTIM_MAX_PARAMS) {
+        return emb_fail(err, "parameter %s: a list holds at most %d parameters", name,
+                        OPTIM_MAX_PARAMS);
+    }
+    l->items[l->n++] = (Param){.name = name, .data = data, .grad = grad,
+                               .ndim = cols == 0 ? 1 : 2, .shape = {rows, cols == 0 ? 1 : cols},
+                               .numel = numel};
+    return 0;
+}
+
+int emb_parameters(Embedding *e, ParamList *out, EmbError *err) {
+    float *grad = e->requires_grad ? e->grad : NULL;  // frozen: p.grad is None
+    return param_list_add(out, "weight", e->weight, grad, e->num_embeddings,
+                          e->embedding_dim, err);
+}
+
+int linear_parameters(Linear *l, const char *weight_name, const char *bias_name,
+                      ParamList *out, EmbError *err) {
+    if (param_list_add(out, weight_name, l->weight, l->weight_grad, l->out_features,
+                       l->in_features, err) != 0) return -1;
+    if (!l->bias) return 0;  // bias=False
+    return param_list_add(out, bias_name, l->bias, l->bias_grad, l->out_features, 0, err);
+}
+
+int ntm_parameters(NextTokenModel *m, ParamList *out, EmbError *err) {
+    out->n = 0;
+    if (param_list_add(out, "emb.weight", m->emb.weight, m->emb.grad, m->emb.num_embeddings,
+                       m->emb.embedding_dim, err) != 0) return -1;
+    return linear_parameters(&m->proj, "proj.weight", "proj.bias", out, err);
+}
+
+int cm_parameters(ContextModel *m, ParamList *out, EmbError *err) {
+    out->n = 0;
+    float *grad = m->emb.requires_grad ? m->emb.grad : NULL;  // frozen: p.grad is None
+    if (param_list_add(out, "emb.weight", m->emb.weight, grad, m->emb.num_embeddings,
+                       m->emb.embedding_dim, err) != 0) return -1;
+    return linear_parameters(&m->proj, "proj.weight", "proj.bias", out, err);
+}
+
+void param_list_zero_grad(const ParamList *l) {
+    for (int i = 0; i < l->n; i++) {
+        const Param *p = &l->items[i];
+        if (p->grad) memset(p->grad, 0, (size_t)p->numel * sizeof(float));
+    }
+}
+
+/**
+## Two places for chapter 5
+
+Chapter 5 ties the output projection to the table, and tied models are
+usually built with `nn.Linear(D, V, bias=False)`. Chapter 2's `Linear`
+left two places for that, both off when zeroed, and its functions skip a
+`NULL` bias. `nn.Linear(bias=False)` draws the weight exactly as before
+and no bias, so the generator advances by the weight's draws only; we
+draw on a copy of the generator and advance the real one by as many
+draws (one per value, as chapter 2 explains).
+*/
+
+int linear_init_bias(Linear *l, int64_t in_features, int64_t out_features, bool bias,
+                     TorchGenerator *gen, EmbError *err) {
+    if (bias) return linear_init(l, in_features, out_features, gen, err);
+    TorchGenerator copy = *gen;
+    if (linear_init(l, in_features, out_features, &copy, err) != 0) return -1;
+    for (int64_t k = 0; k < in_features * out_features; k++) (void)rng_random(gen);
+    linear_drop_bias(l);
+    return 0;
+}
+
+void linear_drop_bias(Linear *l) {
+    free(l->bias);
+    free(l->bias_grad);
+    l->bias = NULL;
+    l->bias_grad = NULL;
+}
+
+int linear_share_weight(Linear *l, float *weight, float *weight_grad, EmbError *err) {
+    if (!weight || !weight_grad) {
+        return emb_fail(err, "a tied weight needs its buffer and its gradient");
+    }
+    if (!l->shares_weight) {
+        free(l->weight);
+        free(l->weight_grad);
+    }
+    l->weight = weight;
+    l->weight_grad = weight_grad;
+    l->shares_weight = true;
+    return 0;
+}
+
+/**
+## Options, with PyTorch's defaults and PyTorch's messages
+
+Each optimizer takes keyword arguments with defaults of its own. We keep
+them in one struct with PyTorch's names, so that a reader can copy a line
+of Python into C, and start it from `optim_defaults`:
+
+| optimizer | defaults |
+|---|---|
+| `SGD` | `lr` required, `momentum=0`, `dampening=0`, `weight_decay=0`, `nesterov=False` |
+| `Adam` | `lr=1e-3`, `betas=(0.9, 0.999)`, `eps=1e-8`, `weight_decay=0`, `amsgrad=False` |
+| `AdamW` | as `Adam`, but `weight_decay=1e-2` |
+| `Adagrad` | `lr=1e-2`, `lr_decay=0`, `weight_decay=0`, `initial_accumulator_value=0`, `eps=1e-10` |
+| `RMSprop` | `lr=1e-2`, `alpha=0.99`, `eps=1e-8`, `weight_decay=0`, `momentum=0`, `centered=False` |
+
+and `maximize=False` for all five. AdamW's default decay is the one to
+remember: `AdamW(params)` decays every weight, `Adam(params)` none.
+*/
+
+OptimOptions optim_defaults(OptimKind kind) {
+    OptimOptions o = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    switch (kind) {
+    case OPTIM_SGD: o.lr = OPTIM_REQUIRED; break;
+    case OPTIM_ADAM: break;
+    case OPTIM_ADAMW: o.weight_decay = 1e-2; break;
+    case OPTIM_ADAGRAD: o.lr = 1e-2; o.eps = 1e-10; break;
+    case OPTIM_RMSPROP: o.lr = 1e-2; o.alpha = 0.99; break;
+    default: break;
+    }
+    return o;
+}
+
+static const char *const OPTIM_NAMES[OPTIM_NUM_KINDS] = {"SGD", "Adam", "AdamW", "Adagrad",
+                                                         "RMSprop"};
+
+const char *optim_name(OptimKind kind) {
+    return kind >= 0 && kind < OPTIM_NUM_KINDS ? OPTIM_NAMES[kind] : "?";
+}
+
+int optim_kind_from_name(const char *name, OptimKind *kind, EmbError *err) {
+    for (int k = 0; k < OPTIM_NUM_KINDS; k++) {
+        const char *a = name, *b = OPTIM_NAMES[k];
+        while (*a && *b && (*a | 0x20) == (*b | 0x20)) a++, b++;  // ASCII, any case
+        if (*a == '\0' && *b == '\0') {
+            *kind = (OptimKind)k;
+            return 0;
+        }
+    }
+    return emb_fail(err, "unknown optimizer '%s': expected sgd, adam, adamw, adagrad or rmsprop",
+                    name);
+}
+
+/**
+The checks are the constructors' own, and so are the messages. Python
+prints a float with the fewest digits that read back as the same number,
+and always with a point or an exponent (`-1.0`, `1e-08`); `py_float` does
+the same, so our message for `lr=-1` is PyTorch's, character for
+character. A NaN fails every check, as it does in Python, where
+`not 0.0 <= nan` is true.
+*/
+
+// Writes x as Python's repr(float) does: the shortest digits that read back
+// as x, positional from 1e-4 to 1e16 (always with a point), else 1e-08.
+static const char *py_float(char *buf, size_t size, double x) {
+    if (isnan(x) || isinf(x)) {
+        snprintf(buf, size, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+        return buf;
+    }
+    int digits = 1;
+    for (; digits < 17; digits++) {
+        snprintf(buf, size, "%.*e", digits - 1, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    snprintf(buf, size, "%.*e", digits - 1, x);
+    int exp10 = atoi(strchr(buf, 'e') + 1);
+    if (exp10 >= -4 && exp10 < 16) {
+        snprintf(buf, size, "%.*f", digits - 1 - exp10 > 0 ? digits - 1 - exp10 : 0, x);
+        if (!strchr(buf, '.')) strncat(buf, ".0", size - strlen(buf) - 1);
+    }
+    return buf;
+}
+
+// "0 <= x", or x is NaN: PyTorch's `if not 0.0 <= x: raise ValueError(...)`.
+static int check_nonneg(double x, const char *what, EmbError *err) {
+    char num[40];
+    if (x >= 0.0) return 0;
+    return emb_fail(err, "Invalid %s: %s", what, py_float(num, sizeof num, x));
+}
+
+static int check_beta(double beta, int index, EmbError *err) {
+    char num[40];
+    if (beta >= 0.0 && beta < 1.0) return 0;
+    return emb_fail(err, "Invalid beta parameter at index %d: %s", index,
+                    py_float(num, sizeof num, beta));
+}
+
+int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {
+    if (kind < 0 || kind >= OPTIM_NUM_KINDS) return emb_fail(err, "unknown optimizer %d", kind);
+    if (kind == OPTIM_SGD && o->lr == OPTIM_REQUIRED) {
+        return emb_fail(err, "parameter group didn't specify a value of required "
+                             "optimization parameter lr");
+    }
+    if (check_nonneg(o->lr, "learning rate", err) != 0) return -1;
+    switch (kind) {
+    case OPTIM_SGD:
+        if (check_nonneg(o->momentum, "momentum value", err) != 0 ||
+            check_nonneg(o->weight_decay, "weight_decay value", err) != 0) return -1;
+        if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
+            return emb_fail(err, "Nesterov momentum requires a momentum and zero dampening");
+        }
+        return 0;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW:
+        if (check_nonneg(o->eps, "epsilon value", err) != 0 || check_beta(o->beta1, 0, err) ||
+            check_beta(o->beta2, 1, err)) return -1;
+        return check_nonneg(o->weight_decay, "weight_decay value", err);
+    case OPTIM_ADAGRAD:
+        if (check_nonneg(o->lr_decay, "lr_decay value", err) != 0 ||
+            check_nonneg(o->weight_decay, "weight_decay value", err) != 0 ||
+            check_nonneg(o->initial_accumulator_value, "initial_accumulator_value value",
+                         err) != 0) return -1;
+        return check_nonneg(o->eps, "epsilon value", err);
+    default:  // RMSprop
+        if (check_nonneg(o->eps, "epsilon value", err) != 0 ||
+            check_nonneg(o->momentum, "momentum value", err) != 0 ||
+            check_nonneg(o->weight_decay, "weight_decay value", err) != 0) return -1;
+        return check_nonneg(o->alpha, "alpha value", err);
+    }
+}
+
+/**
+PyTorch checks less than one might think, and we check no more, so that
+the same options are accepted on both sides: SGD takes any `dampening`,
+even a negative one or one above 1; RMSprop takes `alpha` above 1; Adam
+takes `lr=0`. Only NaN differs: Python's SGD tests `lr < 0.0`, which a
+NaN passes, and we refuse it.
+
+## How bit-exactness is won or lost
+
+Every optimizer's step is, in PyTorch, a handful of tensor operations in
+Python, for example Adam's
+
+```python
+exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+param.addcdiv_(exp_avg, denom, value=-step_size)
+```
+
+Each operation is one pass over the tensor, and each element's arithmetic
+is independent of every other element's. So one loop that does all of an
+element's operations in order gives exactly the same bits as the
+operations one after the other, and reads and writes each buffer once
+instead of once per operation. Three details decide the bits:
+
+1. **The scalars.** `1 - beta1`, `-step_size`, `eps` are Python floats
+   (doubles). Each operation converts its scalar to float32 once, before
+   the loop. The bias corrections `1 - beta1 ** step` are computed in
+   double with the step as a float, and only the result is rounded.
+2. **Division is division.** `a / s` by a scalar is not `a * (1/s)`: 135
+   of 1,013 test values differ between the two.
+3. **Fused multiply-adds.** PyTorch's CPU kernels are C++ compiled once
+   per instruction set; the AVX2 build, the one any recent x86-64 CPU
+   runs, is compiled with `-mfma`, and GCC then *contracts* a multiply
+   followed by an add into one fused multiply-add, rounded once. Whether
+   it does depends on how the kernel's expression is written, so we
+   measured it: we ran each operation in torch 1.13 on random tensors of
+   lengths 1,013 and 15 (the vector body and the scalar tail of the
+   kernel's loop), and compared its bits with NumPy emulations of every
+   candidate, 3,000 times for the tail. The fused variant of `add(x,
+   alpha=a)` matched every value, the unfused one missed 3,974 of 45,000
+   in the tail alone; `addcmul` is `fma(value * t1, t2, self)` (the
+   unfused one missed 13,423 of 45,000 with `value=-1`); `addcdiv`,
+   `mul`, division, `sqrt` and `maximum` round each operation.
+
+So each line of our loops calls `fmaf` exactly where PyTorch's kernel
+fuses (`add` with `alpha`, `addcmul`) and rounds everywhere else. The
+book is compiled with `-ffp-contract=off`, so the compiler never fuses
+anything on its own. As in chapter 2, the update functions are compiled
+twice, with and without the FMA instruction, and the program picks one
+at start; both round once per `fmaf`, so both give the same bits.
+*/
+
+// The FMA clones (see sgd_step in chapter 2): GCC on x86-64 glibc only.
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && !defined(__clang__) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define OPTIM_FMA_CLONES __attribute__((target_clones("fma", "default")))
+#endif
+#endif
+#ifndef OPTIM_FMA_CLONES
+#define OPTIM_FMA_CLONES
+#endif
+
+// torch.maximum: the larger value, and NaN if either is NaN.
+static inline float maximum(float a, float b) {
+    return (isnan(a) || a > b) ? a : b;
+}
+
+/**
+## SGD: momentum, dampening, Nesterov, weight decay, maximize
+
+With every option, `torch.optim.SGD` computes, for gradient $g$ and step
+$t$:
+
+$$
+\begin{aligned}
+d &= \pm g + \lambda\, w && \text{(the sign is } - \text{ with maximize; } \lambda = \texttt{weight\_decay)}\\
+b_t &= \begin{cases} d & t = 1\\ \mu\, b_{t-1} + (1 - \tau)\, d & t > 1 \end{cases}
+  && (\mu = \texttt{momentum},\ \tau = \texttt{dampening})\\
+d &\leftarrow \begin{cases} d + \mu\, b_t & \text{Nesterov}\\ b_t & \text{otherwise} \end{cases}\\
+w &\leftarrow w - \eta\, d
+\end{aligned}
+$$
+
+The trap is the first step: the buffer starts as the gradient itself,
+*undamped*. With `dampening=0.5` the first step is a full step, and only
+later gradients are halved. Without momentum the buffer is never made
+(PyTorch stores `momentum_buffer = None`), and SGD is chapter 2's step.
+*/
+
+OPTIM_FMA_CLONES
+void sgd_update(float *restrict param, const float *restrict grad,
+                float *restrict momentum_buffer, bool first, int64_t n, const OptimOptions *o) {
+    const float wd = (float)o->weight_decay, mom = (float)o->momentum;
+    const float damp = (float)(1.0 - o->dampening), neg_lr = (float)-o->lr;
+    for (int64_t i = 0; i < n; i++) {
+        float d = o->maximize ? -grad[i] : grad[i];          // d_p = -d_p if maximize
+        if (o->weight_decay != 0) d = fmaf(param[i], wd, d);  // d_p.add(param, alpha=wd)
+        if (o->momentum != 0) {
+            float *buf = &momentum_buffer[i];
+            if (first) *buf = d;                              // torch.clone(d_p)
+            else *buf = fmaf(d, damp, *buf * mom);            // buf.mul_(m).add_(d_p, 1-damp)
+            d = o->nesterov ? fmaf(*buf, mom, d) : *buf;      // d_p.add(buf, alpha=m)
+        }
+        param[i] = fmaf(d, neg_lr, param[i]);                 // param.add_(d_p, alpha=-lr)
+    }
+}
+
+/**
+## Adam and AdamW
+
+Adam keeps two moving averages per value, of the gradient ($m$,
+`exp_avg`) and of its square ($v$, `exp_avg_sq`), and divides one by the
+square root of the other:
+
+$$
+\begin{aligned}
+m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g, \qquad
+v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g^2,\\
+w &\leftarrow w - \frac{\eta}{1 - \beta_1^t}\cdot
+  \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}.
+\end{aligned}
+$$
+
+Both averages start at zero, so early on they are too small; dividing by
+$1 - \beta^t$ (the *bias correction*) undoes that exactly for a constant
+gradient. Note where $\epsilon$ goes: after the correction of
+$\sqrt{v}$. With `amsgrad`, the denominator uses the largest $v$ seen so
+far (`max_exp_avg_sq`), so the step size can only shrink.
+
+The first step is $\eta \cdot g / (|g| + \epsilon) \approx \eta$ in every
+coordinate whose gradient is not zero, however small the gradient: Adam's
+steps are measured in learning rates, not in gradients.
+
+**Weight decay is where Adam and AdamW part.** `Adam(weight_decay=λ)`
+adds $\lambda w$ to the gradient (an L2 penalty) *before* the averages, so
+the decay is normalised with everything else: a weight whose gradient is
+zero gets $g = \lambda w$, and its step is again about $\eta$, whatever
+$\lambda$ is. `AdamW` decays the weight itself, $w \leftarrow w (1 -
+\eta\lambda)$, before the Adam step and outside it (*decoupled* weight
+decay). `adam_update` does both, chosen by `decoupled`.
+*/
+
+OPTIM_FMA_CLONES
+void adam_update(float *restrict param, const float *restrict grad, float *restrict exp_avg,
+                 float *restrict exp_avg_sq, float *restrict max_exp_avg_sq, int64_t n,
+                 int64_t step, const OptimOptions *o, bool decoupled) {
+    double bias_correction1 = 1.0 - pow(o->beta1, (double)step);
+    double bias_correction2 = 1.0 - pow(o->beta2, (double)step);
+    const float neg_step_size = (float)-(o->lr / bias_correction1);
+    const float bc2_sqrt = (float)sqrt(bias_correction2), eps = (float)o->eps;
+    const float b1 = (float)o->beta1, b2 = (float)o->beta2, wd = (float)o->weight_decay;
+    const float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
+    const float decay = (float)(1.0 - o->lr * o->weight_decay);
+    const bool l2 = !decoupled && o->weight_decay != 0;
+    for (int64_t i = 0; i < n; i++) {
+        float g = o->maximize ? -grad[i] : grad[i];                    // -grad if maximize
+        if (l2) g = fmaf(param[i], wd, g);                             // grad.add(param, alpha=wd)
+        if (decoupled) param[i] *= decay;                              // param.mul_(1 - lr*wd)
+        float m = fmaf(g, one_minus_b1, exp_avg[i] * b1);             // exp_avg.mul_().add_()
+        float v = fmaf(one_minus_b2 * g, g, exp_avg_sq[i] * b2);       // .mul_().addcmul_()
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        if (max_exp_avg_sq) v = max_exp_avg_sq[i] = maximum(max_exp_avg_sq[i], v);
+        float denom = sqrtf(v) / bc2_sqrt + eps;                       // (sqrt() / bc2).add_(eps)
+        param[i] = param[i] + (neg_step_size * m) / denom;             // addcdiv_(m, denom, -ss)
+    }
+}
+
+/**
+## Adagrad
+
+Adagrad divides each value's step by the root of the *sum* of all its
+squared gradients so far:
+
+$$s \leftarrow s + g^2, \qquad
+w \leftarrow w - \frac{\eta}{1 + (t-1)\,\delta} \cdot \frac{g}{\sqrt{s} + \epsilon},$$
+
+where $\delta$ is `lr_decay` (a learning rate that shrinks as $1/t$) and
+$s$ (`sum`) starts at `initial_accumulator_value`. A word seen often
+accumulates a large $s$ and takes small steps; a rare word keeps taking
+large ones, which is what made Adagrad popular for embeddings. Unlike
+the others, Adagrad creates its state in its constructor, for every
+parameter, even one that will never have a gradient.
+*/
+
+OPTIM_FMA_CLONES
+void adagrad_update(float *restrict param, const float *restrict grad, float *restrict sum,
+                    int64_t n, int64_t step, const OptimOptions *o) {
+    double clr = o->lr / (1.0 + (double)(step - 1) * o->lr_decay);
+    const float neg_clr = (float)-clr, eps = (float)o->eps, wd = (float)o->weight_decay;
+    for (int64_t i = 0; i < n; i++) {
+        float g = o->maximize ? -grad[i] : grad[i];            // -grad if maximize
+        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);   // grad.add(param, alpha=wd)
+        sum[i] = fmaf(g, g, sum[i]);                           // sum.addcmul_(g, g, value=1)
+        float std = sqrtf(sum[i]) + eps;                       // sum.sqrt().add_(eps)
+        param[i] = param[i] + (neg_clr * g) / std;             // addcdiv_(g, std, value=-clr)
+    }
+}
+
+/**
+## RMSprop
+
+RMSprop replaces Adagrad's sum by a moving average, so old gradients are
+forgotten, with no bias correction:
+
+$$a \leftarrow \alpha a + (1-\alpha) g^2, \qquad
+w \leftarrow w - \eta\, \frac{g}{\sqrt{a - \bar g^2} + \epsilon},$$
+
+where the $\bar g^2$ term, the square of a moving average of the gradient
+itself (`grad_avg`), is there only when `centered`: the denominator is
+then an estimate of the gradient's standard deviation instead of its root
+mean square. With `momentum`, the fraction $g / (\ldots)$ goes into a
+buffer $b \leftarrow \mu b + g/(\ldots)$ and the step is $\eta b$.
+*/
+
+OPTIM_FMA_CLONES
+void rmsprop_update(float *restrict param, const float *restrict grad,
+                    float *restrict square_avg, float *restrict grad_avg,
+                    float *restrict momentum_buffer, int64_t n, const OptimOptions *o) {
+    const float alpha = (float)o->alpha, one_minus_alpha = (float)(1.0 - o->alpha);
+    const float eps = (float)o->eps, wd = (float)o->weight_decay, mom = (float)o->momentum;
+    const float neg_lr = (float)-o->lr;
+    for (int64_t i = 0; i < n; i++) {
+        float g = o->maximize ? -grad[i] : grad[i];                       // -grad if maximize
+        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);              // grad.add(param, wd)
+        float sq = fmaf(one_minus_alpha * g, g, square_avg[i] * alpha);   // .mul_().addcmul_()
+        square_avg[i] = sq;
+        float avg;
+        if (grad_avg) {
+            float ga = fmaf(g, one_minus_alpha, grad_avg[i] * alpha);     // .mul_().add_()
+            grad_avg[i] = ga;
+            avg = sqrtf(fmaf(-ga, ga, sq));                 // sq.addcmul(ga, ga, value=-1).sqrt_()
+        } else {
+            avg = sqrtf(sq);                                // square_avg.sqrt()
+        }
+        avg = avg + eps;                                    // avg.add_(eps)
+        if (momentum_buffer) {
+            float b = momentum_buffer[i] * mom + g / avg;   // buf.mul_(m).addcdiv_(g, avg)
+            momentum_buffer[i] = b;
+            param[i] = fmaf(b, neg_lr, param[i]);           // param.add_(buf, alpha=-lr)
+        } else {
+            param[i] = param[i] + (neg_lr * g) / avg;       // addcdiv_(g, avg, value=-lr)
+        }
+    }
+}
+
+/**
+## State, created when PyTorch creates it
+
+`optimizer.state[p]` is a dictionary per parameter. Its entries appear at
+fixed moments, and a test can watch them appear:
+
+| optimizer | state | created |
+|---|---|---|
+| `SGD` | `momentum_buffer` (only if `momentum != 0`) | first step with a gradient, as a copy of it |
+| `Adam`, `AdamW` | `step`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (only with `amsgrad`) | first step with a gradient, zeros |
+| `Adagrad` | `step`, `sum` | in the constructor, `sum` filled with `initial_accumulator_value` |
+| `RMSprop` | `step`, `square_avg`, `momentum_buffer` (if `momentum > 0`), `grad_avg` (if `centered`) | first step with a gradient, zeros |
+
+A state buffer has its parameter's size. That is the memory cost of an
+optimizer, and for an embedding table it is large: Adam keeps two more
+tables beside the weight and its gradient.
+*/
+
+// A zeroed (or filled) float buffer of n values, or NULL on failure.
+static float *state_buffer(int64_t n, float fill) {
+    int64_t bytes = emb_weight_bytes(n, 1);
+    float *b = bytes < 0 ? NULL : emb_alloc(bytes);
+    if (b) for (int64_t i = 0; i < n; i++) b[i] = fill;
+    return b;
+}
+
+// Creates the state of parameter i (numel values) for o's kind and options.
+static int create_state(Optimizer *o, int i, int64_t numel, EmbError *err) {
+    ParamState *s = &o->state[i];
+    const OptimOptions *op = &o->options;
+    bool ok = true;
+    switch (o->kind) {
+    case OPTIM_SGD:
+        if (op->momentum != 0) ok = (s->momentum_buffer = state_buffer(numel, 0.0f)) != NULL;
+        break;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW:
+        ok = (s->exp_avg = state_buffer(numel, 0.0f)) && (s->exp_avg_sq = state_buffer(numel, 0.0f));
+        if (ok && op->amsgrad) ok = (s->max_exp_avg_sq = state_buffer(numel, 0.0f)) != NULL;
+        break;
+    case OPTIM_ADAGRAD:
+        ok = (s->sum = state_buffer(numel, (float)op->initial_accumulator_value)) != NULL;
+        break;
+    default:  // RMSprop
+        ok = (s->square_avg = state_buffer(numel, 0.0f)) != NULL;
+        if (ok && op->momentum > 0) ok = (s->momentum_buffer = state_buffer(numel, 0.0f)) != NULL;
+        if (ok && op->centered) ok = (s->grad_avg = state_buffer(numel, 0.0f)) != NULL;
+        break;
+    }
+    if (!ok) return emb_fail(err, "cannot allocate %s's state for %lld values",
+                             optim_name(o->kind), (long long)numel);
+    s->created = true;
+    s->step = 0;
+    return 0;
+}
+
+/**
+## The optimizer
+
+`optim_init` is the constructor: it checks the options, remembers the
+parameters (their data and size, PyTorch's `param_groups`), and creates
+Adagrad's state. `optim_step` is `step()`: for each parameter with a
+gradient, in order, it creates the state if this is the first step,
+counts the step, and calls the parameter's update. A parameter whose
+gradient is `NULL` is skipped before anything happens to its state.
+*/
+
+int optim_init(Optimizer *o, OptimKind kind, const OptimOptions *options,
+               const ParamList *params, EmbError *err) {
+    memset(o, 0, sizeof *o);
+    if (optim_check_options(kind, options, err) != 0) return -1;
+    if (params->n < 1) return emb_fail(err, "optimizer got an empty parameter list");
+    o->kind = kind;
+    o->options = *options;
+    o->n_params = params->n;
+    for (int i = 0; i < params->n; i++) {
+        o->param_data[i] = params->items[i].data;
+        o->param_numel[i] = params->items[i].numel;
+        if (kind == OPTIM_ADAGRAD && create_state(o, i, params->items[i].numel, err) != 0) {
+            optim_free(o);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// The message PyTorch 1.13 gives when this optimizer meets a sparse gradient.
+static const char *sparse_message(OptimKind kind) {
+    switch (kind) {
+    case OPTIM_ADAM: return "Adam does not support sparse gradients, please consider "
+                            "SparseAdam instead";
+    case OPTIM_ADAMW: return "AdamW does not support sparse gradients";
+    case OPTIM_RMSPROP: return "RMSprop does not support sparse gradients";
+    default: return "sparse gradients need chapter 6's sparse updates";
+    }
+}
+
+// Updates parameter i, whose state exists, with its gradient.
+static void update_one(Optimizer *o, int i, const Param *p) {
+    ParamState *s = &o->state[i];
+    const OptimOptions *op = &o->options;
+    switch (o->kind) {
+    case OPTIM_SGD:
+        sgd_update(p->data, p->grad, s->momentum_buffer, s->step == 0, p->numel, op);
+        s->step = 1;  // SGD has no step count: this marks the buffer as made
+        break;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW:
+        adam_update(p->data, p->grad, s->exp_avg, s->exp_avg_sq, s->max_exp_avg_sq, p->numel,
+                    ++s->step, op, o->kind == OPTIM_ADAMW);
+        break;
+    case OPTIM_ADAGRAD:
+        adagrad_update(p->data, p->grad, s->sum, p->numel, ++s->step, op);
+        break;
+    default:
+        s->step++;
+        rmsprop_update(p->data, p->grad, s->square_avg, s->grad_avg, s->momentum_buffer,
+                       p->numel, op);
+        break;
+    }
+}
+
+int optim_step(Optimizer *o, const ParamList *params, EmbError *err) {
+    if (params->n != o->n_params) {
+        return emb_fail(err, "optimizer was given %d parameters, step got %d", o->n_params,
+                        params->n);
+    }
+    for (int i = 0; i < params->n; i++) {  // PyTorch checks every gradient first
+        const Param *p = &params->items[i];
+        if (p->data != o->param_data[i] || p->numel != o->param_numel[i]) {
+            return emb_fail(err, "parameter %d (%s) is not the one given to the optimizer", i,
+                            p->name);
+        }
+        if (p->sparse_grad) return emb_fail(err, "%s", sparse_message(o->kind));
+    }
+    for (int i = 0; i < params->n; i++) {
+        const Param *p = &params->items[i];
+        if (!p->grad) continue;  // p.grad is None: skipped, state untouched
+        if (!o->state[i].created && create_state(o, i, p->numel, err) != 0) return -1;
+        update_one(o, i, p);
+    }
+    return 0;
+}
+
+/**
+SGD has no `step` in PyTorch; we keep `step` for it too, as a count of
+updates, because the first update is the one that creates the buffer.
+The state's size is what chapter 6's memory table adds up: one copy of
+the parameter per buffer.
+*/
+
+int64_t optim_state_bytes(const Optimizer *o) {
+    int64_t total = 0;
+    for (int i = 0; i < o->n_params; i++) {
+        const ParamState *s = &o->state[i];
+        const float *bufs[] = {s->momentum_buffer, s->exp_avg, s->exp_avg_sq,
+                               s->max_exp_avg_sq, s->sum, s->square_avg, s->grad_avg};
+        for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++) {
+            if (bufs[b]) total += o->param_numel[i] * (int64_t)sizeof(float);
+        }
+    }
+    return total;
+}
+
+int64_t optim_state_bytes_for(OptimKind kind, const OptimOptions *options, int64_t numel) {
+    int copies = 0;
+    switch (kind) {
+    case OPTIM_SGD: copies = options->momentum != 0; break;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW: copies = 2 + options->amsgrad; break;
+    case OPTIM_ADAGRAD: copies = 1; break;
+    default: copies = 1 + (options->momentum > 0) + options->centered; break;
+    }
+    int64_t per_copy = emb_weight_bytes(numel, 1), total;
+    if (per_copy < 0 || emb_mul_size(per_copy, copies, &total) != 0) return -1;
+    return total;
+}
+
+void optim_free(Optimizer *o) {
+    for (int i = 0; i < o->n_params; i++) {
+        ParamState *s = &o->state[i];
+        free(s->momentum_buffer);
+        free(s->exp_avg);
+        free(s->exp_avg_sq);
+        free(s->max_exp_avg_sq);
+        free(s->sum);
+        free(s->square_avg);
+        free(s->grad_avg);
+    }
+    memset(o, 0, sizeof *o);
+}
+
+/**
+## The program
+
+The program runs four experiments and writes a TSV file for each, and the
+numbers the text quotes to `values.tsv`:
+
+1. **Every optimizer on one model.** Chapter 2's next-token model with
+   $D = 2$, the same initial table and the same batches, trained with each
+   optimizer at a learning rate that suits it.
+2. **Ghost updates.** A small table in which row 0 is looked up at step
+   1 only, row 1 at every step and row 3 never; how far rows 0 and 3 move
+   under each optimizer.
+3. **The padding row**, zero and non-zero, under each optimizer with and
+   without weight decay.
+4. **Memory**: the state each optimizer keeps for tables of real sizes.
+*/
+
+#ifndef EMB_LIBRARY
+
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "../src/cli.h"
+#include "../src/corpus.h"
+#include "../src/snapshots.h"
+
+typedef struct Options {
+    int64_t steps, batch, sentences, ghost_steps;
+    uint64_t seed;
+    const char *out;
+} Options;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ch04 [options]\n\n"
+               "Trains chapter 2's model with every optimizer, measures ghost updates,\n"
+               "the padding row and optimizer memory, and writes TSV files.\n\n"
+               "  --steps N        training steps per optimizer, default 1000\n"
+               "  --batch B        positions per step, default 32\n"
+               "  --sentences N    size of the built-in corpus, default 2000\n"
+               "  --ghost-steps N  steps of the ghost-update experiment, default 60\n"
+               "  --seed S         torch.manual_seed for the model and batches, default 0\n"
+               "  --out DIR        folder for the output files, default build/ch04\n"
+               "  --help           this text\n");
+}
+
+static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
+    *o = (Options){.steps = 1000, .batch = 32, .sentences = 2000, .ghost_steps = 60,
+                   .out = "build/ch04"};
+    for (int a = 1; a < argc; a++) {
+        const char *name = argv[a];
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
+        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
+        const char *val = argv[++a];
+        int rc = 0;
+        if (!strcmp(name, "--steps")) rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
+        else if (!strcmp(name, "--batch")) rc = cli_int64(name, val, 1, 100000, &o->batch, err);
+        else if (!strcmp(name, "--sentences"))
+            rc = cli_int64(name, val, 1, 1000000, &o->sentences, err);
+        else if (!strcmp(name, "--ghost-steps"))
+            rc = cli_int64(name, val, 2, 100000, &o->ghost_steps, err);
+        else if (!strcmp(name, "--seed")) rc = cli_seed(val, &o->seed, err);
+        else if (!strcmp(name, "--out")) o->out = val;
+        else return emb_fail(err, "unknown option '%s' (see --help)", name);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+// values.tsv: one `key<TAB>value` line per number the prose quotes.
+static void value(FILE *f, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void value(FILE *f, const char *key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(f, "%s\t", key);
+    vfprintf(f, fmt, ap);
+    fprintf(f, "\n");
+    va_end(ap);
+}
+
+// An optimizer with the options a run changes from PyTorch's defaults.
+typedef struct Spec {
+    const char *name;  // a column name in the TSV files
+    OptimKind kind;
+    double lr, momentum, weight_decay;  // weight_decay < 0: the optimizer's default
+} Spec;
+
+static OptimOptions spec_options(const Spec *s) {
+    OptimOptions o = optim_defaults(s->kind);
+    o.lr = s->lr;
+    o.momentum = s->momentum;
+    if (s->weight_decay >= 0) o.weight_decay = s->weight_decay;
+    return o;
+}
+
+/**
+### Every optimizer on one model
+
+The learning rates are the ones that worked best, of a handful we tried,
+for each optimizer on this model: SGD keeps chapter 2's 0.5; momentum
+0.9 multiplies the step by up to 10, so it gets a tenth; Adam's and
+RMSprop's steps are about `lr` per value whatever the gradient, so they
+need small ones. Each step records the batch loss, the rows looked up,
+the rows that moved (any value of the row changed), and how well the
+table separates the word categories: the mean distance between two words
+of the same category divided by the mean distance between words of
+different categories (chapter 2's measure; 1 for a random table, 0 for
+perfect groups).
+*/
+
+static const Spec RUNS[] = {
+    {"SGD", OPTIM_SGD, 0.5, 0, -1},         {"SGD-momentum", OPTIM_SGD, 0.05, 0.9, -1},
+    {"Adam", OPTIM_ADAM, 0.05, 0, -1},      {"AdamW", OPTIM_ADAMW, 0.05, 0, -1},
+    {"Adagrad", OPTIM_ADAGRAD, 0.5, 0, -1}, {"RMSprop", OPTIM_RMSPROP, 0.01, 0, -1},
+};
+enum { N_RUNS = sizeof RUNS / sizeof RUNS[0], N_SNAPSHOTS = 40 };
+
+typedef struct Run {
+    double *loss, *spread;    // (steps,) batch loss; category spread after the step
+    int64_t *looked, *moved;  // (steps,) rows looked up; rows that changed
+    Snapshots snaps;
+} Run;
+
+// Same-category distance over other-category distance, for rows with a category.
+static double category_spread(const float *w, int64_t V, int64_t D, const int *category) {
+    double same = 0, other = 0;
+    int64_t n_same = 0, n_other = 0;
+    for (int64_t a = 0; a < V; a++) {
+        for (int64_t b = a + 1; b < V; b++) {
+            if (category[a] < 0 || category[b] < 0) continue;
+            double d2 = 0;
+            for (int64_t d = 0; d < D; d++) d2 += pow(w[a * D + d] - w[b * D + d], 2);
+            if (category[a] == category[b]) same += sqrt(d2), n_same++;
+            else other += sqrt(d2), n_other++;
+        }
+    }
+    return (same / (double)n_same) / (other / (double)n_other);
+}
+
+// Rows of the (V, D) tables a and b that differ in any value.
+static int64_t rows_changed(const float *a, const float *b, int64_t V, int64_t D) {
+    int64_t n = 0;
+    for (int64_t k = 0; k < V; k++) n += memcmp(a + k * D, b + k * D, (size_t)D * 4) != 0;
+    return n;
+}
+
+// One training run: the same initial model and batches for every optimizer.
+static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
+                 EmbError *err) {
+    TorchGenerator gen;
+    NextTokenModel m;
+    ParamList params;
+    Optimizer opt = {0};
+    OptimOptions oo = spec_options(spec);
+    int64_t V = c->vocab_size, D = 2, B = op->batch;
+    int64_t *in = malloc((size_t)B * 16), *tgt = in + B;      // (B,) each
+    float *before = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
+    rng_manual_seed(&gen, op->seed);
+    if (!in || !before || ntm_init(&m, V, D, B, &gen, err) != 0) {
+        free(in), free(before);
+        return emb_fail(err, "cannot build the model");
+    }
+    int rc = ntm_parameters(&m, &params, err) || optim_init(&opt, spec->kind, &oo, &params, err);
+    for (int64_t s = 0; rc == 0 && s <= op->steps; s++) {
+        snapshots_take(&run->snaps, s, m.emb.weight);
+        if (s == op->steps) break;
+        ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, in, tgt);
+        param_list_zero_grad(&params);                            // optimizer.zero_grad()
+        memcpy(before, m.emb.weight, (size_t)(V * D) * sizeof(float));
+        rc = ntm_forward(&m, in, tgt, B, &run->loss[s], err) || ntm_backward(&m, in, B, err) ||
+             optim_step(&opt, &params, err);                      // optimizer.step()
+        run->looked[s] = emb_rows_touched(&m.emb, in, B);
+        run->moved[s] = rows_changed(before, m.emb.weight, V, D);
+        run->spread[s] = category_spread(m.emb.weight, V, D, c->category);
+    }
+    optim_free(&opt);
+    ntm_free(&m);
+    free(in), free(before);
+    return rc ? -1 : 0;
+}
+
+/**
+### Ghost updates
+
+A table of 4 rows of 3 values, all 0.5; every step looks up row 1, step
+1 also row 0, and the upstream gradient is 1 everywhere. Row 0 therefore
+has a gradient at step 1 and none after; row 3 never has one. All runs
+use `lr=0.01`, and the distances are measured in learning rates (the
+mean over the row's values of $|w_t - w_0|$, divided by `lr`).
+*/
+
+static const Spec GHOSTS[] = {
+    {"SGD", OPTIM_SGD, 0.01, 0, 0},          {"SGD-momentum", OPTIM_SGD, 0.01, 0.9, 0},
+    {"SGD-wd", OPTIM_SGD, 0.01, 0, 0.01},    {"Adam", OPTIM_ADAM, 0.01, 0, 0},
+    {"Adam-wd", OPTIM_ADAM, 0.01, 0, 0.01},  {"AdamW", OPTIM_ADAMW, 0.01, 0, 0.01},
+    {"Adagrad", OPTIM_ADAGRAD, 0.01, 0, 0},  {"RMSprop", OPTIM_RMSPROP, 0.01, 0, 0},
+    {"RMSprop-momentum", OPTIM_RMSPROP, 0.01, 0.9, 0},
+};
+enum { N_GHOSTS = sizeof GHOSTS / sizeof GHOSTS[0], GHOST_V = 4, GHOST_D = 3 };
+
+// dist is (steps + 1, 2): the distance of rows 0 and 3 from the start, in lr.
+static int ghost_run(const Spec *spec, int64_t steps, double *dist, EmbError *err) {
+    float w[GHOST_V * GHOST_D], g[GHOST_V * GHOST_D];
+    ParamList params = {0};
+    Optimizer opt;
+    OptimOptions oo = spec_options(spec);
+    for (int k = 0; k < GHOST_V * GHOST_D; k++) w[k] = 0.5f;
+    if (param_list_add(&params, "weight", w, g, GHOST_V, GHOST_D, err) != 0 ||
+        optim_init(&opt, spec->kind, &oo, &params, err) != 0) return -1;
+    int64_t s = 0;
+    for (; s <= steps; s++) {
+        for (int r = 0; r < 2; r++) {
+            const float *w_k = w + (r == 0 ? 0 : 3) * GHOST_D;  // row 0 or row 3
+            double sum = 0;
+            for (int d = 0; d < GHOST_D; d++) sum += fabs((double)w_k[d] - 0.5);
+            dist[s * 2 + r] = sum / GHOST_D / spec->lr;
+        }
+        if (s == steps) break;
+        memset(g, 0, sizeof g);
+        for (int d = 0; d < GHOST_D; d++) g[GHOST_D + d] = 1.0f;  // row 1: every step
+        if (s == 0) for (int d = 0; d < GHOST_D; d++) g[d] = 1.0f;  // row 0: step 1 only
+        if (optim_step(&opt, &params, err) != 0) break;
+    }
+    optim_free(&opt);
+    return s == steps ? 0 : -1;
+}
+
+/**
+### The padding row
+
+Two tables of 4 rows from `from_pretrained`, `padding_idx=3`: in one the
+padding row is zero, in the other `[0.3, -0.6]`. Each step looks up
+`[3, 0, 3, 1]` with an upstream gradient of ones, through chapter 3's
+forward and backward, so the padding row's gradient is always zero. Ten
+steps at `lr=0.1`, with `weight_decay=0.1` and without.
+*/
+
+static const Spec PADS[] = {
+    {"SGD", OPTIM_SGD, 0.1, 0, 0},         {"SGD-wd", OPTIM_SGD, 0.1, 0, 0.1},
+    {"SGD-momentum-wd", OPTIM_SGD, 0.1, 0.9, 0.1},
+    {"Adam", OPTIM_ADAM, 0.1, 0, 0},       {"Adam-wd", OPTIM_ADAM, 0.1, 0, 0.1},
+    {"AdamW", OPTIM_ADAMW, 0.1, 0, 0.1},   {"Adagrad-wd", OPTIM_ADAGRAD, 0.1, 0, 0.1},
+    {"RMSprop-wd", OPTIM_RMSPROP, 0.1, 0, 0.1},
+};
+enum { N_PADS = sizeof PADS / sizeof PADS[0], PAD_STEPS = 10 };
+
+// pad is (2,): the padding row after PAD_STEPS steps; *zero_max: the largest
+// |value| the zero padding row reached.
+static int pad_run(const Spec *spec, bool nonzero, float *pad, EmbError *err) {
+    float w[8] = {1.0f, -1.0f, 0.5f, 0.5f, 2.0f, 0.0f, 0.0f, 0.0f}, out[8], G[8];
+    if (nonzero) w[6] = 0.3f, w[7] = -0.6f;
+    const int64_t idx[4] = {3, 0, 3, 1};
+    EmbeddingOptions eo = emb_default_options();
+    eo.has_padding_idx = true;
+    eo.padding_idx = 3;
+    Embedding e;
+    ParamList params = {0};
+    Optimizer opt;
+    OptimOptions oo = spec_options(spec);
+    for (int k = 0; k < 8; k++) G[k] = 1.0f;
+    if (emb_from_pretrained(&e, w, 4, 2, false, &eo, err) || emb_alloc_grad(&e, err)) return -1;
+    int rc = emb_parameters(&e, &params, err) || optim_init(&opt, spec->kind, &oo, &params, err);
+    for (int s = 0; rc == 0 && s < PAD_STEPS; s++) {
+        emb_zero_grad(&e);
+        rc = emb_forward(&e, idx, 4, out, err) || emb_backward_opts(&e, idx, 4, G, err) ||
+             optim_step(&opt, &params, err);
+    }
+    pad[0] = w[6], pad[1] = w[7];
+    if (rc == 0) optim_free(&opt);
+    emb_free(&e);
+    return rc ? -1 : 0;
+}
+
+/**
+### Memory
+
+`optim_state_bytes_for` gives the state of one table; beside it, the
+table's weight and its dense gradient.
+*/
+
+static const struct { const char *name; int64_t V, D; } TABLES[] = {
+    {"BERT-base", 30522, 768}, {"GPT-2", 50257, 768}, {"10^7 rows", 10000000, 64}};
+static const Spec MEMORY[] = {
+    {"SGD", OPTIM_SGD, 0.1, 0, -1},       {"SGD-momentum", OPTIM_SGD, 0.1, 0.9, -1},
+    {"Adam", OPTIM_ADAM, 0.1, 0, -1},     {"Adagrad", OPTIM_ADAGRAD, 0.1, 0, -1},
+    {"RMSprop", OPTIM_RMSPROP, 0.1, 0, -1}};
+enum { N_MEMORY = sizeof MEMORY / sizeof MEMORY[0] };
+
+static void write_memory_row(FILE *f, FILE *values, const char *name, int64_t V, int64_t D) {
+    int64_t table = emb_weight_bytes(V, D);
+    fprintf(f, "%s\t%lld\t%lld\t%lld\t%lld", name, (long long)V, (long long)D,
+            (long long)table, (long long)table);  // weight and gradient
+    for (int r = 0; r < N_MEMORY; r++) {
+        OptimOptions o = spec_options(&MEMORY[r]);
+        int64_t state = optim_state_bytes_for(MEMORY[r].kind, &o, V * D);
+        fprintf(f, "\t%lld", (long long)state);
+        if (MEMORY[r].kind == OPTIM_ADAM && V > 100) {
+            char key[64];
+            snprintf(key, sizeof key, "memory.%s.adam_total_gb", V == 10000000 ? "big"
+                     : V == 30522 ? "bert" : "gpt2");
+            value(values, key, "%.2f", (2 * table + state) / 1e9);
+        }
+    }
+    fprintf(f, "\n");
+}
+
+/**
+### The output files
+
+`loss.tsv` (a moving average of 50 steps of each run's batch loss, and
+the unigram baseline), `spread.tsv`, `touched.tsv` (rows looked up and
+rows moved per step), `ghost.tsv`, `padding.tsv`, `memory.tsv`, and one
+folder per run with its table's trajectories in chapter 2's format.
+*/
+
+enum { SMOOTH = 50 };
+
+static void write_runs(FILE *loss, FILE *spread, FILE *touched, const Run *runs, int64_t steps,
+                       double baseline) {
+    fprintf(loss, "step");
+    fprintf(spread, "step");
+    fprintf(touched, "step\tlooked_up");
+    for (int r = 0; r < N_RUNS; r++) {
+        fprintf(loss, "\t%s", RUNS[r].name);
+        fprintf(spread, "\t%s", RUNS[r].name);
+        fprintf(touched, "\t%s", RUNS[r].name);
+    }
+    fprintf(loss, "\tbaseline\n");
+    fprintf(spread, "\n");
+    fprintf(touched, "\n");
+    for (int64_t s = 0; s < steps; s++) {
+        fprintf(loss, "%lld", (long long)s + 1);
+        fprintf(spread, "%lld", (long long)s + 1);
+        fprintf(touched, "%lld\t%lld", (long long)s + 1, (long long)runs[0].looked[s]);
+        int64_t from = s + 1 > SMOOTH ? s + 1 - SMOOTH : 0;
+        for (int r = 0; r < N_RUNS; r++) {
+            double mean = 0;
+            for (int64_t t = from; t <= s; t++) mean += runs[r].loss[t] / (double)(s + 1 - from);
+            fprintf(loss, "\t%.5f", mean);
+            fprintf(spread, "\t%.5f", runs[r].spread[s]);
+            fprintf(touched, "\t%lld", (long long)runs[r].moved[s]);
+        }
+        fprintf(loss, "\t%.5f\n", baseline);
+        fprintf(spread, "\n");
+        fprintf(touched, "\n");
+    }
+}
+
+// Writes value `prefix.<name>.suffix` with `digits` decimals, the name
+// lower-cased with '-' as '_'.
+static void named_value(FILE *f, const char *prefix, const char *name, const char *suffix,
+                        int digits, double x) {
+    char key[96];
+    int n = snprintf(key, sizeof key, "%s.%s.%s", prefix, name, suffix);
+    for (int i = 0; i < n && i < (int)sizeof key; i++) {
+        if (key[i] == '-') key[i] = '_';
+        else if (key[i] >= 'A' && key[i] <= 'Z') key[i] = (char)(key[i] + 32);
+    }
+    fprintf(f, "%s\t%.*f\n", key, digits, x);
+}
+
+// Trains every run, prints a table, writes the training files and values.
+static int experiment_training(const Options *op, const Corpus *c, FILE *values,
+                               EmbError *err) {
+    Run runs[N_RUNS] = {{0}};
+    int rc = 0;
+    printf("%-14s %10s %14s %16s\n", "optimizer", "loss", "spread < 0.2", "rows moved/step");
+    for (int r = 0; r < N_RUNS && rc == 0; r++) {
+        Run *run = &runs[r];
+        size_t n = (size_t)op->steps;
+        run->loss = calloc(n, 8), run->spread = calloc(n, 8);
+        run->looked = calloc(n, 8), run->moved = calloc(n, 8);
+        rc = !run->loss || !run->spread || !run->looked || !run->moved
+                 ? emb_fail(err, "out of memory for %lld steps", (long long)op->steps)
+                 : snapshots_init(&run->snaps, c->vocab_size, 2, N_SNAPSHOTS, op->steps, err);
+        if (rc == 0) rc = train(op, c, &RUNS[r], run, err);
+        if (rc != 0) break;
+        int64_t first = -1, half = op->steps / 2;
+        double loss = 0, moved = 0, looked = 0;
+        for (int64_t s = op->steps - 1; s >= 0; s--) if (run->spread[s] < 0.2) first = s + 1;
+        for (int64_t s = op->steps - SMOOTH; s < op->steps; s++) loss += run->loss[s] / SMOOTH;
+        for (int64_t s = half; s < op->steps; s++) {
+            moved += (double)run->moved[s] / (double)(op->steps - half);
+            looked += (double)run->looked[s] / (double)(op->steps - half);
+        }
+        printf("%-14s %10.3f %14lld %16.1f\n", RUNS[r].name, loss, (long long)first, moved);
+        named_value(values, "train", RUNS[r].name, "loss", 2, loss);
+        named_value(values, "train", RUNS[r].name, "spread_step", 0, (double)first);
+        named_value(values, "train", RUNS[r].name, "spread", 2, run->spread[op->steps - 1]);
+        named_value(values, "train", RUNS[r].name, "moved", 1, moved);
+        if (r == 0) value(values, "train.looked", "%.1f", looked);
+    }
+    OutFile f[3];
+    const char *files[3] = {"loss.tsv", "spread.tsv", "touched.tsv"};
+    for (int k = 0; k < 3 && rc == 0; k++) rc = outfile_open(&f[k], op->out, files[k], err);
+    if (rc == 0) write_runs(f[0].f, f[1].f, f[2].f, runs, op->steps, corpus_unigram_entropy(c));
+    for (int k = 0; k < 3 && rc == 0; k++) rc = outfile_commit(&f[k], err);
+    RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
+                        c->n_categories};
+    for (int r = 0; r < N_RUNS && rc == 0; r++) {
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/%s", op->out, RUNS[r].name);
+        rc = cli_make_dir(dir, err) || snapshots_write(&runs[r].snaps, dir, &labels, false, err);
+    }
+    for (int r = 0; r < N_RUNS; r++) {
+        free(runs[r].loss), free(runs[r].spread), free(runs[r].looked), free(runs[r].moved);
+        snapshots_free(&runs[r].snaps);
+    }
+    return rc ? -1 : 0;
+}
+
+// The ghost-update runs: ghost.tsv (row 0) and ghost-never.tsv (row 3).
+static int experiment_ghost(const Options *op, FILE *values, EmbError *err) {
+    int64_t steps = op->ghost_steps;
+    double *dist = malloc((size_t)(N_GHOSTS * (steps + 1) * 2) * sizeof(double));
+    OutFile f[2];
+    int rc = dist ? 0 : emb_fail(err, "out of memory for %lld steps", (long long)steps);
+    for (int r = 0; r < N_GHOSTS && rc == 0; r++) {
+        double *d = dist + r * (steps + 1) * 2;  // (steps + 1, 2) for run r
+        rc = ghost_run(&GHOSTS[r], steps, d, err);
+        int later = 0;  // steps after the first in which row 0 moved
+        for (int64_t s = 2; s <= steps; s++) later += d[s * 2] != d[(s - 1) * 2];
+        named_value(values, "ghost", GHOSTS[r].name, "later_moves", 0, later);
+        named_value(values, "ghost", GHOSTS[r].name, "total", 2, d[steps * 2]);
+        named_value(values, "ghost", GHOSTS[r].name, "never", 2, d[steps * 2 + 1]);
+        for (int s = 1; s <= 3; s++) {
+            char suffix[16];
+            snprintf(suffix, sizeof suffix, "move%d", s);
+            named_value(values, "ghost", GHOSTS[r].name, suffix, 2,
+                        d[s * 2] - d[(s - 1) * 2]);
+        }
+    }
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        rc = outfile_open(&f[k], op->out, k == 0 ? "ghost.tsv" : "ghost-never.tsv", err);
+        if (rc != 0) break;
+        fprintf(f[k].f, "step");
+        for (int r = 0; r < N_GHOSTS; r++) fprintf(f[k].f, "\t%s", GHOSTS[r].name);
+        for (int64_t s = 0; s <= steps; s++) {
+            fprintf(f[k].f, "\n%lld", (long long)s);
+            for (int r = 0; r < N_GHOSTS; r++)
+                fprintf(f[k].f, "\t%.6g", dist[(r * (steps + 1) + s) * 2 + k]);
+        }
+        fprintf(f[k].f, "\n");
+        rc = outfile_commit(&f[k], err);
+    }
+    free(dist);
+    return rc ? -1 : 0;
+}
+
+// The padding runs: padding.tsv and their values.
+static int experiment_padding(const Options *op, FILE *values, EmbError *err) {
+    OutFile f;
+    if (outfile_open(&f, op->out, "padding.tsv", err) != 0) return -1;
+    fprintf(f.f, "optimizer\tzero_row_0\tzero_row_1\tnonzero_row_0\tnonzero_row_1\n");
+    printf("\npadding row [0, 0] and [0.3, -0.6] after %d steps (lr 0.1, wd 0.1 where '-wd'):\n",
+           PAD_STEPS);
+    for (int r = 0; r < N_PADS; r++) {
+        float zero[2], pad[2];
+        if (pad_run(&PADS[r], false, zero, err) || pad_run(&PADS[r], true, pad, err)) {
+            outfile_abort(&f);
+            return -1;
+        }
+        fprintf(f.f, "%s\t%g\t%g\t%.6f\t%.6f\n", PADS[r].name, zero[0], zero[1], pad[0], pad[1]);
+        printf("  %-16s [%g, %g]  [%.4f, %.4f]\n", PADS[r].name, zero[0], zero[1], pad[0], pad[1]);
+        named_value(values, "pad", PADS[r].name, "x", 4, pad[0]);
+        named_value(values, "pad", PADS[r].name, "y", 4, pad[1]);
+        named_value(values, "pad", PADS[r].name, "zero", 0, fabsf(zero[0]) + fabsf(zero[1]));
+    }
+    return outfile_commit(&f, err);
+}
+
+static int experiment_memory(const Options *op, int64_t V, FILE *values, EmbError *err) {
+    OutFile f;
+    if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
+    fprintf(f.f, "table\tV\tD\tweight\tgrad");
+    for (int r = 0; r < N_MEMORY; r++) fprintf(f.f, "\t%s", MEMORY[r].name);
+    fprintf(f.f, "\n");
+    write_memory_row(f.f, values, "this chapter's", V, 2);
+    for (size_t t = 0; t < sizeof TABLES / sizeof TABLES[0]; t++)
+        write_memory_row(f.f, values, TABLES[t].name, TABLES[t].V, TABLES[t].D);
+    return outfile_commit(&f, err);
+}
+
+static int run_chapter(const Options *op, EmbError *err) {
+    Corpus c = {0};
+    OutFile values;
+    if (corpus_builtin(&c, op->seed, op->sentences, err) != 0) return -1;
+    if (op->batch > c.n_tokens - 1) {
+        corpus_free(&c);
+        return emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
+                        (long long)op->batch, (long long)(c.n_tokens - 1));
+    }
+    printf("chapter 2's model, D=2, vocabulary %lld, %lld steps, batch %lld, seed %llu\n\n",
+           (long long)c.vocab_size, (long long)op->steps, (long long)op->batch,
+           (unsigned long long)op->seed);
+    int rc = outfile_open(&values, op->out, "values.tsv", err);
+    if (rc == 0) rc = experiment_training(op, &c, values.f, err) ||
+                      experiment_ghost(op, values.f, err) ||
+                      experiment_padding(op, values.f, err) ||
+                      experiment_memory(op, c.vocab_size, values.f, err);
+    if (rc == 0) rc = outfile_commit(&values, err);
+    else if (values.f) outfile_abort(&values);
+    corpus_free(&c);
+    return rc ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+    Options op;
+    EmbError err;
+    int parsed = parse_options(argc, argv, &op, &err);
+    if (parsed == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (parsed != 0 || cli_make_dir(op.out, &err) != 0 || run_chapter(&op, &err) != 0) {
+        fprintf(stderr, "ch04: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+#endif  // EMB_LIBRARY
