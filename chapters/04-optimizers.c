@@ -1248,3 +1248,177 @@ int main(int argc, char **argv) {
 }
 
 #endif  // EMB_LIBRARY
+
+/**
+## Running it
+
+`make chapter4` trains chapter 2's model six times, 1000 steps each, and
+runs the three small experiments; it takes a fraction of a second. The
+conformance runner checks the optimizers themselves: every case of
+`tests/reference/sgd.ref`, `optimizers.ref` and `options.ref` that uses a
+chapter-4 optimizer, including runs on an 11 x 7 table (77 values: 64 in
+the vector body of PyTorch's kernels, 13 in their scalar tail), matches
+PyTorch's weights after every step **bit for bit**. Replace the `fmaf` of
+the `exp_avg` line by a multiply and an add, and five Adam and AdamW cases
+fail; that is how close the margin is.
+
+### Ghost updates
+
+![Rows without a gradient still move. Left: row 0, looked up at step 1 only. Right: row 3, never looked up.](fig-ghost.png)
+
+Row 0 had a gradient once. Under plain SGD and under Adagrad it moved at
+step 1 and never again: its later moves are exactly zero
+({{ghost.sgd.later_moves}} and {{ghost.adagrad.later_moves}} steps with a
+move after the first). RMSprop without momentum also stops after step 1
+({{ghost.rmsprop.later_moves}} later moves), but its first step is
+{{ghost.rmsprop.move1}} learning rates, not one: its average of squares
+starts at zero and has no bias correction, so the first denominator is
+$\sqrt{1-\alpha} = 0.1$ times the gradient. Adam moves the row
+{{ghost.adam.move1}}, {{ghost.adam.move2}} and {{ghost.adam.move3}}
+learning rates in its first three steps, although the gradient was zero
+from step 2 on: $m$ decays by $\beta_1$ per step, $\sqrt{v}$ only by
+$\sqrt{\beta_2}$, and the bias corrections shrink. The row keeps
+drifting, to {{ghost.adam.total}} learning rates after 60 steps. SGD with momentum
+0.9 repeats the first step with weights $0.9, 0.81, \ldots$, which add
+up to 10: the row drifts to {{ghost.sgd_momentum.total}} learning rates.
+
+Row 3 never had a gradient. It moves only under weight decay, and how
+much depends on the optimizer: SGD's decay and AdamW's decoupled decay
+move it by $\eta\lambda w$ per step ({{ghost.sgd_wd.never}} and
+{{ghost.adamw.never}} learning rates after 60 steps), while Adam's L2
+decay, normalised like any gradient, moves it almost a full learning rate
+per step: {{ghost.adam_wd.never}} learning rates after 60 steps, for a row
+no input ever used.
+
+### Rows looked up, rows moved
+
+![Rows looked up by each batch, and rows each optimizer moved.](fig-touched.png)
+
+In training, a batch of 32 positions looks up {{train.looked}} of the
+29 rows on average. SGD, Adagrad and RMSprop move exactly those
+({{train.sgd.moved}}, {{train.adagrad.moved}}, {{train.rmsprop.moved}}
+per step); SGD with momentum and Adam move every row that was ever looked
+up ({{train.sgd_momentum.moved}} and {{train.adam.moved}}: all but
+`<unk>`, which the corpus never uses), and AdamW's weight decay moves
+`<unk>` too ({{train.adamw.moved}}). With a vocabulary of $10^5$ words
+and batches that touch a few thousand, that is the difference between a
+step that changes a few thousand rows and one that changes all of them.
+
+### The padding row
+
+A padding row that is zero stays exactly zero under every optimizer, with
+and without weight decay: its gradient is always zero, its state stays
+zero, and weight decay of zero is zero. A non-zero padding row, as
+`from_pretrained` leaves it, is another matter. After ten steps at
+`lr=0.1`, `weight_decay=0.1`, the row `[0.3, -0.6]` became:
+
+| optimizer | padding row |
+|---|---|
+| SGD, no decay | [{{pad.sgd.x}}, {{pad.sgd.y}}] |
+| Adam, no decay | [{{pad.adam.x}}, {{pad.adam.y}}] |
+| SGD, `weight_decay=0.1` | [{{pad.sgd_wd.x}}, {{pad.sgd_wd.y}}] |
+| AdamW, `weight_decay=0.1` | [{{pad.adamw.x}}, {{pad.adamw.y}}] |
+| Adam, `weight_decay=0.1` (L2) | [{{pad.adam_wd.x}}, {{pad.adam_wd.y}}] |
+| Adagrad, `weight_decay=0.1` | [{{pad.adagrad_wd.x}}, {{pad.adagrad_wd.y}}] |
+| RMSprop, `weight_decay=0.1` | [{{pad.rmsprop_wd.x}}, {{pad.rmsprop_wd.y}}] |
+
+SGD's and AdamW's decay shrink it by 1% per step; Adam's L2 decay walks
+it a learning rate per step straight through zero and out the other side;
+Adagrad and RMSprop, which also normalise the decay term, nearly erase it.
+`padding_idx` promises a zero gradient, not a fixed row.
+
+### Every optimizer on one model
+
+![The loss of each run (moving average of 50 steps).](fig-loss.png)
+
+![How well each table separates the categories.](fig-spread.png)
+
+![The tables, one panel per optimizer.](fig-trajectories.png)
+
+All six runs end near the same loss (between {{train.adagrad.loss}} and
+{{train.adamw.loss}} nats), so on this small problem the choice barely
+matters for the loss. It matters for how fast the table organises itself.
+The spread falls below 0.2 after {{train.adagrad.spread_step}} steps with
+Adagrad, {{train.adamw.spread_step}} with AdamW,
+{{train.adam.spread_step}} with Adam, {{train.rmsprop.spread_step}} with
+RMSprop and {{train.sgd.spread_step}} with SGD. The adaptive optimizers
+give every row steps of about one learning rate, however small its
+gradient, so rare words move as fast as common ones; SGD's steps are
+proportional to the gradient, and the rare words' gradients are small.
+Adagrad is fastest here because its learning rate is the largest (0.5)
+and its sums are still small early on. This is one model, one seed, and
+learning rates chosen from a handful of tries; it says which optimizer
+organises *this* table fastest, not which is best. SGD with momentum 0.9
+at a tenth of the learning rate follows SGD almost exactly (compare the
+two panels): for a slowly changing gradient momentum is a larger
+learning rate.
+
+### Memory
+
+Every state buffer is a copy of its parameter's size. For an embedding
+table, dense Adam therefore holds four tables: the weight, its gradient,
+`exp_avg` and `exp_avg_sq`. For BERT-base's table of 30522 x 768 that is
+{{memory.bert.adam_total_gb}} GB, for GPT-2's 50257 x 768
+{{memory.gpt2.adam_total_gb}} GB, for a table of $10^7$ rows of 64
+{{memory.big.adam_total_gb}} GB, of which the weight is a quarter. SGD
+without momentum keeps nothing; SGD with momentum, Adagrad and RMSprop
+one copy; `amsgrad` and RMSprop's `centered` and `momentum` one more each
+(`memory.tsv`).
+
+## What PyTorch does
+
+* In 1.13 every optimizer's default is the single-tensor path
+  (`foreach=None` means `False` on the CPU): a Python loop over the
+  parameters and, for each, the tensor operations shown above. The
+  `foreach` path groups them; its arithmetic is the same per element, but
+  we have only checked the default path.
+* `optimizer.zero_grad()` fills gradients with zeros in 1.13; from 2.0 it
+  sets them to `None`. Either way the next backward pass starts from zero.
+* SGD, Adagrad and (with `sparse=True`, chapter 6) SparseAdam accept
+  sparse gradients; Adam, AdamW and RMSprop refuse them with the messages
+  `optim_step` gives.
+* `state['step']` is a float32 tensor in Adam and Adagrad and a Python
+  int in RMSprop; we keep an integer. The bias corrections are computed
+  from it in double precision, as Python computes `beta1 ** step`.
+* Where we differ: we refuse a NaN learning rate, which SGD's check lets
+  through.
+
+## Summary
+
+* An optimizer is given a list of parameters, each a view of its module's
+  data and gradient; a parameter whose gradient is `None` is skipped and
+  its state does not change; a shared buffer is one parameter.
+* SGD's momentum buffer starts as the undamped gradient; Adam's two
+  moments are bias-corrected, with $\epsilon$ added after the correction;
+  AdamW decays the weight outside the Adam step, Adam's `weight_decay`
+  folds L2 into the gradient first; Adagrad divides by the root of a
+  growing sum; RMSprop by the root of a moving average, optionally
+  centred.
+* Bit-exactness with PyTorch needs its scalar conversions, its operation
+  order, and a fused multiply-add exactly where its kernels fuse one
+  (`add` with `alpha`, `addcmul`).
+* With dense gradients, momentum and Adam's moments move rows that were
+  not looked up (ghost updates), and weight decay moves rows that were
+  never looked up, Adam's L2 decay by almost a learning rate per step.
+* A zero padding row stays zero under every optimizer; a non-zero one
+  decays under weight decay, and very differently under Adam and AdamW.
+* Dense Adam keeps four copies of an embedding table in memory.
+
+## Exercises
+
+1. Predict, then check with `build/bin/ch04`: which rows does one step of
+   each optimizer move, starting from fresh state, if the batch looks up
+   rows 1 and 2 of a 5-row table? (Lab 4 runs this.)
+2. Work out Adam's moves for a row whose gradient is $g$ at step 1 and
+   zero after, for steps 1 to 3, in units of the learning rate; compare
+   with `ghost.tsv`.
+3. Write `sgd_update` with momentum, dampening and Nesterov (the lab
+   grades it with this chapter's tests). Why must the first step ignore
+   `dampening`?
+4. Write `adam_update`, with `amsgrad` and both kinds of weight decay.
+5. Run `build/bin/ch04 --seed 1` and `--seed 2`. Does the order of the
+   optimizers in the spread table stay the same?
+6. Chapter 3's `scale_grad_by_freq` divides a row's gradient by its
+   count in the batch. Under Adam, what difference does that make to the
+   row's step? (Hint: scale $g$ by a constant and look at $m / \sqrt{v}$.)
+*/
