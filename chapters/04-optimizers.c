@@ -418,8 +418,8 @@ $\sqrt{v}$. With `amsgrad`, the denominator uses the largest $v$ seen so
 far (`max_exp_avg_sq`), so the step size can only shrink.
 
 The first step is $\eta \cdot g / (|g| + \epsilon) \approx \eta$ in every
-coordinate whose gradient is not zero, however small the gradient: Adam's
-steps are measured in learning rates, not in gradients.
+coordinate whose gradient is well above $\epsilon$, however small it is
+otherwise: Adam's steps are measured in learning rates, not in gradients.
 
 **Weight decay is where Adam and AdamW part.** `Adam(weight_decay=λ)`
 adds $\lambda w$ to the gradient (an L2 penalty) *before* the averages, so
@@ -1214,9 +1214,10 @@ static int run_chapter(const Options *op, EmbError *err) {
     OutFile values;
     if (corpus_builtin(&c, op->seed, op->sentences, err) != 0) return -1;
     if (op->batch > c.n_tokens - 1) {
+        emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
+                 (long long)op->batch, (long long)(c.n_tokens - 1));
         corpus_free(&c);
-        return emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
-                        (long long)op->batch, (long long)(c.n_tokens - 1));
+        return -1;
     }
     printf("chapter 2's model, D=2, vocabulary %lld, %lld steps, batch %lld, seed %llu\n\n",
            (long long)c.vocab_size, (long long)op->steps, (long long)op->batch,

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""Writes tests/ch04_vectors.h: torch 1.13's optimizer steps on one tensor, bit for bit.
+
+Run by hand with Debian's python3-torch (tests never run it; they include the
+header it wrote):
+
+    /usr/bin/python3 tests/reference/ch04_vectors.py > tests/ch04_vectors.h
+
+Each vector is one parameter of 19 values (16 in the vector body of PyTorch's
+AVX2 kernels, 3 in their scalar tail), the gradients of 4 steps (step 3's is
+zero, so state alone moves the parameter), and the parameter after every step.
+"""
+import numpy as np
+import torch
+
+N, STEPS = 19, 4
+CASES = [
+    ("sgd_plain", "SGD", dict(lr=0.1)),
+    ("sgd_momentum_dampening", "SGD", dict(lr=0.1, momentum=0.9, dampening=0.5)),
+    ("sgd_nesterov", "SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("sgd_all", "SGD", dict(lr=0.05, momentum=0.8, dampening=0.1, weight_decay=0.05, maximize=True)),
+    ("sgd_weight_decay", "SGD", dict(lr=0.1, weight_decay=0.1)),
+    ("adam_default", "Adam", dict(lr=0.01)),
+    ("adam_amsgrad", "Adam", dict(lr=0.01, amsgrad=True)),
+    ("adam_weight_decay", "Adam", dict(lr=0.01, weight_decay=0.1)),
+    ("adam_maximize_betas_eps", "Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-3, maximize=True)),
+    ("adamw_default", "AdamW", dict(lr=0.01)),
+    ("adamw_amsgrad_decay", "AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("adagrad_all", "Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.05,
+                                    initial_accumulator_value=0.2, eps=1e-6)),
+    ("rmsprop_default", "RMSprop", dict(lr=0.01)),
+    ("rmsprop_centered_momentum", "RMSprop", dict(lr=0.01, centered=True, momentum=0.5,
+                                                  weight_decay=0.1, maximize=True, alpha=0.9)),
+]
+
+
+def c_array(values):
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32).ravel()
+    return "{" + ", ".join("0x%08x" % b for b in bits) + "}"
+
+
+def main():
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(4)
+    p0 = torch.randn(N, generator=g)
+    grads = [torch.randn(N, generator=g) * s for s in (1.0, 0.3, 0.0, 2.0)]
+    print("// Written by tests/reference/ch04_vectors.py with torch %s; do not edit." % torch.__version__)
+    print("// float32 bit patterns: the parameter, the gradient of each step, and the")
+    print("// parameter after each step of each case (chapter 4's tests).")
+    print("#define VEC_N %d" % N)
+    print("#define VEC_STEPS %d" % STEPS)
+    print("static const uint32_t VEC_PARAM[VEC_N] = %s;" % c_array(p0))
+    print("static const uint32_t VEC_GRADS[VEC_STEPS][VEC_N] = {%s};" % ", ".join(c_array(x) for x in grads))
+    print("typedef struct VecCase { const char *name; OptimKind kind; OptimOptions options; "
+          "uint32_t after[VEC_STEPS][VEC_N]; } VecCase;")
+    print("static VecCase vec_case(int i);")
+    print("enum { VEC_CASES = %d };" % len(CASES))
+    print("static VecCase vec_case(int i) {")
+    print("    VecCase c = {0};")
+    print("    switch (i) {")
+    for i, (name, cls, kw) in enumerate(CASES):
+        p = p0.clone().requires_grad_(True)
+        opt = getattr(torch.optim, cls)([p], **kw)
+        after = []
+        for gr in grads:
+            p.grad = gr.clone()
+            opt.step()
+            after.append(p.detach().clone())
+        kind = {"SGD": "OPTIM_SGD", "Adam": "OPTIM_ADAM", "AdamW": "OPTIM_ADAMW",
+                "Adagrad": "OPTIM_ADAGRAD", "RMSprop": "OPTIM_RMSPROP"}[cls]
+        sets = []
+        for k, v in kw.items():
+            if k == "betas":
+                sets += ["c.options.beta1 = %r;" % v[0], "c.options.beta2 = %r;" % v[1]]
+            elif isinstance(v, bool):
+                sets.append("c.options.%s = %s;" % (k, "true" if v else "false"))
+            else:
+                sets.append("c.options.%s = %r;" % (k, float(v)))
+        print("    case %d: {  // %s(%s)" % (i, cls, ", ".join("%s=%r" % kv for kv in kw.items())))
+        print('        c.name = "%s";' % name)
+        print("        c.kind = %s;" % kind)
+        print("        c.options = optim_defaults(%s);" % kind)
+        for st in sets:
+            print("        " + st)
+        print("        static const uint32_t after[VEC_STEPS][VEC_N] = {%s};" % ", ".join(c_array(a) for a in after))
+        print("        memcpy(c.after, after, sizeof after);")
+        print("        break;")
+        print("    }")
+    print("    }")
+    print("    return c;")
+    print("}")
+
+
+if __name__ == "__main__":
+    main()
