@@ -727,26 +727,153 @@ void optim_free(Optimizer *o) {
 }
 
 /**
+## A training step, and what it moves
+
+From this chapter on, a training step is four calls, in PyTorch's order:
+`zero_grad`, forward, backward, `step`. `ntm_train_step` is that loop body
+for chapter 2's model; later chapters write the same four lines for
+theirs.
+*/
+
+int ntm_train_step(NextTokenModel *m, Optimizer *o, const ParamList *params,
+                   const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
+                   EmbError *err) {
+    param_list_zero_grad(params);                                      // optimizer.zero_grad()
+    if (ntm_forward(m, inputs, targets, B, loss, err) != 0) return -1;  // loss = model(x)
+    if (ntm_backward(m, inputs, B, err) != 0) return -1;               // loss.backward()
+    return optim_step(o, params, err);                                 // optimizer.step()
+}
+
+/**
+To see what an optimizer does to a table we measure two things after each
+step: which rows changed at all (any bit of any value), and how well the
+table separates the word categories of chapter 2's corpus, the mean
+distance between two words of the same category divided by the mean
+distance between words of different categories (1 for a random table, 0
+for perfect groups; chapter 2's tests use the same measure).
+*/
+
+int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int64_t D) {
+    int64_t n = 0;
+    for (int64_t k = 0; k < V; k++) {
+        n += memcmp(before + k * D, after + k * D, (size_t)D * sizeof(float)) != 0;  // row k
+    }
+    return n;
+}
+
+double emb_category_spread(const float *weight, int64_t V, int64_t D, const int *category) {
+    double same = 0, other = 0;
+    int64_t n_same = 0, n_other = 0;
+    for (int64_t a = 0; a < V; a++) {
+        for (int64_t b = a + 1; b < V; b++) {
+            if (category[a] < 0 || category[b] < 0) continue;
+            double d2 = 0;
+            for (int64_t d = 0; d < D; d++) d2 += pow(weight[a * D + d] - weight[b * D + d], 2);
+            if (category[a] == category[b]) same += sqrt(d2), n_same++;
+            else other += sqrt(d2), n_other++;
+        }
+    }
+    return (same / (double)n_same) / (other / (double)n_other);
+}
+
+/**
+### Ghost updates, measured
+
+The ghost-update experiment needs no model: a table of 4 rows of 3
+values, all 0.5, whose gradient we set by hand. Row 1 has a gradient of
+1 at every step, row 0 at step 1 only, row 3 never. `optim_ghost_run`
+records how far rows 0 and 3 are from where they started, after each
+step, in units of the learning rate (the mean over the row's values of
+$|w_t - w_0| / \eta$).
+*/
+
+enum { GHOST_V = 4, GHOST_D = 3 };
+
+// The mean of |w_k - 0.5| / lr over row k of the ghost table.
+static double ghost_distance(const float *w, int64_t k, double lr) {
+    double sum = 0;
+    for (int d = 0; d < GHOST_D; d++) sum += fabs((double)w[k * GHOST_D + d] - 0.5);
+    return sum / GHOST_D / lr;
+}
+
+int optim_ghost_run(OptimKind kind, const OptimOptions *options, int64_t steps, double *dist,
+                    EmbError *err) {
+    float w[GHOST_V * GHOST_D], g[GHOST_V * GHOST_D];
+    ParamList params = {0};
+    Optimizer opt = {0};
+    for (int k = 0; k < GHOST_V * GHOST_D; k++) w[k] = 0.5f;
+    int rc = param_list_add(&params, "weight", w, g, GHOST_V, GHOST_D, err) != 0 ||
+             optim_init(&opt, kind, options, &params, err) != 0;
+    for (int64_t s = 0; rc == 0 && s <= steps; s++) {
+        dist[s * 2] = ghost_distance(w, 0, options->lr);      // row 0: a gradient at step 1
+        dist[s * 2 + 1] = ghost_distance(w, 3, options->lr);  // row 3: never
+        if (s == steps) break;
+        memset(g, 0, sizeof g);
+        for (int d = 0; d < GHOST_D; d++) {
+            g[1 * GHOST_D + d] = 1.0f;       // row 1: every step
+            if (s == 0) g[0 * GHOST_D + d] = 1.0f;  // row 0: step 1 only
+        }
+        rc = optim_step(&opt, &params, err);
+    }
+    optim_free(&opt);
+    return rc ? -1 : 0;
+}
+
+/**
+### The padding row, measured
+
+`optim_padding_run` builds a 4 x 2 table with `from_pretrained` and
+`padding_idx=3`, whose padding row is the caller's, looks up `[3, 0, 3,
+1]` with an upstream gradient of ones through chapter 3's forward and
+backward passes (so the padding row's gradient is always zero), and
+steps. It returns the padding row after `steps` steps.
+*/
+
+int optim_padding_run(OptimKind kind, const OptimOptions *options, const float pad[2],
+                      int64_t steps, float out_pad[2], EmbError *err) {
+    float w[8] = {1.0f, -1.0f, 0.5f, 0.5f, 2.0f, 0.0f, pad[0], pad[1]}, out[8], G[8];
+    const int64_t idx[4] = {3, 0, 3, 1};
+    EmbeddingOptions eo = emb_default_options();
+    eo.has_padding_idx = true;
+    eo.padding_idx = 3;
+    Embedding e = {0};
+    ParamList params = {0};
+    Optimizer opt = {0};
+    for (int k = 0; k < 8; k++) G[k] = 1.0f;
+    int rc = emb_from_pretrained(&e, w, 4, 2, false, &eo, err) || emb_alloc_grad(&e, err) ||
+             emb_parameters(&e, &params, err) || optim_init(&opt, kind, options, &params, err);
+    for (int64_t s = 0; rc == 0 && s < steps; s++) {
+        emb_zero_grad(&e);
+        rc = emb_forward(&e, idx, 4, out, err) || emb_backward_opts(&e, idx, 4, G, err) ||
+             optim_step(&opt, &params, err);
+    }
+    out_pad[0] = w[6];
+    out_pad[1] = w[7];
+    optim_free(&opt);
+    emb_free(&e);
+    return rc ? -1 : 0;
+}
+
+/**
 ## The program
 
-The program runs four experiments and writes a TSV file for each, and the
-numbers the text quotes to `values.tsv`:
-
-1. **Every optimizer on one model.** Chapter 2's next-token model with
-   $D = 2$, the same initial table and the same batches, trained with each
-   optimizer at a learning rate that suits it.
-2. **Ghost updates.** A small table in which row 0 is looked up at step
-   1 only, row 1 at every step and row 3 never; how far rows 0 and 3 move
-   under each optimizer.
-3. **The padding row**, zero and non-zero, under each optimizer with and
-   without weight decay.
-4. **Memory**: the state each optimizer keeps for tables of real sizes.
+The program runs four experiments, writes a TSV file for each and the
+numbers the text quotes to `values.tsv`: every optimizer on chapter 2's
+model ($D = 2$, the same initial table and batches for all); the ghost
+updates; the padding row; and the memory table. Each experiment is a list
+of optimizer specifications. The learning rates of the training runs are
+the ones that worked best, of a handful we tried, for each optimizer on
+this model: SGD keeps chapter 2's 0.5; momentum 0.9 makes steps up to 10
+times larger, so it gets a tenth; Adam's and RMSprop's steps are about
+`lr` per value whatever the gradient, so they need small ones. The ghost
+runs all use `lr=0.01`; the padding runs `lr=0.1`, with
+`weight_decay=0.1` where the name says `-wd`.
 */
 
 #ifndef EMB_LIBRARY
 
+#include <ctype.h>
 #include <stdarg.h>
-#include <unistd.h>
 
 #include "../src/cli.h"
 #include "../src/corpus.h"
@@ -794,21 +921,22 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
     return 0;
 }
 
-// values.tsv: one `key<TAB>value` line per number the prose quotes.
+// values.tsv: "key<TAB>value"; the key is lower-cased, with '-' written '_'.
 static void value(FILE *f, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void value(FILE *f, const char *key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(f, "%s\t", key);
+    for (const char *c = key; *c; c++) fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
+    fputc('\t', f);
     vfprintf(f, fmt, ap);
-    fprintf(f, "\n");
+    fputc('\n', f);
     va_end(ap);
 }
 
 // An optimizer with the options a run changes from PyTorch's defaults.
 typedef struct Spec {
-    const char *name;  // a column name in the TSV files
+    const char *name;                   // a column name in the TSV files
     OptimKind kind;
     double lr, momentum, weight_decay;  // weight_decay < 0: the optimizer's default
 } Spec;
@@ -821,56 +949,42 @@ static OptimOptions spec_options(const Spec *s) {
     return o;
 }
 
-/**
-### Every optimizer on one model
-
-The learning rates are the ones that worked best, of a handful we tried,
-for each optimizer on this model: SGD keeps chapter 2's 0.5; momentum
-0.9 multiplies the step by up to 10, so it gets a tenth; Adam's and
-RMSprop's steps are about `lr` per value whatever the gradient, so they
-need small ones. Each step records the batch loss, the rows looked up,
-the rows that moved (any value of the row changed), and how well the
-table separates the word categories: the mean distance between two words
-of the same category divided by the mean distance between words of
-different categories (chapter 2's measure; 1 for a random table, 0 for
-perfect groups).
-*/
-
 static const Spec RUNS[] = {
     {"SGD", OPTIM_SGD, 0.5, 0, -1},         {"SGD-momentum", OPTIM_SGD, 0.05, 0.9, -1},
     {"Adam", OPTIM_ADAM, 0.05, 0, -1},      {"AdamW", OPTIM_ADAMW, 0.05, 0, -1},
     {"Adagrad", OPTIM_ADAGRAD, 0.5, 0, -1}, {"RMSprop", OPTIM_RMSPROP, 0.01, 0, -1},
 };
-enum { N_RUNS = sizeof RUNS / sizeof RUNS[0], N_SNAPSHOTS = 40 };
+static const Spec GHOSTS[] = {
+    {"SGD", OPTIM_SGD, 0.01, 0, 0},          {"SGD-momentum", OPTIM_SGD, 0.01, 0.9, 0},
+    {"SGD-wd", OPTIM_SGD, 0.01, 0, 0.01},    {"Adam", OPTIM_ADAM, 0.01, 0, 0},
+    {"Adam-wd", OPTIM_ADAM, 0.01, 0, 0.01},  {"AdamW", OPTIM_ADAMW, 0.01, 0, 0.01},
+    {"Adagrad", OPTIM_ADAGRAD, 0.01, 0, 0},  {"RMSprop", OPTIM_RMSPROP, 0.01, 0, 0},
+    {"RMSprop-momentum", OPTIM_RMSPROP, 0.01, 0.9, 0},
+};
+static const Spec PADS[] = {
+    {"SGD", OPTIM_SGD, 0.1, 0, 0},         {"SGD-wd", OPTIM_SGD, 0.1, 0, 0.1},
+    {"SGD-momentum-wd", OPTIM_SGD, 0.1, 0.9, 0.1},
+    {"Adam", OPTIM_ADAM, 0.1, 0, 0},       {"Adam-wd", OPTIM_ADAM, 0.1, 0, 0.1},
+    {"AdamW", OPTIM_ADAMW, 0.1, 0, 0.1},   {"Adagrad-wd", OPTIM_ADAGRAD, 0.1, 0, 0.1},
+    {"RMSprop-wd", OPTIM_RMSPROP, 0.1, 0, 0.1},
+};
+static const Spec MEMORY[] = {
+    {"SGD", OPTIM_SGD, 0.1, 0, -1},   {"SGD-momentum", OPTIM_SGD, 0.1, 0.9, -1},
+    {"Adam", OPTIM_ADAM, 0.1, 0, -1}, {"Adagrad", OPTIM_ADAGRAD, 0.1, 0, -1},
+    {"RMSprop", OPTIM_RMSPROP, 0.1, 0, -1}};
+static const struct { const char *name, *key; int64_t V, D; } TABLES[] = {
+    {"BERT-base", "bert", 30522, 768}, {"GPT-2", "gpt2", 50257, 768},
+    {"10^7 rows", "big", 10000000, 64}};
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+enum { N_RUNS = COUNT(RUNS), N_SNAPSHOTS = 40, SMOOTH = 50, PAD_STEPS = 10 };
 
+// A training run: per step, the batch loss, rows looked up and moved, the
+// category spread; snapshots of the table.
 typedef struct Run {
     double *loss, *spread;    // (steps,) batch loss; category spread after the step
     int64_t *looked, *moved;  // (steps,) rows looked up; rows that changed
     Snapshots snaps;
 } Run;
-
-// Same-category distance over other-category distance, for rows with a category.
-static double category_spread(const float *w, int64_t V, int64_t D, const int *category) {
-    double same = 0, other = 0;
-    int64_t n_same = 0, n_other = 0;
-    for (int64_t a = 0; a < V; a++) {
-        for (int64_t b = a + 1; b < V; b++) {
-            if (category[a] < 0 || category[b] < 0) continue;
-            double d2 = 0;
-            for (int64_t d = 0; d < D; d++) d2 += pow(w[a * D + d] - w[b * D + d], 2);
-            if (category[a] == category[b]) same += sqrt(d2), n_same++;
-            else other += sqrt(d2), n_other++;
-        }
-    }
-    return (same / (double)n_same) / (other / (double)n_other);
-}
-
-// Rows of the (V, D) tables a and b that differ in any value.
-static int64_t rows_changed(const float *a, const float *b, int64_t V, int64_t D) {
-    int64_t n = 0;
-    for (int64_t k = 0; k < V; k++) n += memcmp(a + k * D, b + k * D, (size_t)D * 4) != 0;
-    return n;
-}
 
 // One training run: the same initial model and batches for every optimizer.
 static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
@@ -884,22 +998,19 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
     int64_t *in = malloc((size_t)B * 16), *tgt = in + B;      // (B,) each
     float *before = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
     rng_manual_seed(&gen, op->seed);
-    if (!in || !before || ntm_init(&m, V, D, B, &gen, err) != 0) {
-        free(in), free(before);
-        return emb_fail(err, "cannot build the model");
-    }
-    int rc = ntm_parameters(&m, &params, err) || optim_init(&opt, spec->kind, &oo, &params, err);
+    int rc = !in || !before || ntm_init(&m, V, D, B, &gen, err) != 0;
+    if (rc) free(in), free(before);
+    if (rc) return emb_fail(err, "cannot build the model");
+    rc = ntm_parameters(&m, &params, err) || optim_init(&opt, spec->kind, &oo, &params, err);
     for (int64_t s = 0; rc == 0 && s <= op->steps; s++) {
         snapshots_take(&run->snaps, s, m.emb.weight);
         if (s == op->steps) break;
         ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, in, tgt);
-        param_list_zero_grad(&params);                            // optimizer.zero_grad()
         memcpy(before, m.emb.weight, (size_t)(V * D) * sizeof(float));
-        rc = ntm_forward(&m, in, tgt, B, &run->loss[s], err) || ntm_backward(&m, in, B, err) ||
-             optim_step(&opt, &params, err);                      // optimizer.step()
+        rc = ntm_train_step(&m, &opt, &params, in, tgt, B, &run->loss[s], err);
         run->looked[s] = emb_rows_touched(&m.emb, in, B);
-        run->moved[s] = rows_changed(before, m.emb.weight, V, D);
-        run->spread[s] = category_spread(m.emb.weight, V, D, c->category);
+        run->moved[s] = emb_rows_changed(before, m.emb.weight, V, D);
+        run->spread[s] = emb_category_spread(m.emb.weight, V, D, c->category);
     }
     optim_free(&opt);
     ntm_free(&m);
@@ -907,229 +1018,97 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
     return rc ? -1 : 0;
 }
 
-/**
-### Ghost updates
-
-A table of 4 rows of 3 values, all 0.5; every step looks up row 1, step
-1 also row 0, and the upstream gradient is 1 everywhere. Row 0 therefore
-has a gradient at step 1 and none after; row 3 never has one. All runs
-use `lr=0.01`, and the distances are measured in learning rates (the
-mean over the row's values of $|w_t - w_0|$, divided by `lr`).
-*/
-
-static const Spec GHOSTS[] = {
-    {"SGD", OPTIM_SGD, 0.01, 0, 0},          {"SGD-momentum", OPTIM_SGD, 0.01, 0.9, 0},
-    {"SGD-wd", OPTIM_SGD, 0.01, 0, 0.01},    {"Adam", OPTIM_ADAM, 0.01, 0, 0},
-    {"Adam-wd", OPTIM_ADAM, 0.01, 0, 0.01},  {"AdamW", OPTIM_ADAMW, 0.01, 0, 0.01},
-    {"Adagrad", OPTIM_ADAGRAD, 0.01, 0, 0},  {"RMSprop", OPTIM_RMSPROP, 0.01, 0, 0},
-    {"RMSprop-momentum", OPTIM_RMSPROP, 0.01, 0.9, 0},
-};
-enum { N_GHOSTS = sizeof GHOSTS / sizeof GHOSTS[0], GHOST_V = 4, GHOST_D = 3 };
-
-// dist is (steps + 1, 2): the distance of rows 0 and 3 from the start, in lr.
-static int ghost_run(const Spec *spec, int64_t steps, double *dist, EmbError *err) {
-    float w[GHOST_V * GHOST_D], g[GHOST_V * GHOST_D];
-    ParamList params = {0};
-    Optimizer opt;
-    OptimOptions oo = spec_options(spec);
-    for (int k = 0; k < GHOST_V * GHOST_D; k++) w[k] = 0.5f;
-    if (param_list_add(&params, "weight", w, g, GHOST_V, GHOST_D, err) != 0 ||
-        optim_init(&opt, spec->kind, &oo, &params, err) != 0) return -1;
-    int64_t s = 0;
-    for (; s <= steps; s++) {
-        for (int r = 0; r < 2; r++) {
-            const float *w_k = w + (r == 0 ? 0 : 3) * GHOST_D;  // row 0 or row 3
-            double sum = 0;
-            for (int d = 0; d < GHOST_D; d++) sum += fabs((double)w_k[d] - 0.5);
-            dist[s * 2 + r] = sum / GHOST_D / spec->lr;
-        }
-        if (s == steps) break;
-        memset(g, 0, sizeof g);
-        for (int d = 0; d < GHOST_D; d++) g[GHOST_D + d] = 1.0f;  // row 1: every step
-        if (s == 0) for (int d = 0; d < GHOST_D; d++) g[d] = 1.0f;  // row 0: step 1 only
-        if (optim_step(&opt, &params, err) != 0) break;
+// Prints run r's line of the table and writes its values.
+static void summarise(const Options *op, int r, const Run *run, FILE *values) {
+    int64_t first = -1, half = op->steps / 2, n = op->steps;
+    double loss = 0, moved = 0, looked = 0;
+    for (int64_t s = n - 1; s >= 0; s--) if (run->spread[s] < 0.2) first = s + 1;
+    for (int64_t s = n > SMOOTH ? n - SMOOTH : 0; s < n; s++)
+        loss += run->loss[s] / (double)(n > SMOOTH ? SMOOTH : n);
+    for (int64_t s = half; s < n; s++) {
+        moved += (double)run->moved[s] / (double)(n - half);
+        looked += (double)run->looked[s] / (double)(n - half);
     }
-    optim_free(&opt);
-    return s == steps ? 0 : -1;
+    printf("%-14s %8.3f %14lld %16.1f\n", RUNS[r].name, loss, (long long)first, moved);
+    char key[64];
+    snprintf(key, sizeof key, "train.%s.loss", RUNS[r].name);
+    value(values, key, "%.2f", loss);
+    snprintf(key, sizeof key, "train.%s.spread_step", RUNS[r].name);
+    value(values, key, "%lld", (long long)first);
+    snprintf(key, sizeof key, "train.%s.moved", RUNS[r].name);
+    value(values, key, "%.1f", moved);
+    if (r == 0) value(values, "train.looked", "%.1f", looked);
 }
 
 /**
-### The padding row
-
-Two tables of 4 rows from `from_pretrained`, `padding_idx=3`: in one the
-padding row is zero, in the other `[0.3, -0.6]`. Each step looks up
-`[3, 0, 3, 1]` with an upstream gradient of ones, through chapter 3's
-forward and backward, so the padding row's gradient is always zero. Ten
-steps at `lr=0.1`, with `weight_decay=0.1` and without.
+The output files: `loss.tsv` (a moving average of 50 steps of each run's
+batch loss, and the unigram baseline), `spread.tsv`, `touched.tsv` (rows
+looked up, and rows each run moved), `ghost.tsv` and `ghost-never.tsv`
+(rows 0 and 3), `padding.tsv`, `memory.tsv` (bytes), and one folder per
+run with its table's trajectories in chapter 2's format.
 */
 
-static const Spec PADS[] = {
-    {"SGD", OPTIM_SGD, 0.1, 0, 0},         {"SGD-wd", OPTIM_SGD, 0.1, 0, 0.1},
-    {"SGD-momentum-wd", OPTIM_SGD, 0.1, 0.9, 0.1},
-    {"Adam", OPTIM_ADAM, 0.1, 0, 0},       {"Adam-wd", OPTIM_ADAM, 0.1, 0, 0.1},
-    {"AdamW", OPTIM_ADAMW, 0.1, 0, 0.1},   {"Adagrad-wd", OPTIM_ADAGRAD, 0.1, 0, 0.1},
-    {"RMSprop-wd", OPTIM_RMSPROP, 0.1, 0, 0.1},
-};
-enum { N_PADS = sizeof PADS / sizeof PADS[0], PAD_STEPS = 10 };
-
-// pad is (2,): the padding row after PAD_STEPS steps; *zero_max: the largest
-// |value| the zero padding row reached.
-static int pad_run(const Spec *spec, bool nonzero, float *pad, EmbError *err) {
-    float w[8] = {1.0f, -1.0f, 0.5f, 0.5f, 2.0f, 0.0f, 0.0f, 0.0f}, out[8], G[8];
-    if (nonzero) w[6] = 0.3f, w[7] = -0.6f;
-    const int64_t idx[4] = {3, 0, 3, 1};
-    EmbeddingOptions eo = emb_default_options();
-    eo.has_padding_idx = true;
-    eo.padding_idx = 3;
-    Embedding e;
-    ParamList params = {0};
-    Optimizer opt;
-    OptimOptions oo = spec_options(spec);
-    for (int k = 0; k < 8; k++) G[k] = 1.0f;
-    if (emb_from_pretrained(&e, w, 4, 2, false, &eo, err) || emb_alloc_grad(&e, err)) return -1;
-    int rc = emb_parameters(&e, &params, err) || optim_init(&opt, spec->kind, &oo, &params, err);
-    for (int s = 0; rc == 0 && s < PAD_STEPS; s++) {
-        emb_zero_grad(&e);
-        rc = emb_forward(&e, idx, 4, out, err) || emb_backward_opts(&e, idx, 4, G, err) ||
-             optim_step(&opt, &params, err);
+// Writes one TSV file: a column per run of x(run, step), one line per step.
+static int write_steps(const Options *op, const char *name, const Run *runs, double baseline,
+                       double (*x)(const Run *, int64_t), EmbError *err) {
+    OutFile f;
+    if (outfile_open(&f, op->out, name, err) != 0) return -1;
+    fprintf(f.f, "step\tlooked_up");
+    for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%s", RUNS[r].name);
+    fprintf(f.f, "\tbaseline\n");
+    for (int64_t s = 0; s < op->steps; s++) {
+        fprintf(f.f, "%lld\t%lld", (long long)s + 1, (long long)runs[0].looked[s]);
+        for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%.5f", x(&runs[r], s));
+        fprintf(f.f, "\t%.5f\n", baseline);
     }
-    pad[0] = w[6], pad[1] = w[7];
-    if (rc == 0) optim_free(&opt);
-    emb_free(&e);
-    return rc ? -1 : 0;
+    return outfile_commit(&f, err);
 }
 
-/**
-### Memory
-
-`optim_state_bytes_for` gives the state of one table; beside it, the
-table's weight and its dense gradient.
-*/
-
-static const struct { const char *name; int64_t V, D; } TABLES[] = {
-    {"BERT-base", 30522, 768}, {"GPT-2", 50257, 768}, {"10^7 rows", 10000000, 64}};
-static const Spec MEMORY[] = {
-    {"SGD", OPTIM_SGD, 0.1, 0, -1},       {"SGD-momentum", OPTIM_SGD, 0.1, 0.9, -1},
-    {"Adam", OPTIM_ADAM, 0.1, 0, -1},     {"Adagrad", OPTIM_ADAGRAD, 0.1, 0, -1},
-    {"RMSprop", OPTIM_RMSPROP, 0.1, 0, -1}};
-enum { N_MEMORY = sizeof MEMORY / sizeof MEMORY[0] };
-
-static void write_memory_row(FILE *f, FILE *values, const char *name, int64_t V, int64_t D) {
-    int64_t table = emb_weight_bytes(V, D);
-    fprintf(f, "%s\t%lld\t%lld\t%lld\t%lld", name, (long long)V, (long long)D,
-            (long long)table, (long long)table);  // weight and gradient
-    for (int r = 0; r < N_MEMORY; r++) {
-        OptimOptions o = spec_options(&MEMORY[r]);
-        int64_t state = optim_state_bytes_for(MEMORY[r].kind, &o, V * D);
-        fprintf(f, "\t%lld", (long long)state);
-        if (MEMORY[r].kind == OPTIM_ADAM && V > 100) {
-            char key[64];
-            snprintf(key, sizeof key, "memory.%s.adam_total_gb", V == 10000000 ? "big"
-                     : V == 30522 ? "bert" : "gpt2");
-            value(values, key, "%.2f", (2 * table + state) / 1e9);
-        }
-    }
-    fprintf(f, "\n");
+static double smoothed_loss(const Run *run, int64_t s) {
+    int64_t from = s + 1 > SMOOTH ? s + 1 - SMOOTH : 0;
+    double mean = 0;
+    for (int64_t t = from; t <= s; t++) mean += run->loss[t] / (double)(s + 1 - from);
+    return mean;
 }
+static double spread_at(const Run *run, int64_t s) { return run->spread[s]; }
+static double moved_at(const Run *run, int64_t s) { return (double)run->moved[s]; }
 
-/**
-### The output files
-
-`loss.tsv` (a moving average of 50 steps of each run's batch loss, and
-the unigram baseline), `spread.tsv`, `touched.tsv` (rows looked up and
-rows moved per step), `ghost.tsv`, `padding.tsv`, `memory.tsv`, and one
-folder per run with its table's trajectories in chapter 2's format.
-*/
-
-enum { SMOOTH = 50 };
-
-static void write_runs(FILE *loss, FILE *spread, FILE *touched, const Run *runs, int64_t steps,
-                       double baseline) {
-    fprintf(loss, "step");
-    fprintf(spread, "step");
-    fprintf(touched, "step\tlooked_up");
+// Writes the training files and every run's trajectories.
+static int write_training(const Options *op, const Corpus *c, const Run *runs, EmbError *err) {
+    double h = corpus_unigram_entropy(c);
+    if (write_steps(op, "loss.tsv", runs, h, smoothed_loss, err) != 0 ||
+        write_steps(op, "spread.tsv", runs, 0.2, spread_at, err) != 0 ||
+        write_steps(op, "touched.tsv", runs, (double)c->vocab_size, moved_at, err) != 0)
+        return -1;
+    RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
+                        c->n_categories};
     for (int r = 0; r < N_RUNS; r++) {
-        fprintf(loss, "\t%s", RUNS[r].name);
-        fprintf(spread, "\t%s", RUNS[r].name);
-        fprintf(touched, "\t%s", RUNS[r].name);
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/%s", op->out, RUNS[r].name);
+        if (cli_make_dir(dir, err) != 0 ||
+            snapshots_write(&runs[r].snaps, dir, &labels, false, err) != 0) return -1;
     }
-    fprintf(loss, "\tbaseline\n");
-    fprintf(spread, "\n");
-    fprintf(touched, "\n");
-    for (int64_t s = 0; s < steps; s++) {
-        fprintf(loss, "%lld", (long long)s + 1);
-        fprintf(spread, "%lld", (long long)s + 1);
-        fprintf(touched, "%lld\t%lld", (long long)s + 1, (long long)runs[0].looked[s]);
-        int64_t from = s + 1 > SMOOTH ? s + 1 - SMOOTH : 0;
-        for (int r = 0; r < N_RUNS; r++) {
-            double mean = 0;
-            for (int64_t t = from; t <= s; t++) mean += runs[r].loss[t] / (double)(s + 1 - from);
-            fprintf(loss, "\t%.5f", mean);
-            fprintf(spread, "\t%.5f", runs[r].spread[s]);
-            fprintf(touched, "\t%lld", (long long)runs[r].moved[s]);
-        }
-        fprintf(loss, "\t%.5f\n", baseline);
-        fprintf(spread, "\n");
-        fprintf(touched, "\n");
-    }
+    return 0;
 }
 
-// Writes value `prefix.<name>.suffix` with `digits` decimals, the name
-// lower-cased with '-' as '_'.
-static void named_value(FILE *f, const char *prefix, const char *name, const char *suffix,
-                        int digits, double x) {
-    char key[96];
-    int n = snprintf(key, sizeof key, "%s.%s.%s", prefix, name, suffix);
-    for (int i = 0; i < n && i < (int)sizeof key; i++) {
-        if (key[i] == '-') key[i] = '_';
-        else if (key[i] >= 'A' && key[i] <= 'Z') key[i] = (char)(key[i] + 32);
-    }
-    fprintf(f, "%s\t%.*f\n", key, digits, x);
-}
-
-// Trains every run, prints a table, writes the training files and values.
+// Every optimizer on chapter 2's model.
 static int experiment_training(const Options *op, const Corpus *c, FILE *values,
                                EmbError *err) {
     Run runs[N_RUNS] = {{0}};
+    size_t n = (size_t)op->steps;
     int rc = 0;
-    printf("%-14s %10s %14s %16s\n", "optimizer", "loss", "spread < 0.2", "rows moved/step");
+    printf("%-14s %8s %14s %16s\n", "optimizer", "loss", "spread < 0.2", "rows moved/step");
     for (int r = 0; r < N_RUNS && rc == 0; r++) {
         Run *run = &runs[r];
-        size_t n = (size_t)op->steps;
         run->loss = calloc(n, 8), run->spread = calloc(n, 8);
         run->looked = calloc(n, 8), run->moved = calloc(n, 8);
         rc = !run->loss || !run->spread || !run->looked || !run->moved
                  ? emb_fail(err, "out of memory for %lld steps", (long long)op->steps)
                  : snapshots_init(&run->snaps, c->vocab_size, 2, N_SNAPSHOTS, op->steps, err);
         if (rc == 0) rc = train(op, c, &RUNS[r], run, err);
-        if (rc != 0) break;
-        int64_t first = -1, half = op->steps / 2;
-        double loss = 0, moved = 0, looked = 0;
-        for (int64_t s = op->steps - 1; s >= 0; s--) if (run->spread[s] < 0.2) first = s + 1;
-        for (int64_t s = op->steps - SMOOTH; s < op->steps; s++) loss += run->loss[s] / SMOOTH;
-        for (int64_t s = half; s < op->steps; s++) {
-            moved += (double)run->moved[s] / (double)(op->steps - half);
-            looked += (double)run->looked[s] / (double)(op->steps - half);
-        }
-        printf("%-14s %10.3f %14lld %16.1f\n", RUNS[r].name, loss, (long long)first, moved);
-        named_value(values, "train", RUNS[r].name, "loss", 2, loss);
-        named_value(values, "train", RUNS[r].name, "spread_step", 0, (double)first);
-        named_value(values, "train", RUNS[r].name, "spread", 2, run->spread[op->steps - 1]);
-        named_value(values, "train", RUNS[r].name, "moved", 1, moved);
-        if (r == 0) value(values, "train.looked", "%.1f", looked);
+        if (rc == 0) summarise(op, r, run, values);
     }
-    OutFile f[3];
-    const char *files[3] = {"loss.tsv", "spread.tsv", "touched.tsv"};
-    for (int k = 0; k < 3 && rc == 0; k++) rc = outfile_open(&f[k], op->out, files[k], err);
-    if (rc == 0) write_runs(f[0].f, f[1].f, f[2].f, runs, op->steps, corpus_unigram_entropy(c));
-    for (int k = 0; k < 3 && rc == 0; k++) rc = outfile_commit(&f[k], err);
-    RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
-                        c->n_categories};
-    for (int r = 0; r < N_RUNS && rc == 0; r++) {
-        char dir[1100];
-        snprintf(dir, sizeof dir, "%s/%s", op->out, RUNS[r].name);
-        rc = cli_make_dir(dir, err) || snapshots_write(&runs[r].snaps, dir, &labels, false, err);
-    }
+    if (rc == 0) rc = write_training(op, c, runs, err);
     for (int r = 0; r < N_RUNS; r++) {
         free(runs[r].loss), free(runs[r].spread), free(runs[r].looked), free(runs[r].moved);
         snapshots_free(&runs[r].snaps);
@@ -1137,98 +1116,114 @@ static int experiment_training(const Options *op, const Corpus *c, FILE *values,
     return rc ? -1 : 0;
 }
 
+// Writes the values of ghost run r; d is (steps + 1, 2).
+static void ghost_values(FILE *values, int r, const double *d, int64_t steps) {
+    char key[64];
+    int later = 0;  // steps after the first in which row 0 moved
+    for (int64_t s = 2; s <= steps; s++) later += d[s * 2] != d[(s - 1) * 2];
+    double x[] = {later, d[steps * 2], d[steps * 2 + 1], d[2], d[4] - d[2], d[6] - d[4]};
+    const char *field[] = {"later_moves", "total", "never", "move1", "move2", "move3"};
+    for (int k = 0; k < 6; k++) {
+        snprintf(key, sizeof key, "ghost.%s.%s", GHOSTS[r].name, field[k]);
+        value(values, key, "%.*f", k == 0 ? 0 : 2, x[k]);
+    }
+}
+
 // The ghost-update runs: ghost.tsv (row 0) and ghost-never.tsv (row 3).
 static int experiment_ghost(const Options *op, FILE *values, EmbError *err) {
-    int64_t steps = op->ghost_steps;
-    double *dist = malloc((size_t)(N_GHOSTS * (steps + 1) * 2) * sizeof(double));
-    OutFile f[2];
+    int64_t steps = op->ghost_steps, n = COUNT(GHOSTS);
+    double *dist = malloc((size_t)(n * (steps + 1) * 2) * sizeof(double));  // (n, steps+1, 2)
     int rc = dist ? 0 : emb_fail(err, "out of memory for %lld steps", (long long)steps);
-    for (int r = 0; r < N_GHOSTS && rc == 0; r++) {
-        double *d = dist + r * (steps + 1) * 2;  // (steps + 1, 2) for run r
-        rc = ghost_run(&GHOSTS[r], steps, d, err);
-        int later = 0;  // steps after the first in which row 0 moved
-        for (int64_t s = 2; s <= steps; s++) later += d[s * 2] != d[(s - 1) * 2];
-        named_value(values, "ghost", GHOSTS[r].name, "later_moves", 0, later);
-        named_value(values, "ghost", GHOSTS[r].name, "total", 2, d[steps * 2]);
-        named_value(values, "ghost", GHOSTS[r].name, "never", 2, d[steps * 2 + 1]);
-        for (int s = 1; s <= 3; s++) {
-            char suffix[16];
-            snprintf(suffix, sizeof suffix, "move%d", s);
-            named_value(values, "ghost", GHOSTS[r].name, suffix, 2,
-                        d[s * 2] - d[(s - 1) * 2]);
-        }
+    for (int r = 0; r < n && rc == 0; r++) {
+        OptimOptions o = spec_options(&GHOSTS[r]);
+        rc = optim_ghost_run(GHOSTS[r].kind, &o, steps, dist + r * (steps + 1) * 2, err);
+        if (rc == 0) ghost_values(values, r, dist + r * (steps + 1) * 2, steps);
     }
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        rc = outfile_open(&f[k], op->out, k == 0 ? "ghost.tsv" : "ghost-never.tsv", err);
+    for (int row = 0; row < 2 && rc == 0; row++) {
+        OutFile f;
+        rc = outfile_open(&f, op->out, row == 0 ? "ghost.tsv" : "ghost-never.tsv", err);
         if (rc != 0) break;
-        fprintf(f[k].f, "step");
-        for (int r = 0; r < N_GHOSTS; r++) fprintf(f[k].f, "\t%s", GHOSTS[r].name);
+        fprintf(f.f, "step");
+        for (int r = 0; r < n; r++) fprintf(f.f, "\t%s", GHOSTS[r].name);
         for (int64_t s = 0; s <= steps; s++) {
-            fprintf(f[k].f, "\n%lld", (long long)s);
-            for (int r = 0; r < N_GHOSTS; r++)
-                fprintf(f[k].f, "\t%.6g", dist[(r * (steps + 1) + s) * 2 + k]);
+            fprintf(f.f, "\n%lld", (long long)s);
+            for (int r = 0; r < n; r++) fprintf(f.f, "\t%.6g", dist[(r * (steps + 1) + s) * 2 + row]);
         }
-        fprintf(f[k].f, "\n");
-        rc = outfile_commit(&f[k], err);
+        fprintf(f.f, "\n");
+        rc = outfile_commit(&f, err);
     }
     free(dist);
     return rc ? -1 : 0;
 }
 
-// The padding runs: padding.tsv and their values.
+// The padding runs: a zero and a non-zero padding row under each optimizer.
 static int experiment_padding(const Options *op, FILE *values, EmbError *err) {
     OutFile f;
     if (outfile_open(&f, op->out, "padding.tsv", err) != 0) return -1;
     fprintf(f.f, "optimizer\tzero_row_0\tzero_row_1\tnonzero_row_0\tnonzero_row_1\n");
-    printf("\npadding row [0, 0] and [0.3, -0.6] after %d steps (lr 0.1, wd 0.1 where '-wd'):\n",
-           PAD_STEPS);
-    for (int r = 0; r < N_PADS; r++) {
+    printf("\npadding rows [0, 0] and [0.3, -0.6] after %d steps:\n", PAD_STEPS);
+    for (int r = 0; r < COUNT(PADS); r++) {
+        const float zero_row[2] = {0.0f, 0.0f}, row[2] = {0.3f, -0.6f};
         float zero[2], pad[2];
-        if (pad_run(&PADS[r], false, zero, err) || pad_run(&PADS[r], true, pad, err)) {
+        OptimOptions o = spec_options(&PADS[r]);
+        char key[64];
+        if (optim_padding_run(PADS[r].kind, &o, zero_row, PAD_STEPS, zero, err) != 0 ||
+            optim_padding_run(PADS[r].kind, &o, row, PAD_STEPS, pad, err) != 0) {
             outfile_abort(&f);
             return -1;
         }
         fprintf(f.f, "%s\t%g\t%g\t%.6f\t%.6f\n", PADS[r].name, zero[0], zero[1], pad[0], pad[1]);
         printf("  %-16s [%g, %g]  [%.4f, %.4f]\n", PADS[r].name, zero[0], zero[1], pad[0], pad[1]);
-        named_value(values, "pad", PADS[r].name, "x", 4, pad[0]);
-        named_value(values, "pad", PADS[r].name, "y", 4, pad[1]);
-        named_value(values, "pad", PADS[r].name, "zero", 0, fabsf(zero[0]) + fabsf(zero[1]));
+        snprintf(key, sizeof key, "pad.%s.x", PADS[r].name);
+        value(values, key, "%.4f", pad[0]);
+        snprintf(key, sizeof key, "pad.%s.y", PADS[r].name);
+        value(values, key, "%.4f", pad[1]);
     }
     return outfile_commit(&f, err);
 }
 
+// memory.tsv: bytes of each table, of its gradient, and of each optimizer's state.
 static int experiment_memory(const Options *op, int64_t V, FILE *values, EmbError *err) {
     OutFile f;
     if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
     fprintf(f.f, "table\tV\tD\tweight\tgrad");
-    for (int r = 0; r < N_MEMORY; r++) fprintf(f.f, "\t%s", MEMORY[r].name);
+    for (int r = 0; r < COUNT(MEMORY); r++) fprintf(f.f, "\t%s", MEMORY[r].name);
+    for (int t = -1; t < COUNT(TABLES); t++) {  // -1: this chapter's table
+        int64_t rows = t < 0 ? V : TABLES[t].V, D = t < 0 ? 2 : TABLES[t].D;
+        int64_t table = emb_weight_bytes(rows, D);
+        fprintf(f.f, "\n%s\t%lld\t%lld\t%lld\t%lld", t < 0 ? "this chapter's" : TABLES[t].name,
+                (long long)rows, (long long)D, (long long)table, (long long)table);
+        for (int r = 0; r < COUNT(MEMORY); r++) {
+            OptimOptions o = spec_options(&MEMORY[r]);
+            int64_t state = optim_state_bytes_for(MEMORY[r].kind, &o, rows * D);
+            fprintf(f.f, "\t%lld", (long long)state);
+            char k[64];
+            snprintf(k, sizeof k, "memory.%s.adam_total_gb", t < 0 ? "book" : TABLES[t].key);
+            if (MEMORY[r].kind == OPTIM_ADAM) value(values, k, "%.2f", (2 * table + state) / 1e9);
+        }
+    }
     fprintf(f.f, "\n");
-    write_memory_row(f.f, values, "this chapter's", V, 2);
-    for (size_t t = 0; t < sizeof TABLES / sizeof TABLES[0]; t++)
-        write_memory_row(f.f, values, TABLES[t].name, TABLES[t].V, TABLES[t].D);
     return outfile_commit(&f, err);
 }
 
 static int run_chapter(const Options *op, EmbError *err) {
     Corpus c = {0};
-    OutFile values;
+    OutFile values = {0};
     if (corpus_builtin(&c, op->seed, op->sentences, err) != 0) return -1;
-    if (op->batch > c.n_tokens - 1) {
-        emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
-                 (long long)op->batch, (long long)(c.n_tokens - 1));
-        corpus_free(&c);
-        return -1;
+    int rc = op->batch > c.n_tokens - 1
+                 ? emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
+                            (long long)op->batch, (long long)(c.n_tokens - 1))
+                 : outfile_open(&values, op->out, "values.tsv", err);
+    if (rc == 0) {
+        printf("chapter 2's model, D=2, vocabulary %lld, %lld steps, batch %lld, seed %llu\n\n",
+               (long long)c.vocab_size, (long long)op->steps, (long long)op->batch,
+               (unsigned long long)op->seed);
+        rc = experiment_training(op, &c, values.f, err) || experiment_ghost(op, values.f, err) ||
+             experiment_padding(op, values.f, err) ||
+             experiment_memory(op, c.vocab_size, values.f, err);
+        if (rc == 0) rc = outfile_commit(&values, err);
+        else outfile_abort(&values);
     }
-    printf("chapter 2's model, D=2, vocabulary %lld, %lld steps, batch %lld, seed %llu\n\n",
-           (long long)c.vocab_size, (long long)op->steps, (long long)op->batch,
-           (unsigned long long)op->seed);
-    int rc = outfile_open(&values, op->out, "values.tsv", err);
-    if (rc == 0) rc = experiment_training(op, &c, values.f, err) ||
-                      experiment_ghost(op, values.f, err) ||
-                      experiment_padding(op, values.f, err) ||
-                      experiment_memory(op, c.vocab_size, values.f, err);
-    if (rc == 0) rc = outfile_commit(&values, err);
-    else if (values.f) outfile_abort(&values);
     corpus_free(&c);
     return rc ? -1 : 0;
 }
