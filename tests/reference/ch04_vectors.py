@@ -6,14 +6,14 @@ header it wrote):
 
     /usr/bin/python3 tests/reference/ch04_vectors.py > tests/ch04_vectors.h
 
-Each vector is one parameter of 19 values (16 in the vector body of PyTorch's
+Each vector is one parameter of 67 values (64 in the vector body of PyTorch's
 AVX2 kernels, 3 in their scalar tail), the gradients of 4 steps (step 3's is
 zero, so state alone moves the parameter), and the parameter after every step.
 """
 import numpy as np
 import torch
 
-N, STEPS = 19, 4
+N, STEPS = 67, 4
 CASES = [
     ("sgd_plain", "SGD", dict(lr=0.1)),
     ("sgd_momentum_dampening", "SGD", dict(lr=0.1, momentum=0.9, dampening=0.5)),
@@ -24,11 +24,13 @@ CASES = [
     ("adam_amsgrad", "Adam", dict(lr=0.01, amsgrad=True)),
     ("adam_weight_decay", "Adam", dict(lr=0.01, weight_decay=0.1)),
     ("adam_maximize_betas_eps", "Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-3, maximize=True)),
+    ("adam_beta2_half", "Adam", dict(lr=0.01, betas=(0.5, 0.5))),
     ("adamw_default", "AdamW", dict(lr=0.01)),
     ("adamw_amsgrad_decay", "AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
     ("adagrad_all", "Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.05,
                                     initial_accumulator_value=0.2, eps=1e-6)),
     ("rmsprop_default", "RMSprop", dict(lr=0.01)),
+    ("rmsprop_alpha_half", "RMSprop", dict(lr=0.01, alpha=0.5, centered=True)),
     ("rmsprop_centered_momentum", "RMSprop", dict(lr=0.01, centered=True, momentum=0.5,
                                                   weight_decay=0.1, maximize=True, alpha=0.9)),
 ]
