@@ -358,15 +358,15 @@ static inline float maximum(float a, float b) {
 /**
 ## SGD: momentum, dampening, Nesterov, weight decay, maximize
 
-With every option, `torch.optim.SGD` computes, for gradient $g$ and step
-$t$:
+With every option, `torch.optim.SGD` computes, for gradient $g$ and
+weight $w$ at step $t$, with $\lambda$ = `weight_decay`, $\mu$ =
+`momentum`, $\tau$ = `dampening` and learning rate $\eta$:
 
 $$
 \begin{aligned}
-d &= \pm g + \lambda\, w && \text{(the sign is } - \text{ with maximize; } \lambda = \texttt{weight\_decay)}\\
-b_t &= \begin{cases} d & t = 1\\ \mu\, b_{t-1} + (1 - \tau)\, d & t > 1 \end{cases}
-  && (\mu = \texttt{momentum},\ \tau = \texttt{dampening})\\
-d &\leftarrow \begin{cases} d + \mu\, b_t & \text{Nesterov}\\ b_t & \text{otherwise} \end{cases}\\
+d &= \pm g + \lambda w \qquad (\text{minus with maximize})\\
+b_t &= d \ \text{ if } t = 1, \qquad b_t = \mu b_{t-1} + (1 - \tau)\, d \ \text{ if } t > 1\\
+d &\leftarrow d + \mu b_t \ \text{ (Nesterov)}, \qquad d \leftarrow b_t \ \text{ (otherwise)}\\
 w &\leftarrow w - \eta\, d
 \end{aligned}
 $$
