@@ -63,7 +63,8 @@ int param_list_add(ParamList *l, const char *name, float *data, float *grad, int
         if (l->items[i].data == data) return 0;  // a shared buffer is listed once
     }
     int64_t numel = cols == 0 ? rows : 0;
-    if (!data || rows < 1 || cols < 0 || (cols > 0 && emb_mul_size(rows, cols, &numel) != 0)) {
+    if (!data || rows < 1 || cols < 0 ||
+        (cols > 0 && emb_mul_size(rows, cols, &numel) != 0)) {
         return emb_fail(err, "parameter %s: bad buffer or shape (%lld, %lld)", name,
                         (long long)rows, (long long)cols);
     }
@@ -71,8 +72,11 @@ int param_list_add(ParamList *l, const char *name, float *data, float *grad, int
         return emb_fail(err, "parameter %s: a list holds at most %d parameters", name,
                         OPTIM_MAX_PARAMS);
     }
-    l->items[l->n++] = (Param){.name = name, .data = data, .grad = grad,
-                               .ndim = cols == 0 ? 1 : 2, .shape = {rows, cols == 0 ? 1 : cols},
+    l->items[l->n++] = (Param){.name = name,
+                               .data = data,
+                               .grad = grad,
+                               .ndim = cols == 0 ? 1 : 2,
+                               .shape = {rows, cols == 0 ? 1 : cols},
                                .numel = numel};
     return 0;
 }
@@ -86,15 +90,17 @@ int emb_parameters(Embedding *e, ParamList *out, EmbError *err) {
 int linear_parameters(Linear *l, const char *weight_name, const char *bias_name,
                       ParamList *out, EmbError *err) {
     if (param_list_add(out, weight_name, l->weight, l->weight_grad, l->out_features,
-                       l->in_features, err) != 0) return -1;
+                       l->in_features, err) != 0)
+        return -1;
     if (!l->bias) return 0;  // bias=False
     return param_list_add(out, bias_name, l->bias, l->bias_grad, l->out_features, 0, err);
 }
 
 int ntm_parameters(NextTokenModel *m, ParamList *out, EmbError *err) {
     out->n = 0;
-    if (param_list_add(out, "emb.weight", m->emb.weight, m->emb.grad, m->emb.num_embeddings,
-                       m->emb.embedding_dim, err) != 0) return -1;
+    if (param_list_add(out, "emb.weight", m->emb.weight, m->emb.grad,
+                       m->emb.num_embeddings, m->emb.embedding_dim, err) != 0)
+        return -1;
     return linear_parameters(&m->proj, "proj.weight", "proj.bias", out, err);
 }
 
@@ -102,7 +108,8 @@ int cm_parameters(ContextModel *m, ParamList *out, EmbError *err) {
     out->n = 0;
     float *grad = m->emb.requires_grad ? m->emb.grad : NULL;  // frozen: p.grad is None
     if (param_list_add(out, "emb.weight", m->emb.weight, grad, m->emb.num_embeddings,
-                       m->emb.embedding_dim, err) != 0) return -1;
+                       m->emb.embedding_dim, err) != 0)
+        return -1;
     return linear_parameters(&m->proj, "proj.weight", "proj.bias", out, err);
 }
 
@@ -163,13 +170,15 @@ Each optimizer takes keyword arguments with defaults of its own. We keep
 them in one struct with PyTorch's names, so that a reader can copy a line
 of Python into C, and start it from `optim_defaults`:
 
-| optimizer | defaults |
-|---|---|
-| `SGD` | `lr` required, `momentum=0`, `dampening=0`, `weight_decay=0`, `nesterov=False` |
-| `Adam` | `lr=1e-3`, `betas=(0.9, 0.999)`, `eps=1e-8`, `weight_decay=0`, `amsgrad=False` |
-| `AdamW` | as `Adam`, but `weight_decay=1e-2` |
-| `Adagrad` | `lr=1e-2`, `lr_decay=0`, `weight_decay=0`, `initial_accumulator_value=0`, `eps=1e-10` |
-| `RMSprop` | `lr=1e-2`, `alpha=0.99`, `eps=1e-8`, `weight_decay=0`, `momentum=0`, `centered=False` |
+* `SGD`: `lr` required, `momentum=0`, `dampening=0`, `weight_decay=0`,
+  `nesterov=False`;
+* `Adam`: `lr=1e-3`, `betas=(0.9, 0.999)`, `eps=1e-8`, `weight_decay=0`,
+  `amsgrad=False`;
+* `AdamW`: as `Adam`, but `weight_decay=1e-2`;
+* `Adagrad`: `lr=1e-2`, `lr_decay=0`, `weight_decay=0`,
+  `initial_accumulator_value=0`, `eps=1e-10`;
+* `RMSprop`: `lr=1e-2`, `alpha=0.99`, `eps=1e-8`, `weight_decay=0`,
+  `momentum=0`, `centered=False`;
 
 and `maximize=False` for all five. AdamW's default decay is the one to
 remember: `AdamW(params)` decays every weight, `Adam(params)` none.
@@ -181,15 +190,21 @@ OptimOptions optim_defaults(OptimKind kind) {
     case OPTIM_SGD: o.lr = OPTIM_REQUIRED; break;
     case OPTIM_ADAM: break;
     case OPTIM_ADAMW: o.weight_decay = 1e-2; break;
-    case OPTIM_ADAGRAD: o.lr = 1e-2; o.eps = 1e-10; break;
-    case OPTIM_RMSPROP: o.lr = 1e-2; o.alpha = 0.99; break;
+    case OPTIM_ADAGRAD:
+        o.lr = 1e-2;
+        o.eps = 1e-10;
+        break;
+    case OPTIM_RMSPROP:
+        o.lr = 1e-2;
+        o.alpha = 0.99;
+        break;
     default: break;
     }
     return o;
 }
 
-static const char *const OPTIM_NAMES[OPTIM_NUM_KINDS] = {"SGD", "Adam", "AdamW", "Adagrad",
-                                                         "RMSprop"};
+static const char *const OPTIM_NAMES[OPTIM_NUM_KINDS] = {"SGD", "Adam", "AdamW",
+                                                         "Adagrad", "RMSprop"};
 
 const char *optim_name(OptimKind kind) {
     return kind >= 0 && kind < OPTIM_NUM_KINDS ? OPTIM_NAMES[kind] : "?";
@@ -204,8 +219,9 @@ int optim_kind_from_name(const char *name, OptimKind *kind, EmbError *err) {
             return 0;
         }
     }
-    return emb_fail(err, "unknown optimizer '%s': expected sgd, adam, adamw, adagrad or rmsprop",
-                    name);
+    return emb_fail(
+        err, "unknown optimizer '%s': expected sgd, adam, adamw, adagrad or rmsprop",
+        name);
 }
 
 /**
@@ -253,7 +269,8 @@ static int check_beta(double beta, int index, EmbError *err) {
 }
 
 int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {
-    if (kind < 0 || kind >= OPTIM_NUM_KINDS) return emb_fail(err, "unknown optimizer %d", kind);
+    if (kind < 0 || kind >= OPTIM_NUM_KINDS)
+        return emb_fail(err, "unknown optimizer %d", kind);
     if (kind == OPTIM_SGD && o->lr == OPTIM_REQUIRED) {
         return emb_fail(err, "parameter group didn't specify a value of required "
                              "optimization parameter lr");
@@ -262,26 +279,31 @@ int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {
     switch (kind) {
     case OPTIM_SGD:
         if (check_nonneg(o->momentum, "momentum value", err) != 0 ||
-            check_nonneg(o->weight_decay, "weight_decay value", err) != 0) return -1;
+            check_nonneg(o->weight_decay, "weight_decay value", err) != 0)
+            return -1;
         if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
-            return emb_fail(err, "Nesterov momentum requires a momentum and zero dampening");
+            return emb_fail(err,
+                            "Nesterov momentum requires a momentum and zero dampening");
         }
         return 0;
     case OPTIM_ADAM:
     case OPTIM_ADAMW:
-        if (check_nonneg(o->eps, "epsilon value", err) != 0 || check_beta(o->beta1, 0, err) ||
-            check_beta(o->beta2, 1, err)) return -1;
+        if (check_nonneg(o->eps, "epsilon value", err) != 0 ||
+            check_beta(o->beta1, 0, err) || check_beta(o->beta2, 1, err))
+            return -1;
         return check_nonneg(o->weight_decay, "weight_decay value", err);
     case OPTIM_ADAGRAD:
         if (check_nonneg(o->lr_decay, "lr_decay value", err) != 0 ||
             check_nonneg(o->weight_decay, "weight_decay value", err) != 0 ||
             check_nonneg(o->initial_accumulator_value, "initial_accumulator_value value",
-                         err) != 0) return -1;
+                         err) != 0)
+            return -1;
         return check_nonneg(o->eps, "epsilon value", err);
     default:  // RMSprop
         if (check_nonneg(o->eps, "epsilon value", err) != 0 ||
             check_nonneg(o->momentum, "momentum value", err) != 0 ||
-            check_nonneg(o->weight_decay, "weight_decay value", err) != 0) return -1;
+            check_nonneg(o->weight_decay, "weight_decay value", err) != 0)
+            return -1;
         return check_nonneg(o->alpha, "alpha value", err);
     }
 }
@@ -340,8 +362,8 @@ at start; both round once per `fmaf`, so both give the same bits.
 */
 
 // The FMA clones (see sgd_step in chapter 2): GCC on x86-64 glibc only.
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && !defined(__clang__) && \
-    defined(__has_attribute)
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
+    !defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define OPTIM_FMA_CLONES __attribute__((target_clones("fma", "default")))
 #endif
@@ -351,9 +373,7 @@ at start; both round once per `fmaf`, so both give the same bits.
 #endif
 
 // torch.maximum: the larger value, and NaN if either is NaN.
-static inline float maximum(float a, float b) {
-    return (isnan(a) || a > b) ? a : b;
-}
+static inline float maximum(float a, float b) { return (isnan(a) || a > b) ? a : b; }
 
 /**
 ## SGD: momentum, dampening, Nesterov, weight decay, maximize
@@ -365,8 +385,10 @@ weight $w$ at step $t$, with $\lambda$ = `weight_decay`, $\mu$ =
 $$
 \begin{aligned}
 d &= \pm g + \lambda w \qquad (\text{minus with maximize})\\
-b_t &= d \ \text{ if } t = 1, \qquad b_t = \mu b_{t-1} + (1 - \tau)\, d \ \text{ if } t > 1\\
-d &\leftarrow d + \mu b_t \ \text{ (Nesterov)}, \qquad d \leftarrow b_t \ \text{ (otherwise)}\\
+b_t &= d \ \text{ if } t = 1, \qquad
+  b_t = \mu b_{t-1} + (1 - \tau)\, d \ \text{ if } t > 1\\
+d &\leftarrow d + \mu b_t \ \text{ (Nesterov)}, \qquad
+  d \leftarrow b_t \ \text{ (otherwise)}\\
 w &\leftarrow w - \eta\, d
 \end{aligned}
 $$
@@ -379,19 +401,20 @@ later gradients are halved. Without momentum the buffer is never made
 
 OPTIM_FMA_CLONES
 void sgd_update(float *restrict param, const float *restrict grad,
-                float *restrict momentum_buffer, bool first, int64_t n, const OptimOptions *o) {
+                float *restrict momentum_buffer, bool first, int64_t n,
+                const OptimOptions *o) {
     const float wd = (float)o->weight_decay, mom = (float)o->momentum;
     const float damp = (float)(1.0 - o->dampening), neg_lr = (float)-o->lr;
     for (int64_t i = 0; i < n; i++) {
-        float d = o->maximize ? -grad[i] : grad[i];          // d_p = -d_p if maximize
+        float d = o->maximize ? -grad[i] : grad[i];           // d_p = -d_p if maximize
         if (o->weight_decay != 0) d = fmaf(param[i], wd, d);  // d_p.add(param, alpha=wd)
         if (o->momentum != 0) {
             float *buf = &momentum_buffer[i];
-            if (first) *buf = d;                              // torch.clone(d_p)
-            else *buf = fmaf(d, damp, *buf * mom);            // buf.mul_(m).add_(d_p, 1-damp)
-            d = o->nesterov ? fmaf(*buf, mom, d) : *buf;      // d_p.add(buf, alpha=m)
+            if (first) *buf = d;                          // torch.clone(d_p)
+            else *buf = fmaf(d, damp, *buf * mom);        // buf.mul_(m).add_(d_p, 1-damp)
+            d = o->nesterov ? fmaf(*buf, mom, d) : *buf;  // d_p.add(buf, alpha=m)
         }
-        param[i] = fmaf(d, neg_lr, param[i]);                 // param.add_(d_p, alpha=-lr)
+        param[i] = fmaf(d, neg_lr, param[i]);  // param.add_(d_p, alpha=-lr)
     }
 }
 
@@ -431,28 +454,30 @@ decay). `adam_update` does both, chosen by `decoupled`.
 */
 
 OPTIM_FMA_CLONES
-void adam_update(float *restrict param, const float *restrict grad, float *restrict exp_avg,
-                 float *restrict exp_avg_sq, float *restrict max_exp_avg_sq, int64_t n,
-                 int64_t step, const OptimOptions *o, bool decoupled) {
+void adam_update(float *restrict param, const float *restrict grad,
+                 float *restrict exp_avg, float *restrict exp_avg_sq,
+                 float *restrict max_exp_avg_sq, int64_t n, int64_t step,
+                 const OptimOptions *o, bool decoupled) {
     double bias_correction1 = 1.0 - pow(o->beta1, (double)step);
     double bias_correction2 = 1.0 - pow(o->beta2, (double)step);
     const float neg_step_size = (float)-(o->lr / bias_correction1);
     const float bc2_sqrt = (float)sqrt(bias_correction2), eps = (float)o->eps;
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, wd = (float)o->weight_decay;
-    const float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
+    const float one_minus_b1 = (float)(1.0 - o->beta1),
+                one_minus_b2 = (float)(1.0 - o->beta2);
     const float decay = (float)(1.0 - o->lr * o->weight_decay);
     const bool l2 = !decoupled && o->weight_decay != 0;
     for (int64_t i = 0; i < n; i++) {
-        float g = o->maximize ? -grad[i] : grad[i];                    // -grad if maximize
-        if (l2) g = fmaf(param[i], wd, g);                             // grad.add(param, alpha=wd)
-        if (decoupled) param[i] *= decay;                              // param.mul_(1 - lr*wd)
-        float m = fmaf(g, one_minus_b1, exp_avg[i] * b1);             // exp_avg.mul_().add_()
-        float v = fmaf(one_minus_b2 * g, g, exp_avg_sq[i] * b2);       // .mul_().addcmul_()
+        float g = o->maximize ? -grad[i] : grad[i];        // -grad if maximize
+        if (l2) g = fmaf(param[i], wd, g);                 // grad.add(param, alpha=wd)
+        if (decoupled) param[i] *= decay;                  // param.mul_(1 - lr*wd)
+        float m = fmaf(g, one_minus_b1, exp_avg[i] * b1);  // exp_avg.mul_().add_()
+        float v = fmaf(one_minus_b2 * g, g, exp_avg_sq[i] * b2);  // .mul_().addcmul_()
         exp_avg[i] = m;
         exp_avg_sq[i] = v;
         if (max_exp_avg_sq) v = max_exp_avg_sq[i] = maximum(max_exp_avg_sq[i], v);
-        float denom = sqrtf(v) / bc2_sqrt + eps;                       // (sqrt() / bc2).add_(eps)
-        param[i] = param[i] + (neg_step_size * m) / denom;             // addcdiv_(m, denom, -ss)
+        float denom = sqrtf(v) / bc2_sqrt + eps;            // (sqrt() / bc2).add_(eps)
+        param[i] = param[i] + (neg_step_size * m) / denom;  // addcdiv_(m, denom, -ss)
     }
 }
 
@@ -474,16 +499,16 @@ parameter, even one that will never have a gradient.
 */
 
 OPTIM_FMA_CLONES
-void adagrad_update(float *restrict param, const float *restrict grad, float *restrict sum,
-                    int64_t n, int64_t step, const OptimOptions *o) {
+void adagrad_update(float *restrict param, const float *restrict grad,
+                    float *restrict sum, int64_t n, int64_t step, const OptimOptions *o) {
     double clr = o->lr / (1.0 + (double)(step - 1) * o->lr_decay);
     const float neg_clr = (float)-clr, eps = (float)o->eps, wd = (float)o->weight_decay;
     for (int64_t i = 0; i < n; i++) {
-        float g = o->maximize ? -grad[i] : grad[i];            // -grad if maximize
-        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);   // grad.add(param, alpha=wd)
-        sum[i] = fmaf(g, g, sum[i]);                           // sum.addcmul_(g, g, value=1)
-        float std = sqrtf(sum[i]) + eps;                       // sum.sqrt().add_(eps)
-        param[i] = param[i] + (neg_clr * g) / std;             // addcdiv_(g, std, value=-clr)
+        float g = o->maximize ? -grad[i] : grad[i];           // -grad if maximize
+        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);  // grad.add(param, alpha=wd)
+        sum[i] = fmaf(g, g, sum[i]);                // sum.addcmul_(g, g, value=1)
+        float std = sqrtf(sum[i]) + eps;            // sum.sqrt().add_(eps)
+        param[i] = param[i] + (neg_clr * g) / std;  // addcdiv_(g, std, value=-clr)
     }
 }
 
@@ -508,28 +533,30 @@ void rmsprop_update(float *restrict param, const float *restrict grad,
                     float *restrict square_avg, float *restrict grad_avg,
                     float *restrict momentum_buffer, int64_t n, const OptimOptions *o) {
     const float alpha = (float)o->alpha, one_minus_alpha = (float)(1.0 - o->alpha);
-    const float eps = (float)o->eps, wd = (float)o->weight_decay, mom = (float)o->momentum;
+    const float eps = (float)o->eps, wd = (float)o->weight_decay,
+                mom = (float)o->momentum;
     const float neg_lr = (float)-o->lr;
     for (int64_t i = 0; i < n; i++) {
-        float g = o->maximize ? -grad[i] : grad[i];                       // -grad if maximize
-        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);              // grad.add(param, wd)
-        float sq = fmaf(one_minus_alpha * g, g, square_avg[i] * alpha);   // .mul_().addcmul_()
+        float g = o->maximize ? -grad[i] : grad[i];           // -grad if maximize
+        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);  // grad.add(param, wd)
+        float sq =
+            fmaf(one_minus_alpha * g, g, square_avg[i] * alpha);  // .mul_().addcmul_()
         square_avg[i] = sq;
         float avg;
         if (grad_avg) {
-            float ga = fmaf(g, one_minus_alpha, grad_avg[i] * alpha);     // .mul_().add_()
+            float ga = fmaf(g, one_minus_alpha, grad_avg[i] * alpha);  // .mul_().add_()
             grad_avg[i] = ga;
-            avg = sqrtf(fmaf(-ga, ga, sq));                 // sq.addcmul(ga, ga, value=-1).sqrt_()
+            avg = sqrtf(fmaf(-ga, ga, sq));  // sq.addcmul(ga, ga, value=-1).sqrt_()
         } else {
-            avg = sqrtf(sq);                                // square_avg.sqrt()
+            avg = sqrtf(sq);  // square_avg.sqrt()
         }
-        avg = avg + eps;                                    // avg.add_(eps)
+        avg = avg + eps;  // avg.add_(eps)
         if (momentum_buffer) {
-            float b = momentum_buffer[i] * mom + g / avg;   // buf.mul_(m).addcdiv_(g, avg)
+            float b = momentum_buffer[i] * mom + g / avg;  // buf.mul_(m).addcdiv_(g, avg)
             momentum_buffer[i] = b;
-            param[i] = fmaf(b, neg_lr, param[i]);           // param.add_(buf, alpha=-lr)
+            param[i] = fmaf(b, neg_lr, param[i]);  // param.add_(buf, alpha=-lr)
         } else {
-            param[i] = param[i] + (neg_lr * g) / avg;       // addcdiv_(g, avg, value=-lr)
+            param[i] = param[i] + (neg_lr * g) / avg;  // addcdiv_(g, avg, value=-lr)
         }
     }
 }
@@ -540,12 +567,14 @@ void rmsprop_update(float *restrict param, const float *restrict grad,
 `optimizer.state[p]` is a dictionary per parameter. Its entries appear at
 fixed moments, and a test can watch them appear:
 
-| optimizer | state | created |
-|---|---|---|
-| `SGD` | `momentum_buffer` (only if `momentum != 0`) | first step with a gradient, as a copy of it |
-| `Adam`, `AdamW` | `step`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (only with `amsgrad`) | first step with a gradient, zeros |
-| `Adagrad` | `step`, `sum` | in the constructor, `sum` filled with `initial_accumulator_value` |
-| `RMSprop` | `step`, `square_avg`, `momentum_buffer` (if `momentum > 0`), `grad_avg` (if `centered`) | first step with a gradient, zeros |
+* `SGD`: `momentum_buffer`, only if `momentum != 0`, at the first step
+  with a gradient, as a copy of it.
+* `Adam`, `AdamW`: `step`, `exp_avg`, `exp_avg_sq` and, with `amsgrad`,
+  `max_exp_avg_sq`, at the first step with a gradient, zeros.
+* `Adagrad`: `step` and `sum`, in the constructor, `sum` filled with
+  `initial_accumulator_value`.
+* `RMSprop`: `step`, `square_avg`, `momentum_buffer` (if `momentum > 0`)
+  and `grad_avg` (if `centered`), at the first step with a gradient, zeros.
 
 A state buffer has its parameter's size. That is the memory cost of an
 optimizer, and for an embedding table it is large: Adam keeps two more
@@ -556,7 +585,8 @@ tables beside the weight and its gradient.
 static float *state_buffer(int64_t n, float fill) {
     int64_t bytes = emb_weight_bytes(n, 1);
     float *b = bytes < 0 ? NULL : emb_alloc(bytes);
-    if (b) for (int64_t i = 0; i < n; i++) b[i] = fill;
+    if (b)
+        for (int64_t i = 0; i < n; i++) b[i] = fill;
     return b;
 }
 
@@ -567,24 +597,29 @@ static int create_state(Optimizer *o, int i, int64_t numel, EmbError *err) {
     bool ok = true;
     switch (o->kind) {
     case OPTIM_SGD:
-        if (op->momentum != 0) ok = (s->momentum_buffer = state_buffer(numel, 0.0f)) != NULL;
+        if (op->momentum != 0)
+            ok = (s->momentum_buffer = state_buffer(numel, 0.0f)) != NULL;
         break;
     case OPTIM_ADAM:
     case OPTIM_ADAMW:
-        ok = (s->exp_avg = state_buffer(numel, 0.0f)) && (s->exp_avg_sq = state_buffer(numel, 0.0f));
-        if (ok && op->amsgrad) ok = (s->max_exp_avg_sq = state_buffer(numel, 0.0f)) != NULL;
+        ok = (s->exp_avg = state_buffer(numel, 0.0f)) &&
+             (s->exp_avg_sq = state_buffer(numel, 0.0f));
+        if (ok && op->amsgrad)
+            ok = (s->max_exp_avg_sq = state_buffer(numel, 0.0f)) != NULL;
         break;
     case OPTIM_ADAGRAD:
         ok = (s->sum = state_buffer(numel, (float)op->initial_accumulator_value)) != NULL;
         break;
     default:  // RMSprop
         ok = (s->square_avg = state_buffer(numel, 0.0f)) != NULL;
-        if (ok && op->momentum > 0) ok = (s->momentum_buffer = state_buffer(numel, 0.0f)) != NULL;
+        if (ok && op->momentum > 0)
+            ok = (s->momentum_buffer = state_buffer(numel, 0.0f)) != NULL;
         if (ok && op->centered) ok = (s->grad_avg = state_buffer(numel, 0.0f)) != NULL;
         break;
     }
-    if (!ok) return emb_fail(err, "cannot allocate %s's state for %lld values",
-                             optim_name(o->kind), (long long)numel);
+    if (!ok)
+        return emb_fail(err, "cannot allocate %s's state for %lld values",
+                        optim_name(o->kind), (long long)numel);
     s->created = true;
     s->step = 0;
     return 0;
@@ -612,7 +647,8 @@ int optim_init(Optimizer *o, OptimKind kind, const OptimOptions *options,
     for (int i = 0; i < params->n; i++) {
         o->param_data[i] = params->items[i].data;
         o->param_numel[i] = params->items[i].numel;
-        if (kind == OPTIM_ADAGRAD && create_state(o, i, params->items[i].numel, err) != 0) {
+        if (kind == OPTIM_ADAGRAD &&
+            create_state(o, i, params->items[i].numel, err) != 0) {
             optim_free(o);
             return -1;
         }
@@ -623,8 +659,9 @@ int optim_init(Optimizer *o, OptimKind kind, const OptimOptions *options,
 // The message PyTorch 1.13 gives when this optimizer meets a sparse gradient.
 static const char *sparse_message(OptimKind kind) {
     switch (kind) {
-    case OPTIM_ADAM: return "Adam does not support sparse gradients, please consider "
-                            "SparseAdam instead";
+    case OPTIM_ADAM:
+        return "Adam does not support sparse gradients, please consider "
+               "SparseAdam instead";
     case OPTIM_ADAMW: return "AdamW does not support sparse gradients";
     case OPTIM_RMSPROP: return "RMSprop does not support sparse gradients";
     default: return "sparse gradients need chapter 6's sparse updates";
@@ -642,8 +679,8 @@ static void update_one(Optimizer *o, int i, const Param *p) {
         break;
     case OPTIM_ADAM:
     case OPTIM_ADAMW:
-        adam_update(p->data, p->grad, s->exp_avg, s->exp_avg_sq, s->max_exp_avg_sq, p->numel,
-                    ++s->step, op, o->kind == OPTIM_ADAMW);
+        adam_update(p->data, p->grad, s->exp_avg, s->exp_avg_sq, s->max_exp_avg_sq,
+                    p->numel, ++s->step, op, o->kind == OPTIM_ADAMW);
         break;
     case OPTIM_ADAGRAD:
         adagrad_update(p->data, p->grad, s->sum, p->numel, ++s->step, op);
@@ -658,13 +695,14 @@ static void update_one(Optimizer *o, int i, const Param *p) {
 
 int optim_step(Optimizer *o, const ParamList *params, EmbError *err) {
     if (params->n != o->n_params) {
-        return emb_fail(err, "optimizer was given %d parameters, step got %d", o->n_params,
-                        params->n);
+        return emb_fail(err, "optimizer was given %d parameters, step got %d",
+                        o->n_params, params->n);
     }
     for (int i = 0; i < params->n; i++) {  // PyTorch checks every gradient first
         const Param *p = &params->items[i];
         if (p->data != o->param_data[i] || p->numel != o->param_numel[i]) {
-            return emb_fail(err, "parameter %d (%s) is not the one given to the optimizer", i,
+            return emb_fail(err,
+                            "parameter %d (%s) is not the one given to the optimizer", i,
                             p->name);
         }
         if (p->sparse_grad) return emb_fail(err, "%s", sparse_message(o->kind));
@@ -690,7 +728,8 @@ int64_t optim_state_bytes(const Optimizer *o) {
     for (int i = 0; i < o->n_params; i++) {
         const ParamState *s = &o->state[i];
         const float *bufs[] = {s->momentum_buffer, s->exp_avg, s->exp_avg_sq,
-                               s->max_exp_avg_sq, s->sum, s->square_avg, s->grad_avg};
+                               s->max_exp_avg_sq,  s->sum,     s->square_avg,
+                               s->grad_avg};
         for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++) {
             if (bufs[b]) total += o->param_numel[i] * (int64_t)sizeof(float);
         }
@@ -698,7 +737,8 @@ int64_t optim_state_bytes(const Optimizer *o) {
     return total;
 }
 
-int64_t optim_state_bytes_for(OptimKind kind, const OptimOptions *options, int64_t numel) {
+int64_t optim_state_bytes_for(OptimKind kind, const OptimOptions *options,
+                              int64_t numel) {
     int copies = 0;
     switch (kind) {
     case OPTIM_SGD: copies = options->momentum != 0; break;
@@ -738,10 +778,10 @@ theirs.
 int ntm_train_step(NextTokenModel *m, Optimizer *o, const ParamList *params,
                    const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
                    EmbError *err) {
-    param_list_zero_grad(params);                                      // optimizer.zero_grad()
+    param_list_zero_grad(params);  // optimizer.zero_grad()
     if (ntm_forward(m, inputs, targets, B, loss, err) != 0) return -1;  // loss = model(x)
-    if (ntm_backward(m, inputs, B, err) != 0) return -1;               // loss.backward()
-    return optim_step(o, params, err);                                 // optimizer.step()
+    if (ntm_backward(m, inputs, B, err) != 0) return -1;                // loss.backward()
+    return optim_step(o, params, err);  // optimizer.step()
 }
 
 /**
@@ -756,19 +796,22 @@ for perfect groups; chapter 2's tests use the same measure).
 int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int64_t D) {
     int64_t n = 0;
     for (int64_t k = 0; k < V; k++) {
-        n += memcmp(before + k * D, after + k * D, (size_t)D * sizeof(float)) != 0;  // row k
+        n += memcmp(before + k * D, after + k * D, (size_t)D * sizeof(float)) !=
+             0;  // row k
     }
     return n;
 }
 
-double emb_category_spread(const float *weight, int64_t V, int64_t D, const int *category) {
+double emb_category_spread(const float *weight, int64_t V, int64_t D,
+                           const int *category) {
     double same = 0, other = 0;
     int64_t n_same = 0, n_other = 0;
     for (int64_t a = 0; a < V; a++) {
         for (int64_t b = a + 1; b < V; b++) {
             if (category[a] < 0 || category[b] < 0) continue;
             double d2 = 0;
-            for (int64_t d = 0; d < D; d++) d2 += pow(weight[a * D + d] - weight[b * D + d], 2);
+            for (int64_t d = 0; d < D; d++)
+                d2 += pow(weight[a * D + d] - weight[b * D + d], 2);
             if (category[a] == category[b]) same += sqrt(d2), n_same++;
             else other += sqrt(d2), n_other++;
         }
@@ -796,8 +839,8 @@ static double ghost_distance(const float *w, int64_t k, double lr) {
     return sum / GHOST_D / lr;
 }
 
-int optim_ghost_run(OptimKind kind, const OptimOptions *options, int64_t steps, double *dist,
-                    EmbError *err) {
+int optim_ghost_run(OptimKind kind, const OptimOptions *options, int64_t steps,
+                    double *dist, EmbError *err) {
     float w[GHOST_V * GHOST_D], g[GHOST_V * GHOST_D];
     ParamList params = {0};
     Optimizer opt = {0};
@@ -805,12 +848,12 @@ int optim_ghost_run(OptimKind kind, const OptimOptions *options, int64_t steps, 
     int rc = param_list_add(&params, "weight", w, g, GHOST_V, GHOST_D, err) != 0 ||
              optim_init(&opt, kind, options, &params, err) != 0;
     for (int64_t s = 0; rc == 0 && s <= steps; s++) {
-        dist[s * 2] = ghost_distance(w, 0, options->lr);      // row 0: a gradient at step 1
+        dist[s * 2] = ghost_distance(w, 0, options->lr);  // row 0: a gradient at step 1
         dist[s * 2 + 1] = ghost_distance(w, 3, options->lr);  // row 3: never
         if (s == steps) break;
         memset(g, 0, sizeof g);
         for (int d = 0; d < GHOST_D; d++) {
-            g[1 * GHOST_D + d] = 1.0f;       // row 1: every step
+            g[1 * GHOST_D + d] = 1.0f;              // row 1: every step
             if (s == 0) g[0 * GHOST_D + d] = 1.0f;  // row 0: step 1 only
         }
         rc = optim_step(&opt, &params, err);
@@ -840,8 +883,9 @@ int optim_padding_run(OptimKind kind, const OptimOptions *options, const float p
     ParamList params = {0};
     Optimizer opt = {0};
     for (int k = 0; k < 8; k++) G[k] = 1.0f;
-    int rc = emb_from_pretrained(&e, w, 4, 2, false, &eo, err) || emb_alloc_grad(&e, err) ||
-             emb_parameters(&e, &params, err) || optim_init(&opt, kind, options, &params, err);
+    int rc = emb_from_pretrained(&e, w, 4, 2, false, &eo, err) ||
+             emb_alloc_grad(&e, err) || emb_parameters(&e, &params, err) ||
+             optim_init(&opt, kind, options, &params, err);
     for (int64_t s = 0; rc == 0 && s < steps; s++) {
         emb_zero_grad(&e);
         rc = emb_forward(&e, idx, 4, out, err) || emb_backward_opts(&e, idx, 4, G, err) ||
@@ -886,16 +930,17 @@ typedef struct Options {
 } Options;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ch04 [options]\n\n"
-               "Trains chapter 2's model with every optimizer, measures ghost updates,\n"
-               "the padding row and optimizer memory, and writes TSV files.\n\n"
-               "  --steps N        training steps per optimizer, default 1000\n"
-               "  --batch B        positions per step, default 32\n"
-               "  --sentences N    size of the built-in corpus, default 2000\n"
-               "  --ghost-steps N  steps of the ghost-update experiment, default 60\n"
-               "  --seed S         torch.manual_seed for the model and batches, default 0\n"
-               "  --out DIR        folder for the output files, default build/ch04\n"
-               "  --help           this text\n");
+    fprintf(f,
+            "usage: ch04 [options]\n\n"
+            "Trains chapter 2's model with every optimizer, measures ghost updates,\n"
+            "the padding row and optimizer memory, and writes TSV files.\n\n"
+            "  --steps N        training steps per optimizer, default 1000\n"
+            "  --batch B        positions per step, default 32\n"
+            "  --sentences N    size of the built-in corpus, default 2000\n"
+            "  --ghost-steps N  steps of the ghost-update experiment, default 60\n"
+            "  --seed S         torch.manual_seed for the model and batches, default 0\n"
+            "  --out DIR        folder for the output files, default build/ch04\n"
+            "  --help           this text\n");
 }
 
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
@@ -907,8 +952,10 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
         if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
         const char *val = argv[++a];
         int rc = 0;
-        if (!strcmp(name, "--steps")) rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
-        else if (!strcmp(name, "--batch")) rc = cli_int64(name, val, 1, 100000, &o->batch, err);
+        if (!strcmp(name, "--steps"))
+            rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
+        else if (!strcmp(name, "--batch"))
+            rc = cli_int64(name, val, 1, 100000, &o->batch, err);
         else if (!strcmp(name, "--sentences"))
             rc = cli_int64(name, val, 1, 1000000, &o->sentences, err);
         else if (!strcmp(name, "--ghost-steps"))
@@ -927,7 +974,8 @@ static void value(FILE *f, const char *key, const char *fmt, ...)
 static void value(FILE *f, const char *key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    for (const char *c = key; *c; c++) fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
+    for (const char *c = key; *c; c++)
+        fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
     fputc('\t', f);
     vfprintf(f, fmt, ap);
     fputc('\n', f);
@@ -936,7 +984,7 @@ static void value(FILE *f, const char *key, const char *fmt, ...) {
 
 // An optimizer with the options a run changes from PyTorch's defaults.
 typedef struct Spec {
-    const char *name;                   // a column name in the TSV files
+    const char *name;  // a column name in the TSV files
     OptimKind kind;
     double lr, momentum, weight_decay;  // weight_decay < 0: the optimizer's default
 } Spec;
@@ -955,19 +1003,17 @@ static const Spec RUNS[] = {
     {"Adagrad", OPTIM_ADAGRAD, 0.5, 0, -1}, {"RMSprop", OPTIM_RMSPROP, 0.01, 0, -1},
 };
 static const Spec GHOSTS[] = {
-    {"SGD", OPTIM_SGD, 0.01, 0, 0},          {"SGD-momentum", OPTIM_SGD, 0.01, 0.9, 0},
-    {"SGD-wd", OPTIM_SGD, 0.01, 0, 0.01},    {"Adam", OPTIM_ADAM, 0.01, 0, 0},
-    {"Adam-wd", OPTIM_ADAM, 0.01, 0, 0.01},  {"AdamW", OPTIM_ADAMW, 0.01, 0, 0.01},
-    {"Adagrad", OPTIM_ADAGRAD, 0.01, 0, 0},  {"RMSprop", OPTIM_RMSPROP, 0.01, 0, 0},
-    {"RMSprop-momentum", OPTIM_RMSPROP, 0.01, 0.9, 0},
-};
+    {"SGD", OPTIM_SGD, 0.01, 0, 0},         {"SGD-momentum", OPTIM_SGD, 0.01, 0.9, 0},
+    {"SGD-wd", OPTIM_SGD, 0.01, 0, 0.01},   {"Adam", OPTIM_ADAM, 0.01, 0, 0},
+    {"Adam-wd", OPTIM_ADAM, 0.01, 0, 0.01}, {"AdamW", OPTIM_ADAMW, 0.01, 0, 0.01},
+    {"Adagrad", OPTIM_ADAGRAD, 0.01, 0, 0}, {"RMSprop", OPTIM_RMSPROP, 0.01, 0, 0},
+    {"RMSprop-momentum", OPTIM_RMSPROP, 0.01, 0.9, 0}};
 static const Spec PADS[] = {
     {"SGD", OPTIM_SGD, 0.1, 0, 0},         {"SGD-wd", OPTIM_SGD, 0.1, 0, 0.1},
-    {"SGD-momentum-wd", OPTIM_SGD, 0.1, 0.9, 0.1},
-    {"Adam", OPTIM_ADAM, 0.1, 0, 0},       {"Adam-wd", OPTIM_ADAM, 0.1, 0, 0.1},
-    {"AdamW", OPTIM_ADAMW, 0.1, 0, 0.1},   {"Adagrad-wd", OPTIM_ADAGRAD, 0.1, 0, 0.1},
-    {"RMSprop-wd", OPTIM_RMSPROP, 0.1, 0, 0.1},
-};
+    {"Adam", OPTIM_ADAM, 0.1, 0, 0},       {"SGD-momentum-wd", OPTIM_SGD, 0.1, 0.9, 0.1},
+    {"Adam-wd", OPTIM_ADAM, 0.1, 0, 0.1},  {"AdamW", OPTIM_ADAMW, 0.1, 0, 0.1},
+    {"Adagrad-wd", OPTIM_ADAGRAD, 0.1, 0, 0.1},
+    {"RMSprop-wd", OPTIM_RMSPROP, 0.1, 0, 0.1}};
 static const Spec MEMORY[] = {
     {"SGD", OPTIM_SGD, 0.1, 0, -1},   {"SGD-momentum", OPTIM_SGD, 0.1, 0.9, -1},
     {"Adam", OPTIM_ADAM, 0.1, 0, -1}, {"Adagrad", OPTIM_ADAGRAD, 0.1, 0, -1},
@@ -1001,7 +1047,8 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
     int rc = !in || !before || ntm_init(&m, V, D, B, &gen, err) != 0;
     if (rc) free(in), free(before);
     if (rc) return emb_fail(err, "cannot build the model");
-    rc = ntm_parameters(&m, &params, err) || optim_init(&opt, spec->kind, &oo, &params, err);
+    rc = ntm_parameters(&m, &params, err) ||
+         optim_init(&opt, spec->kind, &oo, &params, err);
     for (int64_t s = 0; rc == 0 && s <= op->steps; s++) {
         snapshots_take(&run->snaps, s, m.emb.weight);
         if (s == op->steps) break;
@@ -1022,7 +1069,8 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
 static void summarise(const Options *op, int r, const Run *run, FILE *values) {
     int64_t first = -1, half = op->steps / 2, n = op->steps;
     double loss = 0, moved = 0, looked = 0;
-    for (int64_t s = n - 1; s >= 0; s--) if (run->spread[s] < 0.2) first = s + 1;
+    for (int64_t s = n - 1; s >= 0; s--)
+        if (run->spread[s] < 0.2) first = s + 1;
     for (int64_t s = n > SMOOTH ? n - SMOOTH : 0; s < n; s++)
         loss += run->loss[s] / (double)(n > SMOOTH ? SMOOTH : n);
     for (int64_t s = half; s < n; s++) {
@@ -1049,8 +1097,9 @@ run with its table's trajectories in chapter 2's format.
 */
 
 // Writes one TSV file: a column per run of x(run, step), one line per step.
-static int write_steps(const Options *op, const char *name, const Run *runs, double baseline,
-                       double (*x)(const Run *, int64_t), EmbError *err) {
+static int write_steps(const Options *op, const char *name, const Run *runs,
+                       double baseline, double (*x)(const Run *, int64_t),
+                       EmbError *err) {
     OutFile f;
     if (outfile_open(&f, op->out, name, err) != 0) return -1;
     fprintf(f.f, "step\tlooked_up");
@@ -1074,7 +1123,8 @@ static double spread_at(const Run *run, int64_t s) { return run->spread[s]; }
 static double moved_at(const Run *run, int64_t s) { return (double)run->moved[s]; }
 
 // Writes the training files and every run's trajectories.
-static int write_training(const Options *op, const Corpus *c, const Run *runs, EmbError *err) {
+static int write_training(const Options *op, const Corpus *c, const Run *runs,
+                          EmbError *err) {
     double h = corpus_unigram_entropy(c);
     if (write_steps(op, "loss.tsv", runs, h, smoothed_loss, err) != 0 ||
         write_steps(op, "spread.tsv", runs, 0.2, spread_at, err) != 0 ||
@@ -1086,7 +1136,8 @@ static int write_training(const Options *op, const Corpus *c, const Run *runs, E
         char dir[1100];
         snprintf(dir, sizeof dir, "%s/%s", op->out, RUNS[r].name);
         if (cli_make_dir(dir, err) != 0 ||
-            snapshots_write(&runs[r].snaps, dir, &labels, false, err) != 0) return -1;
+            snapshots_write(&runs[r].snaps, dir, &labels, false, err) != 0)
+            return -1;
     }
     return 0;
 }
@@ -1097,20 +1148,23 @@ static int experiment_training(const Options *op, const Corpus *c, FILE *values,
     Run runs[N_RUNS] = {{0}};
     size_t n = (size_t)op->steps;
     int rc = 0;
-    printf("%-14s %8s %14s %16s\n", "optimizer", "loss", "spread < 0.2", "rows moved/step");
+    printf("%-14s %8s %14s %16s\n", "optimizer", "loss", "spread < 0.2",
+           "rows moved/step");
     for (int r = 0; r < N_RUNS && rc == 0; r++) {
         Run *run = &runs[r];
         run->loss = calloc(n, 8), run->spread = calloc(n, 8);
         run->looked = calloc(n, 8), run->moved = calloc(n, 8);
         rc = !run->loss || !run->spread || !run->looked || !run->moved
                  ? emb_fail(err, "out of memory for %lld steps", (long long)op->steps)
-                 : snapshots_init(&run->snaps, c->vocab_size, 2, N_SNAPSHOTS, op->steps, err);
+                 : snapshots_init(&run->snaps, c->vocab_size, 2, N_SNAPSHOTS, op->steps,
+                                  err);
         if (rc == 0) rc = train(op, c, &RUNS[r], run, err);
         if (rc == 0) summarise(op, r, run, values);
     }
     if (rc == 0) rc = write_training(op, c, runs, err);
     for (int r = 0; r < N_RUNS; r++) {
-        free(runs[r].loss), free(runs[r].spread), free(runs[r].looked), free(runs[r].moved);
+        free(runs[r].loss), free(runs[r].spread), free(runs[r].looked),
+            free(runs[r].moved);
         snapshots_free(&runs[r].snaps);
     }
     return rc ? -1 : 0;
@@ -1132,7 +1186,8 @@ static void ghost_values(FILE *values, int r, const double *d, int64_t steps) {
 // The ghost-update runs: ghost.tsv (row 0) and ghost-never.tsv (row 3).
 static int experiment_ghost(const Options *op, FILE *values, EmbError *err) {
     int64_t steps = op->ghost_steps, n = COUNT(GHOSTS);
-    double *dist = malloc((size_t)(n * (steps + 1) * 2) * sizeof(double));  // (n, steps+1, 2)
+    double *dist =
+        malloc((size_t)(n * (steps + 1) * 2) * sizeof(double));  // (n, steps+1, 2)
     int rc = dist ? 0 : emb_fail(err, "out of memory for %lld steps", (long long)steps);
     for (int r = 0; r < n && rc == 0; r++) {
         OptimOptions o = spec_options(&GHOSTS[r]);
@@ -1147,7 +1202,8 @@ static int experiment_ghost(const Options *op, FILE *values, EmbError *err) {
         for (int r = 0; r < n; r++) fprintf(f.f, "\t%s", GHOSTS[r].name);
         for (int64_t s = 0; s <= steps; s++) {
             fprintf(f.f, "\n%lld", (long long)s);
-            for (int r = 0; r < n; r++) fprintf(f.f, "\t%.6g", dist[(r * (steps + 1) + s) * 2 + row]);
+            for (int r = 0; r < n; r++)
+                fprintf(f.f, "\t%.6g", dist[(r * (steps + 1) + s) * 2 + row]);
         }
         fprintf(f.f, "\n");
         rc = outfile_commit(&f, err);
@@ -1172,8 +1228,10 @@ static int experiment_padding(const Options *op, FILE *values, EmbError *err) {
             outfile_abort(&f);
             return -1;
         }
-        fprintf(f.f, "%s\t%g\t%g\t%.6f\t%.6f\n", PADS[r].name, zero[0], zero[1], pad[0], pad[1]);
-        printf("  %-16s [%g, %g]  [%.4f, %.4f]\n", PADS[r].name, zero[0], zero[1], pad[0], pad[1]);
+        fprintf(f.f, "%s\t%g\t%g\t%.6f\t%.6f\n", PADS[r].name, zero[0], zero[1], pad[0],
+                pad[1]);
+        printf("  %-16s [%g, %g]  [%.4f, %.4f]\n", PADS[r].name, zero[0], zero[1], pad[0],
+               pad[1]);
         snprintf(key, sizeof key, "pad.%s.x", PADS[r].name);
         value(values, key, "%.4f", pad[0]);
         snprintf(key, sizeof key, "pad.%s.y", PADS[r].name);
@@ -1191,15 +1249,18 @@ static int experiment_memory(const Options *op, int64_t V, FILE *values, EmbErro
     for (int t = -1; t < COUNT(TABLES); t++) {  // -1: this chapter's table
         int64_t rows = t < 0 ? V : TABLES[t].V, D = t < 0 ? 2 : TABLES[t].D;
         int64_t table = emb_weight_bytes(rows, D);
-        fprintf(f.f, "\n%s\t%lld\t%lld\t%lld\t%lld", t < 0 ? "this chapter's" : TABLES[t].name,
-                (long long)rows, (long long)D, (long long)table, (long long)table);
+        fprintf(f.f, "\n%s\t%lld\t%lld\t%lld\t%lld",
+                t < 0 ? "this chapter's" : TABLES[t].name, (long long)rows, (long long)D,
+                (long long)table, (long long)table);
         for (int r = 0; r < COUNT(MEMORY); r++) {
             OptimOptions o = spec_options(&MEMORY[r]);
             int64_t state = optim_state_bytes_for(MEMORY[r].kind, &o, rows * D);
             fprintf(f.f, "\t%lld", (long long)state);
             char k[64];
-            snprintf(k, sizeof k, "memory.%s.adam_total_gb", t < 0 ? "book" : TABLES[t].key);
-            if (MEMORY[r].kind == OPTIM_ADAM) value(values, k, "%.2f", (2 * table + state) / 1e9);
+            snprintf(k, sizeof k, "memory.%s.adam_total_gb",
+                     t < 0 ? "book" : TABLES[t].key);
+            if (MEMORY[r].kind == OPTIM_ADAM)
+                value(values, k, "%.2f", (2 * table + state) / 1e9);
         }
     }
     fprintf(f.f, "\n");
@@ -1210,15 +1271,18 @@ static int run_chapter(const Options *op, EmbError *err) {
     Corpus c = {0};
     OutFile values = {0};
     if (corpus_builtin(&c, op->seed, op->sentences, err) != 0) return -1;
-    int rc = op->batch > c.n_tokens - 1
-                 ? emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
-                            (long long)op->batch, (long long)(c.n_tokens - 1))
-                 : outfile_open(&values, op->out, "values.tsv", err);
+    int rc =
+        op->batch > c.n_tokens - 1
+            ? emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
+                       (long long)op->batch, (long long)(c.n_tokens - 1))
+            : outfile_open(&values, op->out, "values.tsv", err);
     if (rc == 0) {
-        printf("chapter 2's model, D=2, vocabulary %lld, %lld steps, batch %lld, seed %llu\n\n",
+        printf("chapter 2's model, D=2, vocabulary %lld, %lld steps, batch %lld, seed "
+               "%llu\n\n",
                (long long)c.vocab_size, (long long)op->steps, (long long)op->batch,
                (unsigned long long)op->seed);
-        rc = experiment_training(op, &c, values.f, err) || experiment_ghost(op, values.f, err) ||
+        rc = experiment_training(op, &c, values.f, err) ||
+             experiment_ghost(op, values.f, err) ||
              experiment_padding(op, values.f, err) ||
              experiment_memory(op, c.vocab_size, values.f, err);
         if (rc == 0) rc = outfile_commit(&values, err);
@@ -1260,7 +1324,8 @@ fail; that is how close the margin is.
 
 ### Ghost updates
 
-![Rows without a gradient still move. Left: row 0, looked up at step 1 only. Right: row 3, never looked up.](fig-ghost.png)
+![Rows without a gradient still move. Left: row 0, looked up at step 1
+only. Right: row 3, never looked up.](fig-ghost.png)
 
 Row 0 had a gradient once. Under plain SGD and under Adagrad it moved at
 step 1 and never again: its later moves are exactly zero

@@ -165,7 +165,7 @@ typedef struct Optimizer {
     int n_params;
     const float *param_data[OPTIM_MAX_PARAMS];  // the parameters given at construction
     int64_t param_numel[OPTIM_MAX_PARAMS];
-    ParamState state[OPTIM_MAX_PARAMS];         // state[i] belongs to parameter i
+    ParamState state[OPTIM_MAX_PARAMS];  // state[i] belongs to parameter i
 } Optimizer;
 
 // torch.optim.<Kind>(params, **options): checks the options, remembers the
@@ -214,7 +214,6 @@ void adagrad_update(float *param, const float *grad, float *sum, int64_t n, int6
 void rmsprop_update(float *param, const float *grad, float *square_avg, float *grad_avg,
                     float *momentum_buffer, int64_t n, const OptimOptions *o);
 
-
 /* --- a training step, and what it moves ------------------------------------ */
 
 // zero_grad, forward, backward, step: one training step of chapter 2's
@@ -229,13 +228,14 @@ int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int
 
 // Mean distance between rows of the same category over the mean distance
 // between rows of different categories; category is (V,), -1 for none.
-double emb_category_spread(const float *weight, int64_t V, int64_t D, const int *category);
+double emb_category_spread(const float *weight, int64_t V, int64_t D,
+                           const int *category);
 
 // The ghost-update experiment: a 4 x 3 table of 0.5s whose row 1 has a
 // gradient of 1 at every step, row 0 at step 1 only, row 3 never. dist is
 // (steps + 1, 2): the mean |w - 0.5| / lr of rows 0 and 3 after each step.
-int optim_ghost_run(OptimKind kind, const OptimOptions *options, int64_t steps, double *dist,
-                    EmbError *err);
+int optim_ghost_run(OptimKind kind, const OptimOptions *options, int64_t steps,
+                    double *dist, EmbError *err);
 
 // The padding experiment: a 4 x 2 from_pretrained table, padding_idx 3,
 // whose padding row is pad; each step looks up [3, 0, 3, 1] with an
