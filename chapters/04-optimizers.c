@@ -337,21 +337,22 @@ instead of once per operation. Three details decide the bits:
    (doubles). Each operation converts its scalar to float32 once, before
    the loop. The bias corrections `1 - beta1 ** step` are computed in
    double with the step as a float, and only the result is rounded.
-2. **Division is division.** `a / s` by a scalar is not `a * (1/s)`: 135
-   of 1,013 test values differ between the two.
+2. **Division is division.** `a / s` by a scalar is not `a * (1/s)`;
+   most values differ between the two.
 3. **Fused multiply-adds.** PyTorch's CPU kernels are C++ compiled once
    per instruction set; the AVX2 build, the one any recent x86-64 CPU
    runs, is compiled with `-mfma`, and GCC then *contracts* a multiply
    followed by an add into one fused multiply-add, rounded once. Whether
-   it does depends on how the kernel's expression is written, so we
-   measured it: we ran each operation in torch 1.13 on random tensors of
-   lengths 1,013 and 15 (the vector body and the scalar tail of the
-   kernel's loop), and compared its bits with NumPy emulations of every
-   candidate, 3,000 times for the tail. The fused variant of `add(x,
-   alpha=a)` matched every value, the unfused one missed 3,974 of 45,000
-   in the tail alone; `addcmul` is `fma(value * t1, t2, self)` (the
-   unfused one missed 13,423 of 45,000 with `value=-1`); `addcdiv`,
-   `mul`, division, `sqrt` and `maximum` round each operation.
+   it does depends on how each kernel's expression is written, so we
+   measured it. `tests/reference/fma_sites.py` runs each operation an
+   optimizer uses in torch 1.13, on a tensor of 1,013 values (the kernel's
+   vector body and its scalar tail) and on 3,000 tensors of 15 (the tail
+   alone), and compares the bits with an emulation of every candidate.
+   `add(x, alpha=a)` is `fma(x, a, self)`: the fused candidate matches
+   every value, the unfused one misses thousands in the tail alone.
+   `addcmul(t1, t2, value=c)` is `fma(c * t1, t2, self)`, the product
+   `c * t1` rounded first. `addcdiv`, `mul`, division, `sqrt` and
+   `maximum` round each operation.
 
 So each line of our loops calls `fmaf` exactly where PyTorch's kernel
 fuses (`add` with `alpha`, `addcmul`) and rounds everywhere else. The
@@ -1319,8 +1320,8 @@ conformance runner checks the optimizers themselves: every case of
 chapter-4 optimizer, including runs on an 11 x 7 table (77 values: 64 in
 the vector body of PyTorch's kernels, 13 in their scalar tail), matches
 PyTorch's weights after every step **bit for bit**. Replace the `fmaf` of
-the `exp_avg` line by a multiply and an add, and five Adam and AdamW cases
-fail; that is how close the margin is.
+the `exp_avg` line by a multiply and an add, and Adam's and AdamW's cases
+fail: that is how narrow the margin is.
 
 ### Ghost updates
 
