@@ -1320,8 +1320,9 @@ conformance runner checks the optimizers themselves: every case of
 chapter-4 optimizer, including runs on an 11 x 7 table (77 values: 64 in
 the vector body of PyTorch's kernels, 13 in their scalar tail), matches
 PyTorch's weights after every step **bit for bit**. Replace the `fmaf` of
-the `exp_avg` line by a multiply and an add, and Adam's and AdamW's cases
-fail: that is how narrow the margin is.
+the `exp_avg` line by a multiply and an add, and several Adam and AdamW
+cases fail, most of them on the 11 x 7 tables: that is how narrow the
+margin is.
 
 ### Ghost updates
 
