@@ -454,31 +454,61 @@ $\lambda$ is. `AdamW` decays the weight itself, $w \leftarrow w (1 -
 decay). `adam_update` does both, chosen by `decoupled`.
 */
 
+// Adam's scalars, each converted to float once per step, as PyTorch does.
+typedef struct AdamScalars {
+    float b1, b2, one_minus_b1, one_minus_b2, wd, decay, neg_step_size, bc2_sqrt, eps;
+    bool maximize, l2, decoupled;
+} AdamScalars;
+
+static AdamScalars adam_scalars(const OptimOptions *o, int64_t step, bool decoupled) {
+    double bias_correction1 = 1.0 - pow(o->beta1, (double)step);  // in double, as Python
+    double bias_correction2 = 1.0 - pow(o->beta2, (double)step);
+    return (AdamScalars){
+        .b1 = (float)o->beta1, .b2 = (float)o->beta2,
+        .one_minus_b1 = (float)(1.0 - o->beta1), .one_minus_b2 = (float)(1.0 - o->beta2),
+        .wd = (float)o->weight_decay, .decay = (float)(1.0 - o->lr * o->weight_decay),
+        .neg_step_size = (float)-(o->lr / bias_correction1),
+        .bc2_sqrt = (float)sqrt(bias_correction2), .eps = (float)o->eps,
+        .maximize = o->maximize, .l2 = !decoupled && o->weight_decay != 0,
+        .decoupled = decoupled};
+}
+
+// One value of _single_tensor_adam(w): returns the new parameter and
+// updates its moments; vmax is NULL unless amsgrad.
+static inline float adam_value(float p, float grad, float *m, float *v, float *vmax,
+                               const AdamScalars *k) {
+    float g = k->maximize ? -grad : grad;           // grad = -grad if maximize
+    g = k->l2 ? fmaf(p, k->wd, g) : g;              // grad.add(param, alpha=weight_decay)
+    p = k->decoupled ? p * k->decay : p;            // AdamW: param.mul_(1 - lr*weight_decay)
+    *m = fmaf(g, k->one_minus_b1, *m * k->b1);      // exp_avg.mul_(b1).add_(g, alpha=1-b1)
+    *v = fmaf(k->one_minus_b2 * g, g, *v * k->b2);  // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
+    float s = *v;
+    if (vmax) s = *vmax = maximum(*vmax, s);        // torch.maximum(max_exp_avg_sq, .., out=)
+    float denom = sqrtf(s) / k->bc2_sqrt + k->eps;  // (s.sqrt() / bc2_sqrt).add_(eps)
+    return p + (k->neg_step_size * *m) / denom;     // param.addcdiv_(m, denom, -step_size)
+}
+
+/**
+The loop is written twice, with and without `amsgrad`, so that each copy
+has no branch inside: the compiler then turns it into vector instructions,
+8 values at a time, which matters when a step runs over a whole table
+(`make bench`). The flags `maximize`, `l2` and `decoupled` are selects
+between two values, which vector code handles without branching.
+*/
+
 OPTIM_FMA_CLONES
 void adam_update(float *restrict param, const float *restrict grad,
                  float *restrict exp_avg, float *restrict exp_avg_sq,
                  float *restrict max_exp_avg_sq, int64_t n, int64_t step,
                  const OptimOptions *o, bool decoupled) {
-    double bias_correction1 = 1.0 - pow(o->beta1, (double)step);
-    double bias_correction2 = 1.0 - pow(o->beta2, (double)step);
-    const float neg_step_size = (float)-(o->lr / bias_correction1);
-    const float bc2_sqrt = (float)sqrt(bias_correction2), eps = (float)o->eps;
-    const float b1 = (float)o->beta1, b2 = (float)o->beta2, wd = (float)o->weight_decay;
-    const float one_minus_b1 = (float)(1.0 - o->beta1),
-                one_minus_b2 = (float)(1.0 - o->beta2);
-    const float decay = (float)(1.0 - o->lr * o->weight_decay);
-    const bool l2 = !decoupled && o->weight_decay != 0;
-    for (int64_t i = 0; i < n; i++) {
-        float g = o->maximize ? -grad[i] : grad[i];        // -grad if maximize
-        if (l2) g = fmaf(param[i], wd, g);                 // grad.add(param, alpha=wd)
-        if (decoupled) param[i] *= decay;                  // param.mul_(1 - lr*wd)
-        float m = fmaf(g, one_minus_b1, exp_avg[i] * b1);  // exp_avg.mul_().add_()
-        float v = fmaf(one_minus_b2 * g, g, exp_avg_sq[i] * b2);  // .mul_().addcmul_()
-        exp_avg[i] = m;
-        exp_avg_sq[i] = v;
-        if (max_exp_avg_sq) v = max_exp_avg_sq[i] = maximum(max_exp_avg_sq[i], v);
-        float denom = sqrtf(v) / bc2_sqrt + eps;            // (sqrt() / bc2).add_(eps)
-        param[i] = param[i] + (neg_step_size * m) / denom;  // addcdiv_(m, denom, -ss)
+    const AdamScalars k = adam_scalars(o, step, decoupled);
+    if (max_exp_avg_sq) {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i],
+                                  &max_exp_avg_sq[i], &k);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i], NULL, &k);
     }
 }
 
