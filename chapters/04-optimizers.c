@@ -479,13 +479,13 @@ static inline float adam_value(float p, float grad, float *m, float *v, float *v
                                const AdamScalars *k) {
     float g = k->maximize ? -grad : grad;           // grad = -grad if maximize
     g = k->l2 ? fmaf(p, k->wd, g) : g;              // grad.add(param, alpha=weight_decay)
-    p = k->decoupled ? p * k->decay : p;            // AdamW: param.mul_(1 - lr*weight_decay)
-    *m = fmaf(g, k->one_minus_b1, *m * k->b1);      // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-    *v = fmaf(k->one_minus_b2 * g, g, *v * k->b2);  // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
+    p = k->decoupled ? p * k->decay : p;            // AdamW: param.mul_(1 - lr*wd)
+    *m = fmaf(g, k->one_minus_b1, *m * k->b1);      // m.mul_(b1).add_(g, alpha=1-b1)
+    *v = fmaf(k->one_minus_b2 * g, g, *v * k->b2);  // v.mul_(b2).addcmul_(g, g, 1-b2)
     float s = *v;
-    if (vmax) s = *vmax = maximum(*vmax, s);        // torch.maximum(max_exp_avg_sq, .., out=)
+    if (vmax) s = *vmax = maximum(*vmax, s);        // torch.maximum(vmax, v, out=vmax)
     float denom = sqrtf(s) / k->bc2_sqrt + k->eps;  // (s.sqrt() / bc2_sqrt).add_(eps)
-    return p + (k->neg_step_size * *m) / denom;     // param.addcdiv_(m, denom, -step_size)
+    return p + (k->neg_step_size * *m) / denom;     // param.addcdiv_(m, denom, -ss)
 }
 
 /**
@@ -508,7 +508,8 @@ void adam_update(float *restrict param, const float *restrict grad,
                                   &max_exp_avg_sq[i], &k);
     } else {
         for (int64_t i = 0; i < n; i++)
-            param[i] = adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i], NULL, &k);
+            param[i] =
+                adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i], NULL, &k);
     }
 }
 
