@@ -593,7 +593,7 @@ static inline float rmsprop_value(float p, float grad, float *sq, float *ga, flo
                                   const RmspropScalars *k) {
     float g = k->maximize ? -grad : grad;                   // -grad if maximize
     g = k->l2 ? fmaf(p, k->wd, g) : g;                      // grad.add(param, alpha=wd)
-    *sq = fmaf(k->one_minus_alpha * g, g, *sq * k->alpha);  // sq.mul_(a).addcmul_(g,g,1-a)
+    *sq = fmaf(k->one_minus_alpha * g, g, *sq * k->alpha);  // .mul_(a).addcmul_(g,g,1-a)
     float avg = *sq;
     if (ga) {
         *ga = fmaf(g, k->one_minus_alpha, *ga * k->alpha);  // ga.mul_(a).add_(g, 1-a)
