@@ -1380,8 +1380,9 @@ int main(int argc, char **argv) {
 /**
 ## Running it
 
-`make chapter4` trains chapter 2's model six times, 1000 steps each, and
-runs the three small experiments; it takes a fraction of a second. The
+`make chapter4` trains chapter 2's model six times, {{train.steps}} steps
+each, and runs the three small experiments; it takes a fraction of a
+second. The
 conformance runner checks the optimizers themselves: every case of
 `tests/reference/sgd.ref`, `optimizers.ref` and `options.ref` that uses a
 chapter-4 optimizer, including runs on an 11 x 7 table (77 values: 64 in
@@ -1407,18 +1408,19 @@ $\sqrt{1-\alpha} = 0.1$ times the gradient. Adam moves the row
 {{ghost.adam.move1}}, {{ghost.adam.move2}} and {{ghost.adam.move3}}
 learning rates in its first three steps, although the gradient was zero
 from step 2 on: $m$ decays by $\beta_1$ per step, $\sqrt{v}$ only by
-$\sqrt{\beta_2}$, and the bias corrections shrink. The row keeps
-drifting, to {{ghost.adam.total}} learning rates after 60 steps. SGD with momentum
-0.9 repeats the first step with weights $0.9, 0.81, \ldots$, which add
-up to 10: the row drifts to {{ghost.sgd_momentum.total}} learning rates.
+$\sqrt{\beta_2}$, and the bias corrections fade. The row keeps
+drifting, to {{ghost.adam.total}} learning rates after {{ghost.steps}}
+steps. SGD with momentum 0.9 repeats the first step with weights $0.9,
+0.81, \ldots$, which add up to 10: the row drifts to
+{{ghost.sgd_momentum.total}} learning rates.
 
 Row 3 never had a gradient. It moves only under weight decay, and how
 much depends on the optimizer: SGD's decay and AdamW's decoupled decay
 move it by $\eta\lambda w$ per step ({{ghost.sgd_wd.never}} and
-{{ghost.adamw.never}} learning rates after 60 steps), while Adam's L2
-decay, normalised like any gradient, moves it almost a full learning rate
-per step: {{ghost.adam_wd.never}} learning rates after 60 steps, for a row
-no input ever used.
+{{ghost.adamw.never}} learning rates after {{ghost.steps}} steps), while
+Adam's L2 decay, normalised like any gradient, moves it almost a full
+learning rate per step: {{ghost.adam_wd.never}} learning rates after
+{{ghost.steps}} steps, for a row no input ever used.
 
 ### Rows looked up, rows moved
 
