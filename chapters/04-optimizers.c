@@ -1427,7 +1427,7 @@ learning rate per step: {{ghost.adam_wd.never}} learning rates after
 ![Rows looked up by each batch, and rows each optimizer moved.](fig-touched.png)
 
 In training, a batch of 32 positions looks up {{train.looked}} of the
-29 rows on average. SGD, Adagrad and RMSprop move exactly those
+{{train.vocab}} rows on average. SGD, Adagrad and RMSprop move exactly those
 ({{train.sgd.moved}}, {{train.adagrad.moved}}, {{train.rmsprop.moved}}
 per step); SGD with momentum and Adam move every row that was ever looked
 up ({{train.sgd_momentum.moved}} and {{train.adam.moved}}: all but
