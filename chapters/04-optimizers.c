@@ -1426,7 +1426,7 @@ learning rate per step: {{ghost.adam_wd.never}} learning rates after
 
 ![Rows looked up by each batch, and rows each optimizer moved.](fig-touched.png)
 
-In training, a batch of 32 positions looks up {{train.looked}} of the
+In training, a batch of {{train.batch}} positions looks up {{train.looked}} of the
 {{train.vocab}} rows on average. SGD, Adagrad and RMSprop move exactly those
 ({{train.sgd.moved}}, {{train.adagrad.moved}}, {{train.rmsprop.moved}}
 per step); SGD with momentum and Adam move every row that was ever looked
