@@ -459,7 +459,7 @@ Both averages start at zero, so early on they are too small; dividing by
 $1 - \beta^t$ (the *bias correction*) undoes that exactly for a constant
 gradient. Note where $\epsilon$ goes: after the correction of
 $\sqrt{v}$. With `amsgrad`, the denominator uses the largest $v$ seen so
-far (`max_exp_avg_sq`), so the step size can only shrink.
+far (`max_exp_avg_sq`), so the denominator can only grow.
 
 The first step is $\eta \cdot g / (|g| + \epsilon) \approx \eta$ in every
 coordinate whose gradient is well above $\epsilon$, however small it is
@@ -1382,8 +1382,8 @@ int main(int argc, char **argv) {
 
 `make chapter4` trains chapter 2's model six times, {{train.steps}} steps
 each, and runs the three small experiments; it takes a fraction of a
-second. The
-conformance runner checks the optimizers themselves: every case of
+second. The conformance runner checks the optimizers themselves: every
+case of
 `tests/reference/sgd.ref`, `optimizers.ref` and `options.ref` that uses a
 chapter-4 optimizer, including runs on an 11 x 7 table (77 values: 64 in
 the vector body of PyTorch's kernels, 13 in their scalar tail), matches
