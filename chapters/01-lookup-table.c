@@ -295,68 +295,29 @@ option has a default, so `make chapter1` runs it with no arguments.
 #ifndef EMB_LIBRARY
 
 #include "../src/cli.h"
+#include "../src/histogram.h"
 
 typedef struct Options {
-    int64_t vocab, dim;          // the small table, printed
-    uint64_t seed;               // torch.manual_seed
-    int64_t *indices, n;         // the ids to look up
+    int64_t vocab, dim;            // the small table, printed
+    uint64_t seed;                 // torch.manual_seed
+    const char *indices;           // the ids to look up, "1,4,4,9"
     int64_t hist_vocab, hist_dim;  // the large table, summarised
-    const char *out;             // folder for TSV files
+    const char *out;               // folder for the run's files
 } Options;
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ch01 [options]\n"
-            "\n"
-            "Builds torch.manual_seed(SEED); nn.Embedding(V, D), prints it as PyTorch does,\n"
-            "looks rows up, and writes TSV files for the chapter's figures.\n"
-            "\n"
-            "  --vocab V        rows of the printed table (num_embeddings), default 10\n"
-            "  --dim D          columns (embedding_dim), default 4\n"
-            "  --seed S         the seed given to torch.manual_seed, default 0\n"
-            "  --indices LIST   comma-separated ids to look up, default 1,4,4,9\n"
-            "  --hist-vocab V   rows of the large table for the histogram, default 30522\n"
-            "  --hist-dim D     its columns, default 768\n"
-            "  --out DIR        folder for the TSV files, default build/ch01\n"
-            "  --help           this text\n");
-}
-
-// Parses argv into opt. Returns 0, 1 for --help, or -1 with a message.
-static int parse_options(int argc, char **argv, Options *opt, EmbError *err) {
-    *opt = (Options){.vocab = 10, .dim = 4, .seed = 0, .hist_vocab = 30522,
-                     .hist_dim = 768, .out = "build/ch01"};
-    const char *indices = "1,4,4,9";
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc;
-        if (strcmp(name, "--vocab") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->vocab, err);
-        else if (strcmp(name, "--dim") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->dim, err);
-        else if (strcmp(name, "--seed") == 0) rc = cli_seed(val, &opt->seed, err);
-        else if (strcmp(name, "--indices") == 0) { indices = val; rc = 0; }
-        else if (strcmp(name, "--hist-vocab") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->hist_vocab, err);
-        else if (strcmp(name, "--hist-dim") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->hist_dim, err);
-        else if (strcmp(name, "--out") == 0) { opt->out = val; rc = 0; }
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return cli_int64_list("--indices", indices, &opt->indices, &opt->n, err);
-}
 
 /**
 The small table goes to `table.tsv`, one line per value, with how many
 times its row was looked up, so the heat map can mark those rows:
 */
 
-static int write_table(const Options *opt, const Embedding *e, EmbError *err) {
+static int write_table(const char *dir, const Embedding *e, const int64_t *idx, int64_t n,
+                       EmbError *err) {
     OutFile of;
-    if (outfile_open(&of, opt->out, "table.tsv", err) != 0) return -1;
+    if (outfile_open(&of, dir, "table.tsv", err) != 0) return -1;
     fprintf(of.f, "row\tcol\tvalue\tlookups\n");
     for (int64_t r = 0; r < e->num_embeddings; r++) {
         int64_t lookups = 0;
-        for (int64_t i = 0; i < opt->n; i++) lookups += (opt->indices[i] == r);
+        for (int64_t i = 0; i < n; i++) lookups += (idx[i] == r);
         for (int64_t c = 0; c < e->embedding_dim; c++) {
             fprintf(of.f, "%lld\t%lld\t%.9g\t%lld\n", (long long)r, (long long)c,
                     e->weight[r * e->embedding_dim + c], (long long)lookups);
@@ -367,51 +328,17 @@ static int write_table(const Options *opt, const Embedding *e, EmbError *err) {
 
 /**
 The large table is summarised by a histogram with bins of width 0.1 from
-$-5$ to $5$. Each bin's height is scaled to a density (count divided by
-the number of values and the bin width) so it can be drawn against the
-standard normal density $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$ at the bin's
-centre. The program also prints the mean, the standard deviation and the
-share of values within one and two standard deviations.
-*/
+$-5$ to $5$ (`src/histogram.c`). Each bin's height is scaled to a density
+(count divided by the number of values and the bin width) so it can be
+drawn against the standard normal density
+$\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$ at the bin's centre. The program also
+prints the mean, the standard deviation and the share of values within one
+and two standard deviations.
 
-enum { HIST_BINS = 100 };
-#define HIST_LO (-5.0)
-#define HIST_WIDTH 0.1
-
-static int write_histogram(const Options *opt, const Embedding *big, EmbError *err) {
-    int64_t n = big->num_embeddings * big->embedding_dim, counts[HIST_BINS] = {0};
-    double sum = 0.0, sum_sq = 0.0, within1 = 0.0, within2 = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double x = big->weight[i];
-        sum += x;
-        sum_sq += x * x;
-        within1 += fabs(x) < 1.0;
-        within2 += fabs(x) < 2.0;
-        int64_t bin = (int64_t)floor((x - HIST_LO) / HIST_WIDTH);
-        if (bin >= 0 && bin < HIST_BINS) counts[bin]++;
-    }
-    double mean = sum / (double)n, std = sqrt(sum_sq / (double)n - mean * mean);
-    printf("%lld x %lld table, %lld values: mean %.5f, std %.5f, "
-           "|x| < 1: %.2f%% (normal: 68.27%%), |x| < 2: %.2f%% (normal: 95.45%%)\n",
-           (long long)big->num_embeddings, (long long)big->embedding_dim, (long long)n, mean,
-           std, 100.0 * within1 / (double)n, 100.0 * within2 / (double)n);
-    OutFile of;
-    if (outfile_open(&of, opt->out, "init-hist.tsv", err) != 0) return -1;
-    fprintf(of.f, "center\tcount\tdensity\tnormal_pdf\n");
-    for (int b = 0; b < HIST_BINS; b++) {
-        double center = HIST_LO + (b + 0.5) * HIST_WIDTH;
-        double density = (double)counts[b] / ((double)n * HIST_WIDTH);
-        double pdf = exp(-0.5 * center * center) / sqrt(2.0 * 3.14159265358979323846);
-        fprintf(of.f, "%.2f\t%lld\t%.6f\t%.6f\n", center, (long long)counts[b], density, pdf);
-    }
-    return outfile_commit(&of, err);
-}
-
-/**
 The memory table uses the same `emb_weight_bytes` as `emb_init`:
 */
 
-static int write_memory(const Options *opt, EmbError *err) {
+static int write_memory(const Options *opt, const char *dir, EmbError *err) {
     static const struct { const char *name; int64_t V, D; } tables[] = {
         {"this chapter's table", 10, 4},
         {"BERT-base word pieces", 30522, 768},
@@ -419,7 +346,7 @@ static int write_memory(const Options *opt, EmbError *err) {
         {"recommender, 10^7 items", 10000000, 64},
     };
     OutFile of;
-    if (outfile_open(&of, opt->out, "memory.tsv", err) != 0) return -1;
+    if (outfile_open(&of, dir, "memory.tsv", err) != 0) return -1;
     fprintf(of.f, "table\tV\tD\tbytes\n");
     printf("\n%-26s %10s %5s %16s\n", "memory of a table", "V", "D", "V*D*4 bytes");
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
@@ -434,73 +361,101 @@ static int write_memory(const Options *opt, EmbError *err) {
 }
 
 /**
-`run` ties it together. It prints what PyTorch would print for the same
-calls, so you can run the Python lines in the comments beside it.
+`look_up` and `run` tie it together. They print what PyTorch would print
+for the same calls, so you can run the Python lines in the comments beside
+them.
 */
 
-static int run(const Options *opt, EmbError *err) {
+// Looks idx up both ways and prints the rows and the difference.
+static int look_up(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
+    int64_t D = e->embedding_dim, values;
+    float *rows = NULL, *product = NULL;  // both (n, D)
+    int rc = -1;
+    if (emb_mul_size(n > 0 ? n : 1, D, &values) != 0 || emb_weight_bytes(values, 1) < 0 ||
+        !(rows = malloc((size_t)values * sizeof(float))) ||
+        !(product = malloc((size_t)values * sizeof(float)))) {
+        emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)n, (long long)D);
+    } else if (emb_lookup(e, idx, n, rows, err) == 0 &&  // emb(idx)
+               emb_onehot_matmul(e, idx, n, product, err) == 0) {
+        printf("\n>>> emb(torch.tensor([");
+        for (int64_t i = 0; i < n; i++) printf("%s%lld", i ? ", " : "", (long long)idx[i]);
+        printf("]))\n");
+        tensor_print(stdout, rows, n, D, "grad_fn=<EmbeddingBackward0>");
+        double max_diff = 0.0;
+        for (int64_t i = 0; i < n * D; i++) max_diff = fmax(max_diff, fabs(rows[i] - product[i]));
+        printf("\none_hot(idx) @ weight equals the lookup: max |difference| = %g\n", max_diff);
+        printf("cost: the product did %lld multiply-adds, the lookup copied %lld floats\n",
+               (long long)(n * e->num_embeddings * D), (long long)(n * D));
+        rc = 0;
+    }
+    free(rows);
+    free(product);
+    return rc;
+}
+
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    const Options *opt = options;
     TorchGenerator gen;
     Embedding e = {0}, big = {0};
-    float *rows = NULL, *product = NULL;
+    int64_t *idx = NULL, n;
+    NormalSummary s;
     int rc = -1;
-
+    if (cli_int64_list("--indices", opt->indices, &idx, &n, err) != 0) return -1;
     rng_manual_seed(&gen, opt->seed);  // torch.manual_seed(seed)
     if (emb_init(&e, opt->vocab, opt->dim, &gen, err) != 0) goto done;  // nn.Embedding(V, D)
     printf(">>> torch.manual_seed(%llu); emb = nn.Embedding(%lld, %lld); emb.weight\n",
            (unsigned long long)opt->seed, (long long)opt->vocab, (long long)opt->dim);
     emb_print_weight(stdout, &e);
-
-    int64_t out_values;
-    if (emb_mul_size(opt->n > 0 ? opt->n : 1, opt->dim, &out_values) != 0 ||
-        !(rows = malloc((size_t)out_values * sizeof(float))) ||
-        !(product = malloc((size_t)out_values * sizeof(float)))) {
-        emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)opt->n,
-                 (long long)opt->dim);
-        goto done;
-    }
-    if (emb_lookup(&e, opt->indices, opt->n, rows, err) != 0) goto done;  // emb(idx)
-    printf("\n>>> emb(torch.tensor([");
-    for (int64_t i = 0; i < opt->n; i++) printf("%s%lld", i ? ", " : "", (long long)opt->indices[i]);
-    printf("]))\n");
-    tensor_print(stdout, rows, opt->n, opt->dim, "grad_fn=<EmbeddingBackward0>");
-
-    if (emb_onehot_matmul(&e, opt->indices, opt->n, product, err) != 0) goto done;
-    double max_diff = 0.0;
-    for (int64_t i = 0; i < opt->n * opt->dim; i++) max_diff = fmax(max_diff, fabs(rows[i] - product[i]));
-    printf("\none_hot(idx) @ weight equals the lookup: max |difference| = %g\n", max_diff);
-    printf("cost: the product did %lld multiply-adds, the lookup copied %lld floats\n",
-           (long long)(opt->n * opt->vocab * opt->dim), (long long)(opt->n * opt->dim));
-
-    if (emb_init(&big, opt->hist_vocab, opt->hist_dim, &gen, err) != 0) goto done;
-    printf("\n");
-    if (write_histogram(opt, &big, err) != 0 || write_memory(opt, err) != 0 ||
-        write_table(opt, &e, err) != 0)
-        goto done;
+    if (look_up(&e, idx, n, err) != 0) goto done;
+    if (emb_init(&big, opt->hist_vocab, opt->hist_dim, &gen, err) != 0 ||
+        hist_write_normal(big.weight, big.num_embeddings * big.embedding_dim, dir,
+                          "init-hist.tsv", &s, err) != 0) goto done;
+    printf("\n%lld x %lld table, %lld values: mean %.5f, std %.5f, |x| < 1: %.2f%% (normal: "
+           "68.27%%), |x| < 2: %.2f%% (normal: 95.45%%)\n", (long long)opt->hist_vocab,
+           (long long)opt->hist_dim, (long long)s.n, s.mean, s.std, s.within1_pct,
+           s.within2_pct);
+    run_values_set(values, "init.mean", "%.5f", s.mean);
+    run_values_set(values, "init.std", "%.5f", s.std);
+    run_values_set(values, "init.within1_pct", "%.2f", s.within1_pct);
+    run_values_set(values, "init.within2_pct", "%.2f", s.within2_pct);
+    if (write_memory(opt, dir, err) != 0 || write_table(dir, &e, idx, n, err) != 0) goto done;
     printf("\nwrote %s/table.tsv, init-hist.tsv, memory.tsv\n", opt->out);
     rc = 0;
 done:
-    free(rows);
-    free(product);
+    free(idx);
     emb_free(&e);
     emb_free(&big);
     return rc;
 }
 
+/**
+The options are a table: `src/cli.c` parses `--name VALUE` and
+`--name=VALUE` with `getopt_long`, checks every value against its range,
+prints `--help` from the table, and runs the program so that its `--out`
+folder is replaced only by a whole run (see `docs/ARCHITECTURE.md`).
+*/
+
 int main(int argc, char **argv) {
-    Options opt;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &opt, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(opt.out, &err) != 0 || run(&opt, &err) != 0) {
-        fprintf(stderr, "ch01: %s\n", err.msg);
-        free(opt.indices);
-        return 1;
-    }
-    free(opt.indices);
-    return 0;
+    Options o;
+    CliOption options[] = {
+        {"vocab", "V", CLI_INT, &o.vocab, "10", .lo = 1, .hi = INT64_MAX,
+         .help = "rows of the printed table (num_embeddings)"},
+        {"dim", "D", CLI_INT, &o.dim, "4", .lo = 1, .hi = INT64_MAX,
+         .help = "columns (embedding_dim)"},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "the seed given to torch.manual_seed"},
+        {"indices", "LIST", CLI_STRING, &o.indices, "1,4,4,9",
+         .help = "comma-separated ids to look up"},
+        {"hist-vocab", "V", CLI_INT, &o.hist_vocab, "30522", .lo = 1, .hi = INT64_MAX,
+         .help = "rows of the large table for the histogram"},
+        {"hist-dim", "D", CLI_INT, &o.hist_dim, "768", .lo = 1, .hi = INT64_MAX,
+         .help = "its columns"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch01", .help = "folder for the run's files"},
+    };
+    CliProgram prog = {"ch01",
+        "Builds torch.manual_seed(SEED); nn.Embedding(V, D), prints it as PyTorch does,\n"
+        "looks rows up, and writes TSV files for the chapter's figures.",
+        options, (int)(sizeof options / sizeof options[0]), &o.out, run, &o};
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY
