@@ -133,16 +133,18 @@ $(BUILD)/stamps/$(3).tested: $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) $(BUILD)
 	then mv $$@.tmp $$@; else cat $$@.tmp; rm -f $$@.tmp; exit 1; fi
 
 # A run is a set: the program's output and the figures drawn from it are
-# made in a fresh folder under $(BUILD)/runs/, and only then does the link
-# $(BUILD)/$(3) move to it (a rename, so it is atomic). Killed at any moment,
+# made in a fresh folder under $(BUILD)/runs/ (the program creates the
+# folder whole, src/run_dir.h, so what it prints waits beside the folder and
+# joins it after), and only then does the link $(BUILD)/$(3) move to it
+# (a rename, so it is atomic). Killed at any moment,
 # the link names the old run or the new one; folders of unfinished or
 # replaced runs are removed by the next run.
 $(BUILD)/stamps/$(3).figures: $(BUILD)/stamps/$(3).tested $(BUILD)/bin/$(3) \
         $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp
 	@set -e; mkdir -p $(BUILD)/runs $$(@D); \
-	new=$(3)-$$$$$$$$; run=$(BUILD)/runs/$$$$new; mkdir $$$$run; \
+	new=$(3)-$$$$$$$$; run=$(BUILD)/runs/$$$$new; \
 	echo "$(BUILD)/bin/$(3) --out $$$$run"; \
-	$(BUILD)/bin/$(3) --out $$$$run > $$$$run/output.txt; \
+	$(BUILD)/bin/$(3) --out $$$$run > $$$$run.txt; mv $$$$run.txt $$$$run/output.txt; \
 	for gp in $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)); do \
 	  echo "$$(GNUPLOT) $$$$gp"; $$(GNUPLOT) -e "dir='$$$$run'" -c $$$$gp; \
 	done; \
