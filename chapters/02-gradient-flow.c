@@ -319,7 +319,7 @@ is the softmax minus the one-hot target, divided by the batch size.
 */
 
 double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                     float *dlogits) {
+                          float *dlogits) {
     double total = 0.0;
     for (int64_t i = 0; i < B; i++) {
         const float *z_i = logits + i * V;  // row i of the logits
@@ -420,6 +420,20 @@ void ntm_sgd_step(NextTokenModel *m, float lr) {
     linear_sgd_step(&m->proj, lr);
 }
 
+int ntm_eval_loss(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, double *out,
+                  EmbError *err) {
+    double total = 0.0;
+    int64_t n = n_tokens - 1;  // positions with a next token
+    for (int64_t start = 0; start < n; start += m->max_batch) {
+        int64_t B = n - start < m->max_batch ? n - start : m->max_batch;
+        double loss = 0.0;
+        if (ntm_forward(m, tokens + start, tokens + start + 1, B, &loss, err) != 0) return -1;
+        total += loss * (double)B;
+    }
+    *out = total / (double)n;
+    return 0;
+}
+
 /**
 The error for a bad target is PyTorch's (`Target 12 is out of bounds.`);
 a bad input index gets chapter 1's `index out of range in self`.
@@ -448,8 +462,8 @@ loss. Later chapters reuse it for every new backward pass.
 */
 
 GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
-                    int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps, double atol,
-                    double rtol) {
+                              int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps,
+                              double atol, double rtol) {
     GradcheckResult r = {.passed = true, .worst = -1};
     double worst_excess = -INFINITY;
     for (int64_t e = 0; e < n_entries; e++) {
@@ -534,63 +548,23 @@ writes what the figures need.
 #include "../src/cli.h"
 #include "../src/corpus.h"
 #include "../src/snapshots.h"
+#include "../src/tsv.h"
 
 typedef struct Options {
     int64_t dim, steps, batch, sentences, vocab;
     double lr;
     uint64_t seed;
     const char *corpus;  // NULL: the built-in corpus
-    const char *out;
+    const char *out;     // the run's folder, as the user named it
+    const char *dir;     // where this run writes: a fresh folder that becomes out
 } Options;
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ch02 [options]\n"
-            "\n"
-            "Trains a next-token model (embedding -> linear -> softmax cross-entropy) with\n"
-            "plain SGD and writes TSV files for the chapter's figures.\n"
-            "\n"
-            "  --dim D          embedding_dim, default 2 (so the table can be drawn)\n"
-            "  --steps N        SGD steps, default 3000\n"
-            "  --lr LR          learning rate, default 0.5\n"
-            "  --batch B        positions per step, default 32\n"
-            "  --seed S         torch.manual_seed for the model and the batches, default 0\n"
-            "  --corpus FILE    train on a plain-text file instead of the built-in corpus\n"
-            "  --vocab V        with --corpus: keep the V-1 most frequent words, default 1000\n"
-            "  --sentences N    size of the built-in corpus, default 2000\n"
-            "  --out DIR        folder for the TSV files, default build/ch02\n"
-            "  --help           this text\n");
-}
-
-static int parse_options(int argc, char **argv, Options *opt, EmbError *err) {
-    *opt = (Options){.dim = 2, .steps = 3000, .batch = 32, .sentences = 2000, .vocab = 1000,
-                     .lr = 0.5, .seed = 0, .corpus = NULL, .out = "build/ch02"};
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc = 0;
-        if (strcmp(name, "--dim") == 0) rc = cli_int64(name, val, 1, 4096, &opt->dim, err);
-        else if (strcmp(name, "--steps") == 0) rc = cli_int64(name, val, 1, 100000000, &opt->steps, err);
-        else if (strcmp(name, "--batch") == 0) rc = cli_int64(name, val, 1, 1000000, &opt->batch, err);
-        else if (strcmp(name, "--sentences") == 0) rc = cli_int64(name, val, 1, 10000000, &opt->sentences, err);
-        else if (strcmp(name, "--vocab") == 0) rc = cli_int64(name, val, 2, 10000000, &opt->vocab, err);
-        else if (strcmp(name, "--lr") == 0) rc = cli_double(name, val, 0.0, 1e6, &opt->lr, err);
-        else if (strcmp(name, "--seed") == 0) rc = cli_seed(val, &opt->seed, err);
-        else if (strcmp(name, "--corpus") == 0) opt->corpus = val;
-        else if (strcmp(name, "--out") == 0) opt->out = val;
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
 
 /**
 A training run keeps its loss curve and, for the figures, snapshots of the
 table. `train` is the loop every later chapter will vary: sample, zero the
 gradients, forward, backward, step. With `zero_grad` off it shows what
-happens when gradients pile up.
+happens when gradients pile up; with it on, a loss that stops being finite
+ends the run with a message (`cli_check_loss`).
 */
 
 enum { N_SNAPSHOTS = 60 };
@@ -602,49 +576,32 @@ typedef struct Run {
     double final_loss;    // mean loss over the whole corpus after training
 } Run;
 
-// The model's mean loss over every position of the corpus.
-static int corpus_loss(NextTokenModel *m, const Corpus *c, double *out, EmbError *err) {
-    double total = 0.0;
-    int64_t n = c->n_tokens - 1;
-    for (int64_t start = 0; start < n; start += m->max_batch) {
-        int64_t B = n - start < m->max_batch ? n - start : m->max_batch;
-        double loss;
-        if (ntm_forward(m, c->tokens + start, c->tokens + start + 1, B, &loss, err) != 0) return -1;
-        total += loss * (double)B;
-    }
-    *out = total / (double)n;
-    return 0;
-}
-
 static int train(const Options *opt, const Corpus *c, bool zero_grad, Run *run, EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    int64_t V = c->vocab_size, D = opt->dim, B = opt->batch;
-    int64_t *inputs = malloc((size_t)B * sizeof *inputs), *targets = malloc((size_t)B * sizeof *targets);
+    int64_t B = opt->batch, *inputs = malloc((size_t)B * sizeof *inputs),
+            *targets = malloc((size_t)B * sizeof *targets);
     int rc = -1;
     rng_manual_seed(&gen, opt->seed);
-    if (!inputs || !targets) { emb_fail(err, "out of memory for a batch of %lld", (long long)B); goto done; }
-    if (ntm_init(&m, V, D, B, &gen, err) != 0) goto done;
-    bool tty = isatty(STDERR_FILENO);
-    for (int64_t step = 0; step <= opt->steps; step++) {
-        if (run->snaps) snapshots_take(run->snaps, step, m.emb.weight);
-        if (step == opt->steps) break;
-        ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, inputs, targets);
-        if (zero_grad) ntm_zero_grad(&m);
-        if (ntm_forward(&m, inputs, targets, B, &run->loss[step], err) != 0 ||
-            ntm_backward(&m, inputs, B, err) != 0) goto free_model;
-        ntm_sgd_step(&m, (float)opt->lr);
-        run->touched[step] = emb_rows_touched(&m.emb, inputs, B);
-        if (tty && (step % 100 == 99 || step + 1 == opt->steps)) {
-            fprintf(stderr, "\rstep %lld/%lld  loss %.4f  ", (long long)step + 1,
-                    (long long)opt->steps, run->loss[step]);
+    if (!inputs || !targets) {
+        emb_fail(err, "out of memory for a batch of %lld", (long long)B);
+    } else if (ntm_init(&m, c->vocab_size, opt->dim, B, &gen, err) == 0) {
+        for (int64_t step = 0; step <= opt->steps; step++) {
+            if (run->snaps) snapshots_take(run->snaps, step, m.emb.weight);
+            if (step == opt->steps) break;
+            ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, inputs, targets);
+            if (zero_grad) ntm_zero_grad(&m);
+            if (ntm_forward(&m, inputs, targets, B, &run->loss[step], err) != 0 ||
+                (zero_grad && cli_check_loss(step + 1, run->loss[step], opt->lr, err) != 0) ||
+                ntm_backward(&m, inputs, B, err) != 0) goto free_model;
+            ntm_sgd_step(&m, (float)opt->lr);
+            run->touched[step] = emb_rows_touched(&m.emb, inputs, B);
+            cli_progress(step + 1, opt->steps, run->loss[step]);
         }
+        rc = ntm_eval_loss(&m, c->tokens, c->n_tokens, &run->final_loss, err);
+    free_model:
+        ntm_free(&m);
     }
-    if (tty) fprintf(stderr, "\n");
-    rc = corpus_loss(&m, c, &run->final_loss, err);
-free_model:
-    ntm_free(&m);
-done:
     free(inputs);
     free(targets);
     return rc;
@@ -680,148 +637,195 @@ static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n, cons
     }
 }
 
-static int check_gradients(const Options *opt, const Corpus *c, EmbError *err) {
+// One gradient check of W: with the real backward, or with the planted bug.
+static GradcheckResult check_pass(CheckCtx *ctx, const int64_t *entries, int64_t n, bool bug) {
+    NextTokenModel *m = ctx->m;
+    double loss;
+    ntm_zero_grad(m);
+    ntm_forward(m, ctx->inputs, ctx->targets, ctx->B, &loss, NULL);
+    linear_backward(&m->proj, m->x, m->dlogits, ctx->B, m->dx);
+    if (bug) backward_overwrite(&m->emb, ctx->inputs, ctx->B, m->dx);
+    else emb_backward(&m->emb, ctx->inputs, ctx->B, m->dx, NULL);
+    GradcheckResult r = gradcheck_run(m->emb.weight, m->emb.grad, entries, n, check_loss, ctx,
+                                      1e-2f, 1e-4, 1e-2);
+    printf("gradient check, %s backward: %lld entries of W, max abs error %.2e: %s\n",
+           bug ? "overwriting (planted bug)" : "scatter-add", (long long)r.checked,
+           r.max_abs_err, r.passed ? "PASS" : "FAIL");
+    int64_t D = m->emb.embedding_dim;
+    if (!r.passed) {
+        printf("    worst: W[%lld][%lld] analytic %.6f, numeric %.6f\n", (long long)(r.worst / D),
+               (long long)(r.worst % D), r.worst_analytic, r.worst_numeric);
+    }
+    return r;
+}
+
+static int check_gradients(const Options *opt, const Corpus *c, RunValues *values,
+                           EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    enum { B = 16 };
-    int64_t inputs[B], targets[B];
+    enum { B = 16 };  // positions 0..15 of the corpus: a batch with repeats
+    int64_t inputs[B], targets[B], D = opt->dim, n = B * D;  // n <= 16 * 4096
+    int64_t *entries = malloc((size_t)n * sizeof *entries);  // every entry of the rows looked up
     rng_manual_seed(&gen, opt->seed);
-    if (ntm_init(&m, c->vocab_size, opt->dim, B, &gen, err) != 0) return -1;
-    for (int64_t i = 0; i < B; i++) {  // a batch with repeats: positions 0..15 of the corpus
+    if (!entries) return emb_fail(err, "out of memory for %lld entries", (long long)n);
+    if (ntm_init(&m, c->vocab_size, D, B, &gen, err) != 0) { free(entries); return -1; }
+    for (int64_t i = 0; i < B; i++) {
         inputs[i] = c->tokens[i % (c->n_tokens - 1)];
         targets[i] = c->tokens[i % (c->n_tokens - 1) + 1];
+        for (int64_t d = 0; d < D; d++) entries[i * D + d] = inputs[i] * D + d;
     }
-    double loss;
     CheckCtx ctx = {&m, inputs, targets, B};
-    int64_t D = opt->dim, entries[B * 64];
-    int64_t n = 0;
-    for (int64_t i = 0; i < B && n + D <= B * 64; i++) {
-        for (int64_t d = 0; d < D; d++) entries[n++] = inputs[i] * D + d;  // rows looked up
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        ntm_zero_grad(&m);
-        if (ntm_forward(&m, inputs, targets, B, &loss, err) != 0) { ntm_free(&m); return -1; }
-        linear_backward(&m.proj, m.x, m.dlogits, B, m.dx);
-        if (pass == 0) emb_backward(&m.emb, inputs, B, m.dx, NULL);
-        else backward_overwrite(&m.emb, inputs, B, m.dx);
-        GradcheckResult r = gradcheck_run(m.emb.weight, m.emb.grad, entries, n, check_loss, &ctx,
-                                1e-2f, 1e-4, 1e-2);
-        printf("gradient check, %s backward: %lld entries of W, max abs error %.2e: %s\n",
-               pass == 0 ? "scatter-add" : "overwriting (planted bug)", (long long)r.checked,
-               r.max_abs_err, r.passed ? "PASS" : "FAIL");
-        if (!r.passed) {
-            printf("    worst: W[%lld][%lld] analytic %.6f, numeric %.6f\n", (long long)(r.worst / D),
-                   (long long)(r.worst % D), r.worst_analytic, r.worst_numeric);
-        }
-        if (pass == 0 && !r.passed) {
-            ntm_free(&m);
-            return emb_fail(err, "the gradient check failed on the real backward pass");
-        }
-    }
+    GradcheckResult real = check_pass(&ctx, entries, n, false);
+    GradcheckResult bug = real.passed ? check_pass(&ctx, entries, n, true) : real;
     ntm_free(&m);
+    free(entries);
+    if (!real.passed) return emb_fail(err, "the gradient check failed on the real backward pass");
+    run_values_set(values, "gradcheck.entries", "%lld", (long long)real.checked);
+    run_values_set_sci(values, "gradcheck.max_err", real.max_abs_err);
+    run_values_set_sci(values, "gradcheck.bug_err", bug.max_abs_err);
     return 0;
 }
 
 /**
 The output files: the loss at every step (with the unigram baseline and
-the run without `zero_grad`) and the rows touched per step. The
-snapshots of the table go to `trajectory.tsv` (every word's path through
-the plane) and `frames.tsv` (one block per snapshot, for the animation),
-written by `src/snapshots.c`, which chapter 3 uses too.
+the run without `zero_grad`) and the rows touched per step, written by
+`src/tsv.c`. The snapshots of the table go to `trajectory.tsv` (every
+word's path through the plane) and `frames.tsv` (one block per snapshot,
+for the animation), written by `src/snapshots.c`, which chapter 3 uses too.
 */
 
-static int write_loss(const Options *opt, const Run *run, const Run *no_zero, double baseline,
-                      int64_t V, EmbError *err) {
-    OutFile of;
-    if (outfile_open(&of, opt->out, "loss.tsv", err) != 0) return -1;
-    fprintf(of.f, "step\tloss\tloss_without_zero_grad\tunigram_baseline\n");
-    for (int64_t s = 0; s < opt->steps; s++) {
-        fprintf(of.f, "%lld\t%.6f\t%.6f\t%.6f\n", (long long)s + 1, run->loss[s],
-                no_zero->loss[s], baseline);
-    }
-    if (outfile_commit(&of, err) != 0) return -1;
-    if (outfile_open(&of, opt->out, "touched.tsv", err) != 0) return -1;
-    fprintf(of.f, "step\trows_touched\tbatch\tvocab\n");
-    for (int64_t s = 0; s < opt->steps; s++) {
-        fprintf(of.f, "%lld\t%lld\t%lld\t%lld\n", (long long)s + 1, (long long)run->touched[s],
-                (long long)opt->batch, (long long)V);
-    }
-    return outfile_commit(&of, err);
+static int write_files(const Options *opt, const Corpus *c, const Run *run,
+                       const Run *no_zero, double baseline, EmbError *err) {
+    TsvColumn loss[] = {{"loss", TSV_FIXED6, .values = run->loss},
+                        {"loss_without_zero_grad", TSV_FIXED6, .values = no_zero->loss},
+                        {"unigram_baseline", TSV_FIXED6, .constant = baseline}};
+    TsvColumn touched[] = {{"rows_touched", TSV_WHOLE, .counts = run->touched},
+                           {"batch", TSV_WHOLE, .constant = (double)opt->batch},
+                           {"vocab", TSV_WHOLE, .constant = (double)c->vocab_size}};
+    RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
+                        c->n_categories};
+    if (tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, 3, err) != 0 ||
+        tsv_write_columns(opt->dir, "touched.tsv", "step", 1, opt->steps, touched, 3, err) ||
+        snapshots_write(run->snaps, opt->dir, &labels, true, err) != 0) return -1;
+    printf("wrote %s/loss.tsv, touched.tsv, trajectory.tsv, frames.tsv, categories.tsv\n",
+           opt->out);
+    return 0;
 }
+/**
+`run` ties it together: the corpus, the gradient check, the two runs, the
+report and the files. `report` prints what the run without `zero_grad`
+did, which is the divergence the chapter sets out to show.
+*/
 
-static int run_chapter(const Options *opt, EmbError *err) {
-    Corpus c = {0};
-    Run run = {0}, no_zero = {0};
-    Snapshots snaps = {0};
-    int rc = -1;
-    if (opt->corpus ? corpus_from_file(&c, opt->corpus, opt->vocab, err)
-                    : corpus_builtin(&c, opt->seed, opt->sentences, err)) goto done;
-    if (opt->batch > c.n_tokens - 1) {
-        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld positions with a next token",
-                 (long long)opt->batch, (long long)(c.n_tokens - 1));
-        goto done;
-    }
-    double baseline = corpus_unigram_entropy(&c);
-    printf("corpus: %lld tokens, vocabulary %lld (%s)\n", (long long)c.n_tokens,
-           (long long)c.vocab_size, opt->corpus ? opt->corpus : "built-in grammar");
-    printf("unigram entropy (loss of a model that ignores its input): %.4f nats\n", baseline);
-    if (check_gradients(opt, &c, err) != 0) goto done;
-
-    int64_t V = c.vocab_size, D = opt->dim;
-    run.loss = calloc((size_t)opt->steps, sizeof(double));
-    run.touched = calloc((size_t)opt->steps, sizeof(int64_t));
-    if (snapshots_init(&snaps, V, D, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
-    run.snaps = &snaps;
-    no_zero.loss = calloc((size_t)opt->steps, sizeof(double));
-    no_zero.touched = calloc((size_t)opt->steps, sizeof(int64_t));
-    if (!run.loss || !run.touched || !no_zero.loss || !no_zero.touched) {
-        emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
-        goto done;
-    }
-    printf("training: D=%lld, %lld steps of SGD, lr %g, batch %lld, seed %llu\n", (long long)D,
-           (long long)opt->steps, opt->lr, (long long)opt->batch, (unsigned long long)opt->seed);
-    if (train(opt, &c, true, &run, err) != 0 || train(opt, &c, false, &no_zero, err) != 0) goto done;
+// Prints the runs' results and records the numbers the prose quotes.
+static void report(const Options *opt, const Corpus *c, const Run *run, const Run *no_zero,
+                   double baseline, RunValues *values) {
     double mean_touched = 0.0;
-    for (int64_t s = 0; s < opt->steps; s++) mean_touched += (double)run.touched[s] / (double)opt->steps;
-    printf("loss over the whole corpus after training: %.4f nats (baseline %.4f)\n", run.final_loss, baseline);
-    int64_t blowup = -1, nan_step = -1;  // where the run without zero_grad goes wrong
+    int64_t blowup = -1, nan_step = -1, below = -1, below_from = 1;
     for (int64_t s = opt->steps - 1; s >= 0; s--) {
-        if (no_zero.loss[s] > 2.0 * baseline) blowup = s + 1;
-        if (isnan(no_zero.loss[s])) nan_step = s + 1;
+        mean_touched += (double)run->touched[opt->steps - 1 - s] / (double)opt->steps;
+        if (no_zero->loss[s] > 2.0 * baseline) blowup = s + 1;
+        if (isnan(no_zero->loss[s])) nan_step = s + 1;
+        if (run->loss[s] < baseline) below = s + 1;
+        if (run->loss[s] >= baseline && below_from == 1) below_from = s + 2;
     }
-    if (isnan(no_zero.final_loss)) printf("the same run without zero_grad: loss NaN");
-    else printf("the same run without zero_grad: loss %.4f nats", no_zero.final_loss);
+    printf("loss over the whole corpus after training: %.4f nats (baseline %.4f)\n",
+           run->final_loss, baseline);
+    if (isnan(no_zero->final_loss)) printf("the same run without zero_grad: loss NaN");
+    else printf("the same run without zero_grad: loss %.4f nats", no_zero->final_loss);
     if (blowup > 0) printf("; above twice the baseline from step %lld", (long long)blowup);
     if (nan_step > 0) printf("; NaN from step %lld", (long long)nan_step);
     printf("\n");
+    if (blowup > 0 || nan_step > 0) {
+        printf("    (on purpose: this divergence is the lesson; old gradients keep pulling)\n");
+    }
     printf("rows touched per step: %.1f of %lld on average (batch %lld)\n", mean_touched,
-           (long long)V, (long long)opt->batch);
-    RowLabels labels = {(const char *const *)c.words, c.category, c.category_names, c.n_categories};
-    if (write_loss(opt, &run, &no_zero, baseline, V, err) != 0 ||
-        snapshots_write(&snaps, opt->out, &labels, true, err) != 0) goto done;
-    printf("wrote %s/loss.tsv, touched.tsv, trajectory.tsv, frames.tsv, categories.tsv\n", opt->out);
-    rc = 0;
-done:
-    free(run.loss); free(run.touched);
-    free(no_zero.loss); free(no_zero.touched);
+           (long long)c->vocab_size, (long long)opt->batch);
+    run_values_set(values, "final_loss", "%.2f", run->final_loss);
+    run_values_set(values, "loss.first_below", "%lld", (long long)below);
+    run_values_set(values, "loss.below_from", "%lld", (long long)below_from);
+    run_values_set(values, "no_zero_grad.blowup_step", "%lld", (long long)blowup);
+    run_values_set(values, "no_zero_grad.nan_step", "%lld", (long long)nan_step);
+    run_values_set(values, "touched.mean", "%.0f", mean_touched);
+}
+
+static int run_chapter(const Options *opt, const Corpus *c, RunValues *values, EmbError *err) {
+    Run run = {0}, no_zero = {0};
+    Snapshots snaps = {0};
+    int rc = -1;
+    double baseline = corpus_unigram_entropy(c);
+    printf("corpus: %lld tokens, vocabulary %lld (%s)\n", (long long)c->n_tokens,
+           (long long)c->vocab_size, opt->corpus ? opt->corpus : "built-in grammar");
+    printf("unigram entropy (loss of a model that ignores its input): %.4f nats\n", baseline);
+    run_values_set_count(values, "corpus.tokens", c->n_tokens);
+    run_values_set(values, "corpus.vocab", "%lld", (long long)c->vocab_size);
+    run_values_set(values, "baseline", "%.2f", baseline);
+    if (check_gradients(opt, c, values, err) != 0) return -1;
+    run.loss = calloc((size_t)opt->steps, sizeof(double));
+    run.touched = calloc((size_t)opt->steps, sizeof(int64_t));
+    no_zero.loss = calloc((size_t)opt->steps, sizeof(double));
+    no_zero.touched = calloc((size_t)opt->steps, sizeof(int64_t));
+    run.snaps = &snaps;
+    if (!run.loss || !run.touched || !no_zero.loss || !no_zero.touched) {
+        emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
+    } else if (snapshots_init(&snaps, c->vocab_size, opt->dim, N_SNAPSHOTS, opt->steps, err) ==
+               0) {
+        printf("training: D=%lld, %lld steps of SGD, lr %g, batch %lld, seed %llu\n",
+               (long long)opt->dim, (long long)opt->steps, opt->lr, (long long)opt->batch,
+               (unsigned long long)opt->seed);
+        if (train(opt, c, true, &run, err) == 0 && train(opt, c, false, &no_zero, err) == 0) {
+            report(opt, c, &run, &no_zero, baseline, values);
+            rc = write_files(opt, c, &run, &no_zero, baseline, err);
+        }
+    }
+    free(run.loss), free(run.touched), free(no_zero.loss), free(no_zero.touched);
     snapshots_free(&snaps);
+    return rc;
+}
+
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    Options opt = *(const Options *)options;
+    Corpus c = {0};
+    opt.dir = dir;
+    int rc = -1;
+    if (opt.corpus ? corpus_from_file(&c, opt.corpus, opt.vocab, err)
+                   : corpus_builtin(&c, opt.seed, opt.sentences, err)) return -1;
+    if (opt.batch > c.n_tokens - 1) {
+        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld positions with a "
+                 "next token", (long long)opt.batch, (long long)(c.n_tokens - 1));
+    } else {
+        rc = run_chapter(&opt, &c, values, err);
+    }
     corpus_free(&c);
     return rc;
 }
 
 int main(int argc, char **argv) {
-    Options opt;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &opt, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(opt.out, &err) != 0 || run_chapter(&opt, &err) != 0) {
-        fprintf(stderr, "ch02: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    Options o;
+    CliOption options[] = {
+        {"dim", "D", CLI_INT, &o.dim, "2", .lo = 1, .hi = 4096,
+         .help = "embedding_dim (2, so that the table can be drawn)"},
+        {"steps", "N", CLI_INT, &o.steps, "3000", .lo = 1, .hi = 100000000,
+         .help = "SGD steps"},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6, .help = "learning rate"},
+        {"batch", "B", CLI_INT, &o.batch, "32", .lo = 1, .hi = 1000000,
+         .help = "positions per step"},
+        {"seed", "S", CLI_SEED, &o.seed, "0",
+         .help = "torch.manual_seed for the model and the batches"},
+        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL,
+         .help = "train on a plain-text file instead of the built-in corpus"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000, .needs = "corpus",
+         .help = "with --corpus: keep the V-1 most frequent words"},
+        {"sentences", "N", CLI_INT, &o.sentences, "2000", .lo = 1, .hi = 10000000,
+         .help = "size of the built-in corpus"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch02", .help = "folder for the run's files"},
+    };
+    CliProgram prog = {"ch02",
+        "Trains a next-token model (embedding -> linear -> softmax cross-entropy) with\n"
+        "plain SGD and writes TSV files for the chapter's figures.",
+        options, (int)(sizeof options / sizeof options[0]), &o.out, run, &o};
+    o.corpus = NULL;
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY

@@ -52,6 +52,8 @@ typedef struct Linear {
 // [-1/sqrt(in), 1/sqrt(in)], drawn as PyTorch draws them; zeroed gradients.
 int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGenerator *gen,
                 EmbError *err);
+
+// Frees the weight, the bias and their gradients, and zeroes the struct.
 void linear_free(Linear *l);
 
 // y = x W^T + b. x is (B, in), y is (B, out).
@@ -70,7 +72,7 @@ void linear_sgd_step(Linear *l, float lr);
 // Mean softmax cross-entropy of B rows of logits against targets, and its
 // gradient dlogits = (softmax - onehot) / B. logits and dlogits are (B, V).
 double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                     float *dlogits);
+                          float *dlogits);
 
 typedef struct NextTokenModel {
     Embedding emb;      // (V, D): the table that learns
@@ -85,6 +87,8 @@ typedef struct NextTokenModel {
 // torch.manual_seed(seed); nn.Embedding(V, D); nn.Linear(D, V), in that order.
 int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGenerator *gen,
              EmbError *err);
+
+// Frees the table, the projection and the scratch buffers; zeroes the struct.
 void ntm_free(NextTokenModel *m);
 
 // Forward: looks up inputs, projects, scores against targets. Keeps what
@@ -107,6 +111,11 @@ void ntm_zero_grad(NextTokenModel *m);
 // One SGD step on every parameter of the model.
 void ntm_sgd_step(NextTokenModel *m, float lr);
 
+// The mean loss over every position of a token stream of n_tokens (>= 2)
+// that has a next token, in batches of max_batch.
+int ntm_eval_loss(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, double *out,
+                  EmbError *err);
+
 /* --- the gradient check -------------------------------------------------- */
 
 // Recomputes the loss from the current parameter values.
@@ -125,7 +134,7 @@ typedef struct GradcheckResult {
 // (loss(param[k] + eps) - loss(param[k] - eps)) / (2 eps) for each k in
 // entries (n_entries of them). param is restored afterwards.
 GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
-                    int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps, double atol,
-                    double rtol);
+                              int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps,
+                              double atol, double rtol);
 
 #endif

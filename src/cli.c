@@ -286,6 +286,23 @@ int cli_main(const CliProgram *prog, int argc, char **argv) {
     return 0;
 }
 
+/* --- training runs ------------------------------------------------------- */
+
+int cli_check_loss(int64_t step, double loss, double lr, EmbError *err) {
+    if (isfinite(loss)) return 0;
+    return emb_fail(err, "step %lld: the loss is %s, not a finite number: the steps diverged; "
+                    "try a smaller --lr (this run used %g)", (long long)step,
+                    isnan(loss) ? "NaN" : loss > 0 ? "inf" : "-inf", lr);
+}
+
+void cli_progress(int64_t step, int64_t total, double loss) {
+    if (!isatty(STDERR_FILENO)) return;
+    if (step % 100 == 0 || step == total) {
+        fprintf(stderr, "\rstep %lld/%lld  loss %.4f  ", (long long)step, (long long)total, loss);
+    }
+    if (step == total) fprintf(stderr, "\n");
+}
+
 /* --- output files --------------------------------------------------------- */
 
 int outfile_open(OutFile *of, const char *dir, const char *name, EmbError *err) {

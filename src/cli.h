@@ -101,6 +101,16 @@ void cli_print_help(FILE *f, const char *prog, const char *about, const CliOptio
 // the exit status: 0, or 1 for an error.
 int cli_main(const CliProgram *prog, int argc, char **argv);
 
+/* --- training runs ------------------------------------------------------- */
+
+// Fails with a message that names the step, the loss and what to try when
+// the loss of a training step is not a finite number (the steps diverged).
+int cli_check_loss(int64_t step, double loss, double lr, EmbError *err);
+
+// On a terminal, shows "step N/TOTAL  loss L" on stderr every 100 steps and
+// at the last, which also ends the line. Elsewhere it prints nothing.
+void cli_progress(int64_t step, int64_t total, double loss);
+
 /* --- output files --------------------------------------------------------- */
 
 // An output file that appears under its final name only when it is complete:

@@ -60,6 +60,27 @@ int run_values_set(RunValues *v, const char *key, const char *fmt, ...) {
     return 0;
 }
 
+int run_values_set_sci(RunValues *v, const char *key, double x) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.0e", x);  // "3e-07"
+    char *e = strchr(buf, 'e');
+    if (!e) return run_values_set(v, key, "%s", buf);  // inf or nan
+    *e = '\0';
+    return run_values_set(v, key, "%s \\cdot 10^{%d}", buf, atoi(e + 1));
+}
+
+int run_values_set_count(RunValues *v, const char *key, int64_t n) {
+    char digits[32], out[48];
+    int len = snprintf(digits, sizeof digits, "%lld", (long long)(n < 0 ? -n : n)), o = 0;
+    if (n < 0) out[o++] = '-';
+    for (int i = 0; i < len; i++) {
+        if (i > 0 && (len - i) % 3 == 0) out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    return run_values_set(v, key, "%s", out);
+}
+
 const char *run_values_get(const RunValues *v, const char *key, char *buf, size_t size) {
     const char *line = find_line(v, key);
     if (!line || size == 0) return NULL;

@@ -14,6 +14,7 @@
 #define RUN_VALUES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "emb_error.h"
 
@@ -30,6 +31,13 @@ typedef struct RunValues {
 // message is kept) and returns -1; run_values_write then fails with it.
 int run_values_set(RunValues *v, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+// Records x in the prose's scientific notation, with one significant digit,
+// as LaTeX for $...$: 3.13e-07 gives "3 \cdot 10^{-7}".
+int run_values_set_sci(RunValues *v, const char *key, double x);
+
+// Records a count with thousands separators: 14192 gives "14,192".
+int run_values_set_count(RunValues *v, const char *key, int64_t n);
 
 // The value recorded for key, or NULL.
 const char *run_values_get(const RunValues *v, const char *key, char *buf, size_t size);

@@ -1,0 +1,39 @@
+/*
+ * tsv.c - run files of one row per step.
+ */
+#include "tsv.h"
+
+#include <stdio.h>
+
+#include "cli.h"
+
+int tsv_write_columns(const char *dir, const char *file, const char *index_name,
+                      int64_t first_index, int64_t n, const TsvColumn *cols, int n_cols,
+                      EmbError *err) {
+    OutFile of;
+    if (outfile_open(&of, dir, file, err) != 0) return -1;
+    fprintf(of.f, "%s", index_name);
+    for (int c = 0; c < n_cols; c++) fprintf(of.f, "\t%s", cols[c].name);
+    fprintf(of.f, "\n");
+    for (int64_t r = 0; r < n; r++) {
+        fprintf(of.f, "%lld", (long long)(first_index + r));
+        for (int c = 0; c < n_cols; c++) {
+            const TsvColumn *col = &cols[c];
+            double v = col->values ? col->values[r] : col->counts ? 0.0 : col->constant;
+            if (col->counts) fprintf(of.f, "\t%lld", (long long)col->counts[r]);
+            else if (col->format == TSV_WHOLE) fprintf(of.f, "\t%lld", (long long)v);
+            else if (col->format == TSV_G) fprintf(of.f, "\t%g", v);
+            else fprintf(of.f, "\t%.6f", v);
+        }
+        fprintf(of.f, "\n");
+    }
+    return outfile_commit(&of, err);
+}
+
+void tsv_moving_average(const double *x, int64_t n, int64_t window, double *out) {
+    double sum = 0.0;
+    for (int64_t s = 0; s < n; s++) {
+        sum += x[s] - (s >= window ? x[s - window] : 0.0);
+        out[s] = sum / (double)(s + 1 < window ? s + 1 : window);
+    }
+}
