@@ -370,6 +370,115 @@ void cm_sgd_step(ContextModel *m, float lr) {
 }
 
 /**
+## Padded windows
+
+The model reads windows of $T$ tokens. `windows_make` builds one window
+per position of the corpus: the tokens up to and including that position,
+but never reaching back past the start of the sentence (the token after
+the last `end`, "."), left-padded with the padding row to $T$ tokens. The
+target of each window is the token that comes next.
+*/
+
+int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T, int64_t pad,
+                 Windows *w, EmbError *err) {
+    int64_t n = n_tokens - 1, nT;  // every position with a next token
+    memset(w, 0, sizeof *w);
+    if (n < 1 || T < 1 || emb_mul_size(n, T, &nT) != 0 || emb_weight_bytes(nT, 2) < 0) {
+        return emb_fail(err, "cannot make windows of %lld over %lld tokens", (long long)T,
+                        (long long)n_tokens);
+    }
+    *w = (Windows){.n = n, .T = T, .tokens = malloc((size_t)nT * sizeof(int64_t)),
+                   .lengths = malloc((size_t)n * sizeof(int64_t)),
+                   .targets = malloc((size_t)n * sizeof(int64_t))};
+    if (!w->tokens || !w->lengths || !w->targets) {
+        windows_free(w);
+        return emb_fail(err, "out of memory for %lld windows", (long long)n);
+    }
+    int64_t start = 0;  // where the current sentence started
+    for (int64_t p = 0; p < n; p++) {
+        if (p > 0 && tokens[p - 1] == end) start = p;
+        int64_t len = p - start + 1 < T ? p - start + 1 : T;
+        int64_t *win = w->tokens + p * T;  // seek to window p
+        for (int64_t t = 0; t < T - len; t++) win[t] = pad;
+        for (int64_t t = 0; t < len; t++) win[T - len + t] = tokens[p - len + 1 + t];
+        w->lengths[p] = len;
+        w->targets[p] = tokens[p + 1];
+    }
+    return 0;
+}
+
+void windows_sample(const Windows *w, TorchGenerator *gen, int64_t B, int64_t *windows,
+                    int64_t *lengths, int64_t *targets) {
+    for (int64_t b = 0; b < B; b++) {  // B windows drawn uniformly
+        int64_t p = (int64_t)(rng_uniform_double(gen) * (double)w->n);
+        memcpy(windows + b * w->T, w->tokens + p * w->T, (size_t)w->T * sizeof *windows);
+        lengths[b] = w->lengths[p];
+        targets[b] = w->targets[p];
+    }
+}
+
+void windows_free(Windows *w) {
+    free(w->tokens);
+    free(w->lengths);
+    free(w->targets);
+    memset(w, 0, sizeof *w);
+}
+
+/**
+`cm_eval_loss` is chapter 2's `ntm_eval_loss` for windows.
+*/
+
+// The mean loss over every window, in batches of the model's max_batch.
+int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err) {
+    double total = 0.0;
+    for (int64_t s = 0; s < w->n; s += m->max_batch) {
+        int64_t B = w->n - s < m->max_batch ? w->n - s : m->max_batch;
+        double loss = 0.0;
+        if (cm_forward(m, w->tokens + s * w->T, w->lengths + s, w->targets + s, B, &loss,
+                       err) != 0) return -1;
+        total += loss * (double)B;
+    }
+    *out = total / (double)w->n;
+    return 0;
+}
+
+/**
+Two measurements for the program. `emb_count_renorm` counts the rows a
+forward pass *would* rescale, by the same test as `emb_renorm_`, without
+changing any of them. `emb_norm_stats` gives the mean and the largest
+2-norm of the table's rows, leaving one row (the padding row) out.
+*/
+
+int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
+    if (emb_check_indices(e, idx, n, err) != 0) return -1;
+    if (e->max_norm == EMB_NO_MAX_NORM) return 0;
+    unsigned char *seen = calloc((size_t)e->num_embeddings, 1);
+    if (!seen) return emb_fail(err, "out of memory counting %lld rows", (long long)n);
+    int64_t D = e->embedding_dim, too_long = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (seen[idx[i]]) continue;  // each distinct row once
+        seen[idx[i]] = 1;
+        too_long += emb_row_norm(e->weight + idx[i] * D, D, e->norm_type) > e->max_norm;
+    }
+    free(seen);
+    return too_long;
+}
+
+void emb_norm_stats(const Embedding *e, int64_t skip, double *mean, double *max) {
+    double sum = 0.0, mx = 0.0;
+    int64_t rows = 0, D = e->embedding_dim;
+    for (int64_t k = 0; k < e->num_embeddings; k++) {
+        if (k == skip) continue;
+        double nk = emb_row_norm(e->weight + k * D, D, 2.0);  // row k's 2-norm
+        sum += nk;
+        mx = fmax(mx, nk);
+        rows++;
+    }
+    *mean = rows ? sum / (double)rows : 0.0;
+    *max = mx;
+}
+
+/**
 Because the padding row's gradient is exactly zero, plain SGD moves it by
 exactly zero: it stays at the origin for the whole run, and the sums in the
 forward pass stay correct. That guarantee is only as strong as the
@@ -398,11 +507,11 @@ and copies its table, adding a zero row for padding.
 #ifndef EMB_LIBRARY
 
 #include <stdio.h>
-#include <unistd.h>
 
 #include "../src/cli.h"
 #include "../src/corpus.h"
 #include "../src/snapshots.h"
+#include "../src/tsv.h"
 
 typedef struct Options {
     int64_t dim, context, steps, batch, sentences, vocab, pretrain_steps;
@@ -410,114 +519,8 @@ typedef struct Options {
     uint64_t seed;
     EmbeddingOptions emb;  // padding_idx, norm_type; max_norm for the max_norm run
     const char *corpus, *out;
+    const char *dir;       // where this run writes: a fresh folder that becomes out
 } Options;
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ch03 [options]\n"
-            "\n"
-            "Trains a model that predicts the next word from the mean of the last T words'\n"
-            "rows (padded at sentence starts) six ways: trainable, with max_norm, with\n"
-            "scale_grad_by_freq, frozen random, frozen pre-trained, fine-tuned.\n"
-            "\n"
-            "  --dim D             embedding_dim, default 2\n"
-            "  --context T         words per window, default 3\n"
-            "  --steps N           SGD steps per run, default 2000\n"
-            "  --lr LR             learning rate, default 0.5\n"
-            "  --batch B           windows per step, default 32\n"
-            "  --seed S            torch.manual_seed, default 0\n"
-            "  --padding-idx P     the filler row, in [-V, V), or none; default -1, the <pad>\n"
-            "                      row the program adds last (V counts it); another row\n"
-            "                      makes that word the filler; none: <pad> is not padding_idx\n"
-            "  --max-norm M        max_norm of the max_norm run, default 1\n"
-            "  --norm-type P       norm_type (a number >= 0, or inf), default 2\n"
-            "  --pretrain-steps N  chapter 2 training for the pre-trained table, default 3000\n"
-            "  --corpus FILE       train on a text file instead of the built-in corpus\n"
-            "  --vocab V           with --corpus: most frequent V-1 words, default 1000\n"
-            "  --sentences N       size of the built-in corpus, default 2000\n"
-            "  --out DIR           folder for the TSV files, default build/ch03\n"
-            "  --help              this text\n");
-}
-
-static int parse_options(int argc, char **argv, Options *opt, EmbError *err) {
-    *opt = (Options){.dim = 2, .context = 3, .steps = 2000, .batch = 32, .sentences = 2000,
-                     .vocab = 1000, .pretrain_steps = 3000, .lr = 0.5, .seed = 0,
-                     .emb = emb_default_options(), .corpus = NULL, .out = "build/ch03"};
-    opt->emb.has_padding_idx = true;
-    opt->emb.padding_idx = -1;
-    opt->emb.has_max_norm = true;
-    opt->emb.max_norm = 1.0;
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc = 0;
-        if (strcmp(name, "--dim") == 0) rc = cli_int64(name, val, 1, 4096, &opt->dim, err);
-        else if (strcmp(name, "--context") == 0) rc = cli_int64(name, val, 1, 64, &opt->context, err);
-        else if (strcmp(name, "--steps") == 0) rc = cli_int64(name, val, 1, 100000000, &opt->steps, err);
-        else if (strcmp(name, "--batch") == 0) rc = cli_int64(name, val, 1, 1000000, &opt->batch, err);
-        else if (strcmp(name, "--sentences") == 0) rc = cli_int64(name, val, 1, 10000000, &opt->sentences, err);
-        else if (strcmp(name, "--vocab") == 0) rc = cli_int64(name, val, 2, 10000000, &opt->vocab, err);
-        else if (strcmp(name, "--pretrain-steps") == 0) rc = cli_int64(name, val, 0, 100000000, &opt->pretrain_steps, err);
-        else if (strcmp(name, "--lr") == 0) rc = cli_double(name, val, 0.0, 1e6, &opt->lr, err);
-        else if (strcmp(name, "--seed") == 0) rc = cli_seed(val, &opt->seed, err);
-        else if (strcmp(name, "--padding-idx") == 0) {
-            opt->emb.has_padding_idx = strcmp(val, "none") != 0;
-            if (opt->emb.has_padding_idx) rc = cli_int64(name, val, INT64_MIN, INT64_MAX, &opt->emb.padding_idx, err);
-        } else if (strcmp(name, "--max-norm") == 0) {
-            rc = cli_double(name, val, -INFINITY, INFINITY, &opt->emb.max_norm, err);
-        } else if (strcmp(name, "--norm-type") == 0) {
-            if (strcmp(val, "inf") == 0) opt->emb.norm_type = INFINITY;
-            else rc = cli_double(name, val, -INFINITY, INFINITY, &opt->emb.norm_type, err);
-        } else if (strcmp(name, "--corpus") == 0) opt->corpus = val;
-        else if (strcmp(name, "--out") == 0) opt->out = val;
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
-
-/**
-The batches are windows over the corpus. `make_windows` finds, for every
-position, where its sentence started (the token after the last "."), so
-that a window never reaches back into the previous sentence; the rest of
-the window is padding.
-*/
-
-typedef struct Windows {
-    int64_t n, T;       // n windows of T tokens
-    int64_t *tokens;    // (n, T), left-padded
-    int64_t *lengths;   // (n,)
-    int64_t *targets;   // (n,) the token after each window
-} Windows;
-
-static int make_windows(const Corpus *c, int64_t T, int64_t pad, Windows *w, EmbError *err) {
-    int64_t end = -1;  // the id of "." (none in a text file: one long sentence)
-    for (int64_t k = 0; k < c->vocab_size; k++) if (strcmp(c->words[k], ".") == 0) end = k;
-    int64_t n = c->n_tokens - 1;
-    *w = (Windows){.n = n, .T = T, .tokens = malloc((size_t)(n * T) * sizeof(int64_t)),
-                   .lengths = malloc((size_t)n * sizeof(int64_t)),
-                   .targets = malloc((size_t)n * sizeof(int64_t))};
-    if (!w->tokens || !w->lengths || !w->targets) return emb_fail(err, "out of memory for %lld windows", (long long)n);
-    int64_t start = 0;  // where the current sentence started
-    for (int64_t p = 0; p < n; p++) {
-        if (p > 0 && c->tokens[p - 1] == end) start = p;
-        int64_t len = p - start + 1 < T ? p - start + 1 : T;
-        int64_t *win = w->tokens + p * T;  // window p
-        for (int64_t t = 0; t < T - len; t++) win[t] = pad;
-        for (int64_t t = 0; t < len; t++) win[T - len + t] = c->tokens[p - len + 1 + t];
-        w->lengths[p] = len;
-        w->targets[p] = c->tokens[p + 1];
-    }
-    return 0;
-}
-
-static void windows_free(Windows *w) {
-    free(w->tokens);
-    free(w->lengths);
-    free(w->targets);
-}
 
 /**
 The six runs, as data: where each table comes from and which options it
@@ -563,75 +566,37 @@ typedef struct Run {
     int64_t renormed_first;  // rows the first forward pass rescaled
 } Run;
 
-static void record_norms(const Embedding *e, int64_t pad, Run *run, int64_t step) {
-    double sum = 0.0, mx = 0.0;
-    int64_t rows = 0;
-    for (int64_t k = 0; k < e->num_embeddings; k++) {
-        if (k == pad) continue;
-        double nk = emb_row_norm(e->weight + k * e->embedding_dim, e->embedding_dim, 2.0);
-        sum += nk;
-        mx = fmax(mx, nk);
-        rows++;
-    }
-    run->mean_norm[step] = sum / (double)rows;
-    run->max_norm[step] = mx;
-}
-
-static int eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err) {
-    double total = 0.0;
-    for (int64_t s = 0; s < w->n; s += m->max_batch) {
-        int64_t B = w->n - s < m->max_batch ? w->n - s : m->max_batch;
-        double loss;
-        if (cm_forward(m, w->tokens + s * w->T, w->lengths + s, w->targets + s, B, &loss, err) != 0) return -1;
-        total += loss * (double)B;
-    }
-    *out = total / (double)w->n;
-    return 0;
-}
-
 // Trains m (which owns its table) and fills run. pad is the filler row.
 static int train(const Options *opt, const Windows *w, int64_t pad, ContextModel *m, Run *run,
                  EmbError *err) {
     TorchGenerator batches;
-    int64_t B = opt->batch, T = opt->context, V = m->emb.num_embeddings, D = m->emb.embedding_dim;
+    int64_t B = opt->batch, T = opt->context, VD = m->emb.num_embeddings * m->emb.embedding_dim;
     int64_t *win = malloc((size_t)(B * T) * sizeof *win), *len = malloc((size_t)B * sizeof *len),
-            *tgt = malloc((size_t)B * sizeof *tgt);
-    float *before = malloc((size_t)(V * D) * sizeof(float));
+            *tgt = malloc((size_t)B * sizeof *tgt), D = m->emb.embedding_dim;
+    float *before = malloc((size_t)VD * sizeof(float));  // the table before training
     int rc = -1;
     if (!win || !len || !tgt || !before) { emb_fail(err, "out of memory for a batch"); goto done; }
-    memcpy(before, m->emb.weight, (size_t)(V * D) * sizeof(float));
+    memcpy(before, m->emb.weight, (size_t)VD * sizeof(float));
     rng_manual_seed(&batches, opt->seed + 1);
-    record_norms(&m->emb, pad, run, 0);
+    emb_norm_stats(&m->emb, pad, &run->mean_norm[0], &run->max_norm[0]);
     for (int64_t step = 0; step <= opt->steps; step++) {
         if (run->snaps) snapshots_take(run->snaps, step, m->emb.weight);
         if (step == opt->steps) break;
-        for (int64_t b = 0; b < B; b++) {  // B random windows
-            int64_t p = (int64_t)(rng_uniform_double(&batches) * (double)w->n);
-            memcpy(win + b * T, w->tokens + p * T, (size_t)T * sizeof *win);
-            len[b] = w->lengths[p];
-            tgt[b] = w->targets[p];
-        }
-        if (step == 0 && m->emb.max_norm != EMB_NO_MAX_NORM) {
-            // Count what the first forward pass will rescale: renormalise the
-            // real table, then put it back from a copy.
-            float *copy = malloc((size_t)(V * D) * sizeof(float));
-            if (!copy) { emb_fail(err, "out of memory"); goto done; }
-            memcpy(copy, m->emb.weight, (size_t)(V * D) * sizeof(float));
-            run->renormed_first = emb_renorm_(&m->emb, win, B * T, NULL);
-            memcpy(m->emb.weight, copy, (size_t)(V * D) * sizeof(float));
-            free(copy);
-        }
+        windows_sample(w, &batches, B, win, len, tgt);
+        if (step == 0) run->renormed_first = emb_count_renorm(&m->emb, win, B * T, NULL);
         cm_zero_grad(m);
         if (cm_forward(m, win, len, tgt, B, &run->loss[step], err) != 0 ||
+            cli_check_loss(step + 1, run->loss[step], opt->lr, err) != 0 ||
             cm_backward(m, win, len, B, err) != 0) goto done;
         cm_sgd_step(m, (float)opt->lr);
-        record_norms(&m->emb, pad, run, step + 1);
+        emb_norm_stats(&m->emb, pad, &run->mean_norm[step + 1], &run->max_norm[step + 1]);
     }
-    run->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D, (size_t)D * sizeof(float)) == 0;
-    run->table_unchanged = memcmp(before, m->emb.weight, (size_t)(V * D) * sizeof(float)) == 0;
-    rc = eval_loss(m, w, &run->final_loss, err);
+    run->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D,
+                                (size_t)D * sizeof(float)) == 0;
+    run->table_unchanged = memcmp(before, m->emb.weight, (size_t)VD * sizeof(float)) == 0;
+    rc = cm_eval_loss(m, w, &run->final_loss, err);
 done:
-    free(win); free(len); free(tgt); free(before);
+    free(win), free(len), free(tgt), free(before);
     return rc;
 }
 
@@ -672,44 +637,41 @@ static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
 
 /**
 The output files: `loss.tsv` (a moving average over 100 steps of each
-run's batch loss), `norms.tsv` (mean and largest row norm of the
-`trainable` and `max_norm` runs), and `trajectory.tsv` with
-`categories.tsv` for the `trainable` run's table, in chapter 2's format.
+run's batch loss) and `norms.tsv` (mean and largest row norm of the
+`trainable` and `max_norm` runs), written by `src/tsv.c`, and
+`trajectory.tsv` with `categories.tsv` for the `trainable` run's table, in
+chapter 2's format.
 */
 
 enum { SMOOTH = 100 };
 
-static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, int n_runs,
-                         int64_t pad, EmbError *err) {
-    OutFile of;
-    if (outfile_open(&of, opt->out, "loss.tsv", err) != 0) return -1;
-    fprintf(of.f, "step");
-    for (int r = 0; r < n_runs; r++) fprintf(of.f, "\t%s", runs[r].name);
-    fprintf(of.f, "\n");
-    double sums[16] = {0};  // n_runs <= 16
-    for (int64_t s = 0; s < opt->steps; s++) {
-        fprintf(of.f, "%lld", (long long)s + 1);
-        for (int r = 0; r < n_runs; r++) {
-            sums[r] += runs[r].loss[s] - (s >= SMOOTH ? runs[r].loss[s - SMOOTH] : 0.0);
-            fprintf(of.f, "\t%.6f", sums[r] / (double)(s + 1 < SMOOTH ? s + 1 : SMOOTH));
-        }
-        fprintf(of.f, "\n");
+static int write_curves(const Options *opt, const Run *runs, EmbError *err) {
+    TsvColumn loss[N_RUNS];
+    const Run *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
+    TsvColumn norms[] = {{"mean_norm", TSV_FIXED6, .values = t->mean_norm},
+                         {"max_norm", TSV_FIXED6, .values = t->max_norm},
+                         {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->mean_norm},
+                         {"max_norm_with_max_norm", TSV_FIXED6, .values = m->max_norm},
+                         {"limit", TSV_G, .constant = opt->emb.max_norm}};
+    double *smooth = malloc((size_t)(N_RUNS * opt->steps) * sizeof(double));  // (runs, steps)
+    if (!smooth) return emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
+    for (int r = 0; r < N_RUNS; r++) {
+        tsv_moving_average(runs[r].loss, opt->steps, SMOOTH, smooth + r * opt->steps);
+        loss[r] = (TsvColumn){runs[r].name, TSV_FIXED6, .values = smooth + r * opt->steps};
     }
-    if (outfile_commit(&of, err) != 0) return -1;
-    if (outfile_open(&of, opt->out, "norms.tsv", err) != 0) return -1;
-    fprintf(of.f, "step\tmean_norm\tmax_norm\tmean_norm_with_max_norm\tmax_norm_with_max_norm\tlimit\n");
-    for (int64_t s = 0; s <= opt->steps; s++) {
-        fprintf(of.f, "%lld\t%.6f\t%.6f\t%.6f\t%.6f\t%g\n", (long long)s, runs[TRAINABLE].mean_norm[s],
-                runs[TRAINABLE].max_norm[s], runs[MAX_NORM].mean_norm[s], runs[MAX_NORM].max_norm[s],
-                opt->emb.max_norm);
-    }
-    if (outfile_commit(&of, err) != 0) return -1;
-    // The rows are the words and then <pad>; the padding row is a category of its own.
+    int rc = tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, N_RUNS, err);
+    free(smooth);
+    if (rc != 0) return -1;
+    return tsv_write_columns(opt->dir, "norms.tsv", "step", 0, opt->steps + 1, norms, 5, err);
+}
+
+// The rows are the words and then <pad>; the padding row is a category of its own.
+static int write_trajectory(const Options *opt, const Corpus *c, const Snapshots *snaps,
+                            int64_t pad, EmbError *err) {
     int64_t V = c->vocab_size + 1;
     const char **words = malloc((size_t)V * sizeof *words);
     const char **names = malloc(((size_t)c->n_categories + 1) * sizeof *names);
-    int *category = malloc((size_t)V * sizeof *category);
-    int rc = -1;
+    int *category = malloc((size_t)V * sizeof *category), rc = -1;
     if (!words || !names || !category) {
         emb_fail(err, "out of memory for %lld labels", (long long)V);
     } else {
@@ -720,11 +682,9 @@ static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, i
         for (int g = 0; g < c->n_categories; g++) names[g] = c->category_names[g];
         names[c->n_categories] = "padding";
         RowLabels labels = {words, category, names, c->n_categories + 1};
-        rc = snapshots_write(runs[TRAINABLE].snaps, opt->out, &labels, false, err);
+        rc = snapshots_write(snaps, opt->dir, &labels, false, err);
     }
-    free(words);
-    free(names);
-    free(category);
+    free(words), free(names), free(category);
     return rc;
 }
 
@@ -757,94 +717,164 @@ static int make_table(const Options *opt, const struct RunSpec *spec, int64_t V,
     return emb_from_pretrained(e, *own, V, opt->dim, spec->freeze, &eo, err);
 }
 
-static int run_chapter(const Options *opt, EmbError *err) {
-    Corpus c = {0};
+/**
+`run_one` makes one run's table and model, trains it and prints its line
+of the table of results; `run_all` does all six and records the numbers
+the prose quotes.
+*/
+
+static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w, int64_t pad,
+                   const float *pretrained, float **own, Run *run, EmbError *err) {
+    Embedding table;
+    ContextModel m;
+    TorchGenerator gen;
+    int64_t steps = opt->steps;
+    run->name = RUNS[r].name;
+    run->loss = calloc((size_t)steps, sizeof(double));
+    run->mean_norm = calloc((size_t)steps + 1, sizeof(double));
+    run->max_norm = calloc((size_t)steps + 1, sizeof(double));
+    if (!run->loss || !run->mean_norm || !run->max_norm) {
+        return emb_fail(err, "out of memory for %lld steps", (long long)steps);
+    }
+    if (make_table(opt, &RUNS[r], c->vocab_size + 1, pretrained, own, &table, err) != 0) return -1;
+    rng_manual_seed(&gen, opt->seed + 2);  // the projection: the same in every run
+    if (cm_init(&m, &table, c->vocab_size, opt->batch, opt->context, &gen, err) != 0) {
+        emb_free(&table);
+        return -1;
+    }
+    int trained = train(opt, w, pad, &m, run, err);
+    cm_free(&m);
+    if (trained != 0) return -1;
+    printf("%-20s %12.4f  padding row %s", run->name, run->final_loss,
+           run->pad_unchanged ? "unchanged" : "MOVED");
+    if (RUNS[r].max_norm) {
+        printf("; the first forward pass rescaled %lld rows", (long long)run->renormed_first);
+    }
+    if (RUNS[r].freeze) printf("; table %s", run->table_unchanged ? "unchanged (frozen)" : "CHANGED");
+    printf("\n");
+    return 0;
+}
+
+// Records the final losses and what the norms figure shows.
+static void record_values(const Options *opt, const Run *runs, RunValues *values) {
+    char key[64];
+    for (int r = 0; r < N_RUNS; r++) {
+        snprintf(key, sizeof key, "loss.%s", runs[r].name);
+        for (char *k = key; *k; k++) *k = *k == '-' ? '_' : *k;
+        run_values_set(values, key, "%.2f", runs[r].final_loss);
+    }
+    const Run *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
+    double lo = INFINITY, hi = 0.0;
+    for (int64_t s = 1; s <= opt->steps; s++) lo = fmin(lo, m->mean_norm[s]);
+    for (int64_t s = 1; s <= opt->steps; s++) hi = fmax(hi, m->mean_norm[s]);
+    int64_t at = opt->steps < 200 ? opt->steps : 200;
+    run_values_set(values, "max_norm.rescaled_first", "%lld", (long long)m->renormed_first);
+    run_values_set(values, "norms.mean_growth", "%.1f", t->mean_norm[opt->steps] / t->mean_norm[0]);
+    run_values_set(values, "norms.max_end", "%.1f", t->max_norm[opt->steps]);
+    run_values_set(values, "norms.clipped.mean_min", "%.2f", lo);
+    run_values_set(values, "norms.clipped.mean_max", "%.2f", hi);
+    run_values_set(values, "norms.clipped.max_start", "%.1f", m->max_norm[0]);
+    run_values_set(values, "norms.clipped.max_at_200", "%.1f", m->max_norm[at]);
+}
+
+// Builds the windows and the pre-trained table, then does the six runs.
+static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_trained,
+                   RunValues *values, EmbError *err) {
     Windows w = {0};
     Run runs[N_RUNS] = {{0}};
     float *pretrained = NULL, *own[N_RUNS] = {0};
     Snapshots snaps = {0};
     int rc = -1;
-    if (opt->corpus ? corpus_from_file(&c, opt->corpus, opt->vocab, err)
-                    : corpus_builtin(&c, opt->seed, opt->sentences, err)) goto done;
-    int64_t V = c.vocab_size + 1, D = opt->dim;  // the words, then <pad>
-    Embedding probe = {.num_embeddings = V, .embedding_dim = D};
-    if (emb_set_options(&probe, &opt->emb, err) != 0) goto done;
-    int64_t pad = probe.padding_idx == EMB_NO_PADDING ? V - 1 : probe.padding_idx;
-    if (opt->batch > c.n_tokens - 1) {
-        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld windows",
-                 (long long)opt->batch, (long long)(c.n_tokens - 1));
-        goto done;
-    }
-    if (make_windows(&c, opt->context, pad, &w, err) != 0) goto done;
-    printf("corpus: %lld tokens, %lld words + <pad> = %lld rows; windows of %lld, padding row %lld%s\n",
-           (long long)c.n_tokens, (long long)c.vocab_size, (long long)V, (long long)opt->context,
-           (long long)pad, probe.padding_idx == EMB_NO_PADDING ? " (padding_idx=None: it is trained)" : "");
-    printf("unigram entropy (baseline): %.4f nats\n", corpus_unigram_entropy(&c));
-    if (!(pretrained = pretrain(opt, &c, err))) goto done;
+    int64_t end = -1, V = c->vocab_size + 1;  // end: the id of "." (a text file has none)
+    for (int64_t k = 0; k < c->vocab_size; k++) end = strcmp(c->words[k], ".") ? end : k;
+    if (windows_make(c->tokens, c->n_tokens, end, opt->context, pad, &w, err) != 0) goto done;
+    printf("corpus: %lld tokens, %lld words + <pad> = %lld rows; windows of %lld, padding row "
+           "%lld%s\n", (long long)c->n_tokens, (long long)c->vocab_size, (long long)V,
+           (long long)opt->context, (long long)pad,
+           pad_trained ? " (padding_idx=None: it is trained)" : "");
+    printf("unigram entropy (baseline): %.4f nats\n", corpus_unigram_entropy(c));
+    run_values_set(values, "baseline", "%.2f", corpus_unigram_entropy(c));
+    if (!(pretrained = pretrain(opt, c, err))) goto done;
     printf("pre-trained table: chapter 2's model, %lld steps\n\n", (long long)opt->pretrain_steps);
-
     printf("%-20s %12s  %s\n", "run", "final loss", "notes");
+    if (snapshots_init(&snaps, V, opt->dim, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
+    runs[TRAINABLE].snaps = &snaps;
     for (int r = 0; r < N_RUNS; r++) {
-        Embedding table;
-        ContextModel m;
-        TorchGenerator gen;
-        Run *run = &runs[r];
-        run->name = RUNS[r].name;
-        run->loss = calloc((size_t)opt->steps, sizeof(double));
-        run->mean_norm = calloc((size_t)opt->steps + 1, sizeof(double));
-        run->max_norm = calloc((size_t)opt->steps + 1, sizeof(double));
-        if (r == TRAINABLE) {
-            if (snapshots_init(&snaps, V, D, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
-            run->snaps = &snaps;
-        }
-        if (!run->loss || !run->mean_norm || !run->max_norm) {
-            emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
-            goto done;
-        }
-        if (make_table(opt, &RUNS[r], V, pretrained, &own[r], &table, err) != 0) goto done;
-        rng_manual_seed(&gen, opt->seed + 2);  // the projection: the same in every run
-        if (cm_init(&m, &table, c.vocab_size, opt->batch, opt->context, &gen, err) != 0) {
-            emb_free(&table);
-            goto done;
-        }
-        int trained = train(opt, &w, pad, &m, run, err);
-        cm_free(&m);
-        if (trained != 0) goto done;
-        printf("%-20s %12.4f  padding row %s", run->name, run->final_loss,
-               run->pad_unchanged ? "unchanged" : "MOVED");
-        if (RUNS[r].max_norm) printf("; the first forward pass rescaled %lld rows", (long long)run->renormed_first);
-        if (RUNS[r].freeze) printf("; table %s", run->table_unchanged ? "unchanged (frozen)" : "CHANGED");
-        printf("\n");
+        if (run_one(opt, r, c, &w, pad, pretrained, &own[r], &runs[r], err) != 0) goto done;
     }
     printf("\n");
-    if (write_outputs(opt, &c, runs, N_RUNS, pad, err) != 0) goto done;
+    record_values(opt, runs, values);
+    if (write_curves(opt, runs, err) != 0 || write_trajectory(opt, c, &snaps, pad, err) != 0) {
+        goto done;
+    }
     printf("wrote %s/loss.tsv, norms.tsv, trajectory.tsv, categories.tsv\n", opt->out);
     rc = 0;
 done:
     for (int r = 0; r < N_RUNS; r++) {
-        free(runs[r].loss); free(runs[r].mean_norm); free(runs[r].max_norm);
-        free(own[r]);
+        free(runs[r].loss), free(runs[r].mean_norm), free(runs[r].max_norm), free(own[r]);
     }
     snapshots_free(&snaps);
     free(pretrained);
     windows_free(&w);
+    return rc;
+}
+
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    Options opt = *(const Options *)options;
+    Corpus c = {0};
+    opt.dir = dir;
+    if (opt.corpus ? corpus_from_file(&c, opt.corpus, opt.vocab, err)
+                   : corpus_builtin(&c, opt.seed, opt.sentences, err)) return -1;
+    int64_t V = c.vocab_size + 1;  // the words, then <pad>
+    Embedding probe = {.num_embeddings = V, .embedding_dim = opt.dim};
+    int rc = emb_set_options(&probe, &opt.emb, err);
+    bool none = probe.padding_idx == EMB_NO_PADDING;
+    if (rc == 0 && opt.batch > c.n_tokens - 1) {
+        rc = emb_fail(err, "--batch %lld is larger than the corpus, which has %lld windows",
+                      (long long)opt.batch, (long long)(c.n_tokens - 1));
+    }
+    if (rc == 0) rc = run_all(&opt, &c, none ? V - 1 : probe.padding_idx, none, values, err);
     corpus_free(&c);
     return rc;
 }
 
 int main(int argc, char **argv) {
-    Options opt;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &opt, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(opt.out, &err) != 0 || run_chapter(&opt, &err) != 0) {
-        fprintf(stderr, "ch03: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    Options o = {.emb = emb_default_options(), .corpus = NULL};
+    CliOption options[] = {
+        {"dim", "D", CLI_INT, &o.dim, "2", .lo = 1, .hi = 4096, .help = "embedding_dim"},
+        {"context", "T", CLI_INT, &o.context, "3", .lo = 1, .hi = 64, .help = "words per window"},
+        {"steps", "N", CLI_INT, &o.steps, "2000", .lo = 1, .hi = 100000000,
+         .help = "SGD steps per run"},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6, .help = "learning rate"},
+        {"batch", "B", CLI_INT, &o.batch, "32", .lo = 1, .hi = 1000000,
+         .help = "windows per step"},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
+        {"padding-idx", "P", CLI_INT, &o.emb.padding_idx, "-1", .lo = INT64_MIN, .hi = INT64_MAX,
+         .word = "none", .is_value = &o.emb.has_padding_idx,
+         .help = "the filler row, in [-V, V), or none: -1 is the <pad> row the\n"
+                 "program adds last (V counts it); another row makes that word the\n"
+                 "filler; none: <pad> is an ordinary row"},
+        {"max-norm", "M", CLI_DOUBLE, &o.emb.max_norm, "1", .dlo = 0, .dhi = INFINITY,
+         .help = "max_norm of the max_norm run (finite: inf would rescale nothing)"},
+        {"norm-type", "P", CLI_DOUBLE, &o.emb.norm_type, "2", .dlo = 0, .dhi = INFINITY,
+         .inf_ok = true, .help = "norm_type (a number >= 0, or inf)"},
+        {"pretrain-steps", "N", CLI_INT, &o.pretrain_steps, "3000", .lo = 0, .hi = 100000000,
+         .help = "chapter 2 training for the pre-trained table"},
+        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL,
+         .help = "train on a text file instead of the built-in corpus"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000, .needs = "corpus",
+         .help = "with --corpus: most frequent V-1 words"},
+        {"sentences", "N", CLI_INT, &o.sentences, "2000", .lo = 1, .hi = 10000000,
+         .help = "size of the built-in corpus"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch03", .help = "folder for the run's files"},
+    };
+    CliProgram prog = {"ch03",
+        "Trains a model that predicts the next word from the mean of the last T words'\n"
+        "rows (padded at sentence starts) six ways: trainable, with max_norm, with\n"
+        "scale_grad_by_freq, frozen random, frozen pre-trained, fine-tuned.",
+        options, (int)(sizeof options / sizeof options[0]), &o.out, run, &o};
+    o.emb.has_max_norm = true;
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY

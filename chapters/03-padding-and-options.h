@@ -30,6 +30,7 @@ typedef struct EmbeddingOptions {
     bool scale_grad_by_freq;  // default false
 } EmbeddingOptions;
 
+// PyTorch's defaults: no padding_idx, no max_norm, norm_type 2, no scaling.
 EmbeddingOptions emb_default_options(void);
 
 // Checks the options for a table of V rows and stores them in e,
@@ -89,6 +90,8 @@ typedef struct ContextModel {
 // to n_classes drawn from gen, and scratch space for B windows of T tokens.
 int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
              int64_t context, TorchGenerator *gen, EmbError *err);
+
+// Frees the model's table (which it took over), projection and scratch space.
 void cm_free(ContextModel *m);
 
 // Forward: windows is (B, T) token ids, padded with the table's padding_idx;
@@ -101,9 +104,42 @@ int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
 int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
                  EmbError *err);
 
+// Zeroes the gradients of the table and of the projection.
 void cm_zero_grad(ContextModel *m);
 
 // One SGD step on the projection and, unless it is frozen, the table.
 void cm_sgd_step(ContextModel *m, float lr);
+
+/* --- padded windows, and two measurements --------------------------------- */
+
+// Every position p of a token stream with a next token, as a window of the
+// last T tokens up to p that stays inside p's sentence (a sentence starts
+// after the token `end`), left-padded with `pad` to T tokens.
+typedef struct Windows {
+    int64_t n, T;       // n windows of T tokens
+    int64_t *tokens;    // (n, T), left-padded
+    int64_t *lengths;   // (n,) real tokens of each window, 1..T
+    int64_t *targets;   // (n,) the token after each window
+} Windows;
+
+// Builds the windows of tokens (n_tokens >= 2); end may be -1 (no sentences).
+int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T, int64_t pad,
+                 Windows *w, EmbError *err);
+
+// Copies B windows drawn uniformly from gen: windows is (B, T), lengths and
+// targets are (B,).
+void windows_sample(const Windows *w, TorchGenerator *gen, int64_t B, int64_t *windows,
+                    int64_t *lengths, int64_t *targets);
+
+// Frees the windows and zeroes the struct.
+void windows_free(Windows *w);
+
+// How many distinct rows among idx emb_renorm_ would rescale now (0 without
+// max_norm), without changing any; -1 on a bad index.
+int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err);
+
+// The mean and the largest 2-norm of the table's rows, row `skip` left out
+// (-1: none).
+void emb_norm_stats(const Embedding *e, int64_t skip, double *mean, double *max);
 
 #endif
