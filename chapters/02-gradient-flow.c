@@ -81,6 +81,8 @@ The code starts from chapter 1's table.
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/snapshots.h"
+
 /**
 ## The gradient buffer
 
@@ -531,6 +533,50 @@ of the unigram distribution, $H = -\sum_k p_k \log p_k$; anything below it
 means the model uses the current word. That is the baseline drawn in the
 loss figure.
 
+## The training loop
+
+`ntm_train` is the loop every later chapter will vary: sample a batch,
+zero the gradients, forward, backward, step. It records what the figures
+need: the loss and the rows touched at every step, and snapshots of the
+table. With `zero_grad` off it shows what happens when gradients pile up;
+with it on, a loss that stops being finite ends the run with an error that
+names the step (`loss_check_finite`), since every later step would be
+NaN too.
+*/
+
+int loss_check_finite(int64_t step, double loss, double lr, EmbError *err) {
+    if (isfinite(loss)) return 0;
+    return emb_fail(err, "step %lld: the loss is %s, not a finite number: the steps diverged; "
+                    "try a smaller learning rate (--lr; this run used %g)", (long long)step,
+                    isnan(loss) ? "NaN" : loss > 0 ? "inf" : "-inf", lr);
+}
+
+int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, TorchGenerator *gen,
+              const NtmTrainConfig *cfg, NtmTrainLog *log, EmbError *err) {
+    int64_t B = cfg->batch, *inputs = malloc((size_t)B * sizeof *inputs),
+            *targets = malloc((size_t)B * sizeof *targets);  // both (B,)
+    int rc = -1;
+    if (!inputs || !targets) emb_fail(err, "out of memory for a batch of %lld", (long long)B);
+    for (int64_t step = 0; inputs && targets && step <= cfg->steps; step++) {
+        if (log->snaps) snapshots_take(log->snaps, step, m->emb.weight);
+        if (step == cfg->steps) { rc = 0; break; }
+        ntm_sample_batch(gen, tokens, n_tokens, B, inputs, targets);
+        if (cfg->zero_grad) ntm_zero_grad(m);
+        double loss;
+        if (ntm_forward(m, inputs, targets, B, &loss, err) != 0 ||
+            (cfg->zero_grad && loss_check_finite(step + 1, loss, cfg->lr, err) != 0) ||
+            ntm_backward(m, inputs, B, err) != 0) break;
+        ntm_sgd_step(m, (float)cfg->lr);
+        if (log->loss) log->loss[step] = loss;
+        if (log->touched) log->touched[step] = emb_rows_touched(&m->emb, inputs, B);
+        if (log->on_step) log->on_step(step + 1, cfg->steps, loss);
+    }
+    free(inputs);
+    free(targets);
+    return rc;
+}
+
+/**
 ## The program
 
 The program trains the model with $D = 2$ by default, so each row is a
@@ -559,51 +605,25 @@ typedef struct Options {
     const char *dir;     // where this run writes: a fresh folder that becomes out
 } Options;
 
-/**
-A training run keeps its loss curve and, for the figures, snapshots of the
-table. `train` is the loop every later chapter will vary: sample, zero the
-gradients, forward, backward, step. With `zero_grad` off it shows what
-happens when gradients pile up; with it on, a loss that stops being finite
-ends the run with a message (`cli_check_loss`).
-*/
-
 enum { N_SNAPSHOTS = 60 };
 
 typedef struct Run {
-    double *loss;         // (steps,) batch loss at each step
-    int64_t *touched;     // (steps,) distinct rows looked up at each step
-    Snapshots *snaps;     // the table at evenly spaced steps, or NULL
-    double final_loss;    // mean loss over the whole corpus after training
+    NtmTrainLog log;    // loss and rows touched per step; snapshots of the table
+    double final_loss;  // mean loss over the whole corpus after training
 } Run;
 
-static int train(const Options *opt, const Corpus *c, bool zero_grad, Run *run, EmbError *err) {
+// One run of ntm_train, with zero_grad or without, and its final loss over
+// the whole corpus.
+static int train(const Options *opt, const Corpus *c, bool zero_grad, Run *run,
+                 EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    int64_t B = opt->batch, *inputs = malloc((size_t)B * sizeof *inputs),
-            *targets = malloc((size_t)B * sizeof *targets);
-    int rc = -1;
-    rng_manual_seed(&gen, opt->seed);
-    if (!inputs || !targets) {
-        emb_fail(err, "out of memory for a batch of %lld", (long long)B);
-    } else if (ntm_init(&m, c->vocab_size, opt->dim, B, &gen, err) == 0) {
-        for (int64_t step = 0; step <= opt->steps; step++) {
-            if (run->snaps) snapshots_take(run->snaps, step, m.emb.weight);
-            if (step == opt->steps) break;
-            ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, inputs, targets);
-            if (zero_grad) ntm_zero_grad(&m);
-            if (ntm_forward(&m, inputs, targets, B, &run->loss[step], err) != 0 ||
-                (zero_grad && cli_check_loss(step + 1, run->loss[step], opt->lr, err) != 0) ||
-                ntm_backward(&m, inputs, B, err) != 0) goto free_model;
-            ntm_sgd_step(&m, (float)opt->lr);
-            run->touched[step] = emb_rows_touched(&m.emb, inputs, B);
-            cli_progress(step + 1, opt->steps, run->loss[step]);
-        }
-        rc = ntm_eval_loss(&m, c->tokens, c->n_tokens, &run->final_loss, err);
-    free_model:
-        ntm_free(&m);
-    }
-    free(inputs);
-    free(targets);
+    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, zero_grad};
+    rng_manual_seed(&gen, opt->seed);  // the model, then the batches
+    if (ntm_init(&m, c->vocab_size, opt->dim, opt->batch, &gen, err) != 0) return -1;
+    int rc = ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &run->log, err);
+    if (rc == 0) rc = ntm_eval_loss(&m, c->tokens, c->n_tokens, &run->final_loss, err);
+    ntm_free(&m);
     return rc;
 }
 
@@ -696,17 +716,17 @@ for the animation), written by `src/snapshots.c`, which chapter 3 uses too.
 
 static int write_files(const Options *opt, const Corpus *c, const Run *run,
                        const Run *no_zero, double baseline, EmbError *err) {
-    TsvColumn loss[] = {{"loss", TSV_FIXED6, .values = run->loss},
-                        {"loss_without_zero_grad", TSV_FIXED6, .values = no_zero->loss},
+    TsvColumn loss[] = {{"loss", TSV_FIXED6, .values = run->log.loss},
+                        {"loss_without_zero_grad", TSV_FIXED6, .values = no_zero->log.loss},
                         {"unigram_baseline", TSV_FIXED6, .constant = baseline}};
-    TsvColumn touched[] = {{"rows_touched", TSV_WHOLE, .counts = run->touched},
+    TsvColumn touched[] = {{"rows_touched", TSV_WHOLE, .counts = run->log.touched},
                            {"batch", TSV_WHOLE, .constant = (double)opt->batch},
                            {"vocab", TSV_WHOLE, .constant = (double)c->vocab_size}};
     RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
                         c->n_categories};
     if (tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, 3, err) != 0 ||
         tsv_write_columns(opt->dir, "touched.tsv", "step", 1, opt->steps, touched, 3, err) ||
-        snapshots_write(run->snaps, opt->dir, &labels, true, err) != 0) return -1;
+        snapshots_write(run->log.snaps, opt->dir, &labels, true, err) != 0) return -1;
     printf("wrote %s/loss.tsv, touched.tsv, trajectory.tsv, frames.tsv, categories.tsv\n",
            opt->out);
     return 0;
@@ -723,11 +743,11 @@ static void report(const Options *opt, const Corpus *c, const Run *run, const Ru
     double mean_touched = 0.0;
     int64_t blowup = -1, nan_step = -1, below = -1, below_from = 1;
     for (int64_t s = opt->steps - 1; s >= 0; s--) {
-        mean_touched += (double)run->touched[opt->steps - 1 - s] / (double)opt->steps;
-        if (no_zero->loss[s] > 2.0 * baseline) blowup = s + 1;
-        if (isnan(no_zero->loss[s])) nan_step = s + 1;
-        if (run->loss[s] < baseline) below = s + 1;
-        if (run->loss[s] >= baseline && below_from == 1) below_from = s + 2;
+        mean_touched += (double)run->log.touched[opt->steps - 1 - s] / (double)opt->steps;
+        if (no_zero->log.loss[s] > 2.0 * baseline) blowup = s + 1;
+        if (isnan(no_zero->log.loss[s])) nan_step = s + 1;
+        if (run->log.loss[s] < baseline) below = s + 1;
+        if (run->log.loss[s] >= baseline && below_from == 1) below_from = s + 2;
     }
     printf("loss over the whole corpus after training: %.4f nats (baseline %.4f)\n",
            run->final_loss, baseline);
@@ -761,12 +781,13 @@ static int run_chapter(const Options *opt, const Corpus *c, RunValues *values, E
     run_values_set(values, "corpus.vocab", "%lld", (long long)c->vocab_size);
     run_values_set(values, "baseline", "%.2f", baseline);
     if (check_gradients(opt, c, values, err) != 0) return -1;
-    run.loss = calloc((size_t)opt->steps, sizeof(double));
-    run.touched = calloc((size_t)opt->steps, sizeof(int64_t));
-    no_zero.loss = calloc((size_t)opt->steps, sizeof(double));
-    no_zero.touched = calloc((size_t)opt->steps, sizeof(int64_t));
-    run.snaps = &snaps;
-    if (!run.loss || !run.touched || !no_zero.loss || !no_zero.touched) {
+    run.log.loss = calloc((size_t)opt->steps, sizeof(double));
+    run.log.touched = calloc((size_t)opt->steps, sizeof(int64_t));
+    no_zero.log.loss = calloc((size_t)opt->steps, sizeof(double));
+    no_zero.log.touched = calloc((size_t)opt->steps, sizeof(int64_t));
+    run.log.snaps = &snaps;
+    run.log.on_step = cli_progress;
+    if (!run.log.loss || !run.log.touched || !no_zero.log.loss || !no_zero.log.touched) {
         emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
     } else if (snapshots_init(&snaps, c->vocab_size, opt->dim, N_SNAPSHOTS, opt->steps, err) ==
                0) {
@@ -778,7 +799,7 @@ static int run_chapter(const Options *opt, const Corpus *c, RunValues *values, E
             rc = write_files(opt, c, &run, &no_zero, baseline, err);
         }
     }
-    free(run.loss), free(run.touched), free(no_zero.loss), free(no_zero.touched);
+    free(run.log.loss), free(run.log.touched), free(no_zero.log.loss), free(no_zero.log.touched);
     snapshots_free(&snaps);
     return rc;
 }

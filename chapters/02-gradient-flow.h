@@ -137,4 +137,34 @@ GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t
                               int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps,
                               double atol, double rtol);
 
+/* --- the training loop ---------------------------------------------------- */
+
+struct Snapshots;
+
+// A training run: steps SGD steps of batch random positions each;
+// zero_grad false lets the gradients pile up.
+typedef struct NtmTrainConfig {
+    int64_t steps, batch;  // batch <= the model's max_batch
+    double lr;
+    bool zero_grad;
+} NtmTrainConfig;
+
+// What a run records at each step; any of them may be NULL.
+typedef struct NtmTrainLog {
+    double *loss;               // (steps,) the batch loss of each step
+    int64_t *touched;           // (steps,) distinct rows each batch looked up
+    struct Snapshots *snaps;    // the table at evenly spaced steps
+    void (*on_step)(int64_t step, int64_t steps, double loss);  // progress
+} NtmTrainLog;
+
+// Fails with a message that names the step, the loss and what to try when
+// a training loss is not a finite number (the steps diverged).
+int loss_check_finite(int64_t step, double loss, double lr, EmbError *err);
+
+// Trains m on a token stream of n_tokens (>= 2) as cfg says, drawing the
+// batches from gen, and fills log. With zero_grad, a loss that is not
+// finite stops the run with an error.
+int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, TorchGenerator *gen,
+              const NtmTrainConfig *cfg, NtmTrainLog *log, EmbError *err);
+
 #endif
