@@ -495,6 +495,18 @@ GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t
 }
 
 /**
+For the model, the function that recomputes the loss runs the forward
+pass on a fixed batch; `ntm_batch_loss` is that function.
+*/
+
+double ntm_batch_loss(void *batch) {
+    NtmBatch *b = batch;
+    double loss = NAN;  // stays NaN if the batch is invalid
+    ntm_forward(b->m, b->inputs, b->targets, b->B, &loss, NULL);
+    return loss;
+}
+
+/**
 ## The corpus
 
 To learn anything the model needs text in which some words are used
@@ -636,19 +648,6 @@ shows that the check catches it: with a repeated index in the batch, the
 buggy gradient of that row holds only the last contribution.
 */
 
-typedef struct CheckCtx {
-    NextTokenModel *m;
-    const int64_t *inputs, *targets;
-    int64_t B;
-} CheckCtx;
-
-static double check_loss(void *ctx) {
-    CheckCtx *c = ctx;
-    double loss = NAN;
-    ntm_forward(c->m, c->inputs, c->targets, c->B, &loss, NULL);
-    return loss;
-}
-
 // The planted bug: a scatter that overwrites instead of accumulating.
 static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out) {
     for (int64_t i = 0; i < n; i++) {
@@ -658,15 +657,15 @@ static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n, cons
 }
 
 // One gradient check of W: with the real backward, or with the planted bug.
-static GradcheckResult check_pass(CheckCtx *ctx, const int64_t *entries, int64_t n, bool bug) {
-    NextTokenModel *m = ctx->m;
+static GradcheckResult check_pass(NtmBatch *b, const int64_t *entries, int64_t n, bool bug) {
+    NextTokenModel *m = b->m;
     double loss;
     ntm_zero_grad(m);
-    ntm_forward(m, ctx->inputs, ctx->targets, ctx->B, &loss, NULL);
-    linear_backward(&m->proj, m->x, m->dlogits, ctx->B, m->dx);
-    if (bug) backward_overwrite(&m->emb, ctx->inputs, ctx->B, m->dx);
-    else emb_backward(&m->emb, ctx->inputs, ctx->B, m->dx, NULL);
-    GradcheckResult r = gradcheck_run(m->emb.weight, m->emb.grad, entries, n, check_loss, ctx,
+    ntm_forward(m, b->inputs, b->targets, b->B, &loss, NULL);
+    linear_backward(&m->proj, m->x, m->dlogits, b->B, m->dx);
+    if (bug) backward_overwrite(&m->emb, b->inputs, b->B, m->dx);
+    else emb_backward(&m->emb, b->inputs, b->B, m->dx, NULL);
+    GradcheckResult r = gradcheck_run(m->emb.weight, m->emb.grad, entries, n, ntm_batch_loss, b,
                                       1e-2f, 1e-4, 1e-2);
     printf("gradient check, %s backward: %lld entries of W, max abs error %.2e: %s\n",
            bug ? "overwriting (planted bug)" : "scatter-add", (long long)r.checked,
@@ -694,9 +693,9 @@ static int check_gradients(const Options *opt, const Corpus *c, RunValues *value
         targets[i] = c->tokens[i % (c->n_tokens - 1) + 1];
         for (int64_t d = 0; d < D; d++) entries[i * D + d] = inputs[i] * D + d;
     }
-    CheckCtx ctx = {&m, inputs, targets, B};
-    GradcheckResult real = check_pass(&ctx, entries, n, false);
-    GradcheckResult bug = real.passed ? check_pass(&ctx, entries, n, true) : real;
+    NtmBatch b = {&m, inputs, targets, B};
+    GradcheckResult real = check_pass(&b, entries, n, false);
+    GradcheckResult bug = real.passed ? check_pass(&b, entries, n, true) : real;
     ntm_free(&m);
     free(entries);
     if (!real.passed) return emb_fail(err, "the gradient check failed on the real backward pass");

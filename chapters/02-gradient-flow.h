@@ -137,6 +137,17 @@ GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t
                               int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps,
                               double atol, double rtol);
 
+// A fixed batch of a model, whose loss gradcheck_run recomputes.
+typedef struct NtmBatch {
+    NextTokenModel *m;
+    const int64_t *inputs, *targets;  // (B,)
+    int64_t B;
+} NtmBatch;
+
+// A GradcheckLossFn for an NtmBatch: the batch's loss with the model's
+// current parameters (NaN if the batch is invalid).
+double ntm_batch_loss(void *batch);
+
 /* --- the training loop ---------------------------------------------------- */
 
 struct Snapshots;

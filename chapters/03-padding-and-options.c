@@ -42,6 +42,8 @@ does not).
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/snapshots.h"
+
 /**
 ## The options
 
@@ -479,6 +481,100 @@ void emb_norm_stats(const Embedding *e, int64_t skip, double *mean, double *max)
 }
 
 /**
+## The training loop
+
+`cm_train` is chapter 2's loop for the context model: sample windows, zero
+the gradients, forward, backward, step. It records the loss at every step,
+the mean and largest norm of the rows before and after every step, and
+optionally snapshots of the table; it counts the rows the first forward
+pass rescales, and checks at the end whether the padding row (and the
+whole table) are bit for bit what they were.
+*/
+
+// Fills the norms of step s and the snapshot due at s.
+static void cm_record(const ContextModel *m, int64_t pad, int64_t s, CmTrainLog *log) {
+    if (log->snaps) snapshots_take(log->snaps, s, m->emb.weight);
+    emb_norm_stats(&m->emb, pad, &log->mean_norm[s], &log->max_norm[s]);
+}
+
+int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen, const NtmTrainConfig *cfg,
+             int64_t pad, CmTrainLog *log, EmbError *err) {
+    int64_t B = cfg->batch, T = w->T, D = m->emb.embedding_dim,
+            VD = m->emb.num_embeddings * D;
+    int64_t *win = malloc((size_t)(B * T) * sizeof *win), *len = malloc((size_t)B * sizeof *len),
+            *tgt = malloc((size_t)B * sizeof *tgt);  // (B, T), (B,), (B,)
+    float *before = malloc((size_t)VD * sizeof(float));  // the table before training
+    int rc = -1;
+    if (!win || !len || !tgt || !before) { emb_fail(err, "out of memory for a batch"); goto done; }
+    memcpy(before, m->emb.weight, (size_t)VD * sizeof(float));
+    for (int64_t step = 0; step < cfg->steps; step++) {
+        if (step == 0) cm_record(m, pad, 0, log);
+        windows_sample(w, gen, B, win, len, tgt);
+        if (step == 0) log->renormed_first = emb_count_renorm(&m->emb, win, B * T, NULL);
+        cm_zero_grad(m);
+        if (cm_forward(m, win, len, tgt, B, &log->loss[step], err) != 0 ||
+            loss_check_finite(step + 1, log->loss[step], cfg->lr, err) != 0 ||
+            cm_backward(m, win, len, B, err) != 0) goto done;
+        cm_sgd_step(m, (float)cfg->lr);
+        cm_record(m, pad, step + 1, log);
+    }
+    log->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D,
+                                (size_t)D * sizeof(float)) == 0;
+    log->table_unchanged = memcmp(before, m->emb.weight, (size_t)VD * sizeof(float)) == 0;
+    rc = 0;
+done:
+    free(win), free(len), free(tgt), free(before);
+    return rc;
+}
+
+int cm_log_init(CmTrainLog *log, int64_t steps, struct Snapshots *snaps, EmbError *err) {
+    *log = (CmTrainLog){.snaps = snaps, .loss = calloc((size_t)steps, sizeof(double)),
+                        .mean_norm = calloc((size_t)steps + 1, sizeof(double)),
+                        .max_norm = calloc((size_t)steps + 1, sizeof(double))};
+    if (log->loss && log->mean_norm && log->max_norm) return 0;
+    cm_log_free(log);
+    return emb_fail(err, "out of memory for a log of %lld steps", (long long)steps);
+}
+
+void cm_log_free(CmTrainLog *log) {
+    free(log->loss);
+    free(log->mean_norm);
+    free(log->max_norm);
+    memset(log, 0, sizeof *log);
+}
+
+/**
+## Where a table comes from
+
+The program starts its tables in three ways: drawn by `nn.Embedding`; the
+same random draw copied into a buffer of the caller's and handed to
+`from_pretrained` (so it can be frozen); or given rows, such as a table
+trained elsewhere, handed to `from_pretrained`. `emb_make_table` builds
+each; a `from_pretrained` table uses the buffer `*own`, which the caller
+frees after the table.
+*/
+
+int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D, const float *rows,
+                   bool freeze, const EmbeddingOptions *opt, TorchGenerator *gen, float **own,
+                   EmbError *err) {
+    *own = NULL;
+    if (source == TABLE_FRESH) return emb_init_with_options(e, V, D, opt, gen, err);
+    int64_t bytes = emb_weight_bytes(V, D);
+    if (bytes < 0 || !(*own = malloc((size_t)bytes))) {  // from_pretrained shares this buffer
+        return emb_fail(err, "cannot allocate a %lld x %lld table", (long long)V, (long long)D);
+    }
+    if (source == TABLE_RANDOM_COPY) {  // a random table, as nn.Embedding would draw it
+        Embedding tmp;
+        if (emb_init_with_options(&tmp, V, D, opt, gen, err) != 0) return -1;
+        memcpy(*own, tmp.weight, (size_t)bytes);
+        emb_free(&tmp);
+    } else {
+        memcpy(*own, rows, (size_t)bytes);
+    }
+    return emb_from_pretrained(e, *own, V, D, freeze, opt, err);
+}
+
+/**
 Because the padding row's gradient is exactly zero, plain SGD moves it by
 exactly zero: it stays at the origin for the whole run, and the sums in the
 forward pass stay correct. That guarantee is only as strong as the
@@ -524,114 +620,63 @@ typedef struct Options {
 
 /**
 The six runs, as data: where each table comes from and which options it
-has.
+has. Every table starts from the same generator state, so the first three
+runs start from the same rows, and `frozen-random` from the same rows
+frozen.
 */
-
-typedef enum TableSource { FRESH, RANDOM_COPY, PRETRAINED } TableSource;
 
 static const struct RunSpec {
     const char *name;
-    TableSource source;       // nn.Embedding, from_pretrained(random rows), from_pretrained(ch. 2)
+    TableSource source;       // nn.Embedding, or from_pretrained(random or chapter 2's rows)
     bool freeze;              // from_pretrained(..., freeze=True)
     bool max_norm;            // use --max-norm
     bool scale_grad_by_freq;
 } RUNS[] = {
-    {"trainable", FRESH, false, false, false},
-    {"max_norm", FRESH, false, true, false},
-    {"scale_grad_by_freq", FRESH, false, false, true},
-    {"frozen-random", RANDOM_COPY, true, false, false},
-    {"frozen-pretrained", PRETRAINED, true, false, false},
-    {"fine-tuned", PRETRAINED, false, false, false},
+    {"trainable", TABLE_FRESH, false, false, false},
+    {"max_norm", TABLE_FRESH, false, true, false},
+    {"scale_grad_by_freq", TABLE_FRESH, false, false, true},
+    {"frozen-random", TABLE_RANDOM_COPY, true, false, false},
+    {"frozen-pretrained", TABLE_PRETRAINED, true, false, false},
+    {"fine-tuned", TABLE_PRETRAINED, false, false, false},
 };
 enum { N_RUNS = sizeof RUNS / sizeof RUNS[0], TRAINABLE = 0, MAX_NORM = 1 };
 
 /**
-One training run records its loss at every step, the norms of the rows,
-and (for the first run) snapshots of the table for the trajectory figure.
-Every run draws its batches from a generator seeded the same way, so all
-six see the same windows in the same order.
+Each run is one `cm_train`, with its loss, norms and (for the first run)
+snapshots for the trajectory figure. Every run draws its batches from a
+generator seeded the same way, so all six see the same windows in the same
+order. The pre-trained table is chapter 2's model trained with chapter 2's
+`ntm_train` on the same corpus; its $V$ rows are copied into a
+$(V+1) \times D$ buffer whose last row, the padding row, we set to zero
+ourselves, since `from_pretrained` will not.
 */
 
 enum { N_SNAPSHOTS = 40 };
 
 typedef struct Run {
     const char *name;
-    double *loss;        // (steps,)
-    double *mean_norm;   // (steps + 1,) mean 2-norm of the word rows
-    double *max_norm;    // (steps + 1,) largest 2-norm of the word rows
-    Snapshots *snaps;    // the table at evenly spaced steps, or NULL
-    double final_loss;   // mean loss over every window of the corpus
-    bool pad_unchanged;  // the padding row ended bit for bit as it started
-    bool table_unchanged;  // ... and the whole table
-    int64_t renormed_first;  // rows the first forward pass rescaled
+    CmTrainLog log;     // loss and norms per step; padding row and table unchanged?
+    double final_loss;  // mean loss over every window of the corpus
 } Run;
-
-// Trains m (which owns its table) and fills run. pad is the filler row.
-static int train(const Options *opt, const Windows *w, int64_t pad, ContextModel *m, Run *run,
-                 EmbError *err) {
-    TorchGenerator batches;
-    int64_t B = opt->batch, T = opt->context, VD = m->emb.num_embeddings * m->emb.embedding_dim;
-    int64_t *win = malloc((size_t)(B * T) * sizeof *win), *len = malloc((size_t)B * sizeof *len),
-            *tgt = malloc((size_t)B * sizeof *tgt), D = m->emb.embedding_dim;
-    float *before = malloc((size_t)VD * sizeof(float));  // the table before training
-    int rc = -1;
-    if (!win || !len || !tgt || !before) { emb_fail(err, "out of memory for a batch"); goto done; }
-    memcpy(before, m->emb.weight, (size_t)VD * sizeof(float));
-    rng_manual_seed(&batches, opt->seed + 1);
-    emb_norm_stats(&m->emb, pad, &run->mean_norm[0], &run->max_norm[0]);
-    for (int64_t step = 0; step <= opt->steps; step++) {
-        if (run->snaps) snapshots_take(run->snaps, step, m->emb.weight);
-        if (step == opt->steps) break;
-        windows_sample(w, &batches, B, win, len, tgt);
-        if (step == 0) run->renormed_first = emb_count_renorm(&m->emb, win, B * T, NULL);
-        cm_zero_grad(m);
-        if (cm_forward(m, win, len, tgt, B, &run->loss[step], err) != 0 ||
-            cli_check_loss(step + 1, run->loss[step], opt->lr, err) != 0 ||
-            cm_backward(m, win, len, B, err) != 0) goto done;
-        cm_sgd_step(m, (float)opt->lr);
-        emb_norm_stats(&m->emb, pad, &run->mean_norm[step + 1], &run->max_norm[step + 1]);
-    }
-    run->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D,
-                                (size_t)D * sizeof(float)) == 0;
-    run->table_unchanged = memcmp(before, m->emb.weight, (size_t)VD * sizeof(float)) == 0;
-    rc = cm_eval_loss(m, w, &run->final_loss, err);
-done:
-    free(win), free(len), free(tgt), free(before);
-    return rc;
-}
-
-/**
-The pre-trained table: chapter 2's model, trained with chapter 2's loop
-(sample, zero, forward, backward, step) on the same corpus. Its $V$ rows
-are copied into a $(V+1) \times D$ buffer whose last row, the padding row,
-we set to zero ourselves, since `from_pretrained` will not.
-*/
 
 static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    int64_t V = c->vocab_size, D = opt->dim, B = opt->batch;
-    rng_manual_seed(&gen, opt->seed);
-    if (ntm_init(&m, V, D, B, &gen, err) != 0) return NULL;
-    int64_t *in = malloc((size_t)B * sizeof *in), *tgt = malloc((size_t)B * sizeof *tgt);
+    int64_t V = c->vocab_size, D = opt->dim;
+    NtmTrainConfig cfg = {opt->pretrain_steps, opt->batch, opt->lr, true};
+    NtmTrainLog log = {0};
+    rng_manual_seed(&gen, opt->seed);  // the model, then the batches
+    if (ntm_init(&m, V, D, opt->batch, &gen, err) != 0) return NULL;
     float *table = calloc((size_t)((V + 1) * D), sizeof(float));  // (V + 1, D), row V stays 0
-    bool ok = in && tgt && table;
-    if (!ok) emb_fail(err, "out of memory pre-training");
-    for (int64_t step = 0; ok && step < opt->pretrain_steps; step++) {
-        double loss;
-        ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, in, tgt);
-        ntm_zero_grad(&m);
-        ok = ntm_forward(&m, in, tgt, B, &loss, err) == 0 && ntm_backward(&m, in, B, err) == 0;
-        ntm_sgd_step(&m, (float)opt->lr);
-    }
-    if (ok) memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
-    free(in);
-    free(tgt);
-    ntm_free(&m);
-    if (!ok) {
+    if (!table) {
+        emb_fail(err, "out of memory pre-training");
+    } else if (ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &log, err) == 0) {
+        memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
+    } else {
         free(table);
-        return NULL;
+        table = NULL;
     }
+    ntm_free(&m);
     return table;
 }
 
@@ -640,7 +685,8 @@ The output files: `loss.tsv` (a moving average over 100 steps of each
 run's batch loss) and `norms.tsv` (mean and largest row norm of the
 `trainable` and `max_norm` runs), written by `src/tsv.c`, and
 `trajectory.tsv` with `categories.tsv` for the `trainable` run's table, in
-chapter 2's format.
+chapter 2's format (`src/snapshots.c`, with `<pad>` as a category of its
+own).
 */
 
 enum { SMOOTH = 100 };
@@ -648,15 +694,15 @@ enum { SMOOTH = 100 };
 static int write_curves(const Options *opt, const Run *runs, EmbError *err) {
     TsvColumn loss[N_RUNS];
     const Run *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
-    TsvColumn norms[] = {{"mean_norm", TSV_FIXED6, .values = t->mean_norm},
-                         {"max_norm", TSV_FIXED6, .values = t->max_norm},
-                         {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->mean_norm},
-                         {"max_norm_with_max_norm", TSV_FIXED6, .values = m->max_norm},
+    TsvColumn norms[] = {{"mean_norm", TSV_FIXED6, .values = t->log.mean_norm},
+                         {"max_norm", TSV_FIXED6, .values = t->log.max_norm},
+                         {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->log.mean_norm},
+                         {"max_norm_with_max_norm", TSV_FIXED6, .values = m->log.max_norm},
                          {"limit", TSV_G, .constant = opt->emb.max_norm}};
     double *smooth = malloc((size_t)(N_RUNS * opt->steps) * sizeof(double));  // (runs, steps)
     if (!smooth) return emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
     for (int r = 0; r < N_RUNS; r++) {
-        tsv_moving_average(runs[r].loss, opt->steps, SMOOTH, smooth + r * opt->steps);
+        tsv_moving_average(runs[r].log.loss, opt->steps, SMOOTH, smooth + r * opt->steps);
         loss[r] = (TsvColumn){runs[r].name, TSV_FIXED6, .values = smooth + r * opt->steps};
     }
     int rc = tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, N_RUNS, err);
@@ -665,57 +711,7 @@ static int write_curves(const Options *opt, const Run *runs, EmbError *err) {
     return tsv_write_columns(opt->dir, "norms.tsv", "step", 0, opt->steps + 1, norms, 5, err);
 }
 
-// The rows are the words and then <pad>; the padding row is a category of its own.
-static int write_trajectory(const Options *opt, const Corpus *c, const Snapshots *snaps,
-                            int64_t pad, EmbError *err) {
-    int64_t V = c->vocab_size + 1;
-    const char **words = malloc((size_t)V * sizeof *words);
-    const char **names = malloc(((size_t)c->n_categories + 1) * sizeof *names);
-    int *category = malloc((size_t)V * sizeof *category), rc = -1;
-    if (!words || !names || !category) {
-        emb_fail(err, "out of memory for %lld labels", (long long)V);
-    } else {
-        for (int64_t k = 0; k < V; k++) {
-            words[k] = k == c->vocab_size ? "<pad>" : c->words[k];
-            category[k] = k == pad ? c->n_categories : (k < c->vocab_size ? c->category[k] : -1);
-        }
-        for (int g = 0; g < c->n_categories; g++) names[g] = c->category_names[g];
-        names[c->n_categories] = "padding";
-        RowLabels labels = {words, category, names, c->n_categories + 1};
-        rc = snapshots_write(snaps, opt->dir, &labels, false, err);
-    }
-    free(words), free(names), free(category);
-    return rc;
-}
 
-/**
-`make_table` builds each run's table from its specification. Every table
-starts from the same generator state, so the first three runs start from
-the same rows, and `frozen-random` from the same rows frozen.
-*/
-
-// Builds run spec's table in e; a from_pretrained table uses *own as its weight.
-static int make_table(const Options *opt, const struct RunSpec *spec, int64_t V,
-                      const float *pretrained, float **own, Embedding *e, EmbError *err) {
-    TorchGenerator gen;
-    EmbeddingOptions eo = opt->emb;
-    eo.has_max_norm = spec->max_norm;
-    eo.scale_grad_by_freq = spec->scale_grad_by_freq;
-    rng_manual_seed(&gen, opt->seed);
-    if (spec->source == FRESH) return emb_init_with_options(e, V, opt->dim, &eo, &gen, err);
-    int64_t n = V * opt->dim;
-    *own = malloc((size_t)n * sizeof(float));  // from_pretrained shares this buffer
-    if (!*own) return emb_fail(err, "out of memory for a %lld x %lld table", (long long)V, (long long)opt->dim);
-    if (spec->source == RANDOM_COPY) {  // a random table, as nn.Embedding would draw it
-        Embedding tmp;
-        if (emb_init_with_options(&tmp, V, opt->dim, &eo, &gen, err) != 0) return -1;
-        memcpy(*own, tmp.weight, (size_t)n * sizeof(float));
-        emb_free(&tmp);
-    } else {
-        memcpy(*own, pretrained, (size_t)n * sizeof(float));
-    }
-    return emb_from_pretrained(e, *own, V, opt->dim, spec->freeze, &eo, err);
-}
 
 /**
 `run_one` makes one run's table and model, trains it and prints its line
@@ -724,33 +720,36 @@ the prose quotes.
 */
 
 static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w, int64_t pad,
-                   const float *pretrained, float **own, Run *run, EmbError *err) {
+                   const float *pretrained, Snapshots *snaps, float **own, Run *run,
+                   EmbError *err) {
     Embedding table;
     ContextModel m;
-    TorchGenerator gen;
-    int64_t steps = opt->steps;
+    TorchGenerator gen, batches;
+    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, true};
+    CmTrainLog *log = &run->log;
+    EmbeddingOptions eo = opt->emb;
+    eo.has_max_norm = RUNS[r].max_norm;
+    eo.scale_grad_by_freq = RUNS[r].scale_grad_by_freq;
     run->name = RUNS[r].name;
-    run->loss = calloc((size_t)steps, sizeof(double));
-    run->mean_norm = calloc((size_t)steps + 1, sizeof(double));
-    run->max_norm = calloc((size_t)steps + 1, sizeof(double));
-    if (!run->loss || !run->mean_norm || !run->max_norm) {
-        return emb_fail(err, "out of memory for %lld steps", (long long)steps);
-    }
-    if (make_table(opt, &RUNS[r], c->vocab_size + 1, pretrained, own, &table, err) != 0) return -1;
+    rng_manual_seed(&gen, opt->seed);  // the table
+    if (cm_log_init(log, cfg.steps, r == TRAINABLE ? snaps : NULL, err) != 0 ||
+        emb_make_table(&table, RUNS[r].source, c->vocab_size + 1, opt->dim, pretrained,
+                       RUNS[r].freeze, &eo, &gen, own, err) != 0) return -1;
     rng_manual_seed(&gen, opt->seed + 2);  // the projection: the same in every run
     if (cm_init(&m, &table, c->vocab_size, opt->batch, opt->context, &gen, err) != 0) {
         emb_free(&table);
         return -1;
     }
-    int trained = train(opt, w, pad, &m, run, err);
+    rng_manual_seed(&batches, opt->seed + 1);  // the batches: the same in every run
+    int rc = cm_train(&m, w, &batches, &cfg, pad, log, err);
+    if (rc == 0) rc = cm_eval_loss(&m, w, &run->final_loss, err);
     cm_free(&m);
-    if (trained != 0) return -1;
+    if (rc != 0) return -1;
     printf("%-20s %12.4f  padding row %s", run->name, run->final_loss,
-           run->pad_unchanged ? "unchanged" : "MOVED");
-    if (RUNS[r].max_norm) {
-        printf("; the first forward pass rescaled %lld rows", (long long)run->renormed_first);
-    }
-    if (RUNS[r].freeze) printf("; table %s", run->table_unchanged ? "unchanged (frozen)" : "CHANGED");
+           log->pad_unchanged ? "unchanged" : "MOVED");
+    if (RUNS[r].max_norm) printf("; the first forward pass rescaled %lld rows",
+                                 (long long)log->renormed_first);
+    if (RUNS[r].freeze) printf("; table %s", log->table_unchanged ? "unchanged (frozen)" : "CHANGED");
     printf("\n");
     return 0;
 }
@@ -758,19 +757,19 @@ static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w,
 // Records the final losses and what the norms figure shows.
 static void record_values(const Options *opt, const Run *runs, RunValues *values) {
     char key[64];
-    for (int r = 0; r < N_RUNS; r++) {
+    for (int r = 0; r < N_RUNS; r++) {  // loss.trainable ... loss.fine_tuned
         snprintf(key, sizeof key, "loss.%s", runs[r].name);
         for (char *k = key; *k; k++) *k = *k == '-' ? '_' : *k;
         run_values_set(values, key, "%.2f", runs[r].final_loss);
     }
-    const Run *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
+    const CmTrainLog *t = &runs[TRAINABLE].log, *m = &runs[MAX_NORM].log;
     double lo = INFINITY, hi = 0.0;
     for (int64_t s = 1; s <= opt->steps; s++) lo = fmin(lo, m->mean_norm[s]);
     for (int64_t s = 1; s <= opt->steps; s++) hi = fmax(hi, m->mean_norm[s]);
-    int64_t at = opt->steps < 200 ? opt->steps : 200;
+    int64_t at = opt->steps < 200 ? opt->steps : 200, end = opt->steps;
     run_values_set(values, "max_norm.rescaled_first", "%lld", (long long)m->renormed_first);
-    run_values_set(values, "norms.mean_growth", "%.1f", t->mean_norm[opt->steps] / t->mean_norm[0]);
-    run_values_set(values, "norms.max_end", "%.1f", t->max_norm[opt->steps]);
+    run_values_set(values, "norms.mean_growth", "%.1f", t->mean_norm[end] / t->mean_norm[0]);
+    run_values_set(values, "norms.max_end", "%.1f", t->max_norm[end]);
     run_values_set(values, "norms.clipped.mean_min", "%.2f", lo);
     run_values_set(values, "norms.clipped.mean_max", "%.2f", hi);
     run_values_set(values, "norms.clipped.max_start", "%.1f", m->max_norm[0]);
@@ -798,20 +797,23 @@ static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_tr
     printf("pre-trained table: chapter 2's model, %lld steps\n\n", (long long)opt->pretrain_steps);
     printf("%-20s %12s  %s\n", "run", "final loss", "notes");
     if (snapshots_init(&snaps, V, opt->dim, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
-    runs[TRAINABLE].snaps = &snaps;
     for (int r = 0; r < N_RUNS; r++) {
-        if (run_one(opt, r, c, &w, pad, pretrained, &own[r], &runs[r], err) != 0) goto done;
+        if (run_one(opt, r, c, &w, pad, pretrained, &snaps, &own[r], &runs[r], err) != 0) {
+            goto done;
+        }
     }
     printf("\n");
     record_values(opt, runs, values);
-    if (write_curves(opt, runs, err) != 0 || write_trajectory(opt, c, &snaps, pad, err) != 0) {
-        goto done;
-    }
+    RowLabels words = {(const char *const *)c->words, c->category, c->category_names,
+                       c->n_categories};
+    if (write_curves(opt, runs, err) != 0 ||
+        snapshots_write_padded(&snaps, opt->dir, &words, pad, err) != 0) goto done;
     printf("wrote %s/loss.tsv, norms.tsv, trajectory.tsv, categories.tsv\n", opt->out);
     rc = 0;
 done:
     for (int r = 0; r < N_RUNS; r++) {
-        free(runs[r].loss), free(runs[r].mean_norm), free(runs[r].max_norm), free(own[r]);
+        cm_log_free(&runs[r].log);
+        free(own[r]);
     }
     snapshots_free(&snaps);
     free(pretrained);

@@ -142,4 +142,46 @@ int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n, EmbE
 // (-1: none).
 void emb_norm_stats(const Embedding *e, int64_t skip, double *mean, double *max);
 
+/* --- the training loop ---------------------------------------------------- */
+
+// What cm_train records.
+typedef struct CmTrainLog {
+    double *loss;            // (steps,) the batch loss of each step
+    double *mean_norm;       // (steps + 1,) mean 2-norm of the rows but pad, before
+    double *max_norm;        // (steps + 1,) ... and the largest; step s after s steps
+    struct Snapshots *snaps; // the table at evenly spaced steps, or NULL
+    int64_t renormed_first;  // rows the first forward pass rescaled (max_norm)
+    bool pad_unchanged;      // row pad ended bit for bit as it started
+    bool table_unchanged;    // ... and the whole table
+} CmTrainLog;
+
+// The mean loss over every window, in batches of the model's max_batch.
+int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err);
+
+// Trains m for cfg->steps SGD steps of cfg->batch windows drawn from gen
+// (cfg->zero_grad is ignored: the gradients are always zeroed) and fills
+// log; pad is the filler row. A loss that is not finite stops the run.
+int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen, const NtmTrainConfig *cfg,
+             int64_t pad, CmTrainLog *log, EmbError *err);
+
+// A log for a run of steps steps: zeroed arrays, and snaps (may be NULL).
+int cm_log_init(CmTrainLog *log, int64_t steps, struct Snapshots *snaps, EmbError *err);
+
+// Frees a log's arrays (not its snapshots) and zeroes the struct.
+void cm_log_free(CmTrainLog *log);
+
+/* --- where a table comes from --------------------------------------------- */
+
+typedef enum TableSource {
+    TABLE_FRESH,        // nn.Embedding(V, D, **options), drawn from gen
+    TABLE_RANDOM_COPY,  // the same draw, copied into *own, then from_pretrained
+    TABLE_PRETRAINED,   // rows (V, D) copied into *own, then from_pretrained
+} TableSource;
+
+// Builds a (V, D) table with the options; from_pretrained tables use a new
+// buffer *own (NULL for TABLE_FRESH) as their weight: free it after the table.
+int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D, const float *rows,
+                   bool freeze, const EmbeddingOptions *opt, TorchGenerator *gen, float **own,
+                   EmbError *err);
+
 #endif

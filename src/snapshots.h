@@ -49,4 +49,10 @@ typedef struct RowLabels {
 int snapshots_write(const Snapshots *s, const char *dir, const RowLabels *labels, bool frames,
                     EmbError *err);
 
+// The same files for a table whose rows are the V - 1 words of `words`
+// and then a <pad> row; row pad (the filler, perhaps a word) is put in a
+// category "padding" of its own. No frames.
+int snapshots_write_padded(const Snapshots *s, const char *dir, const RowLabels *words,
+                           int64_t pad, EmbError *err);
+
 #endif
