@@ -487,8 +487,9 @@ void emb_norm_stats(const Embedding *e, int64_t skip, double *mean, double *max)
 the gradients, forward, backward, step. It records the loss at every step,
 the mean and largest norm of the rows before and after every step, and
 optionally snapshots of the table; it counts the rows the first forward
-pass rescales, and checks at the end whether the padding row (and the
-whole table) are bit for bit what they were.
+pass rescales, checks at the end whether the padding row (and the whole
+table) are bit for bit what they were, and measures the final loss over
+every window.
 */
 
 // Fills the norms of step s and the snapshot due at s.
@@ -521,7 +522,7 @@ int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen, const NtmTr
     log->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D,
                                 (size_t)D * sizeof(float)) == 0;
     log->table_unchanged = memcmp(before, m->emb.weight, (size_t)VD * sizeof(float)) == 0;
-    rc = 0;
+    rc = cm_eval_loss(m, w, &log->final_loss, err);
 done:
     free(win), free(len), free(tgt), free(before);
     return rc;
@@ -613,16 +614,14 @@ typedef struct Options {
     int64_t dim, context, steps, batch, sentences, vocab, pretrain_steps;
     double lr;
     uint64_t seed;
-    EmbeddingOptions emb;  // padding_idx, norm_type; max_norm for the max_norm run
-    const char *corpus, *out;
-    const char *dir;       // where this run writes: a fresh folder that becomes out
+    EmbeddingOptions emb;         // padding_idx, norm_type; max_norm for the max_norm run
+    const char *corpus, *out, *dir;  // dir: where this run writes, a folder that becomes out
 } Options;
 
 /**
-The six runs, as data: where each table comes from and which options it
-has. Every table starts from the same generator state, so the first three
-runs start from the same rows, and `frozen-random` from the same rows
-frozen.
+The six runs, as data. Every table starts from the same generator state,
+so the first three start from the same rows, and `frozen-random` from the
+same rows frozen.
 */
 
 static const struct RunSpec {
@@ -642,22 +641,13 @@ static const struct RunSpec {
 enum { N_RUNS = sizeof RUNS / sizeof RUNS[0], TRAINABLE = 0, MAX_NORM = 1 };
 
 /**
-Each run is one `cm_train`, with its loss, norms and (for the first run)
-snapshots for the trajectory figure. Every run draws its batches from a
-generator seeded the same way, so all six see the same windows in the same
-order. The pre-trained table is chapter 2's model trained with chapter 2's
-`ntm_train` on the same corpus; its $V$ rows are copied into a
-$(V+1) \times D$ buffer whose last row, the padding row, we set to zero
-ourselves, since `from_pretrained` will not.
+Each run is one `cm_train`, its batches drawn from a generator seeded the
+same way. The pre-trained table is chapter 2's model after `ntm_train` on
+the same corpus, copied into a $(V+1) \times D$ buffer whose last row, the
+padding row, we set to zero ourselves, since `from_pretrained` will not.
 */
 
 enum { N_SNAPSHOTS = 40 };
-
-typedef struct Run {
-    const char *name;
-    CmTrainLog log;     // loss and norms per step; padding row and table unchanged?
-    double final_loss;  // mean loss over every window of the corpus
-} Run;
 
 static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     TorchGenerator gen;
@@ -665,53 +655,43 @@ static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     int64_t V = c->vocab_size, D = opt->dim;
     NtmTrainConfig cfg = {opt->pretrain_steps, opt->batch, opt->lr, true};
     NtmTrainLog log = {0};
+    float *table = NULL;  // (V + 1, D), row V stays 0
     rng_manual_seed(&gen, opt->seed);  // the model, then the batches
     if (ntm_init(&m, V, D, opt->batch, &gen, err) != 0) return NULL;
-    float *table = calloc((size_t)((V + 1) * D), sizeof(float));  // (V + 1, D), row V stays 0
-    if (!table) {
-        emb_fail(err, "out of memory pre-training");
-    } else if (ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &log, err) == 0) {
-        memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
-    } else {
-        free(table);
-        table = NULL;
-    }
+    if (ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &log, err) == 0 &&
+        !(table = calloc((size_t)((V + 1) * D), sizeof(float)))) emb_fail(err, "out of memory");
+    if (table) memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
     ntm_free(&m);
     return table;
 }
 
 /**
-The output files: `loss.tsv` (a moving average over 100 steps of each
-run's batch loss) and `norms.tsv` (mean and largest row norm of the
-`trainable` and `max_norm` runs), written by `src/tsv.c`, and
-`trajectory.tsv` with `categories.tsv` for the `trainable` run's table, in
-chapter 2's format (`src/snapshots.c`, with `<pad>` as a category of its
-own).
+The files: `loss.tsv` (each run's loss, a moving average over 100 steps),
+`norms.tsv` (the row norms of `trainable` and `max_norm`) and, for the
+`trainable` table, chapter 2's `trajectory.tsv` and `categories.tsv`.
 */
 
 enum { SMOOTH = 100 };
 
-static int write_curves(const Options *opt, const Run *runs, EmbError *err) {
+static int write_curves(const Options *opt, const CmTrainLog *runs, EmbError *err) {
     TsvColumn loss[N_RUNS];
-    const Run *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
-    TsvColumn norms[] = {{"mean_norm", TSV_FIXED6, .values = t->log.mean_norm},
-                         {"max_norm", TSV_FIXED6, .values = t->log.max_norm},
-                         {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->log.mean_norm},
-                         {"max_norm_with_max_norm", TSV_FIXED6, .values = m->log.max_norm},
+    const CmTrainLog *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
+    TsvColumn norms[] = {{"mean_norm", TSV_FIXED6, .values = t->mean_norm},
+                         {"max_norm", TSV_FIXED6, .values = t->max_norm},
+                         {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->mean_norm},
+                         {"max_norm_with_max_norm", TSV_FIXED6, .values = m->max_norm},
                          {"limit", TSV_G, .constant = opt->emb.max_norm}};
     double *smooth = malloc((size_t)(N_RUNS * opt->steps) * sizeof(double));  // (runs, steps)
     if (!smooth) return emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
     for (int r = 0; r < N_RUNS; r++) {
-        tsv_moving_average(runs[r].log.loss, opt->steps, SMOOTH, smooth + r * opt->steps);
-        loss[r] = (TsvColumn){runs[r].name, TSV_FIXED6, .values = smooth + r * opt->steps};
+        tsv_moving_average(runs[r].loss, opt->steps, SMOOTH, smooth + r * opt->steps);
+        loss[r] = (TsvColumn){RUNS[r].name, TSV_FIXED6, .values = smooth + r * opt->steps};
     }
     int rc = tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, N_RUNS, err);
     free(smooth);
     if (rc != 0) return -1;
     return tsv_write_columns(opt->dir, "norms.tsv", "step", 0, opt->steps + 1, norms, 5, err);
 }
-
-
 
 /**
 `run_one` makes one run's table and model, trains it and prints its line
@@ -720,17 +700,15 @@ the prose quotes.
 */
 
 static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w, int64_t pad,
-                   const float *pretrained, Snapshots *snaps, float **own, Run *run,
+                   const float *pretrained, Snapshots *snaps, float **own, CmTrainLog *log,
                    EmbError *err) {
     Embedding table;
     ContextModel m;
     TorchGenerator gen, batches;
     NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, true};
-    CmTrainLog *log = &run->log;
     EmbeddingOptions eo = opt->emb;
     eo.has_max_norm = RUNS[r].max_norm;
     eo.scale_grad_by_freq = RUNS[r].scale_grad_by_freq;
-    run->name = RUNS[r].name;
     rng_manual_seed(&gen, opt->seed);  // the table
     if (cm_log_init(log, cfg.steps, r == TRAINABLE ? snaps : NULL, err) != 0 ||
         emb_make_table(&table, RUNS[r].source, c->vocab_size + 1, opt->dim, pretrained,
@@ -742,31 +720,31 @@ static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w,
     }
     rng_manual_seed(&batches, opt->seed + 1);  // the batches: the same in every run
     int rc = cm_train(&m, w, &batches, &cfg, pad, log, err);
-    if (rc == 0) rc = cm_eval_loss(&m, w, &run->final_loss, err);
     cm_free(&m);
     if (rc != 0) return -1;
-    printf("%-20s %12.4f  padding row %s", run->name, run->final_loss,
+    printf("%-20s %12.4f  padding row %s", RUNS[r].name, log->final_loss,
            log->pad_unchanged ? "unchanged" : "MOVED");
     if (RUNS[r].max_norm) printf("; the first forward pass rescaled %lld rows",
                                  (long long)log->renormed_first);
-    if (RUNS[r].freeze) printf("; table %s", log->table_unchanged ? "unchanged (frozen)" : "CHANGED");
+    if (RUNS[r].freeze) printf("; table %s", log->table_unchanged ? "unchanged (frozen)"
+                                                                   : "CHANGED");
     printf("\n");
     return 0;
 }
 
 // Records the final losses and what the norms figure shows.
-static void record_values(const Options *opt, const Run *runs, RunValues *values) {
+static void record_values(const Options *opt, const CmTrainLog *runs, RunValues *values) {
     char key[64];
     for (int r = 0; r < N_RUNS; r++) {  // loss.trainable ... loss.fine_tuned
-        snprintf(key, sizeof key, "loss.%s", runs[r].name);
+        snprintf(key, sizeof key, "loss.%s", RUNS[r].name);
         for (char *k = key; *k; k++) *k = *k == '-' ? '_' : *k;
         run_values_set(values, key, "%.2f", runs[r].final_loss);
     }
-    const CmTrainLog *t = &runs[TRAINABLE].log, *m = &runs[MAX_NORM].log;
-    double lo = INFINITY, hi = 0.0;
-    for (int64_t s = 1; s <= opt->steps; s++) lo = fmin(lo, m->mean_norm[s]);
-    for (int64_t s = 1; s <= opt->steps; s++) hi = fmax(hi, m->mean_norm[s]);
+    const CmTrainLog *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
+    double lo = INFINITY, hi = 0.0;  // the mean norm with max_norm, after step 1
     int64_t at = opt->steps < 200 ? opt->steps : 200, end = opt->steps;
+    for (int64_t s = 1; s <= end; s++) lo = fmin(lo, m->mean_norm[s]);
+    for (int64_t s = 1; s <= end; s++) hi = fmax(hi, m->mean_norm[s]);
     run_values_set(values, "max_norm.rescaled_first", "%lld", (long long)m->renormed_first);
     run_values_set(values, "norms.mean_growth", "%.1f", t->mean_norm[end] / t->mean_norm[0]);
     run_values_set(values, "norms.max_end", "%.1f", t->max_norm[end]);
@@ -780,7 +758,7 @@ static void record_values(const Options *opt, const Run *runs, RunValues *values
 static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_trained,
                    RunValues *values, EmbError *err) {
     Windows w = {0};
-    Run runs[N_RUNS] = {{0}};
+    CmTrainLog runs[N_RUNS] = {{0}};
     float *pretrained = NULL, *own[N_RUNS] = {0};
     Snapshots snaps = {0};
     int rc = -1;
@@ -812,7 +790,7 @@ static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_tr
     rc = 0;
 done:
     for (int r = 0; r < N_RUNS; r++) {
-        cm_log_free(&runs[r].log);
+        cm_log_free(&runs[r]);
         free(own[r]);
     }
     snapshots_free(&snaps);

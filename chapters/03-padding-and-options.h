@@ -153,6 +153,7 @@ typedef struct CmTrainLog {
     int64_t renormed_first;  // rows the first forward pass rescaled (max_norm)
     bool pad_unchanged;      // row pad ended bit for bit as it started
     bool table_unchanged;    // ... and the whole table
+    double final_loss;       // the mean loss over every window after training
 } CmTrainLog;
 
 // The mean loss over every window, in batches of the model's max_batch.
@@ -160,7 +161,8 @@ int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err);
 
 // Trains m for cfg->steps SGD steps of cfg->batch windows drawn from gen
 // (cfg->zero_grad is ignored: the gradients are always zeroed) and fills
-// log; pad is the filler row. A loss that is not finite stops the run.
+// log, ending with the final loss; pad is the filler row. A loss that is
+// not finite stops the run.
 int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen, const NtmTrainConfig *cfg,
              int64_t pad, CmTrainLog *log, EmbError *err);
 
