@@ -99,7 +99,8 @@ $[0, 1)$ is the draw's low 24 bits times $2^{-24}$. Normal samples come from
 the Box-Muller transform: two uniforms $u_1, u_2$ give two independent
 normal samples
 
-$$z_0 = \sqrt{-2 \ln u_1}\,\cos(2\pi u_2), \qquad z_1 = \sqrt{-2 \ln u_1}\,\sin(2\pi u_2).$$
+$$z_0 = \sqrt{-2 \ln u_1}\,\cos(2\pi u_2), \qquad
+  z_1 = \sqrt{-2 \ln u_1}\,\sin(2\pi u_2).$$
 
 PyTorch has two ways of doing this, and which one runs depends on the size
 of the table:
@@ -142,17 +143,22 @@ void *emb_alloc(int64_t bytes) {
 
 int emb_init(Embedding *e, int64_t V, int64_t D, TorchGenerator *gen, EmbError *err) {
     memset(e, 0, sizeof *e);
-    if (V < 1) return emb_fail(err, "num_embeddings must be at least 1, got %lld", (long long)V);
-    if (D < 1) return emb_fail(err, "embedding_dim must be at least 1, got %lld", (long long)D);
+    if (V < 1) {
+        return emb_fail(err, "num_embeddings must be at least 1, got %lld", (long long)V);
+    }
+    if (D < 1) {
+        return emb_fail(err, "embedding_dim must be at least 1, got %lld", (long long)D);
+    }
     int64_t bytes = emb_weight_bytes(V, D);
     if (bytes < 0) {
-        return emb_fail(err, "a table of %lld x %lld float32 values is too large to address",
+        return emb_fail(err,
+                        "a table of %lld x %lld float32 values is too large to address",
                         (long long)V, (long long)D);
     }
     float *weight = emb_alloc(bytes);
     if (!weight) {
-        return emb_fail(err, "cannot allocate a %lld x %lld table (%lld bytes)", (long long)V,
-                        (long long)D, (long long)bytes);
+        return emb_fail(err, "cannot allocate a %lld x %lld table (%lld bytes)",
+                        (long long)V, (long long)D, (long long)bytes);
     }
     rng_normal_(gen, weight, V * D, 0.0f, 1.0f);  // weight is (V, D)
     *e = (Embedding){
@@ -195,10 +201,13 @@ which PyTorch's CPU message leaves out.
 */
 
 int emb_check_indices(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
-    if (n < 0) return emb_fail(err, "number of indices must be >= 0, got %lld", (long long)n);
+    if (n < 0) {
+        return emb_fail(err, "number of indices must be >= 0, got %lld", (long long)n);
+    }
     for (int64_t i = 0; i < n; i++) {
         if (idx[i] < 0 || idx[i] >= e->num_embeddings) {
-            return emb_fail(err, "index out of range in self: index %lld, num_embeddings %lld",
+            return emb_fail(err,
+                            "index out of range in self: index %lld, num_embeddings %lld",
                             (long long)idx[i], (long long)e->num_embeddings);
         }
     }
@@ -212,7 +221,8 @@ new, contiguous tensor. The output never aliases the weight; changing it
 does not change the table.
 */
 
-int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out, EmbError *err) {
+int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out,
+               EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     int64_t D = e->embedding_dim;
     for (int64_t i = 0; i < n; i++) {
@@ -245,7 +255,10 @@ int emb_onehot_matmul(const Embedding *e, const int64_t *idx, int64_t n, float *
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     int64_t V = e->num_embeddings, D = e->embedding_dim;
     float *x_i = malloc((size_t)V * sizeof(float));  // one one-hot row, (V,)
-    if (!x_i) return emb_fail(err, "cannot allocate a one-hot row of %lld floats", (long long)V);
+    if (!x_i) {
+        return emb_fail(err, "cannot allocate a one-hot row of %lld floats",
+                        (long long)V);
+    }
     for (int64_t i = 0; i < n; i++) {
         for (int64_t k = 0; k < V; k++) x_i[k] = (k == idx[i]) ? 1.0f : 0.0f;
         float *out_i = out + i * D;  // row i of the output
@@ -296,6 +309,7 @@ option has a default, so `make chapter1` runs it with no arguments.
 
 #include "../src/cli.h"
 #include "../src/histogram.h"
+#include "../src/tsv.h"
 
 typedef struct Options {
     int64_t vocab, dim;            // the small table, printed
@@ -306,36 +320,10 @@ typedef struct Options {
 } Options;
 
 /**
-The small table goes to `table.tsv`, one line per value, with how many
-times its row was looked up, so the heat map can mark those rows:
-*/
-
-static int write_table(const char *dir, const Embedding *e, const int64_t *idx, int64_t n,
-                       EmbError *err) {
-    OutFile of;
-    if (outfile_open(&of, dir, "table.tsv", err) != 0) return -1;
-    fprintf(of.f, "row\tcol\tvalue\tlookups\n");
-    for (int64_t r = 0; r < e->num_embeddings; r++) {
-        int64_t lookups = 0;
-        for (int64_t i = 0; i < n; i++) lookups += (idx[i] == r);
-        for (int64_t c = 0; c < e->embedding_dim; c++) {
-            fprintf(of.f, "%lld\t%lld\t%.9g\t%lld\n", (long long)r, (long long)c,
-                    e->weight[r * e->embedding_dim + c], (long long)lookups);
-        }
-    }
-    return outfile_commit(&of, err);
-}
-
-/**
-The large table is summarised by a histogram with bins of width 0.1 from
-$-5$ to $5$ (`src/histogram.c`). Each bin's height is scaled to a density
-(count divided by the number of values and the bin width) so it can be
-drawn against the standard normal density
-$\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$ at the bin's centre. The program also
-prints the mean, the standard deviation and the share of values within one
-and two standard deviations.
-
-The memory table uses the same `emb_weight_bytes` as `emb_init`:
+The program writes the small table to `table.tsv` with how many times
+each row was looked up (`src/tsv.c`), and a histogram of the large one to
+`init-hist.tsv` (`src/histogram.c`). The memory table uses the same
+`emb_weight_bytes` as `emb_init`:
 */
 
 static int write_memory(const Options *opt, const char *dir, EmbError *err) {
@@ -350,20 +338,20 @@ static int write_memory(const Options *opt, const char *dir, EmbError *err) {
     fprintf(of.f, "table\tV\tD\tbytes\n");
     printf("\n%-26s %10s %5s %16s\n", "memory of a table", "V", "D", "V*D*4 bytes");
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
-        int64_t V = t == 0 ? opt->vocab : tables[t].V, D = t == 0 ? opt->dim : tables[t].D;
+        int64_t V = t == 0 ? opt->vocab : tables[t].V,
+                D = t == 0 ? opt->dim : tables[t].D;
         int64_t bytes = emb_weight_bytes(V, D);
         printf("%-26s %10lld %5lld %16lld (%.1f MB)\n", tables[t].name, (long long)V,
                (long long)D, (long long)bytes, (double)bytes / 1e6);
-        fprintf(of.f, "%s\t%lld\t%lld\t%lld\n", tables[t].name, (long long)V, (long long)D,
-                (long long)bytes);
+        fprintf(of.f, "%s\t%lld\t%lld\t%lld\n", tables[t].name, (long long)V,
+                (long long)D, (long long)bytes);
     }
     return outfile_commit(&of, err);
 }
 
 /**
-`look_up` and `run` tie it together. They print what PyTorch would print
-for the same calls, so you can run the Python lines in the comments beside
-them.
+`look_up` and `run` print what PyTorch would print for the same calls (the
+Python is in the comments beside them).
 */
 
 // Looks idx up both ways and prints the rows and the difference.
@@ -374,18 +362,22 @@ static int look_up(const Embedding *e, const int64_t *idx, int64_t n, EmbError *
     if (emb_mul_size(n > 0 ? n : 1, D, &values) != 0 || emb_weight_bytes(values, 1) < 0 ||
         !(rows = malloc((size_t)values * sizeof(float))) ||
         !(product = malloc((size_t)values * sizeof(float)))) {
-        emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)n, (long long)D);
+        emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)n,
+                 (long long)D);
     } else if (emb_lookup(e, idx, n, rows, err) == 0 &&  // emb(idx)
                emb_onehot_matmul(e, idx, n, product, err) == 0) {
         printf("\n>>> emb(torch.tensor([");
-        for (int64_t i = 0; i < n; i++) printf("%s%lld", i ? ", " : "", (long long)idx[i]);
+        for (int64_t i = 0; i < n; i++) {
+            printf("%s%lld", i ? ", " : "", (long long)idx[i]);
+        }
         printf("]))\n");
         tensor_print(stdout, rows, n, D, "grad_fn=<EmbeddingBackward0>");
-        double max_diff = 0.0;
-        for (int64_t i = 0; i < n * D; i++) max_diff = fmax(max_diff, fabs(rows[i] - product[i]));
-        printf("\none_hot(idx) @ weight equals the lookup: max |difference| = %g\n", max_diff);
-        printf("cost: the product did %lld multiply-adds, the lookup copied %lld floats\n",
-               (long long)(n * e->num_embeddings * D), (long long)(n * D));
+        double diff = 0.0;  // the largest |rows - product|
+        for (int64_t i = 0; i < n * D; i++) diff = fmax(diff, fabs(rows[i] - product[i]));
+        printf("\none_hot(idx) @ weight equals the lookup: max |difference| = %g\n",
+               diff);
+        printf("cost: the product did %lld multiply-adds, the lookup copied %lld "
+               "floats\n", (long long)(n * e->num_embeddings * D), (long long)(n * D));
         rc = 0;
     }
     free(rows);
@@ -402,7 +394,8 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
     int rc = -1;
     if (cli_int64_list("--indices", opt->indices, &idx, &n, err) != 0) return -1;
     rng_manual_seed(&gen, opt->seed);  // torch.manual_seed(seed)
-    if (emb_init(&e, opt->vocab, opt->dim, &gen, err) != 0) goto done;  // nn.Embedding(V, D)
+    // nn.Embedding(V, D)
+    if (emb_init(&e, opt->vocab, opt->dim, &gen, err) != 0) goto done;
     printf(">>> torch.manual_seed(%llu); emb = nn.Embedding(%lld, %lld); emb.weight\n",
            (unsigned long long)opt->seed, (long long)opt->vocab, (long long)opt->dim);
     emb_print_weight(stdout, &e);
@@ -410,15 +403,19 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
     if (emb_init(&big, opt->hist_vocab, opt->hist_dim, &gen, err) != 0 ||
         hist_write_normal(big.weight, big.num_embeddings * big.embedding_dim, dir,
                           "init-hist.tsv", &s, err) != 0) goto done;
-    printf("\n%lld x %lld table, %lld values: mean %.5f, std %.5f, |x| < 1: %.2f%% (normal: "
-           "68.27%%), |x| < 2: %.2f%% (normal: 95.45%%)\n", (long long)opt->hist_vocab,
-           (long long)opt->hist_dim, (long long)s.n, s.mean, s.std, s.within1_pct,
-           s.within2_pct);
+    printf("\n%lld x %lld table, %lld values: mean %.5f, std %.5f, |x| < 1: %.2f%% "
+           "(normal: 68.27%%), |x| < 2: %.2f%% (normal: 95.45%%)\n",
+           (long long)opt->hist_vocab, (long long)opt->hist_dim, (long long)s.n, s.mean,
+           s.std, s.within1_pct, s.within2_pct);
     run_values_set(values, "init.mean", "%.5f", s.mean);
     run_values_set(values, "init.std", "%.5f", s.std);
     run_values_set(values, "init.within1_pct", "%.2f", s.within1_pct);
     run_values_set(values, "init.within2_pct", "%.2f", s.within2_pct);
-    if (write_memory(opt, dir, err) != 0 || write_table(dir, &e, idx, n, err) != 0) goto done;
+    if (write_memory(opt, dir, err) != 0 ||
+        tsv_write_lookups(dir, "table.tsv", e.weight, opt->vocab, opt->dim, idx, n,
+                          err) != 0) {
+        goto done;
+    }
     printf("\nwrote %s/table.tsv, init-hist.tsv, memory.tsv\n", opt->out);
     rc = 0;
 done:
@@ -429,10 +426,9 @@ done:
 }
 
 /**
-The options are a table: `src/cli.c` parses `--name VALUE` and
-`--name=VALUE` with `getopt_long`, checks every value against its range,
-prints `--help` from the table, and runs the program so that its `--out`
-folder is replaced only by a whole run (see `docs/ARCHITECTURE.md`).
+The options are a table that `src/cli.c` parses (`--name VALUE` or
+`--name=VALUE`), checks and prints for `--help`; `cli_main` then runs the
+program so that its `--out` folder is replaced only by a whole run.
 */
 
 int main(int argc, char **argv) {
@@ -442,14 +438,16 @@ int main(int argc, char **argv) {
          .help = "rows of the printed table (num_embeddings)"},
         {"dim", "D", CLI_INT, &o.dim, "4", .lo = 1, .hi = INT64_MAX,
          .help = "columns (embedding_dim)"},
-        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "the seed given to torch.manual_seed"},
+        {"seed", "S", CLI_SEED, &o.seed, "0",
+         .help = "the seed given to torch.manual_seed"},
         {"indices", "LIST", CLI_STRING, &o.indices, "1,4,4,9",
          .help = "comma-separated ids to look up"},
         {"hist-vocab", "V", CLI_INT, &o.hist_vocab, "30522", .lo = 1, .hi = INT64_MAX,
          .help = "rows of the large table for the histogram"},
         {"hist-dim", "D", CLI_INT, &o.hist_dim, "768", .lo = 1, .hi = INT64_MAX,
          .help = "its columns"},
-        {"out", "DIR", CLI_STRING, &o.out, "build/ch01", .help = "folder for the run's files"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch01",
+         .help = "folder for the run's files"},
     };
     CliProgram prog = {"ch01",
         "Builds torch.manual_seed(SEED); nn.Embedding(V, D), prints it as PyTorch does,\n"
@@ -486,13 +484,18 @@ tensor([[-1.1258, -1.1524, -0.2506, -0.4339],
 The figure below is the heat map of that table, with the rows that the
 default indices `1,4,4,9` look up marked on the right (row 4 twice).
 
-![The $10 \times 4$ table of seed 0. Marked rows were looked up; the number is how many times.](fig-table.png)
+![The $10 \times 4$ table of seed 0. Marked rows were looked up; the
+number is how many times.](fig-table.png)
 
-The histogram of the BERT-sized table lies on the normal density: the
+The histogram of the BERT-sized table has bins of width 0.1 from $-5$ to
+$5$, each bar's height scaled to a density (its count divided by the number
+of values and the bin width), drawn against the standard normal density
+$\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. It lies on that density: the
 23 million values have mean about 0 and standard deviation about 1, and
 68.3% of them lie within one standard deviation, as they should.
 
-![Initial values of a $30522 \times 768$ table (bars) against the $\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
+![Initial values of a $30522 \times 768$ table (bars) against the
+$\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
 
 ## What PyTorch does
 

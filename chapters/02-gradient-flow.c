@@ -60,7 +60,8 @@ that the lookup is the product $X W$ with one-hot rows $X_i = e_{t_i}$, so
 its gradient is $X^{\top}\, \partial L / \partial x$, which sends
 $\partial L / \partial x_i$ back to row $t_i$ and nowhere else:
 
-$$\frac{\partial L}{\partial W_k} = \sum_{i \,:\, t_i = k} \frac{\partial L}{\partial x_i}.$$
+$$\frac{\partial L}{\partial W_k} =
+  \sum_{i \,:\, t_i = k} \frac{\partial L}{\partial x_i}.$$
 
 This one formula is the whole story of how an embedding table learns, and
 it has three consequences that the rest of the book keeps coming back to:
@@ -94,16 +95,24 @@ on every backward pass adds into it, exactly like PyTorch's `.grad`.
 int emb_alloc_grad(Embedding *e, EmbError *err) {
     if (e->grad) return 0;
     int64_t bytes = emb_weight_bytes(e->num_embeddings, e->embedding_dim);
-    if (bytes < 0) return emb_fail(err, "table of %lld x %lld is too large for a gradient",
-                                   (long long)e->num_embeddings, (long long)e->embedding_dim);
+    if (bytes < 0) {
+        return emb_fail(err, "table of %lld x %lld is too large for a gradient",
+                        (long long)e->num_embeddings, (long long)e->embedding_dim);
+    }
     e->grad = emb_alloc(bytes);  // aligned like the weight
-    if (!e->grad) return emb_fail(err, "cannot allocate a gradient of %lld bytes", (long long)bytes);
+    if (!e->grad) {
+        return emb_fail(err, "cannot allocate a gradient of %lld bytes",
+                        (long long)bytes);
+    }
     memset(e->grad, 0, (size_t)bytes);
     return 0;
 }
 
 void emb_zero_grad(Embedding *e) {
-    if (e->grad) memset(e->grad, 0, (size_t)(e->num_embeddings * e->embedding_dim) * sizeof(float));
+    if (e->grad) {
+        memset(e->grad, 0,
+               (size_t)(e->num_embeddings * e->embedding_dim) * sizeof(float));
+    }
 }
 
 /**
@@ -185,8 +194,8 @@ time.
 // The FMA clone of sgd_step: where glibc's loader can choose between clones.
 // (GCC only: clang 14 names the dispatcher sgd_step.ifunc, which other files
 // cannot link against.)
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && !defined(__clang__) && \
-    defined(__has_attribute)
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && \
+    !defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define SGD_FMA_CLONES __attribute__((target_clones("fma", "default")))
 #endif
@@ -232,9 +241,11 @@ int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGener
                 EmbError *err) {
     memset(l, 0, sizeof *l);
     int64_t n;
-    if (in_features < 1 || out_features < 1 || emb_mul_size(in_features, out_features, &n) != 0 ||
+    if (in_features < 1 || out_features < 1 ||
+        emb_mul_size(in_features, out_features, &n) != 0 ||
         emb_weight_bytes(in_features, out_features) < 0) {
-        return emb_fail(err, "nn.Linear(%lld, %lld): sizes must be positive and addressable",
+        return emb_fail(err,
+                        "nn.Linear(%lld, %lld): sizes must be positive and addressable",
                         (long long)in_features, (long long)out_features);
     }
     l->in_features = in_features;
@@ -245,8 +256,8 @@ int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGener
     l->bias_grad = calloc((size_t)out_features, sizeof(float));
     if (!l->weight || !l->bias || !l->weight_grad || !l->bias_grad) {
         linear_free(l);
-        return emb_fail(err, "cannot allocate nn.Linear(%lld, %lld)", (long long)in_features,
-                        (long long)out_features);
+        return emb_fail(err, "cannot allocate nn.Linear(%lld, %lld)",
+                        (long long)in_features, (long long)out_features);
     }
     double bound = 1.0 / sqrt((double)in_features);
     uniform_fill(gen, l->weight, n, bound);
@@ -320,8 +331,8 @@ $e^{z}$ cannot overflow, and accumulates in double precision. Its gradient
 is the softmax minus the one-hot target, divided by the batch size.
 */
 
-double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                          float *dlogits) {
+double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B,
+                          int64_t V, float *dlogits) {
     double total = 0.0;
     for (int64_t i = 0; i < B; i++) {
         const float *z_i = logits + i * V;  // row i of the logits
@@ -348,10 +359,13 @@ forward pass keeps $x$ because backward needs it for $\partial L /
 \partial P$.
 */
 
-int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGenerator *gen,
-             EmbError *err) {
+int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch,
+             TorchGenerator *gen, EmbError *err) {
     memset(m, 0, sizeof *m);
-    if (max_batch < 1) return emb_fail(err, "batch size must be at least 1, got %lld", (long long)max_batch);
+    if (max_batch < 1) {
+        return emb_fail(err, "batch size must be at least 1, got %lld",
+                        (long long)max_batch);
+    }
     if (emb_init(&m->emb, V, D, gen, err) != 0) return -1;
     if (linear_init(&m->proj, D, V, gen, err) != 0 || emb_alloc_grad(&m->emb, err) != 0) {
         ntm_free(m);
@@ -366,7 +380,8 @@ int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGe
         !(m->logits = malloc((size_t)bv * sizeof(float))) ||
         !(m->dlogits = malloc((size_t)bv * sizeof(float)))) {
         ntm_free(m);
-        return emb_fail(err, "cannot allocate scratch space for a batch of %lld", (long long)max_batch);
+        return emb_fail(err, "cannot allocate scratch space for a batch of %lld",
+                        (long long)max_batch);
     }
     return 0;
 }
@@ -381,11 +396,12 @@ void ntm_free(NextTokenModel *m) {
     memset(m, 0, sizeof *m);
 }
 
-int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
-                double *loss, EmbError *err) {
+int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets,
+                int64_t B, double *loss, EmbError *err) {
     int64_t V = m->emb.num_embeddings;
     if (B < 1 || B > m->max_batch) {
-        return emb_fail(err, "batch of %lld: expected 1 to %lld rows", (long long)B, (long long)m->max_batch);
+        return emb_fail(err, "batch of %lld: expected 1 to %lld rows", (long long)B,
+                        (long long)m->max_batch);
     }
     for (int64_t i = 0; i < B; i++) {
         if (targets[i] < 0 || targets[i] >= V) {
@@ -403,8 +419,8 @@ int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *
     return emb_backward(&m->emb, inputs, B, m->dx, err);    // dW[inputs] += dx
 }
 
-void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens, int64_t B,
-                      int64_t *inputs, int64_t *targets) {
+void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens,
+                      int64_t B, int64_t *inputs, int64_t *targets) {
     for (int64_t i = 0; i < B; i++) {  // B random positions, each with a next token
         int64_t pos = (int64_t)(rng_uniform_double(gen) * (double)(n_tokens - 1));
         inputs[i] = tokens[pos];
@@ -418,7 +434,8 @@ void ntm_zero_grad(NextTokenModel *m) {
 }
 
 void ntm_sgd_step(NextTokenModel *m, float lr) {
-    sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim, lr);
+    sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim,
+             lr);
     linear_sgd_step(&m->proj, lr);
 }
 
@@ -429,7 +446,9 @@ int ntm_eval_loss(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, do
     for (int64_t start = 0; start < n; start += m->max_batch) {
         int64_t B = n - start < m->max_batch ? n - start : m->max_batch;
         double loss = 0.0;
-        if (ntm_forward(m, tokens + start, tokens + start + 1, B, &loss, err) != 0) return -1;
+        if (ntm_forward(m, tokens + start, tokens + start + 1, B, &loss, err) != 0) {
+            return -1;
+        }
         total += loss * (double)B;
     }
     *out = total / (double)n;
@@ -464,8 +483,8 @@ loss. Later chapters reuse it for every new backward pass.
 */
 
 GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
-                              int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps,
-                              double atol, double rtol) {
+                              int64_t n_entries, GradcheckLossFn loss, void *ctx,
+                              float eps, double atol, double rtol) {
     GradcheckResult r = {.passed = true, .worst = -1};
     double worst_excess = -INFINITY;
     for (int64_t e = 0; e < n_entries; e++) {
@@ -558,17 +577,25 @@ NaN too.
 
 int loss_check_finite(int64_t step, double loss, double lr, EmbError *err) {
     if (isfinite(loss)) return 0;
-    return emb_fail(err, "step %lld: the loss is %s, not a finite number: the steps diverged; "
-                    "try a smaller learning rate (--lr; this run used %g)", (long long)step,
-                    isnan(loss) ? "NaN" : loss > 0 ? "inf" : "-inf", lr);
+    return emb_fail(err,
+                    "step %lld: the loss is %s, not a finite number: the steps diverged; "
+                    "try a smaller learning rate (--lr; this run used %g)",
+                    (long long)step,
+                    isnan(loss) ? "NaN"
+                    : loss > 0  ? "inf"
+                                : "-inf",
+                    lr);
 }
 
-int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, TorchGenerator *gen,
-              const NtmTrainConfig *cfg, NtmTrainLog *log, EmbError *err) {
+int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens,
+              TorchGenerator *gen, const NtmTrainConfig *cfg, NtmTrainLog *log,
+              EmbError *err) {
     int64_t B = cfg->batch, *inputs = malloc((size_t)B * sizeof *inputs),
             *targets = malloc((size_t)B * sizeof *targets);  // both (B,)
     int rc = -1;
-    if (!inputs || !targets) emb_fail(err, "out of memory for a batch of %lld", (long long)B);
+    if (!inputs || !targets) {
+        emb_fail(err, "out of memory for a batch of %lld", (long long)B);
+    }
     for (int64_t step = 0; inputs && targets && step <= cfg->steps; step++) {
         if (log->snaps) snapshots_take(log->snaps, step, m->emb.weight);
         if (step == cfg->steps) { rc = 0; break; }
@@ -649,7 +676,8 @@ buggy gradient of that row holds only the last contribution.
 */
 
 // The planted bug: a scatter that overwrites instead of accumulating.
-static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out) {
+static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n,
+                               const float *grad_out) {
     for (int64_t i = 0; i < n; i++) {
         memcpy(e->grad + idx[i] * e->embedding_dim, grad_out + i * e->embedding_dim,
                (size_t)e->embedding_dim * sizeof(float));
@@ -657,7 +685,8 @@ static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n, cons
 }
 
 // One gradient check of W: with the real backward, or with the planted bug.
-static GradcheckResult check_pass(NtmBatch *b, const int64_t *entries, int64_t n, bool bug) {
+static GradcheckResult check_pass(NtmBatch *b, const int64_t *entries, int64_t n,
+                                  bool bug) {
     NextTokenModel *m = b->m;
     double loss;
     ntm_zero_grad(m);
@@ -665,15 +694,16 @@ static GradcheckResult check_pass(NtmBatch *b, const int64_t *entries, int64_t n
     linear_backward(&m->proj, m->x, m->dlogits, b->B, m->dx);
     if (bug) backward_overwrite(&m->emb, b->inputs, b->B, m->dx);
     else emb_backward(&m->emb, b->inputs, b->B, m->dx, NULL);
-    GradcheckResult r = gradcheck_run(m->emb.weight, m->emb.grad, entries, n, ntm_batch_loss, b,
-                                      1e-2f, 1e-4, 1e-2);
+    GradcheckResult r = gradcheck_run(m->emb.weight, m->emb.grad, entries, n,
+                                      ntm_batch_loss, b, 1e-2f, 1e-4, 1e-2);
     printf("gradient check, %s backward: %lld entries of W, max abs error %.2e: %s\n",
            bug ? "overwriting (planted bug)" : "scatter-add", (long long)r.checked,
            r.max_abs_err, r.passed ? "PASS" : "FAIL");
     int64_t D = m->emb.embedding_dim;
     if (!r.passed) {
-        printf("    worst: W[%lld][%lld] analytic %.6f, numeric %.6f\n", (long long)(r.worst / D),
-               (long long)(r.worst % D), r.worst_analytic, r.worst_numeric);
+        printf("    worst: W[%lld][%lld] analytic %.6f, numeric %.6f\n",
+               (long long)(r.worst / D), (long long)(r.worst % D), r.worst_analytic,
+               r.worst_numeric);
     }
     return r;
 }
@@ -684,7 +714,8 @@ static int check_gradients(const Options *opt, const Corpus *c, RunValues *value
     NextTokenModel m;
     enum { B = 16 };  // positions 0..15 of the corpus: a batch with repeats
     int64_t inputs[B], targets[B], D = opt->dim, n = B * D;  // n <= 16 * 4096
-    int64_t *entries = malloc((size_t)n * sizeof *entries);  // every entry of the rows looked up
+    int64_t *entries =
+        malloc((size_t)n * sizeof *entries);  // every entry of the rows looked up
     rng_manual_seed(&gen, opt->seed);
     if (!entries) return emb_fail(err, "out of memory for %lld entries", (long long)n);
     if (ntm_init(&m, c->vocab_size, D, B, &gen, err) != 0) { free(entries); return -1; }
@@ -698,7 +729,9 @@ static int check_gradients(const Options *opt, const Corpus *c, RunValues *value
     GradcheckResult bug = real.passed ? check_pass(&b, entries, n, true) : real;
     ntm_free(&m);
     free(entries);
-    if (!real.passed) return emb_fail(err, "the gradient check failed on the real backward pass");
+    if (!real.passed) {
+        return emb_fail(err, "the gradient check failed on the real backward pass");
+    }
     run_values_set(values, "gradcheck.entries", "%lld", (long long)real.checked);
     run_values_set_sci(values, "gradcheck.max_err", real.max_abs_err);
     run_values_set_sci(values, "gradcheck.bug_err", bug.max_abs_err);
@@ -715,17 +748,21 @@ for the animation), written by `src/snapshots.c`, which chapter 3 uses too.
 
 static int write_files(const Options *opt, const Corpus *c, const Run *run,
                        const Run *no_zero, double baseline, EmbError *err) {
-    TsvColumn loss[] = {{"loss", TSV_FIXED6, .values = run->log.loss},
-                        {"loss_without_zero_grad", TSV_FIXED6, .values = no_zero->log.loss},
-                        {"unigram_baseline", TSV_FIXED6, .constant = baseline}};
+    TsvColumn loss[] = {
+        {"loss", TSV_FIXED6, .values = run->log.loss},
+        {"loss_without_zero_grad", TSV_FIXED6, .values = no_zero->log.loss},
+        {"unigram_baseline", TSV_FIXED6, .constant = baseline}};
     TsvColumn touched[] = {{"rows_touched", TSV_WHOLE, .counts = run->log.touched},
                            {"batch", TSV_WHOLE, .constant = (double)opt->batch},
                            {"vocab", TSV_WHOLE, .constant = (double)c->vocab_size}};
     RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
                         c->n_categories};
-    if (tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, 3, err) != 0 ||
-        tsv_write_columns(opt->dir, "touched.tsv", "step", 1, opt->steps, touched, 3, err) ||
-        snapshots_write(run->log.snaps, opt->dir, &labels, true, err) != 0) return -1;
+    if (tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, 3, err) !=
+            0 ||
+        tsv_write_columns(opt->dir, "touched.tsv", "step", 1, opt->steps, touched, 3,
+                          err) ||
+        snapshots_write(run->log.snaps, opt->dir, &labels, true, err) != 0)
+        return -1;
     printf("wrote %s/loss.tsv, touched.tsv, trajectory.tsv, frames.tsv, categories.tsv\n",
            opt->out);
     return 0;
@@ -737,8 +774,8 @@ did, which is the divergence the chapter sets out to show.
 */
 
 // Prints the runs' results and records the numbers the prose quotes.
-static void report(const Options *opt, const Corpus *c, const Run *run, const Run *no_zero,
-                   double baseline, RunValues *values) {
+static void report(const Options *opt, const Corpus *c, const Run *run,
+                   const Run *no_zero, double baseline, RunValues *values) {
     double mean_touched = 0.0;
     int64_t blowup = -1, nan_step = -1, below = -1, below_from = 1;
     for (int64_t s = opt->steps - 1; s >= 0; s--) {
@@ -752,11 +789,14 @@ static void report(const Options *opt, const Corpus *c, const Run *run, const Ru
            run->final_loss, baseline);
     if (isnan(no_zero->final_loss)) printf("the same run without zero_grad: loss NaN");
     else printf("the same run without zero_grad: loss %.4f nats", no_zero->final_loss);
-    if (blowup > 0) printf("; above twice the baseline from step %lld", (long long)blowup);
+    if (blowup > 0) {
+        printf("; above twice the baseline from step %lld", (long long)blowup);
+    }
     if (nan_step > 0) printf("; NaN from step %lld", (long long)nan_step);
     printf("\n");
     if (blowup > 0 || nan_step > 0) {
-        printf("    (on purpose: this divergence is the lesson; old gradients keep pulling)\n");
+        printf("    (on purpose: this divergence is the lesson; old gradients keep "
+               "pulling)\n");
     }
     printf("rows touched per step: %.1f of %lld on average (batch %lld)\n", mean_touched,
            (long long)c->vocab_size, (long long)opt->batch);
@@ -768,14 +808,16 @@ static void report(const Options *opt, const Corpus *c, const Run *run, const Ru
     run_values_set(values, "touched.mean", "%.0f", mean_touched);
 }
 
-static int run_chapter(const Options *opt, const Corpus *c, RunValues *values, EmbError *err) {
+static int run_chapter(const Options *opt, const Corpus *c, RunValues *values,
+                       EmbError *err) {
     Run run = {0}, no_zero = {0};
     Snapshots snaps = {0};
     int rc = -1;
     double baseline = corpus_unigram_entropy(c);
     printf("corpus: %lld tokens, vocabulary %lld (%s)\n", (long long)c->n_tokens,
            (long long)c->vocab_size, opt->corpus ? opt->corpus : "built-in grammar");
-    printf("unigram entropy (loss of a model that ignores its input): %.4f nats\n", baseline);
+    printf("unigram entropy (loss of a model that ignores its input): %.4f nats\n",
+           baseline);
     run_values_set_count(values, "corpus.tokens", c->n_tokens);
     run_values_set(values, "corpus.vocab", "%lld", (long long)c->vocab_size);
     run_values_set(values, "baseline", "%.2f", baseline);
@@ -788,17 +830,19 @@ static int run_chapter(const Options *opt, const Corpus *c, RunValues *values, E
     run.log.on_step = cli_progress;
     if (!run.log.loss || !run.log.touched || !no_zero.log.loss || !no_zero.log.touched) {
         emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
-    } else if (snapshots_init(&snaps, c->vocab_size, opt->dim, N_SNAPSHOTS, opt->steps, err) ==
-               0) {
+    } else if (snapshots_init(&snaps, c->vocab_size, opt->dim, N_SNAPSHOTS, opt->steps,
+                              err) == 0) {
         printf("training: D=%lld, %lld steps of SGD, lr %g, batch %lld, seed %llu\n",
                (long long)opt->dim, (long long)opt->steps, opt->lr, (long long)opt->batch,
                (unsigned long long)opt->seed);
-        if (train(opt, c, true, &run, err) == 0 && train(opt, c, false, &no_zero, err) == 0) {
+        if (train(opt, c, true, &run, err) == 0 &&
+            train(opt, c, false, &no_zero, err) == 0) {
             report(opt, c, &run, &no_zero, baseline, values);
             rc = write_files(opt, c, &run, &no_zero, baseline, err);
         }
     }
-    free(run.log.loss), free(run.log.touched), free(no_zero.log.loss), free(no_zero.log.touched);
+    free(run.log.loss), free(run.log.touched), free(no_zero.log.loss),
+        free(no_zero.log.touched);
     snapshots_free(&snaps);
     return rc;
 }
@@ -811,8 +855,8 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
     if (opt.corpus ? corpus_from_file(&c, opt.corpus, opt.vocab, err)
                    : corpus_builtin(&c, opt.seed, opt.sentences, err)) return -1;
     if (opt.batch > c.n_tokens - 1) {
-        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld positions with a "
-                 "next token", (long long)opt.batch, (long long)(c.n_tokens - 1));
+        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld positions "
+                 "with a next token", (long long)opt.batch, (long long)(c.n_tokens - 1));
     } else {
         rc = run_chapter(&opt, &c, values, err);
     }
@@ -827,18 +871,20 @@ int main(int argc, char **argv) {
          .help = "embedding_dim (2, so that the table can be drawn)"},
         {"steps", "N", CLI_INT, &o.steps, "3000", .lo = 1, .hi = 100000000,
          .help = "SGD steps"},
-        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6, .help = "learning rate"},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6,
+         .help = "learning rate"},
         {"batch", "B", CLI_INT, &o.batch, "32", .lo = 1, .hi = 1000000,
          .help = "positions per step"},
         {"seed", "S", CLI_SEED, &o.seed, "0",
          .help = "torch.manual_seed for the model and the batches"},
         {"corpus", "FILE", CLI_STRING, &o.corpus, NULL,
          .help = "train on a plain-text file instead of the built-in corpus"},
-        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000, .needs = "corpus",
-         .help = "with --corpus: keep the V-1 most frequent words"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000,
+         .needs = "corpus", .help = "with --corpus: keep the V-1 most frequent words"},
         {"sentences", "N", CLI_INT, &o.sentences, "2000", .lo = 1, .hi = 10000000,
          .help = "size of the built-in corpus"},
-        {"out", "DIR", CLI_STRING, &o.out, "build/ch02", .help = "folder for the run's files"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch02",
+         .help = "folder for the run's files"},
     };
     CliProgram prog = {"ch02",
         "Trains a next-token model (embedding -> linear -> softmax cross-entropy) with\n"
@@ -869,7 +915,8 @@ step: the projection alone then only gets the loss to about 2.84, just
 under the baseline, because random rows can tell words apart but cannot
 put words that predict the same things together.
 
-![Every word's row during training (circle: start, dot: end), coloured by category.](fig-trajectories.png)
+![Every word's row during training (circle: start, dot: end), coloured by
+category.](fig-trajectories.png)
 
 The figure above is the table itself, drawn as it learns. The rows start
 as PyTorch's random normal points and move into tight groups, one per

@@ -71,8 +71,8 @@ void linear_sgd_step(Linear *l, float lr);
 
 // Mean softmax cross-entropy of B rows of logits against targets, and its
 // gradient dlogits = (softmax - onehot) / B. logits and dlogits are (B, V).
-double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                          float *dlogits);
+double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B,
+                          int64_t V, float *dlogits);
 
 typedef struct NextTokenModel {
     Embedding emb;      // (V, D): the table that learns
@@ -85,16 +85,16 @@ typedef struct NextTokenModel {
 } NextTokenModel;
 
 // torch.manual_seed(seed); nn.Embedding(V, D); nn.Linear(D, V), in that order.
-int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGenerator *gen,
-             EmbError *err);
+int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch,
+             TorchGenerator *gen, EmbError *err);
 
 // Frees the table, the projection and the scratch buffers; zeroes the struct.
 void ntm_free(NextTokenModel *m);
 
 // Forward: looks up inputs, projects, scores against targets. Keeps what
 // backward needs in the scratch buffers. inputs and targets are (B,).
-int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
-                double *loss, EmbError *err);
+int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets,
+                int64_t B, double *loss, EmbError *err);
 
 // Backward of the last forward: adds the gradients of every parameter.
 int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *err);
@@ -102,8 +102,8 @@ int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *
 // A batch of B next-token pairs from a token stream of n_tokens (>= 2):
 // B positions drawn uniformly from gen, inputs[i] the token at each and
 // targets[i] the token after it. inputs and targets are (B,).
-void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens, int64_t B,
-                      int64_t *inputs, int64_t *targets);
+void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens,
+                      int64_t B, int64_t *inputs, int64_t *targets);
 
 // Zeroes every gradient of the model.
 void ntm_zero_grad(NextTokenModel *m);
@@ -134,8 +134,8 @@ typedef struct GradcheckResult {
 // (loss(param[k] + eps) - loss(param[k] - eps)) / (2 eps) for each k in
 // entries (n_entries of them). param is restored afterwards.
 GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
-                              int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps,
-                              double atol, double rtol);
+                              int64_t n_entries, GradcheckLossFn loss, void *ctx,
+                              float eps, double atol, double rtol);
 
 // A fixed batch of a model, whose loss gradcheck_run recomputes.
 typedef struct NtmBatch {
@@ -175,7 +175,8 @@ int loss_check_finite(int64_t step, double loss, double lr, EmbError *err);
 // Trains m on a token stream of n_tokens (>= 2) as cfg says, drawing the
 // batches from gen, and fills log. With zero_grad, a loss that is not
 // finite stops the run with an error.
-int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, TorchGenerator *gen,
-              const NtmTrainConfig *cfg, NtmTrainLog *log, EmbError *err);
+int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens,
+              TorchGenerator *gen, const NtmTrainConfig *cfg, NtmTrainLog *log,
+              EmbError *err);
 
 #endif

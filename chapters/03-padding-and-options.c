@@ -53,8 +53,12 @@ flag, and `emb_default_options` gives PyTorch's defaults.
 */
 
 EmbeddingOptions emb_default_options(void) {
-    return (EmbeddingOptions){.has_padding_idx = false, .padding_idx = 0, .has_max_norm = false,
-                              .max_norm = 0.0, .norm_type = 2.0, .scale_grad_by_freq = false};
+    return (EmbeddingOptions){.has_padding_idx = false,
+                              .padding_idx = 0,
+                              .has_max_norm = false,
+                              .max_norm = 0.0,
+                              .norm_type = 2.0,
+                              .scale_grad_by_freq = false};
 }
 
 /**
@@ -72,18 +76,20 @@ int emb_set_options(Embedding *e, const EmbeddingOptions *opt, EmbError *err) {
     int64_t V = e->num_embeddings, padding_idx = EMB_NO_PADDING;
     if (opt->has_padding_idx) {
         if (opt->padding_idx >= V || opt->padding_idx < -V) {
-            return emb_fail(err,
-                            "Padding_idx must be within num_embeddings: padding_idx %lld, "
-                            "num_embeddings %lld (valid: %lld to %lld)",
-                            (long long)opt->padding_idx, (long long)V, (long long)-V, (long long)V - 1);
+            return emb_fail(err, "Padding_idx must be within num_embeddings: padding_idx "
+                            "%lld, num_embeddings %lld (valid: %lld to %lld)",
+                            (long long)opt->padding_idx, (long long)V, (long long)-V,
+                            (long long)V - 1);
         }
         padding_idx = opt->padding_idx < 0 ? V + opt->padding_idx : opt->padding_idx;
     }
     if (opt->has_max_norm && !(opt->max_norm >= 0.0 && isfinite(opt->max_norm))) {
-        return emb_fail(err, "max_norm must be a finite number >= 0, got %g", opt->max_norm);
+        return emb_fail(err, "max_norm must be a finite number >= 0, got %g",
+                        opt->max_norm);
     }
     if (!(opt->norm_type >= 0.0)) {  // also false for NaN
-        return emb_fail(err, "norm_type must be a number >= 0 or inf, got %g", opt->norm_type);
+        return emb_fail(err, "norm_type must be a number >= 0 or inf, got %g",
+                        opt->norm_type);
     }
     e->padding_idx = padding_idx;
     e->max_norm = opt->has_max_norm ? opt->max_norm : EMB_NO_MAX_NORM;
@@ -104,11 +110,12 @@ padding, and the padding row's draws are simply thrown away.
 int emb_init_with_options(Embedding *e, int64_t V, int64_t D, const EmbeddingOptions *opt,
                           TorchGenerator *gen, EmbError *err) {
     Embedding probe = {.num_embeddings = V, .embedding_dim = D};
-    if (V >= 1 && emb_set_options(&probe, opt, err) != 0) return -1;  // check before drawing
+    if (V >= 1 && emb_set_options(&probe, opt, err) != 0) return -1;  // before drawing
     if (emb_init(e, V, D, gen, err) != 0) return -1;
     emb_set_options(e, opt, NULL);
     if (e->padding_idx != EMB_NO_PADDING) {
-        memset(e->weight + e->padding_idx * D, 0, (size_t)D * sizeof(float));  // row padding_idx
+        memset(e->weight + e->padding_idx * D, 0,
+               (size_t)D * sizeof(float));  // row padding_idx
     }
     return 0;
 }
@@ -133,8 +140,8 @@ int emb_from_pretrained(Embedding *e, float *weight, int64_t V, int64_t D, bool 
                         const EmbeddingOptions *opt, EmbError *err) {
     memset(e, 0, sizeof *e);
     if (V < 1 || D < 1 || emb_weight_bytes(V, D) < 0) {
-        return emb_fail(err, "Embeddings parameter is expected to be 2-dimensional with positive "
-                             "sizes, got (%lld, %lld)", (long long)V, (long long)D);
+        return emb_fail(err, "Embeddings parameter is expected to be 2-dimensional with "
+                        "positive sizes, got (%lld, %lld)", (long long)V, (long long)D);
     }
     Embedding table = {.num_embeddings = V, .embedding_dim = D, .weight = weight,
                        .requires_grad = !freeze, .owns_weight = false};
@@ -187,7 +194,9 @@ double emb_row_norm(const float *row, int64_t D, double p) {
 int64_t emb_renorm_(Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     unsigned char *seen = calloc((size_t)e->num_embeddings, 1);
-    if (!seen) return emb_fail(err, "out of memory renormalising %lld rows", (long long)n);
+    if (!seen) {
+        return emb_fail(err, "out of memory renormalising %lld rows", (long long)n);
+    }
     int64_t D = e->embedding_dim, rescaled = 0;
     for (int64_t i = 0; i < n; i++) {
         if (seen[idx[i]]) continue;  // each distinct row once
@@ -242,7 +251,9 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
     int64_t *counts = NULL;
     if (e->scale_grad_by_freq) {
         counts = calloc((size_t)V, sizeof *counts);
-        if (!counts) return emb_fail(err, "out of memory counting %lld rows", (long long)V);
+        if (!counts) {
+            return emb_fail(err, "out of memory counting %lld rows", (long long)V);
+        }
         for (int64_t i = 0; i < n; i++) counts[idx[i]]++;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -283,8 +294,8 @@ int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_ba
         emb_mul_size(bt, D, &btd) != 0 || emb_mul_size(max_batch, D, &bd) != 0 ||
         emb_mul_size(max_batch, n_classes, &bc) != 0 || emb_weight_bytes(btd, 1) < 0 ||
         emb_weight_bytes(bc, 1) < 0) {
-        return emb_fail(err, "batch %lld x context %lld: sizes must be positive and addressable",
-                        (long long)max_batch, (long long)context);
+        return emb_fail(err, "batch %lld x context %lld: sizes must be positive and "
+                        "addressable", (long long)max_batch, (long long)context);
     }
     if (linear_init(&m->proj, D, n_classes, gen, err) != 0) return -1;
     m->emb = *table;
@@ -298,7 +309,8 @@ int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_ba
         !(m->logits = malloc((size_t)bc * sizeof(float))) ||
         !(m->dlogits = malloc((size_t)bc * sizeof(float)))) {
         cm_free(m);
-        return emb_fail(err, "cannot allocate scratch space for a batch of %lld", (long long)max_batch);
+        return emb_fail(err, "cannot allocate scratch space for a batch of %lld",
+                        (long long)max_batch);
     }
     return 0;
 }
@@ -319,12 +331,13 @@ int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 const int64_t *targets, int64_t B, double *loss, EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim, C = m->proj.out_features;
     if (B < 1 || B > m->max_batch) {
-        return emb_fail(err, "batch of %lld: expected 1 to %lld windows", (long long)B, (long long)m->max_batch);
+        return emb_fail(err, "batch of %lld: expected 1 to %lld windows", (long long)B,
+                        (long long)m->max_batch);
     }
     for (int64_t b = 0; b < B; b++) {
         if (lengths[b] < 1 || lengths[b] > T) {
-            return emb_fail(err, "window %lld has length %lld: expected 1 to %lld", (long long)b,
-                            (long long)lengths[b], (long long)T);
+            return emb_fail(err, "window %lld has length %lld: expected 1 to %lld",
+                            (long long)b, (long long)lengths[b], (long long)T);
         }
         if (targets[b] < 0 || targets[b] >= C) {
             return emb_fail(err, "Target %lld is out of bounds.", (long long)targets[b]);
@@ -345,8 +358,8 @@ int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
     return 0;
 }
 
-int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
-                 EmbError *err) {
+int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
+                int64_t B, EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim;
     linear_backward(&m->proj, m->x, m->dlogits, B, m->dx);  // dP, dc, and dx
     for (int64_t b = 0; b < B; b++) {
@@ -366,7 +379,8 @@ void cm_zero_grad(ContextModel *m) {
 
 void cm_sgd_step(ContextModel *m, float lr) {
     if (m->emb.requires_grad && m->emb.grad) {
-        sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim, lr);
+        sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim,
+                 lr);
     }
     linear_sgd_step(&m->proj, lr);
 }
@@ -381,8 +395,8 @@ the last `end`, "."), left-padded with the padding row to $T$ tokens. The
 target of each window is the token that comes next.
 */
 
-int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T, int64_t pad,
-                 Windows *w, EmbError *err) {
+int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T,
+                 int64_t pad, Windows *w, EmbError *err) {
     int64_t n = n_tokens - 1, nT;  // every position with a next token
     memset(w, 0, sizeof *w);
     if (n < 1 || T < 1 || emb_mul_size(n, T, &nT) != 0 || emb_weight_bytes(nT, 2) < 0) {
@@ -451,7 +465,8 @@ changing any of them. `emb_norm_stats` gives the mean and the largest
 2-norm of the table's rows, leaving one row (the padding row) out.
 */
 
-int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
+int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n,
+                         EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     if (e->max_norm == EMB_NO_MAX_NORM) return 0;
     unsigned char *seen = calloc((size_t)e->num_embeddings, 1);
@@ -498,15 +513,19 @@ static void cm_record(const ContextModel *m, int64_t pad, int64_t s, CmTrainLog 
     emb_norm_stats(&m->emb, pad, &log->mean_norm[s], &log->max_norm[s]);
 }
 
-int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen, const NtmTrainConfig *cfg,
-             int64_t pad, CmTrainLog *log, EmbError *err) {
+int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen,
+             const NtmTrainConfig *cfg, int64_t pad, CmTrainLog *log, EmbError *err) {
     int64_t B = cfg->batch, T = w->T, D = m->emb.embedding_dim,
             VD = m->emb.num_embeddings * D;
-    int64_t *win = malloc((size_t)(B * T) * sizeof *win), *len = malloc((size_t)B * sizeof *len),
+    int64_t *win = malloc((size_t)(B * T) * sizeof *win),
+            *len = malloc((size_t)B * sizeof *len),
             *tgt = malloc((size_t)B * sizeof *tgt);  // (B, T), (B,), (B,)
     float *before = malloc((size_t)VD * sizeof(float));  // the table before training
     int rc = -1;
-    if (!win || !len || !tgt || !before) { emb_fail(err, "out of memory for a batch"); goto done; }
+    if (!win || !len || !tgt || !before) {
+        emb_fail(err, "out of memory for a batch");
+        goto done;
+    }
     memcpy(before, m->emb.weight, (size_t)VD * sizeof(float));
     for (int64_t step = 0; step < cfg->steps; step++) {
         if (step == 0) cm_record(m, pad, 0, log);
@@ -555,14 +574,16 @@ each; a `from_pretrained` table uses the buffer `*own`, which the caller
 frees after the table.
 */
 
-int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D, const float *rows,
-                   bool freeze, const EmbeddingOptions *opt, TorchGenerator *gen, float **own,
-                   EmbError *err) {
+int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D,
+                   const float *rows, bool freeze, const EmbeddingOptions *opt,
+                   TorchGenerator *gen, float **own, EmbError *err) {
     *own = NULL;
     if (source == TABLE_FRESH) return emb_init_with_options(e, V, D, opt, gen, err);
     int64_t bytes = emb_weight_bytes(V, D);
-    if (bytes < 0 || !(*own = malloc((size_t)bytes))) {  // from_pretrained shares this buffer
-        return emb_fail(err, "cannot allocate a %lld x %lld table", (long long)V, (long long)D);
+    if (bytes < 0 ||
+        !(*own = malloc((size_t)bytes))) {  // from_pretrained shares this buffer
+        return emb_fail(err, "cannot allocate a %lld x %lld table", (long long)V,
+                        (long long)D);
     }
     if (source == TABLE_RANDOM_COPY) {  // a random table, as nn.Embedding would draw it
         Embedding tmp;
@@ -591,7 +612,7 @@ batches, changing one thing each time:
 |---|---|---|
 | `trainable` | random, `padding_idx=-1` | padding row stays at the origin |
 | `max_norm` | as above, with `max_norm` | rows kept short by the forward pass |
-| `scale_grad_by_freq` | as above, gradients averaged per row | frequent rows take smaller steps |
+| `scale_grad_by_freq` | as above, gradients averaged per row | frequent rows step less |
 | `frozen-random` | random, `freeze=True` | only the projection learns |
 | `frozen-pretrained` | chapter 2's trained table, `freeze=True` | static embeddings |
 | `fine-tuned` | chapter 2's trained table, `freeze=False` | fine-tuning |
@@ -615,7 +636,8 @@ typedef struct Options {
     double lr;
     uint64_t seed;
     EmbeddingOptions emb;         // padding_idx, norm_type; max_norm for the max_norm run
-    const char *corpus, *out, *dir;  // dir: where this run writes, a folder that becomes out
+    const char *corpus, *out,
+        *dir;  // dir: where this run writes, a folder that becomes out
 } Options;
 
 /**
@@ -626,7 +648,7 @@ same rows frozen.
 
 static const struct RunSpec {
     const char *name;
-    TableSource source;       // nn.Embedding, or from_pretrained(random or chapter 2's rows)
+    TableSource source;  // nn.Embedding, or from_pretrained(random or chapter 2's rows)
     bool freeze;              // from_pretrained(..., freeze=True)
     bool max_norm;            // use --max-norm
     bool scale_grad_by_freq;
@@ -659,7 +681,8 @@ static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     rng_manual_seed(&gen, opt->seed);  // the model, then the batches
     if (ntm_init(&m, V, D, opt->batch, &gen, err) != 0) return NULL;
     if (ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &log, err) == 0 &&
-        !(table = calloc((size_t)((V + 1) * D), sizeof(float)))) emb_fail(err, "out of memory");
+        !(table = calloc((size_t)((V + 1) * D), sizeof(float))))
+        emb_fail(err, "out of memory");
     if (table) memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
     ntm_free(&m);
     return table;
@@ -681,16 +704,22 @@ static int write_curves(const Options *opt, const CmTrainLog *runs, EmbError *er
                          {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->mean_norm},
                          {"max_norm_with_max_norm", TSV_FIXED6, .values = m->max_norm},
                          {"limit", TSV_G, .constant = opt->emb.max_norm}};
-    double *smooth = malloc((size_t)(N_RUNS * opt->steps) * sizeof(double));  // (runs, steps)
-    if (!smooth) return emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
+    double *smooth =
+        malloc((size_t)(N_RUNS * opt->steps) * sizeof(double));  // (runs, steps)
+    if (!smooth) {
+        return emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
+    }
     for (int r = 0; r < N_RUNS; r++) {
         tsv_moving_average(runs[r].loss, opt->steps, SMOOTH, smooth + r * opt->steps);
-        loss[r] = (TsvColumn){RUNS[r].name, TSV_FIXED6, .values = smooth + r * opt->steps};
+        loss[r] =
+            (TsvColumn){RUNS[r].name, TSV_FIXED6, .values = smooth + r * opt->steps};
     }
-    int rc = tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, N_RUNS, err);
+    int rc =
+        tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, N_RUNS, err);
     free(smooth);
     if (rc != 0) return -1;
-    return tsv_write_columns(opt->dir, "norms.tsv", "step", 0, opt->steps + 1, norms, 5, err);
+    return tsv_write_columns(opt->dir, "norms.tsv", "step", 0, opt->steps + 1, norms, 5,
+                             err);
 }
 
 /**
@@ -699,9 +728,9 @@ of the table of results; `run_all` does all six and records the numbers
 the prose quotes.
 */
 
-static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w, int64_t pad,
-                   const float *pretrained, Snapshots *snaps, float **own, CmTrainLog *log,
-                   EmbError *err) {
+static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w,
+                   int64_t pad, const float *pretrained, Snapshots *snaps, float **own,
+                   CmTrainLog *log, EmbError *err) {
     Embedding table;
     ContextModel m;
     TorchGenerator gen, batches;
@@ -745,8 +774,10 @@ static void record_values(const Options *opt, const CmTrainLog *runs, RunValues 
     int64_t at = opt->steps < 200 ? opt->steps : 200, end = opt->steps;
     for (int64_t s = 1; s <= end; s++) lo = fmin(lo, m->mean_norm[s]);
     for (int64_t s = 1; s <= end; s++) hi = fmax(hi, m->mean_norm[s]);
-    run_values_set(values, "max_norm.rescaled_first", "%lld", (long long)m->renormed_first);
-    run_values_set(values, "norms.mean_growth", "%.1f", t->mean_norm[end] / t->mean_norm[0]);
+    run_values_set(values, "max_norm.rescaled_first", "%lld",
+                   (long long)m->renormed_first);
+    run_values_set(values, "norms.mean_growth", "%.1f",
+                   t->mean_norm[end] / t->mean_norm[0]);
     run_values_set(values, "norms.max_end", "%.1f", t->max_norm[end]);
     run_values_set(values, "norms.clipped.mean_min", "%.2f", lo);
     run_values_set(values, "norms.clipped.mean_max", "%.2f", hi);
@@ -764,19 +795,22 @@ static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_tr
     int rc = -1;
     int64_t end = -1, V = c->vocab_size + 1;  // end: the id of "." (a text file has none)
     for (int64_t k = 0; k < c->vocab_size; k++) end = strcmp(c->words[k], ".") ? end : k;
-    if (windows_make(c->tokens, c->n_tokens, end, opt->context, pad, &w, err) != 0) goto done;
-    printf("corpus: %lld tokens, %lld words + <pad> = %lld rows; windows of %lld, padding row "
-           "%lld%s\n", (long long)c->n_tokens, (long long)c->vocab_size, (long long)V,
-           (long long)opt->context, (long long)pad,
+    if (windows_make(c->tokens, c->n_tokens, end, opt->context, pad, &w, err) != 0) {
+        goto done;
+    }
+    printf("corpus: %lld tokens, %lld words + <pad> = %lld rows; windows of %lld, "
+           "padding row %lld%s\n", (long long)c->n_tokens, (long long)c->vocab_size,
+           (long long)V, (long long)opt->context, (long long)pad,
            pad_trained ? " (padding_idx=None: it is trained)" : "");
     printf("unigram entropy (baseline): %.4f nats\n", corpus_unigram_entropy(c));
     run_values_set(values, "baseline", "%.2f", corpus_unigram_entropy(c));
     if (!(pretrained = pretrain(opt, c, err))) goto done;
-    printf("pre-trained table: chapter 2's model, %lld steps\n\n", (long long)opt->pretrain_steps);
+    printf("pre-trained table: chapter 2's model, %lld steps\n\n",
+           (long long)opt->pretrain_steps);
     printf("%-20s %12s  %s\n", "run", "final loss", "notes");
     if (snapshots_init(&snaps, V, opt->dim, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
     for (int r = 0; r < N_RUNS; r++) {
-        if (run_one(opt, r, c, &w, pad, pretrained, &snaps, &own[r], &runs[r], err) != 0) {
+        if (run_one(opt, r, c, &w, pad, pretrained, &snaps, &own[r], &runs[r], err)) {
             goto done;
         }
     }
@@ -789,10 +823,7 @@ static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_tr
     printf("wrote %s/loss.tsv, norms.tsv, trajectory.tsv, categories.tsv\n", opt->out);
     rc = 0;
 done:
-    for (int r = 0; r < N_RUNS; r++) {
-        cm_log_free(&runs[r]);
-        free(own[r]);
-    }
+    for (int r = 0; r < N_RUNS; r++) cm_log_free(&runs[r]), free(own[r]);
     snapshots_free(&snaps);
     free(pretrained);
     windows_free(&w);
@@ -810,10 +841,13 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
     int rc = emb_set_options(&probe, &opt.emb, err);
     bool none = probe.padding_idx == EMB_NO_PADDING;
     if (rc == 0 && opt.batch > c.n_tokens - 1) {
-        rc = emb_fail(err, "--batch %lld is larger than the corpus, which has %lld windows",
+        rc = emb_fail(err,
+                      "--batch %lld is larger than the corpus, which has %lld windows",
                       (long long)opt.batch, (long long)(c.n_tokens - 1));
     }
-    if (rc == 0) rc = run_all(&opt, &c, none ? V - 1 : probe.padding_idx, none, values, err);
+    if (rc == 0) {
+        rc = run_all(&opt, &c, none ? V - 1 : probe.padding_idx, none, values, err);
+    }
     corpus_free(&c);
     return rc;
 }
@@ -822,15 +856,17 @@ int main(int argc, char **argv) {
     Options o = {.emb = emb_default_options(), .corpus = NULL};
     CliOption options[] = {
         {"dim", "D", CLI_INT, &o.dim, "2", .lo = 1, .hi = 4096, .help = "embedding_dim"},
-        {"context", "T", CLI_INT, &o.context, "3", .lo = 1, .hi = 64, .help = "words per window"},
+        {"context", "T", CLI_INT, &o.context, "3", .lo = 1, .hi = 64,
+         .help = "words per window"},
         {"steps", "N", CLI_INT, &o.steps, "2000", .lo = 1, .hi = 100000000,
-         .help = "SGD steps per run"},
-        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6, .help = "learning rate"},
+         .help = "per run"},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6,
+         .help = "learning rate"},
         {"batch", "B", CLI_INT, &o.batch, "32", .lo = 1, .hi = 1000000,
-         .help = "windows per step"},
+         .help = "windows"},
         {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
-        {"padding-idx", "P", CLI_INT, &o.emb.padding_idx, "-1", .lo = INT64_MIN, .hi = INT64_MAX,
-         .word = "none", .is_value = &o.emb.has_padding_idx,
+        {"padding-idx", "P", CLI_INT, &o.emb.padding_idx, "-1", .lo = INT64_MIN,
+         .hi = INT64_MAX, .word = "none", .is_value = &o.emb.has_padding_idx,
          .help = "the filler row, in [-V, V), or none: -1 is the <pad> row the\n"
                  "program adds last (V counts it); another row makes that word the\n"
                  "filler; none: <pad> is an ordinary row"},
@@ -838,21 +874,28 @@ int main(int argc, char **argv) {
          .help = "max_norm of the max_norm run (finite: inf would rescale nothing)"},
         {"norm-type", "P", CLI_DOUBLE, &o.emb.norm_type, "2", .dlo = 0, .dhi = INFINITY,
          .inf_ok = true, .help = "norm_type (a number >= 0, or inf)"},
-        {"pretrain-steps", "N", CLI_INT, &o.pretrain_steps, "3000", .lo = 0, .hi = 100000000,
-         .help = "chapter 2 training for the pre-trained table"},
+        {"pretrain-steps", "N", CLI_INT, &o.pretrain_steps, "3000", .lo = 0,
+         .hi = 100000000, .help = "chapter 2 training for the pre-trained table"},
         {"corpus", "FILE", CLI_STRING, &o.corpus, NULL,
-         .help = "train on a text file instead of the built-in corpus"},
-        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000, .needs = "corpus",
-         .help = "with --corpus: most frequent V-1 words"},
+         .help = "a text file to train on"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000,
+         .needs = "corpus", .help = "with --corpus: most frequent V-1 words"},
         {"sentences", "N", CLI_INT, &o.sentences, "2000", .lo = 1, .hi = 10000000,
          .help = "size of the built-in corpus"},
-        {"out", "DIR", CLI_STRING, &o.out, "build/ch03", .help = "folder for the run's files"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch03",
+         .help = "folder for the run's files"},
     };
-    CliProgram prog = {"ch03",
-        "Trains a model that predicts the next word from the mean of the last T words'\n"
-        "rows (padded at sentence starts) six ways: trainable, with max_norm, with\n"
-        "scale_grad_by_freq, frozen random, frozen pre-trained, fine-tuned.",
-        options, (int)(sizeof options / sizeof options[0]), &o.out, run, &o};
+    CliProgram prog = {
+        "ch03",
+        "Trains a model that predicts the next word from the mean of "
+        "the last T words'\nrows (padded at sentence starts) six ways: trainable, with "
+        "max_norm, with\nscale_grad_by_freq, frozen random, frozen pre-trained, "
+        "fine-tuned.",
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        &o.out,
+        run,
+        &o};
     o.emb.has_max_norm = true;
     return cli_main(&prog, argc, argv);
 }
@@ -875,7 +918,8 @@ window of the corpus, in nats; the unigram baseline is 3.00):
 | `frozen-pretrained` | 2.09 | table unchanged |
 | `fine-tuned` | 1.54 | |
 
-![The `trainable` run's table: every row moves except the padding row, which stays at the origin.](fig-trajectories.png)
+![The `trainable` run's table: every row moves except the padding row,
+which stays at the origin.](fig-trajectories.png)
 
 In the trajectories, every word moves into its category's group as in
 chapter 2, while `<pad>` sits at the origin from the first step to the
@@ -893,7 +937,8 @@ predictions. With `max_norm=1` the mean stays close to 1 (between 0.8
 and 1.01). The largest norm falls from 2.2 to about 1.6 within 200 steps
 and stays there, above the limit, and that is not a bug: it is the
 `<unk>` row, which the corpus never uses, so no forward pass ever looks
-it up and renormalises it (and it pulls the mean slightly above 1). The price of the constraint is a higher
+it up and renormalises it (and it pulls the mean slightly above 1). The
+price of the constraint is a higher
 loss (1.88 against 1.58): short rows make for less confident predictions.
 The very first forward pass rescales 13 rows before any training has
 happened, because $\mathcal{N}(0, I_2)$ rows have a norm above 1 more than

@@ -101,8 +101,8 @@ int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 const int64_t *targets, int64_t B, double *loss, EmbError *err);
 
 // Backward of the last forward; adds every parameter's gradient.
-int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
-                 EmbError *err);
+int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
+                int64_t B, EmbError *err);
 
 // Zeroes the gradients of the table and of the projection.
 void cm_zero_grad(ContextModel *m);
@@ -123,8 +123,8 @@ typedef struct Windows {
 } Windows;
 
 // Builds the windows of tokens (n_tokens >= 2); end may be -1 (no sentences).
-int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T, int64_t pad,
-                 Windows *w, EmbError *err);
+int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T,
+                 int64_t pad, Windows *w, EmbError *err);
 
 // Copies B windows drawn uniformly from gen: windows is (B, T), lengths and
 // targets are (B,).
@@ -136,7 +136,8 @@ void windows_free(Windows *w);
 
 // How many distinct rows among idx emb_renorm_ would rescale now (0 without
 // max_norm), without changing any; -1 on a bad index.
-int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err);
+int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n,
+                         EmbError *err);
 
 // The mean and the largest 2-norm of the table's rows, row `skip` left out
 // (-1: none).
@@ -163,8 +164,8 @@ int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err);
 // (cfg->zero_grad is ignored: the gradients are always zeroed) and fills
 // log, ending with the final loss; pad is the filler row. A loss that is
 // not finite stops the run.
-int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen, const NtmTrainConfig *cfg,
-             int64_t pad, CmTrainLog *log, EmbError *err);
+int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen,
+             const NtmTrainConfig *cfg, int64_t pad, CmTrainLog *log, EmbError *err);
 
 // A log for a run of steps steps: zeroed arrays, and snaps (may be NULL).
 int cm_log_init(CmTrainLog *log, int64_t steps, struct Snapshots *snaps, EmbError *err);
@@ -182,8 +183,8 @@ typedef enum TableSource {
 
 // Builds a (V, D) table with the options; from_pretrained tables use a new
 // buffer *own (NULL for TABLE_FRESH) as their weight: free it after the table.
-int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D, const float *rows,
-                   bool freeze, const EmbeddingOptions *opt, TorchGenerator *gen, float **own,
-                   EmbError *err);
+int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D,
+                   const float *rows, bool freeze, const EmbeddingOptions *opt,
+                   TorchGenerator *gen, float **own, EmbError *err);
 
 #endif

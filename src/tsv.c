@@ -30,6 +30,22 @@ int tsv_write_columns(const char *dir, const char *file, const char *index_name,
     return outfile_commit(&of, err);
 }
 
+int tsv_write_lookups(const char *dir, const char *file, const float *w, int64_t rows,
+                      int64_t cols, const int64_t *idx, int64_t n, EmbError *err) {
+    OutFile of;
+    if (outfile_open(&of, dir, file, err) != 0) return -1;
+    fprintf(of.f, "row\tcol\tvalue\tlookups\n");
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t lookups = 0;
+        for (int64_t i = 0; i < n; i++) lookups += (idx[i] == r);
+        for (int64_t c = 0; c < cols; c++) {
+            fprintf(of.f, "%lld\t%lld\t%.9g\t%lld\n", (long long)r, (long long)c,
+                    w[r * cols + c], (long long)lookups);
+        }
+    }
+    return outfile_commit(&of, err);
+}
+
 void tsv_moving_average(const double *x, int64_t n, int64_t window, double *out) {
     double sum = 0.0;
     for (int64_t s = 0; s < n; s++) {

@@ -32,6 +32,12 @@ int tsv_write_columns(const char *dir, const char *file, const char *index_name,
                       int64_t first_index, int64_t n, const TsvColumn *cols, int n_cols,
                       EmbError *err);
 
+// Writes a (rows, cols) matrix w in long form to dir/file, one line per
+// value: row, col, value (%.9g, so float32 values round-trip) and lookups,
+// how many of the n ids in idx name the row (chapter 1's heat map).
+int tsv_write_lookups(const char *dir, const char *file, const float *w, int64_t rows,
+                      int64_t cols, const int64_t *idx, int64_t n, EmbError *err);
+
 // out[s] = the mean of x[s - window + 1 .. s] (fewer at the start), kept as a
 // running sum, for n values. x and out are (n,); window >= 1.
 void tsv_moving_average(const double *x, int64_t n, int64_t window, double *out);
