@@ -356,12 +356,11 @@ Python is in the comments beside them).
 
 // Looks idx up both ways and prints the rows and the difference.
 static int look_up(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
-    int64_t D = e->embedding_dim, values;
-    float *rows = NULL, *product = NULL;  // both (n, D)
+    int64_t D = e->embedding_dim, bytes = emb_weight_bytes(n > 0 ? n : 1, D);
+    float *rows = bytes > 0 ? malloc((size_t)bytes) : NULL;  // (n, D)
+    float *product = bytes > 0 ? malloc((size_t)bytes) : NULL;  // (n, D)
     int rc = -1;
-    if (emb_mul_size(n > 0 ? n : 1, D, &values) != 0 || emb_weight_bytes(values, 1) < 0 ||
-        !(rows = malloc((size_t)values * sizeof(float))) ||
-        !(product = malloc((size_t)values * sizeof(float)))) {
+    if (!rows || !product) {
         emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)n,
                  (long long)D);
     } else if (emb_lookup(e, idx, n, rows, err) == 0 &&  // emb(idx)
@@ -434,25 +433,20 @@ program so that its `--out` folder is replaced only by a whole run.
 int main(int argc, char **argv) {
     Options o;
     CliOption options[] = {
-        {"vocab", "V", CLI_INT, &o.vocab, "10", .lo = 1, .hi = INT64_MAX,
-         .help = "rows of the printed table (num_embeddings)"},
-        {"dim", "D", CLI_INT, &o.dim, "4", .lo = 1, .hi = INT64_MAX,
-         .help = "columns (embedding_dim)"},
-        {"seed", "S", CLI_SEED, &o.seed, "0",
-         .help = "the seed given to torch.manual_seed"},
-        {"indices", "LIST", CLI_STRING, &o.indices, "1,4,4,9",
-         .help = "comma-separated ids to look up"},
-        {"hist-vocab", "V", CLI_INT, &o.hist_vocab, "30522", .lo = 1, .hi = INT64_MAX,
-         .help = "rows of the large table for the histogram"},
-        {"hist-dim", "D", CLI_INT, &o.hist_dim, "768", .lo = 1, .hi = INT64_MAX,
-         .help = "its columns"},
-        {"out", "DIR", CLI_STRING, &o.out, "build/ch01",
-         .help = "folder for the run's files"},
+        {"vocab", "V", CLI_INT, &o.vocab, "10", "num_embeddings of the printed table",
+         .lo = 1, .hi = INT64_MAX},
+        {"dim", "D", CLI_INT, &o.dim, "4", "embedding_dim", .lo = 1, .hi = INT64_MAX},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "for torch.manual_seed"},
+        {"indices", "LIST", CLI_STRING, &o.indices, "1,4,4,9", .help = "ids to look up"},
+        {"hist-vocab", "V", CLI_INT, &o.hist_vocab, "30522", "V of the histogram's table",
+         .lo = 1, .hi = INT64_MAX},
+        {"hist-dim", "D", CLI_INT, &o.hist_dim, "768", "its D", .lo = 1, .hi = INT64_MAX},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch01", .help = "the run's folder"},
     };
     CliProgram prog = {"ch01",
         "Builds torch.manual_seed(SEED); nn.Embedding(V, D), prints it as PyTorch does,\n"
         "looks rows up, and writes TSV files for the chapter's figures.",
-        options, (int)(sizeof options / sizeof options[0]), &o.out, run, &o};
+        options, CLI_COUNT(options), &o.out, run, &o};
     return cli_main(&prog, argc, argv);
 }
 

@@ -713,9 +713,8 @@ static int check_gradients(const Options *opt, const Corpus *c, RunValues *value
     TorchGenerator gen;
     NextTokenModel m;
     enum { B = 16 };  // positions 0..15 of the corpus: a batch with repeats
-    int64_t inputs[B], targets[B], D = opt->dim, n = B * D;  // n <= 16 * 4096
-    int64_t *entries =
-        malloc((size_t)n * sizeof *entries);  // every entry of the rows looked up
+    int64_t inputs[B], targets[B], D = opt->dim, n = B * D;  // n entries
+    int64_t *entries = malloc((size_t)n * sizeof *entries);  // the rows looked up, (B, D)
     rng_manual_seed(&gen, opt->seed);
     if (!entries) return emb_fail(err, "out of memory for %lld entries", (long long)n);
     if (ntm_init(&m, c->vocab_size, D, B, &gen, err) != 0) { free(entries); return -1; }
@@ -757,16 +756,15 @@ static int write_files(const Options *opt, const Corpus *c, const Run *run,
                            {"vocab", TSV_WHOLE, .constant = (double)c->vocab_size}};
     RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
                         c->n_categories};
-    if (tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, 3, err) !=
-            0 ||
-        tsv_write_columns(opt->dir, "touched.tsv", "step", 1, opt->steps, touched, 3,
-                          err) ||
-        snapshots_write(run->log.snaps, opt->dir, &labels, true, err) != 0)
-        return -1;
+    int64_t n = opt->steps;
+    if (tsv_write_columns(opt->dir, "loss.tsv", "step", 1, n, loss, 3, err) ||
+        tsv_write_columns(opt->dir, "touched.tsv", "step", 1, n, touched, 3, err) ||
+        snapshots_write(run->log.snaps, opt->dir, &labels, true, err)) return -1;
     printf("wrote %s/loss.tsv, touched.tsv, trajectory.tsv, frames.tsv, categories.tsv\n",
            opt->out);
     return 0;
 }
+
 /**
 `run` ties it together: the corpus, the gradient check, the two runs, the
 report and the files. `report` prints what the run without `zero_grad`
@@ -777,10 +775,10 @@ did, which is the divergence the chapter sets out to show.
 static void report(const Options *opt, const Corpus *c, const Run *run,
                    const Run *no_zero, double baseline, RunValues *values) {
     double mean_touched = 0.0;
-    int64_t blowup = -1, nan_step = -1, below = -1, below_from = 1;
+    int64_t above = -1, nan_step = -1, below = -1, below_from = 1;
     for (int64_t s = opt->steps - 1; s >= 0; s--) {
         mean_touched += (double)run->log.touched[opt->steps - 1 - s] / (double)opt->steps;
-        if (no_zero->log.loss[s] > 2.0 * baseline) blowup = s + 1;
+        if (no_zero->log.loss[s] > 2.0 * baseline) above = s + 1;
         if (isnan(no_zero->log.loss[s])) nan_step = s + 1;
         if (run->log.loss[s] < baseline) below = s + 1;
         if (run->log.loss[s] >= baseline && below_from == 1) below_from = s + 2;
@@ -789,12 +787,10 @@ static void report(const Options *opt, const Corpus *c, const Run *run,
            run->final_loss, baseline);
     if (isnan(no_zero->final_loss)) printf("the same run without zero_grad: loss NaN");
     else printf("the same run without zero_grad: loss %.4f nats", no_zero->final_loss);
-    if (blowup > 0) {
-        printf("; above twice the baseline from step %lld", (long long)blowup);
-    }
+    if (above > 0) printf("; above twice the baseline from step %lld", (long long)above);
     if (nan_step > 0) printf("; NaN from step %lld", (long long)nan_step);
     printf("\n");
-    if (blowup > 0 || nan_step > 0) {
+    if (above > 0 || nan_step > 0) {
         printf("    (on purpose: this divergence is the lesson; old gradients keep "
                "pulling)\n");
     }
@@ -803,7 +799,7 @@ static void report(const Options *opt, const Corpus *c, const Run *run,
     run_values_set(values, "final_loss", "%.2f", run->final_loss);
     run_values_set(values, "loss.first_below", "%lld", (long long)below);
     run_values_set(values, "loss.below_from", "%lld", (long long)below_from);
-    run_values_set(values, "no_zero_grad.blowup_step", "%lld", (long long)blowup);
+    run_values_set(values, "no_zero_grad.blowup_step", "%lld", (long long)above);
     run_values_set(values, "no_zero_grad.nan_step", "%lld", (long long)nan_step);
     run_values_set(values, "touched.mean", "%.0f", mean_touched);
 }
@@ -865,32 +861,25 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
 }
 
 int main(int argc, char **argv) {
-    Options o;
+    Options o = {.corpus = NULL};
     CliOption options[] = {
-        {"dim", "D", CLI_INT, &o.dim, "2", .lo = 1, .hi = 4096,
-         .help = "embedding_dim (2, so that the table can be drawn)"},
-        {"steps", "N", CLI_INT, &o.steps, "3000", .lo = 1, .hi = 100000000,
-         .help = "SGD steps"},
-        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6,
-         .help = "learning rate"},
-        {"batch", "B", CLI_INT, &o.batch, "32", .lo = 1, .hi = 1000000,
-         .help = "positions per step"},
-        {"seed", "S", CLI_SEED, &o.seed, "0",
-         .help = "torch.manual_seed for the model and the batches"},
-        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL,
-         .help = "train on a plain-text file instead of the built-in corpus"},
-        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000,
-         .needs = "corpus", .help = "with --corpus: keep the V-1 most frequent words"},
-        {"sentences", "N", CLI_INT, &o.sentences, "2000", .lo = 1, .hi = 10000000,
-         .help = "size of the built-in corpus"},
-        {"out", "DIR", CLI_STRING, &o.out, "build/ch02",
-         .help = "folder for the run's files"},
+        {"dim", "D", CLI_INT, &o.dim, "2", "embedding_dim (2: the table can be drawn)",
+         .lo = 1, .hi = 4096},
+        {"steps", "N", CLI_INT, &o.steps, "3000", "SGD steps", .lo = 1, .hi = 100000000},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", "learning rate", .dlo = 0, .dhi = 1e6},
+        {"batch", "B", CLI_INT, &o.batch, "32", "batch size", .lo = 1, .hi = 1000000},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
+        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL, .help = "text to train on"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", "--corpus's V-1 most frequent words",
+         .lo = 2, .hi = 10000000, .needs = "corpus"},
+        {"sentences", "N", CLI_INT, &o.sentences, "2000", "size of the built-in corpus",
+         .lo = 1, .hi = 10000000},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch02", .help = "the run's folder"},
     };
     CliProgram prog = {"ch02",
         "Trains a next-token model (embedding -> linear -> softmax cross-entropy) with\n"
         "plain SGD and writes TSV files for the chapter's figures.",
-        options, (int)(sizeof options / sizeof options[0]), &o.out, run, &o};
-    o.corpus = NULL;
+        options, CLI_COUNT(options), &o.out, run, &o};
     return cli_main(&prog, argc, argv);
 }
 

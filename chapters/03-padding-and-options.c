@@ -660,7 +660,7 @@ static const struct RunSpec {
     {"frozen-pretrained", TABLE_PRETRAINED, true, false, false},
     {"fine-tuned", TABLE_PRETRAINED, false, false, false},
 };
-enum { N_RUNS = sizeof RUNS / sizeof RUNS[0], TRAINABLE = 0, MAX_NORM = 1 };
+enum { TRAINABLE, MAX_NORM, N_RUNS = sizeof RUNS / sizeof *RUNS, N_SNAPSHOTS = 40 };
 
 /**
 Each run is one `cm_train`, its batches drawn from a generator seeded the
@@ -668,8 +668,6 @@ same way. The pre-trained table is chapter 2's model after `ntm_train` on
 the same corpus, copied into a $(V+1) \times D$ buffer whose last row, the
 padding row, we set to zero ourselves, since `from_pretrained` will not.
 */
-
-enum { N_SNAPSHOTS = 40 };
 
 static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     TorchGenerator gen;
@@ -694,32 +692,20 @@ The files: `loss.tsv` (each run's loss, a moving average over 100 steps),
 `trainable` table, chapter 2's `trajectory.tsv` and `categories.tsv`.
 */
 
-enum { SMOOTH = 100 };
-
 static int write_curves(const Options *opt, const CmTrainLog *runs, EmbError *err) {
-    TsvColumn loss[N_RUNS];
+    const char *names[N_RUNS];
+    const double *loss[N_RUNS];
+    for (int r = 0; r < N_RUNS; r++) names[r] = RUNS[r].name, loss[r] = runs[r].loss;
     const CmTrainLog *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
     TsvColumn norms[] = {{"mean_norm", TSV_FIXED6, .values = t->mean_norm},
                          {"max_norm", TSV_FIXED6, .values = t->max_norm},
                          {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->mean_norm},
                          {"max_norm_with_max_norm", TSV_FIXED6, .values = m->max_norm},
                          {"limit", TSV_G, .constant = opt->emb.max_norm}};
-    double *smooth =
-        malloc((size_t)(N_RUNS * opt->steps) * sizeof(double));  // (runs, steps)
-    if (!smooth) {
-        return emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
-    }
-    for (int r = 0; r < N_RUNS; r++) {
-        tsv_moving_average(runs[r].loss, opt->steps, SMOOTH, smooth + r * opt->steps);
-        loss[r] =
-            (TsvColumn){RUNS[r].name, TSV_FIXED6, .values = smooth + r * opt->steps};
-    }
-    int rc =
-        tsv_write_columns(opt->dir, "loss.tsv", "step", 1, opt->steps, loss, N_RUNS, err);
-    free(smooth);
-    if (rc != 0) return -1;
-    return tsv_write_columns(opt->dir, "norms.tsv", "step", 0, opt->steps + 1, norms, 5,
-                             err);
+    int64_t n = opt->steps;
+    const char *dir = opt->dir;
+    if (tsv_write_smoothed(dir, "loss.tsv", names, loss, N_RUNS, n, 100, err)) return -1;
+    return tsv_write_columns(dir, "norms.tsv", "step", 0, n + 1, norms, 5, err);
 }
 
 /**
@@ -774,8 +760,7 @@ static void record_values(const Options *opt, const CmTrainLog *runs, RunValues 
     int64_t at = opt->steps < 200 ? opt->steps : 200, end = opt->steps;
     for (int64_t s = 1; s <= end; s++) lo = fmin(lo, m->mean_norm[s]);
     for (int64_t s = 1; s <= end; s++) hi = fmax(hi, m->mean_norm[s]);
-    run_values_set(values, "max_norm.rescaled_first", "%lld",
-                   (long long)m->renormed_first);
+    run_values_set(values, "max_norm.rescaled", "%lld", (long long)m->renormed_first);
     run_values_set(values, "norms.mean_growth", "%.1f",
                    t->mean_norm[end] / t->mean_norm[0]);
     run_values_set(values, "norms.max_end", "%.1f", t->max_norm[end]);
@@ -795,9 +780,7 @@ static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_tr
     int rc = -1;
     int64_t end = -1, V = c->vocab_size + 1;  // end: the id of "." (a text file has none)
     for (int64_t k = 0; k < c->vocab_size; k++) end = strcmp(c->words[k], ".") ? end : k;
-    if (windows_make(c->tokens, c->n_tokens, end, opt->context, pad, &w, err) != 0) {
-        goto done;
-    }
+    if (windows_make(c->tokens, c->n_tokens, end, opt->context, pad, &w, err)) goto done;
     printf("corpus: %lld tokens, %lld words + <pad> = %lld rows; windows of %lld, "
            "padding row %lld%s\n", (long long)c->n_tokens, (long long)c->vocab_size,
            (long long)V, (long long)opt->context, (long long)pad,
@@ -840,14 +823,12 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
     Embedding probe = {.num_embeddings = V, .embedding_dim = opt.dim};
     int rc = emb_set_options(&probe, &opt.emb, err);
     bool none = probe.padding_idx == EMB_NO_PADDING;
+    int64_t pad = none ? V - 1 : probe.padding_idx;  // the filler row
     if (rc == 0 && opt.batch > c.n_tokens - 1) {
-        rc = emb_fail(err,
-                      "--batch %lld is larger than the corpus, which has %lld windows",
-                      (long long)opt.batch, (long long)(c.n_tokens - 1));
+        rc = emb_fail(err, "--batch %lld is larger than the corpus, which has %lld "
+                      "windows", (long long)opt.batch, (long long)(c.n_tokens - 1));
     }
-    if (rc == 0) {
-        rc = run_all(&opt, &c, none ? V - 1 : probe.padding_idx, none, values, err);
-    }
+    if (rc == 0) rc = run_all(&opt, &c, pad, none, values, err);
     corpus_free(&c);
     return rc;
 }
@@ -855,47 +836,35 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
 int main(int argc, char **argv) {
     Options o = {.emb = emb_default_options(), .corpus = NULL};
     CliOption options[] = {
-        {"dim", "D", CLI_INT, &o.dim, "2", .lo = 1, .hi = 4096, .help = "embedding_dim"},
-        {"context", "T", CLI_INT, &o.context, "3", .lo = 1, .hi = 64,
-         .help = "words per window"},
-        {"steps", "N", CLI_INT, &o.steps, "2000", .lo = 1, .hi = 100000000,
-         .help = "per run"},
-        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", .dlo = 0, .dhi = 1e6,
-         .help = "learning rate"},
-        {"batch", "B", CLI_INT, &o.batch, "32", .lo = 1, .hi = 1000000,
-         .help = "windows"},
+        {"dim", "D", CLI_INT, &o.dim, "2", "embedding_dim", .lo = 1, .hi = 4096},
+        {"context", "T", CLI_INT, &o.context, "3", "words per window", .lo = 1, .hi = 64},
+        {"steps", "N", CLI_INT, &o.steps, "2000", "steps per run", .lo = 1, .hi = 1e8},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", "learning rate", .dlo = 0, .dhi = 1e6},
+        {"batch", "B", CLI_INT, &o.batch, "32", "batch size", .lo = 1, .hi = 1000000},
         {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
-        {"padding-idx", "P", CLI_INT, &o.emb.padding_idx, "-1", .lo = INT64_MIN,
-         .hi = INT64_MAX, .word = "none", .is_value = &o.emb.has_padding_idx,
-         .help = "the filler row, in [-V, V), or none: -1 is the <pad> row the\n"
-                 "program adds last (V counts it); another row makes that word the\n"
-                 "filler; none: <pad> is an ordinary row"},
-        {"max-norm", "M", CLI_DOUBLE, &o.emb.max_norm, "1", .dlo = 0, .dhi = INFINITY,
-         .help = "max_norm of the max_norm run (finite: inf would rescale nothing)"},
-        {"norm-type", "P", CLI_DOUBLE, &o.emb.norm_type, "2", .dlo = 0, .dhi = INFINITY,
-         .inf_ok = true, .help = "norm_type (a number >= 0, or inf)"},
-        {"pretrain-steps", "N", CLI_INT, &o.pretrain_steps, "3000", .lo = 0,
-         .hi = 100000000, .help = "chapter 2 training for the pre-trained table"},
-        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL,
-         .help = "a text file to train on"},
-        {"vocab", "V", CLI_INT, &o.vocab, "1000", .lo = 2, .hi = 10000000,
-         .needs = "corpus", .help = "with --corpus: most frequent V-1 words"},
-        {"sentences", "N", CLI_INT, &o.sentences, "2000", .lo = 1, .hi = 10000000,
-         .help = "size of the built-in corpus"},
-        {"out", "DIR", CLI_STRING, &o.out, "build/ch03",
-         .help = "folder for the run's files"},
+        {"padding-idx", "P", CLI_INT, &o.emb.padding_idx, "-1",
+         "the filler row in [-V, V), or none; -1: the <pad> row added last\n"
+         "(another row makes that word the filler; none: <pad> is a word)",
+         .lo = INT64_MIN, .hi = INT64_MAX,
+         .word = "none", .is_value = &o.emb.has_padding_idx},
+        {"max-norm", "M", CLI_DOUBLE, &o.emb.max_norm, "1", "max_norm of that run",
+         .dlo = 0, .dhi = INFINITY},
+        {"norm-type", "P", CLI_DOUBLE, &o.emb.norm_type, "2", "a number >= 0, or inf",
+         .dlo = 0, .dhi = INFINITY, .inf_ok = true},
+        {"pretrain-steps", "N", CLI_INT, &o.pretrain_steps, "3000",
+         "chapter 2 training for the pre-trained table", .lo = 0, .hi = 100000000},
+        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL, .help = "text to train on"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", "--corpus's V-1 most frequent words",
+         .lo = 2, .hi = 10000000, .needs = "corpus"},
+        {"sentences", "N", CLI_INT, &o.sentences, "2000", "size of the built-in corpus",
+         .lo = 1, .hi = 10000000},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch03", .help = "the run's folder"},
     };
-    CliProgram prog = {
-        "ch03",
-        "Trains a model that predicts the next word from the mean of "
-        "the last T words'\nrows (padded at sentence starts) six ways: trainable, with "
-        "max_norm, with\nscale_grad_by_freq, frozen random, frozen pre-trained, "
-        "fine-tuned.",
-        options,
-        (int)(sizeof options / sizeof options[0]),
-        &o.out,
-        run,
-        &o};
+    CliProgram prog = {"ch03",
+        "Trains a model that predicts the next word from the mean of the last T words'\n"
+        "rows (padded at sentence starts) six ways: trainable, with max_norm, with\n"
+        "scale_grad_by_freq, frozen random, frozen pre-trained, fine-tuned.",
+        options, CLI_COUNT(options), &o.out, run, &o};
     o.emb.has_max_norm = true;
     return cli_main(&prog, argc, argv);
 }

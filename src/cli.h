@@ -86,6 +86,9 @@ typedef struct CliProgram {
 
 enum { CLI_HELP = 1 };
 
+// The number of options in an array of CliOption.
+#define CLI_COUNT(options) ((int)(sizeof(options) / sizeof((options)[0])))
+
 // Sets every option to its default, then parses argv. Returns 0, CLI_HELP
 // for --help or -h, or -1 with a message ("unknown option '-x'", "--dim:
 // missing value", a range error, an option given without the one it needs).

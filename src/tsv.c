@@ -4,6 +4,7 @@
 #include "tsv.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 
@@ -44,6 +45,28 @@ int tsv_write_lookups(const char *dir, const char *file, const float *w, int64_t
         }
     }
     return outfile_commit(&of, err);
+}
+
+int tsv_write_smoothed(const char *dir, const char *file, const char *const *names,
+                       const double *const *series, int n_series, int64_t n, int64_t window,
+                       EmbError *err) {
+    int64_t values;
+    TsvColumn *cols = calloc((size_t)n_series, sizeof *cols);
+    double *smooth = NULL;  // (n_series, n)
+    if (emb_mul_size(n_series, n, &values) == 0 && emb_mul_size(values, 8, &values) == 0) {
+        smooth = malloc((size_t)values);
+    }
+    int rc = emb_fail(err, "out of memory for %d series of %lld steps", n_series, (long long)n);
+    if (cols && smooth) {
+        for (int c = 0; c < n_series; c++) {
+            tsv_moving_average(series[c], n, window, smooth + c * n);
+            cols[c] = (TsvColumn){names[c], TSV_FIXED6, .values = smooth + c * n};
+        }
+        rc = tsv_write_columns(dir, file, "step", 1, n, cols, n_series, err);
+    }
+    free(cols);
+    free(smooth);
+    return rc;
 }
 
 void tsv_moving_average(const double *x, int64_t n, int64_t window, double *out) {

@@ -38,6 +38,13 @@ int tsv_write_columns(const char *dir, const char *file, const char *index_name,
 int tsv_write_lookups(const char *dir, const char *file, const float *w, int64_t rows,
                       int64_t cols, const int64_t *idx, int64_t n, EmbError *err);
 
+// Writes dir/file: a "step" column from 1 to n, then one column per series,
+// series[c] (n,) smoothed by tsv_moving_average over window steps. names
+// are the columns' headers.
+int tsv_write_smoothed(const char *dir, const char *file, const char *const *names,
+                       const double *const *series, int n_series, int64_t n, int64_t window,
+                       EmbError *err);
+
 // out[s] = the mean of x[s - window + 1 .. s] (fewer at the start), kept as a
 // running sum, for n values. x and out are (n,); window >= 1.
 void tsv_moving_average(const double *x, int64_t n, int64_t window, double *out);
