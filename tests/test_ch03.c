@@ -380,9 +380,11 @@ END_TEST
 START_TEST(program_rejects_bad_input) {
     struct { const char *args, *want; } cases[] = {
         {"--padding-idx 30", "ch03: Padding_idx must be within num_embeddings: padding_idx 30, num_embeddings 30 (valid: -30 to 29)\n"},
-        {"--max-norm -1", "ch03: max_norm must be a finite number >= 0, got -1\n"},
-        {"--norm-type -2", "ch03: norm_type must be a number >= 0 or inf, got -2\n"},
-        {"--norm-type two", "ch03: --norm-type: expected a number in [-inf, inf], got 'two'\n"},
+        {"--max-norm -1", "ch03: --max-norm: expected a number in [0, inf), got '-1'\n"},
+        {"--max-norm inf", "ch03: --max-norm: expected a finite number in [0, inf), got 'inf'\n"},
+        {"--norm-type -2", "ch03: --norm-type: expected a number in [0, inf], got '-2'\n"},
+        {"--norm-type two", "ch03: --norm-type: expected a number in [0, inf], got 'two'\n"},
+        {"--norm-type nan", "ch03: --norm-type: expected a number in [0, inf], got 'nan'\n"},
         {"--context 0", "ch03: --context: expected a whole number in [1, 64], got '0'\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
