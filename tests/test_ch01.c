@@ -333,6 +333,30 @@ START_TEST(program_prints_pytorch_table_and_writes_tsv) {
 }
 END_TEST
 
+
+/* ------------------------------------------------ facts quoted in prose */
+
+// The chapter's prose quotes these sizes as facts, typed in; each must be
+// what emb_weight_bytes computes, formatted as the prose prints it.
+START_TEST(memory_facts_in_the_prose_are_right) {
+    FILE *f = fopen("chapters/01-lookup-table.c", "r");
+    ck_assert_ptr_nonnull(f);
+    static char text[1 << 17];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char want[4][64];
+    snprintf(want[0], 64, "is %.1f MB", emb_weight_bytes(30522, 768) / 1e6);  // BERT
+    snprintf(want[1], 64, "is %.1f MB", emb_weight_bytes(50257, 768) / 1e6);  // GPT-2
+    snprintf(want[2], 64, "\n%.2f GB", emb_weight_bytes(10000000, 64) / 1e9);  // 10^7 items
+    snprintf(want[3], 64, "$, %.0f million values)", 30522.0 * 768 / 1e6);  // histogram
+    ck_assert_int_eq(emb_weight_bytes(50257, 768), 154389504);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(strstr(text, want[i]) != NULL, "the prose does not say '%s'", want[i]);
+    }
+}
+END_TEST
+
 static Suite *chapter1_suite(void) {
     Suite *s = suite_create("chapter1");
     TCase *init = tcase_create("init");
@@ -355,6 +379,7 @@ static Suite *chapter1_suite(void) {
     tcase_add_test(errors, bad_index_is_an_error_and_writes_nothing);
     tcase_add_test(errors, bad_shape_is_an_error);
     tcase_add_test(errors, weight_bytes_is_checked);
+    tcase_add_test(errors, memory_facts_in_the_prose_are_right);
     suite_add_tcase(s, errors);
     TCase *program = tcase_create("program");
     tcase_set_timeout(program, 30);

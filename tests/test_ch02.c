@@ -380,6 +380,84 @@ START_TEST(program_rejects_bad_input) {
 }
 END_TEST
 
+
+/* ------------------------------------------------------ the training loop */
+
+// ntm_train is the loop of train_loss above: the same seed gives the same
+// table, and it records every step's loss and rows touched.
+START_TEST(ntm_train_is_the_training_loop) {
+    int64_t tokens[] = {1, 2, 3, 1, 2, 4, 1, 2, 3, 0, 4, 1}, inputs[4], targets[4];
+    TorchGenerator g1, g2;
+    NextTokenModel a, b;
+    double loss[25], by_hand;
+    int64_t touched[25];
+    NtmTrainConfig cfg = {25, 4, 0.5, true};
+    NtmTrainLog log = {.loss = loss, .touched = touched};
+    EmbError err;
+    rng_manual_seed(&g1, 1);
+    rng_manual_seed(&g2, 1);
+    ck_assert_int_eq(ntm_init(&a, 5, 2, 4, &g1, NULL), 0);
+    ck_assert_int_eq(ntm_init(&b, 5, 2, 4, &g2, NULL), 0);
+    ck_assert_int_eq(ntm_train(&a, tokens, 12, &g1, &cfg, &log, &err), 0);
+    for (int step = 0; step < 25; step++) {  // the same steps, by hand
+        ntm_sample_batch(&g2, tokens, 12, 4, inputs, targets);
+        ntm_zero_grad(&b);
+        ck_assert_int_eq(ntm_forward(&b, inputs, targets, 4, &by_hand, NULL), 0);
+        ck_assert_double_eq(loss[step], by_hand);
+        ck_assert_int_eq(touched[step], emb_rows_touched(&b.emb, inputs, 4));
+        ck_assert_int_eq(ntm_backward(&b, inputs, 4, NULL), 0);
+        ntm_sgd_step(&b, 0.5f);
+    }
+    ck_assert_int_eq(memcmp(a.emb.weight, b.emb.weight, 10 * sizeof(float)), 0);
+    double mean = 0.0, eval;  // ntm_eval_loss: the mean over all 11 positions
+    for (int i = 0; i < 11; i++) {
+        ck_assert_int_eq(ntm_forward(&b, tokens + i, tokens + i + 1, 1, &by_hand, NULL), 0);
+        mean += by_hand / 11.0;
+    }
+    ck_assert_int_eq(ntm_eval_loss(&a, tokens, 12, &eval, NULL), 0);
+    ck_assert_double_eq_tol(eval, mean, 1e-6);
+    NtmBatch batch = {&b, tokens, tokens + 1, 4};
+    ck_assert_int_eq(ntm_forward(&b, tokens, tokens + 1, 4, &by_hand, NULL), 0);
+    ck_assert_double_eq(ntm_batch_loss(&batch), by_hand);
+    ntm_free(&a);
+    ntm_free(&b);
+}
+END_TEST
+
+// With zero_grad a diverging run stops with a message; without, it runs on
+// (chapter 2's lesson) and records the NaN.
+START_TEST(ntm_train_stops_when_the_loss_is_not_finite) {
+    int64_t tokens[] = {1, 2, 3, 1, 2, 4, 1, 2, 3, 0, 4, 1};
+    double loss[40];
+    EmbError err;
+    for (int zero_grad = 1; zero_grad >= 0; zero_grad--) {
+        TorchGenerator gen;
+        NextTokenModel m;
+        NtmTrainConfig cfg = {40, 4, 1e30, zero_grad};
+        NtmTrainLog log = {.loss = loss};
+        rng_manual_seed(&gen, 0);
+        ck_assert_int_eq(ntm_init(&m, 5, 2, 4, &gen, NULL), 0);
+        int rc = ntm_train(&m, tokens, 12, &gen, &cfg, &log, &err);
+        if (zero_grad) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_ptr_nonnull(strstr(err.msg, "the loss is "));
+            ck_assert_ptr_nonnull(strstr(err.msg, "try a smaller learning rate (--lr; this run "
+                                                  "used 1e+30)"));
+        } else {
+            ck_assert_int_eq(rc, 0);
+            ck_assert(!isfinite(loss[39]));
+        }
+        ntm_free(&m);
+    }
+    ck_assert_int_eq(loss_check_finite(3, 2.5, 0.1, &err), 0);
+    ck_assert_int_eq(loss_check_finite(3, NAN, 0.1, &err), -1);
+    ck_assert_str_eq(err.msg, "step 3: the loss is NaN, not a finite number: the steps "
+                              "diverged; try a smaller learning rate (--lr; this run used 0.1)");
+    ck_assert_int_eq(loss_check_finite(7, INFINITY, 2, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "step 7: the loss is inf,"));
+}
+END_TEST
+
 static Suite *chapter2_suite(void) {
     Suite *s = suite_create("chapter2");
     TCase *backward = tcase_create("backward");
@@ -404,6 +482,8 @@ static Suite *chapter2_suite(void) {
     tcase_add_test(training, training_groups_words_by_category);
     tcase_add_test(training, program_is_deterministic_and_writes_its_files);
     tcase_add_test(training, program_rejects_bad_input);
+    tcase_add_test(training, ntm_train_is_the_training_loop);
+    tcase_add_test(training, ntm_train_stops_when_the_loss_is_not_finite);
     suite_add_tcase(s, training);
     return s;
 }

@@ -397,6 +397,131 @@ START_TEST(program_rejects_bad_input) {
 }
 END_TEST
 
+
+/* ------------------------------------------------- windows and measures */
+
+// Two sentences "a b c ." and "d e .": windows of 3 never reach back past a
+// ".", and are left-padded with the padding row.
+START_TEST(windows_stay_in_their_sentence) {
+    int64_t tokens[] = {1, 2, 3, 0, 4, 5, 0}, pad = 9;  // 0 is "."
+    Windows w;
+    EmbError err;
+    ck_assert_int_eq(windows_make(tokens, 7, 0, 3, pad, &w, &err), 0);
+    ck_assert_int_eq(w.n, 6);
+    int64_t want[6][3] = {{9, 9, 1}, {9, 1, 2}, {1, 2, 3}, {2, 3, 0}, {9, 9, 4}, {9, 4, 5}};
+    int64_t lengths[6] = {1, 2, 3, 3, 1, 2}, targets[6] = {2, 3, 0, 4, 5, 0};
+    for (int p = 0; p < 6; p++) {
+        for (int t = 0; t < 3; t++) ck_assert_int_eq(w.tokens[p * 3 + t], want[p][t]);
+        ck_assert_int_eq(w.lengths[p], lengths[p]);
+        ck_assert_int_eq(w.targets[p], targets[p]);
+    }
+    TorchGenerator gen;
+    int64_t win[2 * 3], len[2], tgt[2];
+    rng_manual_seed(&gen, 0);
+    windows_sample(&w, &gen, 2, win, len, tgt);
+    for (int b = 0; b < 2; b++) {  // each sampled window is one of the windows
+        bool found = false;
+        for (int p = 0; p < 6; p++) {
+            found |= memcmp(win + b * 3, w.tokens + p * 3, sizeof(int64_t) * 3) == 0 &&
+                     len[b] == w.lengths[p] && tgt[b] == w.targets[p];
+        }
+        ck_assert(found);
+    }
+    windows_free(&w);
+    ck_assert_int_eq(windows_make(tokens, 1, 0, 3, pad, &w, &err), -1);
+    ck_assert_int_eq(windows_make(tokens, 7, 0, INT64_MAX / 2, pad, &w, &err), -1);
+}
+END_TEST
+
+// emb_count_renorm counts exactly the rows emb_renorm_ rescales, and
+// changes nothing.
+START_TEST(count_renorm_counts_without_changing) {
+    float w[] = {3, 4, 0.6f, 0.8f, 0, 0, 1, 1}, copy[8];
+    EmbeddingOptions o = emb_default_options();
+    o.has_max_norm = true;
+    o.max_norm = 1.0;
+    Embedding e = table_over(w, 4, 2, o);
+    int64_t idx[] = {0, 0, 1, 2, 3, 3};
+    memcpy(copy, w, sizeof w);
+    EmbError err;
+    ck_assert_int_eq(emb_count_renorm(&e, idx, 6, &err), 2);  // rows 0 and 3
+    ck_assert_int_eq(memcmp(copy, w, sizeof w), 0);
+    ck_assert_int_eq(emb_renorm_(&e, idx, 6, &err), 2);
+    int64_t bad[] = {4};
+    ck_assert_int_eq(emb_count_renorm(&e, bad, 1, &err), -1);
+    e.max_norm = EMB_NO_MAX_NORM;
+    ck_assert_int_eq(emb_count_renorm(&e, idx, 6, &err), 0);
+    double mean, max;
+    float v[] = {3, 4, 0, 0, 6, 8};
+    Embedding n = table_over(v, 3, 2, emb_default_options());
+    emb_norm_stats(&n, 1, &mean, &max);  // row 1 left out
+    ck_assert_double_eq_tol(mean, 7.5, 1e-6);
+    ck_assert_double_eq_tol(max, 10.0, 1e-6);
+}
+END_TEST
+
+// The three sources: a fresh table and a copy of the same draw hold the
+// same rows; a pre-trained table holds the given rows in the caller's buffer.
+START_TEST(make_table_from_each_source) {
+    TorchGenerator g1, g2;
+    Embedding fresh, copy, given;
+    float *own1 = NULL, *own2 = NULL, rows[6] = {1, 2, 3, 4, 5, 6};
+    EmbeddingOptions o = emb_default_options();
+    EmbError err;
+    rng_manual_seed(&g1, 3);
+    rng_manual_seed(&g2, 3);
+    ck_assert_int_eq(emb_make_table(&fresh, TABLE_FRESH, 3, 2, NULL, false, &o, &g1, &own1,
+                                    &err), 0);
+    ck_assert_ptr_null(own1);
+    ck_assert_int_eq(emb_make_table(&copy, TABLE_RANDOM_COPY, 3, 2, NULL, true, &o, &g2, &own1,
+                                    &err), 0);
+    ck_assert_ptr_eq(copy.weight, own1);
+    ck_assert(!copy.requires_grad);
+    ck_assert_int_eq(memcmp(fresh.weight, copy.weight, 6 * sizeof(float)), 0);
+    ck_assert_int_eq(emb_make_table(&given, TABLE_PRETRAINED, 3, 2, rows, false, &o, &g1, &own2,
+                                    &err), 0);
+    ck_assert_ptr_eq(given.weight, own2);
+    ck_assert_int_eq(memcmp(given.weight, rows, sizeof rows), 0);
+    emb_free(&fresh), emb_free(&copy), emb_free(&given);
+    free(own1), free(own2);
+}
+END_TEST
+
+// cm_train records every step, keeps the padding row, and stops with a
+// message when the loss stops being finite.
+START_TEST(cm_train_logs_and_stops_when_diverging) {
+    int64_t tokens[] = {1, 2, 3, 0, 4, 5, 0, 1, 2, 0};
+    Windows w;
+    ck_assert_int_eq(windows_make(tokens, 10, 0, 2, 6, &w, NULL), 0);
+    for (int diverge = 0; diverge < 2; diverge++) {
+        TorchGenerator gen;
+        Embedding table;
+        ContextModel m;
+        CmTrainLog log;
+        EmbError err;
+        NtmTrainConfig cfg = {30, 4, diverge ? 1e30 : 0.1, true};
+        rng_manual_seed(&gen, 0);
+        ck_assert_int_eq(emb_init_with_options(&table, 7, 2, &(EmbeddingOptions){
+            .has_padding_idx = true, .padding_idx = 6, .norm_type = 2.0}, &gen, NULL), 0);
+        ck_assert_int_eq(cm_init(&m, &table, 6, 4, 2, &gen, NULL), 0);
+        ck_assert_int_eq(cm_log_init(&log, cfg.steps, NULL, NULL), 0);
+        int rc = cm_train(&m, &w, &gen, &cfg, 6, &log, &err);
+        if (diverge) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_ptr_nonnull(strstr(err.msg, "not a finite number: the steps diverged"));
+        } else {
+            ck_assert_msg(rc == 0, "%s", err.msg);
+            ck_assert(log.pad_unchanged && !log.table_unchanged);
+            ck_assert(isfinite(log.final_loss) && log.final_loss > 0);
+            for (int s = 0; s <= cfg.steps; s++) ck_assert(log.mean_norm[s] > 0);
+        }
+        cm_log_free(&log);
+        cm_free(&m);
+    }
+    windows_free(&w);
+}
+END_TEST
+
 static Suite *chapter3_suite(void) {
     Suite *s = suite_create("chapter3");
     TCase *pad = tcase_create("padding");
@@ -427,6 +552,10 @@ static Suite *chapter3_suite(void) {
     tcase_add_test(model, masked_mean_divides_by_real_length);
     tcase_add_test(model, program_shows_every_knob);
     tcase_add_test(model, program_rejects_bad_input);
+    tcase_add_test(model, windows_stay_in_their_sentence);
+    tcase_add_test(model, count_renorm_counts_without_changing);
+    tcase_add_test(model, make_table_from_each_source);
+    tcase_add_test(model, cm_train_logs_and_stops_when_diverging);
     suite_add_tcase(s, model);
     return s;
 }
