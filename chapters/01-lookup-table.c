@@ -485,8 +485,10 @@ The histogram of the BERT-sized table has bins of width 0.1 from $-5$ to
 $5$, each bar's height scaled to a density (its count divided by the number
 of values and the bin width), drawn against the standard normal density
 $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. It lies on that density: the
-23 million values have mean about 0 and standard deviation about 1, and
-68.3% of them lie within one standard deviation, as they should.
+23 million values have mean {{init.mean}} and standard deviation
+{{init.std}}, and {{init.within1_pct}}% of them lie within one standard
+deviation ($\mathcal{N}(0, 1)$: 68.27%), {{init.within2_pct}}% within two
+(95.45%), as they should.
 
 ![Initial values of a $30522 \times 768$ table (bars) against the
 $\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
@@ -533,7 +535,8 @@ where this chapter was written (an AMD EPYC with a 32 MiB L3 cache):
 
 While the rows a run touches fit in cache, a lookup moves 60 to 90 GB/s,
 about the speed of one contiguous `memcpy`. At $V = 10^5$ the table
-(26 MB) still just fits the 32 MiB cache and the rate halves; beyond it
+(26 MB) still just fits the 32 MiB cache and the rate falls to about a
+third; beyond it
 (uniform ids, $V \ge 10^6$) every row is a trip to main memory and the
 rate falls to about 11 GB/s. Even then a row costs about 25 ns, less than
 one memory latency, because the CPU keeps many misses in flight. In

@@ -564,6 +564,32 @@ of the unigram distribution, $H = -\sum_k p_k \log p_k$; anything below it
 means the model uses the current word. That is the baseline drawn in the
 loss figure.
 
+Did the table learn the categories? `emb_category_spread` measures it: the
+mean distance between the rows of two words of the same category, divided
+by the mean distance between the rows of two words of different
+categories. Near 1 the rows ignore the categories; near 0 each category
+has collapsed to a point.
+*/
+
+double emb_category_spread(const float *weight, int64_t V, int64_t D,
+                           const int *category) {
+    double same = 0.0, other = 0.0;
+    int64_t n_same = 0, n_other = 0;
+    for (int64_t a = 0; a < V; a++) {
+        for (int64_t b = a + 1; b < V; b++) {
+            if (category[a] < 0 || category[b] < 0) continue;  // no category: left out
+            const float *w_a = weight + a * D, *w_b = weight + b * D;  // rows a, b
+            double d2 = 0.0;
+            for (int64_t d = 0; d < D; d++) d2 += (w_a[d] - w_b[d]) * (w_a[d] - w_b[d]);
+            if (category[a] == category[b]) same += sqrt(d2), n_same++;
+            else other += sqrt(d2), n_other++;
+        }
+    }
+    return n_same && n_other ? (same / (double)n_same) / (other / (double)n_other) : NAN;
+}
+
+/**
+
 ## The training loop
 
 `ntm_train` is the loop every later chapter will vary: sample a batch,
@@ -802,6 +828,12 @@ static void report(const Options *opt, const Corpus *c, const Run *run,
     run_values_set(values, "no_zero_grad.blowup_step", "%lld", (long long)above);
     run_values_set(values, "no_zero_grad.nan_step", "%lld", (long long)nan_step);
     run_values_set(values, "touched.mean", "%.0f", mean_touched);
+    const Snapshots *sn = run->log.snaps;  // the first is the table before training
+    const float *last = sn->rows + (int64_t)(sn->taken - 1) * sn->V * sn->D;
+    double random = emb_category_spread(sn->rows, sn->V, sn->D, c->category);
+    run_values_set(values, "spread.random_pct", "%.0f", 100.0 * random);
+    run_values_set(values, "spread.trained_pct", "%.0f",
+                   100.0 * emb_category_spread(last, sn->V, sn->D, c->category));
 }
 
 static int run_chapter(const Options *opt, const Corpus *c, RunValues *values,
@@ -890,19 +922,19 @@ int main(int argc, char **argv) {
 
 `make chapter2` trains for 3000 steps with $D = 2$, a batch of 32 and a
 learning rate of 0.5, which takes a fraction of a second. The gradient
-check comes first: on a batch of 16 positions, the 32 entries of the
-looked-up rows of $W$ agree with the central differences to about
-$3 \cdot 10^{-7}$, far inside the tolerance. The planted bug fails by
-$4 \cdot 10^{-2}$, and the worst entry is a row that the batch looks up
+check comes first: on a batch of 16 positions, the {{gradcheck.entries}}
+entries of the looked-up rows of $W$ agree with the central differences to about
+${{gradcheck.max_err}}$, far inside the tolerance. The planted bug fails by
+${{gradcheck.bug_err}}$, and the worst entry is a row that the batch looks up
 more than once: overwriting keeps only the last of its contributions.
 
-The corpus of 2000 sentences has about 14,000 tokens, and its unigram
-entropy is 3.00 nats. After training, the mean loss over the whole corpus
-is about 1.56 nats, far below that baseline. The chapter's tests also
-train the same model with the table's gradient thrown away before every
-step: the projection alone then only gets the loss to about 2.84, just
-under the baseline, because random rows can tell words apart but cannot
-put words that predict the same things together.
+The corpus of 2000 sentences has {{corpus.tokens}} tokens, and its unigram
+entropy is {{baseline}} nats. After training, the mean loss over the whole
+corpus is {{final_loss}} nats, far below that baseline. The chapter's tests
+also train the same model with the table's gradient thrown away before
+every step: the projection alone then stays within half a nat of the
+baseline, because random rows can tell words apart but cannot put words
+that predict the same things together.
 
 ![Every word's row during training (circle: start, dot: end), coloured by
 category.](fig-trajectories.png)
@@ -912,10 +944,11 @@ as PyTorch's random normal points and move into tight groups, one per
 category: the animals together, the foods together, the places together,
 the two kinds of verbs apart from each other. Nothing told the model what
 the categories are; it found that words used in the same contexts can
-share a row, because they need the same prediction. The tests measure
-it: in the trained table the mean distance between two words of the same
-category is 3% of the mean distance between words of different
-categories; in the random table it is 109%. The grey point that
+share a row, because they need the same prediction. The program measures
+it with `emb_category_spread`: in the trained table the mean distance
+between two words of the same category is {{spread.trained_pct}}% of the
+mean distance between words of different categories; in the random table
+it is {{spread.random_pct}}%. The grey point that
 never moves is `<unk>`, row 0: the corpus never uses it, so it never gets
 a gradient and stays exactly where PyTorch put it. The animation shows the
 same run frame by frame.
@@ -924,17 +957,19 @@ same run frame by frame.
 
 ![Loss per step with and without zero_grad, against the unigram baseline.](fig-loss.png)
 
-The loss curve shows the batch loss falling below the baseline after
-about a hundred steps. The red curve is the same run without `zero_grad`: each
-step adds the new gradient to all the old ones, so the step taken is the
-sum of every gradient seen so far. The loss goes above twice the
-baseline by step 64 (the program prints the step), runs away, and ends
-in NaN.
+The batch loss is noisy: it first dips below the baseline at step
+{{loss.first_below}} and stays below it from step {{loss.below_from}} on. The
+red curve is the same run without `zero_grad`: each step adds the new
+gradient to all the old ones, so the step taken is the sum of every
+gradient seen so far. The loss goes above twice the baseline by step
+{{no_zero_grad.blowup_step}} (the program prints the step), runs away, and
+is NaN from step {{no_zero_grad.nan_step}}.
 
 ![How many rows each step touches.](fig-touched.png)
 
 The last figure counts the distinct rows each batch looked up. A batch of
-32 positions touches about 16 of the 29 rows, because common words repeat
+32 positions touches about {{touched.mean}} of the {{corpus.vocab}} rows,
+because common words repeat
 within a batch; only those rows have a nonzero gradient, and only those
 rows move under SGD. With a real vocabulary the fraction is tiny: try
 `build/bin/ch02 --corpus FILE --vocab 20000` on any long text file.
@@ -972,11 +1007,15 @@ and $D = 64$ as $V$ grows from $10^3$ to $10^7$. The lookup and the
 scatter-add touch only $N$ rows, but `zero_grad` writes the whole
 $V \times D$ gradient, and SGD reads the whole gradient and reads and
 writes the whole weight, because the gradient is dense: most of it is
-zeros, but the step cannot know which. So a step must move about $16VD$
-bytes. The benchmark measures the machine's floor for those bytes in the
-same run, on the same buffers (a `memset` and one streaming loop), and
-puts PyTorch's dense step (`nn.Embedding` and `torch.optim.SGD`, one
-thread) beside ours:
+zeros, but the step cannot know which. So a step must move $16VD$ bytes
+for the table (zeroing writes $4VD$; SGD reads $8VD$ and writes $4VD$) and
+$20ND$ for the batch's rows (the lookup reads $N$ rows and writes them out,
+backward reads the upstream rows and reads and writes $N$ rows of the
+gradient): 6 MB at $V = 10^3$, where the batch's 5 MB dominate, and 108
+MB at $10^5$, where the table's 102 MB do. The benchmark measures the
+machine's floor for those bytes in the same run, on the same buffers (a
+`memset` and one streaming loop), and puts PyTorch's dense step
+(`nn.Embedding` and `torch.optim.SGD`, one thread) beside ours:
 
 | V | bytes to move | floor | C step | C / floor | PyTorch | PyTorch / C |
 |---|---|---|---|---|---|---|

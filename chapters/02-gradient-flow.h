@@ -137,6 +137,12 @@ GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t
                               int64_t n_entries, GradcheckLossFn loss, void *ctx,
                               float eps, double atol, double rtol);
 
+// Mean distance between the rows (of a (V, D) weight) of two words of the
+// same category over that between words of different categories; rows of
+// category < 0 are left out. NaN if either kind of pair is missing.
+double emb_category_spread(const float *weight, int64_t V, int64_t D,
+                           const int *category);
+
 // A fixed batch of a model, whose loss gradcheck_run recomputes.
 typedef struct NtmBatch {
     NextTokenModel *m;

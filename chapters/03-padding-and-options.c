@@ -876,16 +876,16 @@ int main(int argc, char **argv) {
 
 `make chapter3` runs the six trainings with $D = 2$, windows of 3 words,
 2000 steps each, and prints a table like this one (final loss over every
-window of the corpus, in nats; the unigram baseline is 3.00):
+window of the corpus, in nats; the unigram baseline is {{baseline}}):
 
 | run | final loss | notes |
 |---|---|---|
-| `trainable` | 1.58 | padding row unchanged |
-| `max_norm` | 1.88 | the first forward pass rescaled 13 rows |
-| `scale_grad_by_freq` | 1.73 | |
-| `frozen-random` | 2.91 | table unchanged |
-| `frozen-pretrained` | 2.09 | table unchanged |
-| `fine-tuned` | 1.54 | |
+| `trainable` | {{loss.trainable}} | padding row unchanged |
+| `max_norm` | {{loss.max_norm}} | {{max_norm.rescaled}} rows rescaled by the first step |
+| `scale_grad_by_freq` | {{loss.scale_grad_by_freq}} | |
+| `frozen-random` | {{loss.frozen_random}} | table unchanged |
+| `frozen-pretrained` | {{loss.frozen_pretrained}} | table unchanged |
+| `fine-tuned` | {{loss.fine_tuned}} | |
 
 ![The `trainable` run's table: every row moves except the padding row,
 which stays at the origin.](fig-trajectories.png)
@@ -900,16 +900,19 @@ wrong from the first step. The program reports `padding row MOVED`.
 
 ![Row norms during training, without and with `max_norm`.](fig-norms.png)
 
-Without `max_norm` the rows keep growing: the mean norm nearly triples
-and the largest passes 8, because the loss keeps rewarding more confident
-predictions. With `max_norm=1` the mean stays close to 1 (between 0.8
-and 1.01). The largest norm falls from 2.2 to about 1.6 within 200 steps
-and stays there, above the limit, and that is not a bug: it is the
+Without `max_norm` the rows keep growing: the mean norm grows
+{{norms.mean_growth}} times and the largest reaches {{norms.max_end}},
+because the loss keeps rewarding more confident predictions. With
+`max_norm=1` the mean stays close to 1 (between {{norms.clipped.mean_min}}
+and {{norms.clipped.mean_max}} after the first step). The largest norm
+falls from {{norms.clipped.max_start}} to {{norms.clipped.max_at_200}}
+within 200 steps and stays there, above the limit, and that is not a
+bug: it is the
 `<unk>` row, which the corpus never uses, so no forward pass ever looks
 it up and renormalises it (and it pulls the mean slightly above 1). The
-price of the constraint is a higher
-loss (1.88 against 1.58): short rows make for less confident predictions.
-The very first forward pass rescales 13 rows before any training has
+price of the constraint is a higher loss ({{loss.max_norm}} against
+{{loss.trainable}}): short rows make for less confident predictions. The
+very first forward pass rescales {{max_norm.rescaled}} rows before any training has
 happened, because $\mathcal{N}(0, I_2)$ rows have a norm above 1 more than
 half of the time.
 
@@ -919,7 +922,8 @@ The loss curves compare the ways to start a table. A frozen *random*
 table leaves only the projection to learn, and it barely beats the
 baseline: random rows separate the words but cannot group them. A frozen
 *pre-trained* table, trained by chapter 2 to predict the next word from a
-single word, starts much better and learns fast, but it stops at 2.09: the
+single word, starts much better and learns fast, but it stops at
+{{loss.frozen_pretrained}}: the
 geometry that was right for chapter 2's task is not quite right for
 averaging three words. Fine-tuning it gets the best of both: the fastest
 start and the lowest loss. `scale_grad_by_freq` learns more slowly here,
