@@ -197,8 +197,8 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
 	@echo "== The first run on a machine without the tools =="
 	@tests/run-suites --script tests/test-deps
-	@echo "== Every line of the chapters within 90 characters =="
-	@tests/run-suites --script tests/line-length
+	@echo "== Every line of the chapters within 90 characters; numbers from runs in the weave =="
+	@tests/run-suites --script tests/line-length tests/weave-values
 	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
 	@echo "== All tests =="

@@ -9,7 +9,8 @@
 #                     include: the per-page rules below are made from it when
 #                     this file is read.
 #   a rule for $(BOOK_BUILD)/stamps/chNN.figures per chapter, which runs the
-#                     chapter's program, draws its figures as
+#                     chapter's program (which writes $(BOOK_BUILD)/chNN/values.tsv,
+#                     the numbers the prose quotes), draws its figures as
 #                     $(BOOK_BUILD)/chNN/*.png and then touches the stamp. A
 #                     chapter without figures still needs the stamp.
 #
