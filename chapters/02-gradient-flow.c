@@ -629,7 +629,8 @@ int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens,
         if (cfg->zero_grad) ntm_zero_grad(m);
         double loss;
         if (ntm_forward(m, inputs, targets, B, &loss, err) != 0 ||
-            (cfg->zero_grad && loss_check_finite(step + 1, loss, cfg->lr, err) != 0) ||
+            (cfg->zero_grad && !cfg->keep_going &&
+             loss_check_finite(step + 1, loss, cfg->lr, err) != 0) ||
             ntm_backward(m, inputs, B, err) != 0) break;
         ntm_sgd_step(m, (float)cfg->lr);
         if (log->loss) log->loss[step] = loss;
@@ -665,6 +666,7 @@ typedef struct Options {
     int64_t dim, steps, batch, sentences, vocab;
     double lr;
     uint64_t seed;
+    bool keep_going;     // train on when the loss stops being finite
     const char *corpus;  // NULL: the built-in corpus
     const char *out;     // the run's folder, as the user named it
     const char *dir;     // where this run writes: a fresh folder that becomes out
@@ -683,7 +685,7 @@ static int train(const Options *opt, const Corpus *c, bool zero_grad, Run *run,
                  EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, zero_grad};
+    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, zero_grad, opt->keep_going};
     rng_manual_seed(&gen, opt->seed);  // the model, then the batches
     if (ntm_init(&m, c->vocab_size, opt->dim, opt->batch, &gen, err) != 0) return -1;
     int rc = ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &run->log, err);
@@ -902,6 +904,8 @@ int main(int argc, char **argv) {
         {"batch", "B", CLI_INT, &o.batch, "32", "batch size", .lo = 1, .hi = 1000000},
         {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
         {"corpus", "FILE", CLI_STRING, &o.corpus, NULL, .help = "text to train on"},
+        {"keep-going", "", CLI_FLAG, &o.keep_going, NULL,
+         .help = "train on when the loss is no longer finite"},
         {"vocab", "V", CLI_INT, &o.vocab, "1000", "--corpus's V-1 most frequent words",
          .lo = 2, .hi = 10000000, .needs = "corpus"},
         {"sentences", "N", CLI_INT, &o.sentences, "2000", "size of the built-in corpus",

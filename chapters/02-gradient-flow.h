@@ -159,11 +159,12 @@ double ntm_batch_loss(void *batch);
 struct Snapshots;
 
 // A training run: steps SGD steps of batch random positions each;
-// zero_grad false lets the gradients pile up.
+// zero_grad false lets the gradients pile up; keep_going trains on after
+// the loss stops being finite (to watch a divergence).
 typedef struct NtmTrainConfig {
     int64_t steps, batch;  // batch <= the model's max_batch
     double lr;
-    bool zero_grad;
+    bool zero_grad, keep_going;
 } NtmTrainConfig;
 
 // What a run records at each step; any of them may be NULL.
@@ -179,8 +180,8 @@ typedef struct NtmTrainLog {
 int loss_check_finite(int64_t step, double loss, double lr, EmbError *err);
 
 // Trains m on a token stream of n_tokens (>= 2) as cfg says, drawing the
-// batches from gen, and fills log. With zero_grad, a loss that is not
-// finite stops the run with an error.
+// batches from gen, and fills log. With zero_grad and without keep_going, a
+// loss that is not finite stops the run with an error.
 int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens,
               TorchGenerator *gen, const NtmTrainConfig *cfg, NtmTrainLog *log,
               EmbError *err);

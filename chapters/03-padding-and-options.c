@@ -673,7 +673,7 @@ static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
     int64_t V = c->vocab_size, D = opt->dim;
-    NtmTrainConfig cfg = {opt->pretrain_steps, opt->batch, opt->lr, true};
+    NtmTrainConfig cfg = {opt->pretrain_steps, opt->batch, opt->lr, true, false};
     NtmTrainLog log = {0};
     float *table = NULL;  // (V + 1, D), row V stays 0
     rng_manual_seed(&gen, opt->seed);  // the model, then the batches
@@ -720,7 +720,7 @@ static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w,
     Embedding table;
     ContextModel m;
     TorchGenerator gen, batches;
-    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, true};
+    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, true, false};
     EmbeddingOptions eo = opt->emb;
     eo.has_max_norm = RUNS[r].max_norm;
     eo.scale_grad_by_freq = RUNS[r].scale_grad_by_freq;

@@ -146,6 +146,7 @@ static int set_option(CliOption *o, const char *text, EmbError *err) {
     case CLI_DOUBLE: return cli_double(name, text, o->dlo, o->dhi, o->inf_ok, o->var, err);
     case CLI_SEED: return cli_seed(text, o->var, err);
     case CLI_STRING: *(const char **)o->var = text; return 0;
+    case CLI_FLAG: *(bool *)o->var = true; return 0;
     }
     return emb_fail(err, "%s: unknown kind of option", name);
 }
@@ -164,6 +165,12 @@ static int refused(const CliOption *options, int n, int argc, char **argv, int c
     const char *name = arg + 2;
     int len = (int)strcspn(name, "="), matches = 0;
     if (strncmp(name, "help=", 5) == 0) return emb_fail(err, "--help takes no value");
+    for (int i = 0; i < n; i++) {
+        if (options[i].kind == CLI_FLAG && name[len] == '=' &&
+            strncmp(options[i].name, name, (size_t)len) == 0) {
+            return emb_fail(err, "--%s takes no value", options[i].name);
+        }
+    }
     for (int i = 0; i < n; i++) matches += strncmp(options[i].name, name, (size_t)len) == 0;
     if (matches > 1) return emb_fail(err, "ambiguous option '--%.*s' (see --help)", len, name);
     return emb_fail(err, "unknown option '--%.*s' (see --help)", len, name);
@@ -173,7 +180,10 @@ static int refused(const CliOption *options, int n, int argc, char **argv, int c
 static struct option *long_options(const CliOption *options, int n) {
     struct option *lo = calloc((size_t)n + 2, sizeof *lo);
     if (!lo) return NULL;
-    for (int i = 0; i < n; i++) lo[i] = (struct option){options[i].name, required_argument, 0, i};
+    for (int i = 0; i < n; i++) {
+        int arg = options[i].kind == CLI_FLAG ? no_argument : required_argument;
+        lo[i] = (struct option){options[i].name, arg, 0, i};
+    }
     lo[n] = (struct option){"help", no_argument, 0, 'h'};
     return lo;
 }
@@ -182,6 +192,7 @@ static struct option *long_options(const CliOption *options, int n) {
 static int set_defaults(CliOption *options, int n, EmbError *err) {
     for (int i = 0; i < n; i++) {
         options[i].given = false;
+        if (options[i].kind == CLI_FLAG) *(bool *)options[i].var = false;
         if (options[i].def && set_option(&options[i], options[i].def, err) != 0) return -1;
     }
     return 0;
@@ -228,14 +239,15 @@ void cli_print_help(FILE *f, const char *prog, const char *about, const CliOptio
                     int n) {
     int width = 6;  // "--help"
     for (int i = 0; i < n; i++) {
-        int w = (int)(strlen(options[i].name) + strlen(options[i].metavar)) + 3;
+        int w = (int)(strlen(options[i].name) + strlen(options[i].metavar)) + 3 -
+                (*options[i].metavar == '\0');
         if (w > width) width = w;
     }
     fprintf(f, "usage: %s [options]\n\n%s\n\n", prog, about);
     for (int i = 0; i < n; i++) {
         const CliOption *o = &options[i];
         char head[128];
-        snprintf(head, sizeof head, "--%s %s", o->name, o->metavar);
+        snprintf(head, sizeof head, "--%s%s%s", o->name, *o->metavar ? " " : "", o->metavar);
         fprintf(f, "  %-*s  ", width, head);
         for (const char *h = o->help; *h; h++) {
             fputc(*h, f);

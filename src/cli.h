@@ -52,6 +52,7 @@ typedef enum CliKind {
     CLI_DOUBLE,  // double in [dlo, dhi] (inf only with inf_ok)
     CLI_SEED,    // uint64_t, as torch.manual_seed takes it
     CLI_STRING,  // const char *, the argument itself
+    CLI_FLAG,    // bool, set true by --name (which takes no value)
 } CliKind;
 
 // One option of a program: --name VALUE or --name=VALUE sets *var.
@@ -59,7 +60,7 @@ typedef struct CliOption {
     const char *name;     // without the dashes: "vocab"
     const char *metavar;  // what --help calls the value: "V"
     CliKind kind;
-    void *var;            // int64_t *, double *, uint64_t * or const char **
+    void *var;            // int64_t *, double *, uint64_t *, const char ** or bool *
     const char *def;      // the default, parsed like a value; NULL: none
     const char *help;     // one line (or several, split by '\n') for --help
     int64_t lo, hi;       // CLI_INT's range

@@ -391,7 +391,7 @@ START_TEST(ntm_train_is_the_training_loop) {
     NextTokenModel a, b;
     double loss[25], by_hand;
     int64_t touched[25];
-    NtmTrainConfig cfg = {25, 4, 0.5, true};
+    NtmTrainConfig cfg = {25, 4, 0.5, true, false};
     NtmTrainLog log = {.loss = loss, .touched = touched};
     EmbError err;
     rng_manual_seed(&g1, 1);
@@ -433,7 +433,7 @@ START_TEST(ntm_train_stops_when_the_loss_is_not_finite) {
     for (int zero_grad = 1; zero_grad >= 0; zero_grad--) {
         TorchGenerator gen;
         NextTokenModel m;
-        NtmTrainConfig cfg = {40, 4, 1e30, zero_grad};
+        NtmTrainConfig cfg = {40, 4, 1e30, zero_grad, false};
         NtmTrainLog log = {.loss = loss};
         rng_manual_seed(&gen, 0);
         ck_assert_int_eq(ntm_init(&m, 5, 2, 4, &gen, NULL), 0);

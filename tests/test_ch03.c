@@ -499,7 +499,7 @@ START_TEST(cm_train_logs_and_stops_when_diverging) {
         ContextModel m;
         CmTrainLog log;
         EmbError err;
-        NtmTrainConfig cfg = {30, 4, diverge ? 1e30 : 0.1, true};
+        NtmTrainConfig cfg = {30, 4, diverge ? 1e30 : 0.1, true, false};
         rng_manual_seed(&gen, 0);
         ck_assert_int_eq(emb_init_with_options(&table, 7, 2, &(EmbeddingOptions){
             .has_padding_idx = true, .padding_idx = 6, .norm_type = 2.0}, &gen, NULL), 0);

@@ -151,7 +151,13 @@ START_TEST(a_diverging_run_stops_once_with_what_to_try) {
     ck_assert_ptr_null(strstr(out, "-nan"));
     free(out);
     struct stat st;
-    ck_assert_int_ne(stat("build/tests/nan", &st), 0);
+    ck_assert_int_ne(stat("build/tests/nan", &st), 0);  // no run folder
+    ck_assert_int_eq(test_run(BIN_DIR "/ch02 --lr 1e6 --keep-going --steps 50 "
+                              "--out build/tests/nan", &out), 0);  // to watch it diverge
+    free(out);
+    ck_assert_int_eq(test_run(BIN_DIR "/ch02 --keep-going=1", &out), 1);
+    ck_assert_str_eq(out, "ch02: --keep-going takes no value\n");
+    free(out);
     ck_assert_int_eq(test_run(BIN_DIR "/ch03 --lr 1e6 --steps 50 --pretrain-steps 0 "
                               "--out build/tests/nan", &out), 1);
     ck_assert_ptr_nonnull(strstr(out, "the steps diverged; try a smaller learning rate"));
