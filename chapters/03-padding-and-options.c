@@ -985,9 +985,10 @@ carry most of the loss.
    be large? (Hint: how many windows contain padding?)
 3. Set `--max-norm 0.5` and `--max-norm 3`. How do the loss and the norms
    figure change?
-4. Change `make_table` so that the `fine-tuned` run's padding row is
+4. Change `pretrain` so that the pre-trained table's padding row is
    taken from chapter 2's table (`<unk>`'s row) instead of zeros. What
-   does `padding_idx` then guarantee, and what does it not?
+   does `padding_idx` then guarantee in the `fine-tuned` run, and what
+   does it not?
 5. Write `emb_renorm_` yourself from the formula (the lab notebook for
    this chapter grades it with this chapter's tests).
 6. With `scale_grad_by_freq`, a word that occurs 10 times in a batch gets
