@@ -45,6 +45,7 @@ const char *run_values_get(const RunValues *v, const char *key, char *buf, size_
 // Writes dir/values.tsv (atomically), or fails with the first error of a set.
 int run_values_write(const RunValues *v, const char *dir, EmbError *err);
 
+// Frees the recorded lines and zeroes the struct.
 void run_values_free(RunValues *v);
 
 #endif

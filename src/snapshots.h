@@ -26,6 +26,8 @@ typedef struct Snapshots {
 
 // Room for n + 1 copies of a (V, D) table over a run of total_steps steps.
 int snapshots_init(Snapshots *s, int64_t V, int64_t D, int n, int64_t total_steps, EmbError *err);
+
+// Frees the copies and zeroes the struct.
 void snapshots_free(Snapshots *s);
 
 // Copies weight (V, D) once for every snapshot due at this step (several
