@@ -109,10 +109,11 @@ $(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(ASAN_LIB)
 #   build/chNN/             its run: output.txt, TSV files, figures (PNG); a link
 #                           to the run's folder under build/runs/
 #   chapters/NN-*.gp        one gnuplot script per figure, drawing build/chNN/*.png
-# Support suites (test_rng ...) are run with chapter 1, which they serve.
+# Support suites (test_rng ...) are run with chapter 1, which they serve;
+# test_programs, which runs every chapter's program, only by `make test`.
 # ---------------------------------------------------------------------------
 
-SUPPORT_SUITES := $(filter-out test_ch%,$(SUITES))
+SUPPORT_SUITES := $(filter-out test_ch% test_programs,$(SUITES))
 
 # $(1) = N, $(2) = NN-title, $(3) = chNN, $(4) = NN
 define CHAPTER_RULES
@@ -171,6 +172,10 @@ $(foreach n,$(CHAPTER_NUMS),$(eval $(call CHAPTER_RULES,$(n),$(call chapter_name
 CHAPTER_IDS := $(foreach n,$(CHAPTER_NUMS),$(call chapter_id,$(n)))
 PROGRAMS    := $(CHAPTER_IDS:%=$(BUILD)/bin/%)
 ASAN_PROGRAMS := $(CHAPTER_IDS:%=$(BUILD)/asan/bin/%)
+
+# test_programs runs every chapter's program, so every program is built first.
+$(BUILD)/tests/test_programs: | $(PROGRAMS)
+$(BUILD)/asan/tests/test_programs: | $(ASAN_PROGRAMS)
 
 # ---------------------------------------------------------------------------
 # The whole book, the tests, and the rest of the interface
