@@ -140,6 +140,10 @@ $(BUILD)/stamps/$(3).tested: $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) $(BUILD)
 # (a rename, so it is atomic). Killed at any moment,
 # the link names the old run or the new one; folders of unfinished or
 # replaced runs are removed by the next run.
+# A program run by hand with its default --out replaces $(BUILD)/$(3), the
+# link, by a folder of its own without figures: then the run is made again.
+$(if $(shell [ -d $(BUILD)/$(3) ] && [ ! -L $(BUILD)/$(3) ] && echo by-hand),\
+    $(shell rm -f $(BUILD)/stamps/$(3).figures))
 $(BUILD)/stamps/$(3).figures: $(BUILD)/stamps/$(3).tested $(BUILD)/bin/$(3) \
         $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp
 	@set -e; mkdir -p $(BUILD)/runs $$(@D); \
