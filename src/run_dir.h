@@ -39,7 +39,8 @@ void run_dir_abort(RunDir *rd);
 // links). Returns 0, or -1 if something could not be removed.
 int run_dir_remove_tree(const char *path);
 
-// A test hook: when the environment sets EMB_TEST_KILL_AT=N, the Nth call
+// Test hooks. EMB_TEST_NO_EXCHANGE in the environment makes run_dir_commit
+// take the fallback (two renames). When EMB_TEST_KILL_AT=N, the Nth call
 // (each output file committed, and the moment between swapping the folders
 // and removing the old run, counts one) kills the process with SIGKILL, so
 // a test can stop a run at each of those moments. Otherwise it does nothing.

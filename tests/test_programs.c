@@ -68,15 +68,16 @@ static bool same_folder(const char *a, const char *b) {
 }
 
 // Runs ch02 with the seed into out, with EMB_TEST_KILL_AT=kill_at (0: no
-// hook) or a SIGKILL after delay_us microseconds (0: none). Returns the
-// wait status.
-static int run_ch02(const char *out, int seed, int kill_at, long delay_us) {
+// hook) or a SIGKILL after delay_us microseconds (0: none), and with
+// EMB_TEST_NO_EXCHANGE set when fallback. Returns the wait status.
+static int run_ch02(const char *out, int seed, int kill_at, long delay_us, bool fallback) {
     char seed_s[16], at[16];
     snprintf(seed_s, sizeof seed_s, "%d", seed);
     snprintf(at, sizeof at, "%d", kill_at);
     pid_t pid = fork();
     if (pid == 0) {
         if (kill_at > 0) setenv("EMB_TEST_KILL_AT", at, 1);
+        if (fallback) setenv("EMB_TEST_NO_EXCHANGE", "1", 1);
         freopen("/dev/null", "w", stdout);
         execl(BIN_DIR "/ch02", "ch02", "--steps", "40", "--sentences", "40", "--seed", seed_s,
               "--out", out, (char *)NULL);
@@ -106,13 +107,13 @@ static void check_whole(const char *out, const char *old_ref, const char *new_re
 START_TEST(a_killed_run_leaves_the_old_run_or_the_new_one) {
     const char *dir = "build/tests/kill", *out = "build/tests/kill/out";
     system("rm -rf build/tests/kill build/tests/kill-old build/tests/kill-new");
-    ck_assert_int_eq(run_ch02("build/tests/kill-old", 1, 0, 0), 0);
-    ck_assert_int_eq(run_ch02("build/tests/kill-new", 2, 0, 0), 0);
+    ck_assert_int_eq(run_ch02("build/tests/kill-old", 1, 0, 0, false), 0);
+    ck_assert_int_eq(run_ch02("build/tests/kill-new", 2, 0, 0, false), 0);
     ck_assert_int_eq(system("mkdir -p build/tests/kill"), 0);
     int killed = 0;
     for (int at = 1; at < 20; at++) {
         system("rm -rf build/tests/kill/out && cp -r build/tests/kill-old build/tests/kill/out");
-        int status = run_ch02(out, 2, at, 0);
+        int status = run_ch02(out, 2, at, 0, false);
         char when[32];
         snprintf(when, sizeof when, "killed at moment %d", at);
         check_whole(out, "build/tests/kill-old", "build/tests/kill-new", when);
@@ -122,10 +123,10 @@ START_TEST(a_killed_run_leaves_the_old_run_or_the_new_one) {
     ck_assert_int_ge(killed, 7);  // six files, the swap, and more
     long delays[] = {1000, 5000, 20000, 60000, 150000};
     for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
-        run_ch02(out, (int)i % 2 ? 1 : 2, 0, delays[i]);
+        run_ch02(out, (int)i % 2 ? 1 : 2, 0, delays[i], false);
         check_whole(out, "build/tests/kill-old", "build/tests/kill-new", "killed in time");
     }
-    ck_assert_int_eq(run_ch02(out, 2, 0, 0), 0);
+    ck_assert_int_eq(run_ch02(out, 2, 0, 0, false), 0);
     ck_assert(same_folder(out, "build/tests/kill-new"));
     char *names = list_dir(dir);
     ck_assert_str_eq(names, "out\n");  // no partial or old folders left
@@ -243,12 +244,48 @@ START_TEST(values_tsv_matches_the_printed_run) {
 }
 END_TEST
 
+// Where renameat2 cannot swap folders, the old run is renamed aside first:
+// killed between the two renames, out is missing for a moment, and the
+// next run puts the old run back before it starts (here a run that then
+// fails, so that what it leaves is the old run).
+START_TEST(the_fallback_is_repaired_by_the_next_run) {
+    const char *out = "build/tests/kill/out";
+    system("rm -rf build/tests/kill build/tests/kill-old build/tests/kill-new");
+    ck_assert_int_eq(run_ch02("build/tests/kill-old", 1, 0, 0, true), 0);
+    ck_assert_int_eq(run_ch02("build/tests/kill-new", 2, 0, 0, true), 0);
+    ck_assert_int_eq(system("mkdir -p build/tests/kill"), 0);
+    int killed = 0, gaps = 0;
+    for (int at = 1; at < 20; at++) {
+        system("rm -rf build/tests/kill/out* && cp -r build/tests/kill-old build/tests/kill/out");
+        int status = run_ch02(out, 2, at, 0, true);
+        struct stat st;
+        if (stat(out, &st) != 0) {  // killed between the renames
+            gaps++;
+            char *msg;
+            ck_assert_int_eq(test_run("EMB_TEST_NO_EXCHANGE=1 " BIN_DIR "/ch02 --sentences 40 "
+                                      "--batch 100000 --out build/tests/kill/out", &msg), 1);
+            free(msg);
+            ck_assert(same_folder(out, "build/tests/kill-old"));
+        }
+        check_whole(out, "build/tests/kill-old", "build/tests/kill-new", "fallback");
+        if (!WIFSIGNALED(status)) break;
+        killed++;
+    }
+    ck_assert_int_ge(killed, 7);
+    ck_assert_int_eq(gaps, 1);  // the one moment between the two renames
+    char *names = list_dir("build/tests/kill");
+    ck_assert_str_eq(names, "out\n");
+    free(names);
+}
+END_TEST
+
 static Suite *programs_suite(void) {
     Suite *s = suite_create("programs");
     TCase *whole = tcase_create("whole-or-absent");
     tcase_set_timeout(whole, 120);
     tcase_add_test(whole, a_full_disk_is_an_error);
     tcase_add_test(whole, a_killed_run_leaves_the_old_run_or_the_new_one);
+    tcase_add_test(whole, the_fallback_is_repaired_by_the_next_run);
     suite_add_tcase(s, whole);
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 60);
