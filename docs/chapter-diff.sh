@@ -37,6 +37,10 @@ for c in "$@"; do
             done
         fi
     } > "$report"
-    echo "$report: $(declared "$h" | wc -l) new public names"
+    lines=$(wc -l < "$c")  # the program half: #ifndef EMB_LIBRARY ... #endif
+    prog=$(awk '/^#ifndef EMB_LIBRARY/ {p = 1} p {n++} /^#endif  \/\/ EMB_LIBRARY/ {p = 0}
+                END {print n + 0}' "$c")
+    echo "$report: $(declared "$h" | wc -l) new public names;" \
+         "program half $prog of $lines lines ($((100 * prog / lines))%, at most 25%)"
     earlier+=("$c")
 done
