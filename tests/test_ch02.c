@@ -251,26 +251,6 @@ END_TEST
 
 /* ------------------------------------------------------------ training */
 
-// Mean distance between rows of words of the same category, divided by the
-// mean distance between rows of words of different categories (<unk> left out).
-static double category_spread(const Embedding *e, const Corpus *c) {
-    double same = 0, other = 0;
-    int64_t n_same = 0, n_other = 0, D = e->embedding_dim;
-    for (int64_t a = 0; a < c->vocab_size; a++) {
-        for (int64_t b = a + 1; b < c->vocab_size; b++) {
-            if (c->category[a] < 0 || c->category[b] < 0) continue;
-            double d2 = 0;
-            for (int64_t d = 0; d < D; d++) {
-                double diff = e->weight[a * D + d] - e->weight[b * D + d];
-                d2 += diff * diff;
-            }
-            if (c->category[a] == c->category[b]) { same += sqrt(d2); n_same++; }
-            else { other += sqrt(d2); n_other++; }
-        }
-    }
-    return (same / (double)n_same) / (other / (double)n_other);
-}
-
 // Trains on the built-in corpus; with train_table false the table never moves.
 // *spread gets category_spread of the final table.
 static double train_loss(bool train_table, uint64_t seed, double *spread) {
@@ -297,7 +277,7 @@ static double train_loss(bool train_table, uint64_t seed, double *spread) {
         ck_assert_int_eq(ntm_forward(&m, c.tokens + i, c.tokens + i + 1, 1, &loss, NULL), 0);
         total += loss;
     }
-    *spread = category_spread(&m.emb, &c);
+    *spread = emb_category_spread(m.emb.weight, c.vocab_size, 2, c.category);
     ntm_free(&m);
     corpus_free(&c);
     return total / (double)n;
