@@ -7,8 +7,9 @@
  * is followed by exactly its category's next-word distribution, and the
  * categories' distributions differ. A text file is lowercased, split on
  * punctuation (NUL bytes included), cut, counted, and its rare words mapped
- * to <unk>, in O(n log n); bad input is an error with a message, never a
- * crash.
+ * to <unk>, in O(n log n), with a peak memory under 3 times the text's
+ * size; bad input, and input past CORPUS_MAX_BYTES (from a file, a pipe
+ * or a device), is an error with a message, never a crash.
  */
 #include <math.h>
 #include <unistd.h>
@@ -504,7 +505,67 @@ START_TEST(file_counts_many_distinct_words) {
 }
 END_TEST
 
-/* ---------------------------------------------------------------- errors */
+// One of the kB fields of /proc/self/status ("VmRSS", "VmHWM"), in bytes.
+static int64_t status_bytes(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    long long kb = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, field, n) == 0 && line[n] == ':') sscanf(line + n + 1, "%lld", &kb);
+    }
+    fclose(f);
+    ck_assert_int_ge(kb, 0);
+    return kb * 1024;
+}
+
+// The memory bound corpus.c documents: loading a text of short words
+// (about 4.5 bytes a word with its space, so more words per byte than
+// English) raises the peak resident memory by at most 3 times its size. Measured as the
+// rise of VmHWM, which writing 5 to /proc/self/clear_refs resets to the
+// current resident size. (AddressSanitizer's allocator keeps freed blocks
+// in quarantine, so the bound is checked only in the plain build.)
+START_TEST(file_memory_is_a_small_multiple_of_the_text) {
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#endif
+    // Written straight to the file: freeing a big buffer here would move
+    // glibc's mmap threshold and change how the loader's arrays grow.
+    char path[64] = "/tmp/test_corpus_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    size_t len = 0;
+    uint32_t x = 1;
+    while (len < (8u << 20)) {
+        x = x * 1664525u + 1013904223u;
+        unsigned rank = 1u << ((x >> 8) % 16);  // ranks spread from 1 to 65535
+        rank += (x >> 20) % rank;
+        int n = fprintf(f, "w%x ", rank);
+        ck_assert_int_gt(n, 0);
+        len += (size_t)n;
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    FILE *clear = fopen("/proc/self/clear_refs", "w");
+    ck_assert_ptr_nonnull(clear);
+    ck_assert_int_gt(fprintf(clear, "5\n"), 0);
+    ck_assert_int_eq(fclose(clear), 0);
+    int64_t before = status_bytes("VmRSS");
+    Corpus c;
+    EmbError err;
+    ck_assert_msg(corpus_from_file(&c, path, 1000, &err) == 0, "%s", err.msg);
+    int64_t rise = status_bytes("VmHWM") - before;
+    unlink(path);
+    ck_assert_msg(rise <= 3 * (int64_t)len, "loading %zu bytes raised the peak by %lld bytes",
+                  len, (long long)rise);
+    ck_assert_int_gt(c.n_tokens, (int64_t)len / 8);
+    corpus_free(&c);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- errors *//* ---------------------------------------------------------------- errors */
 
 START_TEST(error_missing_file_names_it) {
     Corpus c;
@@ -533,6 +594,82 @@ START_TEST(error_file_without_words) {
         assert_zeroed(&c);
         unlink(path);
     }
+}
+END_TEST
+
+// A regular file past the limit is refused before it is read: a sparse
+// file of CORPUS_MAX_BYTES + 1 bytes costs nothing to make.
+START_TEST(error_file_past_the_limit) {
+    char path[64] = "/tmp/test_corpus_XXXXXX", want[160];
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)CORPUS_MAX_BYTES + 1), 0);
+    close(fd);
+    Corpus c;
+    EmbError err;
+    ck_assert_int_eq(corpus_from_file(&c, path, 100, &err), -1);
+    snprintf(want, sizeof want, "corpus %s is larger than 1 GiB, the limit for --corpus", path);
+    ck_assert_str_eq(err.msg, want);
+    assert_zeroed(&c);
+    unlink(path);
+}
+END_TEST
+
+// Exactly at the limit is allowed; one byte past it is not.
+START_TEST(error_limit_is_exact) {
+    char path[64], want[160];
+    Corpus c;
+    EmbError err;
+    write_temp("one two 3", 9, path);
+    ck_assert_msg(corpus_from_file_limit(&c, path, 10, 9, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(c.n_tokens, 3);
+    corpus_free(&c);
+    ck_assert_int_eq(corpus_from_file_limit(&c, path, 10, 8, &err), -1);
+    snprintf(want, sizeof want, "corpus %s is larger than 8 bytes, the limit for --corpus", path);
+    ck_assert_str_eq(err.msg, want);
+    assert_zeroed(&c);
+    unlink(path);
+}
+END_TEST
+
+// A device that never ends stops with the message at the limit. (The
+// default limit works the same way; reading 1 GiB of zeros would only make
+// the suite slow.)
+START_TEST(error_endless_device_stops_at_the_limit) {
+    Corpus c;
+    EmbError err;
+    ck_assert_int_eq(corpus_from_file_limit(&c, "/dev/zero", 10, 4 << 20, &err), -1);
+    ck_assert_str_eq(err.msg, "corpus /dev/zero is larger than 4 MiB, the limit for --corpus");
+    assert_zeroed(&c);
+}
+END_TEST
+
+// A pipe whose writer never stops (words, this time) stops at the limit.
+START_TEST(error_endless_pipe_stops_at_the_limit) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        static const char words[] = "the cat eats fish near the river . ";
+        for (;;) {
+            if (write(fds[1], words, sizeof words - 1) < 0) _exit(0);  // reader gone
+        }
+    }
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    Corpus c;
+    EmbError err;
+    int rc = corpus_from_file_limit(&c, path, 10, 1 << 20, &err);
+    close(fds[0]);  // the writer's next write fails (SIGPIPE or EPIPE): it ends
+    waitpid(pid, NULL, 0);
+    ck_assert_int_eq(rc, -1);
+    char want[128];
+    snprintf(want, sizeof want, "corpus %s is larger than 1 MiB, the limit for --corpus", path);
+    ck_assert_str_eq(err.msg, want);
+    assert_zeroed(&c);
 }
 END_TEST
 
@@ -627,11 +764,16 @@ static Suite *corpus_suite(void) {
     tcase_add_test(file, file_nul_bytes_separate_words);
     tcase_add_test(file, file_survives_binary_input);
     tcase_add_test(file, file_counts_many_distinct_words);
+    tcase_add_test(file, file_memory_is_a_small_multiple_of_the_text);
     suite_add_tcase(s, file);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, error_missing_file_names_it);
     tcase_add_test(errors, error_file_without_words);
     tcase_add_test(errors, error_max_vocab_too_small);
+    tcase_add_test(errors, error_file_past_the_limit);
+    tcase_add_test(errors, error_limit_is_exact);
+    tcase_add_test(errors, error_endless_device_stops_at_the_limit);
+    tcase_add_test(errors, error_endless_pipe_stops_at_the_limit);
     tcase_add_test(errors, error_bad_n_sentences);
     suite_add_tcase(s, errors);
     TCase *misc = tcase_create("entropy");
