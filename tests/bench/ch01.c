@@ -414,17 +414,20 @@ static int report_lookups(Bench *b, EmbError *err) {
                 row->set->V, row->set->dist, row->set->touched_mib, row->c_ms,
                 gb_per_s(row->c_ms), row->rows_ms, torch_ms, ratio, row->ratio.min,
                 row->ratio.max, same);
-        const char *fields[] = {"c_ms", "c_gbps", "memcpy_ms", "torch_ms", "torch_over_c",
-                                "torch_over_c_min", "torch_over_c_max"};
-        char vals[7][32];
+        const char *fields[] = {"c_ms", "c_gbps", "memcpy_ms", "ns_per_row", "torch_ms",
+                                "torch_over_c", "torch_over_c_min", "torch_over_c_max",
+                                "torch_minus_c_us"};
+        char vals[9][32];
         snprintf(vals[0], 32, "%.3f", row->c_ms);
         snprintf(vals[1], 32, "%.0f", gb_per_s(row->c_ms));
         snprintf(vals[2], 32, "%.3f", row->rows_ms);
-        snprintf(vals[3], 32, "%.3f", row->torch_ms);
-        snprintf(vals[4], 32, "%s", ratio);
-        snprintf(vals[5], 32, "%.2f", row->ratio.min);
-        snprintf(vals[6], 32, "%.2f", row->ratio.max);
-        int nfields = row->torch_ms >= 0 ? 7 : 3;
+        snprintf(vals[3], 32, "%.0f", row->c_ms * 1e6 / BENCH_N);
+        snprintf(vals[4], 32, "%.3f", row->torch_ms);
+        snprintf(vals[5], 32, "%s", ratio);
+        snprintf(vals[6], 32, "%.2f", row->ratio.min);
+        snprintf(vals[7], 32, "%.2f", row->ratio.max);
+        snprintf(vals[8], 32, "%.0f", (row->torch_ms - row->c_ms) * 1e3);
+        int nfields = row->torch_ms >= 0 ? 9 : 4;
         for (int f = 0; f < nfields; f++) {
             snprintf(key, sizeof key, "ch01.lookup.%s.%" PRId64 ".%s", row->set->dist,
                      row->set->V, fields[f]);
