@@ -401,6 +401,7 @@ static int report_lookups(Bench *b, EmbError *err) {
     for (int r = 0; r < nlookups; r++) {
         const LookupRow *row = &lookups[r];
         char torch_ms[32] = "-", ratio[32] = "-", range[32] = "-", same[8] = "-", key[96];
+        char vname[24];
         if (row->torch_ms >= 0) {
             snprintf(torch_ms, sizeof torch_ms, "%.4f", row->torch_ms);
             snprintf(ratio, sizeof ratio, "%.2f", row->torch_ms / row->c_ms);
@@ -429,8 +430,8 @@ static int report_lookups(Bench *b, EmbError *err) {
         snprintf(vals[8], 32, "%.0f", (row->torch_ms - row->c_ms) * 1e3);
         int nfields = row->torch_ms >= 0 ? 9 : 4;
         for (int f = 0; f < nfields; f++) {
-            snprintf(key, sizeof key, "ch01.lookup.%s.%" PRId64 ".%s", row->set->dist,
-                     row->set->V, fields[f]);
+            snprintf(key, sizeof key, "ch01.lookup.%s_%s.%s", row->set->dist,
+                     bench_v_name(row->set->V, vname, sizeof vname), fields[f]);
             bench_value(b, key, "%s", vals[f]);
         }
     }
@@ -455,13 +456,14 @@ static int report_onehots(Bench *b, EmbError *err) {
                   "torch_onehot_over_gather\ttorch_same_bits\n");
     for (int r = 0; r < nonehots; r++) {
         const OnehotRow *row = &onehots[r];
-        char torch_ms[32] = "-", torch_slower[32] = "-", same[8] = "-", key[96];
+        char torch_ms[32] = "-", torch_slower[32] = "-", same[8] = "-", key[96], vname[24];
+        bench_v_name(row->set->V, vname, sizeof vname);
         double slower = row->onehot_ms / row->gather_ms;
         if (row->torch_ms >= 0) {
             snprintf(torch_ms, sizeof torch_ms, "%.3f", row->torch_ms);
             snprintf(torch_slower, sizeof torch_slower, "%.0fx", row->torch_ms / row->gather_ms);
             snprintf(same, sizeof same, "%s", row->torch_same ? "yes" : "NO");
-            snprintf(key, sizeof key, "ch01.onehot.%" PRId64 ".torch_over_gather", row->set->V);
+            snprintf(key, sizeof key, "ch01.onehot.%s.torch_over_gather", vname);
             bench_value(b, key, "%.0f", row->torch_ms / row->gather_ms);
         }
         printf("%7" PRId64 " | %9.4f | %10.3f %8.0fx %5s | %10s %9s %5s\n", row->set->V,
@@ -470,7 +472,7 @@ static int report_onehots(Bench *b, EmbError *err) {
         fprintf(of.f, "%" PRId64 "\t%.6f\t%.6f\t%.1f\t%s\t%s\t%s\t%s\n", row->set->V,
                 row->gather_ms, row->onehot_ms, slower, row->same ? "yes" : "NO", torch_ms,
                 torch_slower, same);
-        snprintf(key, sizeof key, "ch01.onehot.%" PRId64 ".c_over_gather", row->set->V);
+        snprintf(key, sizeof key, "ch01.onehot.%s.c_over_gather", vname);
         bench_value(b, key, "%.0f", slower);
     }
     return outfile_commit(&of, err);

@@ -232,6 +232,18 @@ int64_t bench_bits_sum(const float *x, int64_t n) {
 // Values for the prose
 // ---------------------------------------------------------------------------
 
+const char *bench_v_name(int64_t V, char *buf, size_t size) {
+    int e = 0;
+    int64_t v = V;
+    while (v >= 10 && v % 10 == 0) {
+        v /= 10;
+        e++;
+    }
+    if (v == 1 && e > 0) snprintf(buf, size, "1e%d", e);
+    else snprintf(buf, size, "%" PRId64, V);
+    return buf;
+}
+
 void bench_value(Bench *b, const char *key, const char *fmt, ...) {
     BenchValue *v = NULL;
     for (int i = 0; i < b->nvalues && v == NULL; i++)

@@ -145,6 +145,9 @@ const IndexSet *bench_index_set(Bench *b, const char *dist, int64_t V, EmbError 
 // its weight (or its gradient).
 Embedding bench_prefix(const Bench *b, int64_t V);
 
+// V as a key spells it: "1e7" for 10^7, the digits otherwise. Returns buf.
+const char *bench_v_name(int64_t V, char *buf, size_t size);
+
 // Records a value the prose may quote as {{bench:key}} (key in [a-z0-9_.]+),
 // formatted as the prose prints it. A later value under the same key
 // replaces the earlier one.
