@@ -539,14 +539,15 @@ START_TEST(file_memory_is_a_small_multiple_of_the_text) {
     ck_assert_ptr_nonnull(f);
     size_t len = 0;
     uint32_t x = 1;
-    while (len < (8u << 20)) {
+    int n = 1;
+    while (len < (8u << 20) && n > 0) {
         x = x * 1664525u + 1013904223u;
         unsigned rank = 1u << ((x >> 8) % 16);  // ranks spread from 1 to 65535
         rank += (x >> 20) % rank;
-        int n = fprintf(f, "w%x ", rank);
-        ck_assert_int_gt(n, 0);
-        len += (size_t)n;
+        n = fprintf(f, "w%x ", rank);
+        len += n > 0 ? (size_t)n : 0;
     }
+    ck_assert_int_gt(n, 0);  // once, after the loop: no write to Check's pipe per word
     ck_assert_int_eq(fclose(f), 0);
     FILE *clear = fopen("/proc/self/clear_refs", "w");
     ck_assert_ptr_nonnull(clear);
