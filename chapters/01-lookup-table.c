@@ -567,7 +567,8 @@ would otherwise use all of them), and writes every number quoted here to
 `tests/bench/values.tsv`, from which the book inserts them. They come from
 a {{bench:bench.cpu}} with {{bench:bench.cores}} cores and a
 {{bench:bench.largest_cache}} last-level cache, shared with other work
-while it ran. C and PyTorch take turns, case by case, for several rounds,
+while it ran (its load average was {{bench:bench.load_start}} when the run
+began and {{bench:bench.load_end}} when it ended). C and PyTorch take turns, case by case, for several rounds,
 so a burst of other work slows neither side alone; each cell keeps its
 best round, and the spread of a ratio over the rounds says how noisy it is.
 
@@ -576,9 +577,9 @@ bit as `torch.manual_seed(0); nn.Embedding(10**7, 64)` creates it, took
 {{bench:ch01.fill.c_s}} s in C and {{bench:ch01.fill.torch_s}} s in
 PyTorch; refilling the same memory in place, without the page faults of
 fresh memory, took {{bench:ch01.fill.refill_c_s}} s against
-{{bench:ch01.fill.refill_torch_s}} s (PyTorch was
-{{bench:ch01.fill.refill_ratio_min}} to {{bench:ch01.fill.refill_ratio_max}}
-times slower over the rounds). The bits are the same; the order of work
+{{bench:ch01.fill.refill_torch_s}} s (PyTorch / C over the rounds:
+{{bench:ch01.fill.refill_ratio_min}} to {{bench:ch01.fill.refill_ratio_max}}).
+The bits are the same; the order of work
 is not. PyTorch draws all the uniforms first, one at a time, and then
 transforms them eight lanes at a time. `src/torch_rng.c` tempers a run of
 the generator's words in one loop the compiler vectorises, transforms each
@@ -646,9 +647,11 @@ PyTorch wait on the same memory, and the unchecked copies take about as
 long.
 Zipf-skewed ids reuse a few hot rows, so at $V = 10^7$ they take
 {{bench:ch01.lookup.zipf_1e7.c_ms}} ms where uniform ids take
-{{bench:ch01.lookup.uniform_1e7.c_ms}} ms. Our lookup stays close to
-the unchecked copies throughout (the index check is cheap), and PyTorch
-does the same work plus its dispatch overhead, which was
+{{bench:ch01.lookup.uniform_1e7.c_ms}} ms. The index check is cheap:
+our lookup took {{bench:ch01.lookup.c_over_memcpy_min}} to
+{{bench:ch01.lookup.c_over_memcpy_max}} times as long as the unchecked
+copies, depending on the case and on the noise. PyTorch does the same
+work plus its dispatch overhead, which was
 {{bench:ch01.lookup.uniform_1e3.torch_minus_c_us}} microseconds per call
 at $V = 10^3$. The ratios move from round to round, as their ranges
 show: on a shared machine, read a PyTorch / C near 1 as a tie. The

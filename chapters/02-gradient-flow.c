@@ -951,17 +951,27 @@ rounds, in milliseconds per step:
 For a small table the step costs what its batch costs. From $10^5$ rows
 on, the dense gradient takes over and the time grows with $V$, not with
 the batch: at $10^7$ rows a step moves 10 GB of memory to update at most
-4096 rows. The C step stays near its floor there (timed in separate
-calls, on a shared machine, a part of the floor can even lose to the
-step): it is about as fast as a dense step can be, and it is still slow.
+4096 rows. The C step took {{bench:ch02.dense.1e7.c_over_floor}} times
+its floor there ({{bench:ch02.dense.1e7.c_over_floor_min}} to
+{{bench:ch02.dense.1e7.c_over_floor_max}} over the rounds): about as fast
+as a dense step can be, and still slow. The ratio is least steady at
+$10^5$ rows ({{bench:ch02.dense.1e5.c_over_floor_min}} to
+{{bench:ch02.dense.1e5.c_over_floor_max}} over the rounds), where the
+weight and its gradient together, 51 MB, just outgrow the
+{{bench:bench.largest_cache}} cache: each part of the floor, timed alone,
+finds more of its data in cache than the whole step does, and how much
+depends on what else the machine is running. `make bench` prints the
+step's phases beside the floor's parts whenever a step misses its goal of
+1.5 times the floor.
+
 PyTorch computes the same bits but moves more memory: `zero_grad()`
 zeroes `.grad` in place, then backward builds a *second*, freshly
 allocated zero gradient, scatters into it and adds it into `.grad`; at
 $10^7$ rows that fresh 2.56 GB costs over 600,000 page faults per step.
-How much slower that makes PyTorch depends on how fast the machine
-hands out fresh memory. Neither can beat the floor, and the floor grows with $V$.
-Chapter 6 removes $V$ from it: a sparse gradient touches only the rows in
-the batch.
+How much slower that makes PyTorch depends on how fast the machine hands
+out fresh memory. Neither can beat the floor, and the floor grows with
+$V$. Chapter 6 removes $V$ from it: a sparse gradient touches only the
+rows in the batch.
 
 ## Summary
 

@@ -84,7 +84,12 @@ static void cache_sizes(char *buf, size_t size, char *largest, size_t lsize) {
         if (strcmp(type, "Instruction") == 0) continue;
         len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%sL%s %s",
                                 len ? " " : "", level, csize);
-        snprintf(largest, lsize, "%s", csize);
+        long kib;
+        char unit;
+        if (sscanf(csize, "%ld%c", &kib, &unit) == 2 && unit == 'K' && kib % 1024 == 0)
+            snprintf(largest, lsize, "%ld MiB", kib / 1024);
+        else
+            snprintf(largest, lsize, "%s", csize);
     }
 }
 
@@ -232,6 +237,8 @@ static int bench(Bench *b, const Options *o, int argc, char **argv, EmbError *er
         if (CHAPTERS[c]->report(b, err) != 0) goto done;
     double total_s = bench_now() - t_start;
     bench_value(b, "bench.total_s", "%.0f", total_s);
+    bench_value(b, "bench.load_start", "%.1f", load_before);
+    bench_value(b, "bench.load_end", "%.1f", load_average());
     printf("\nTables: %s/*.tsv. Total time: %.0f s (", o->dir, total_s);
     for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++)
         printf("%schapter %d %.0f s", c ? ", " : "", c + 1, chapter_s[c]);
