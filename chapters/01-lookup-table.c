@@ -655,7 +655,7 @@ work plus its dispatch overhead, which was
 {{bench:ch01.lookup.uniform_1e3.torch_minus_c_us}} microseconds per call
 at $V = 10^3$. The ratios move from round to round, as their ranges
 show: on a shared machine, read a PyTorch / C near 1 as a tie. The
-one-hot product grows about tenfold with each decade of $V$: it was
+one-hot product does ten times more work with each decade of $V$: it was
 {{bench:ch01.onehot.1e2.c_over_gather}} times slower than the gather at
 $V = 100$, {{bench:ch01.onehot.1e3.c_over_gather}} times at $10^3$ and
 {{bench:ch01.onehot.1e4.c_over_gather}} times at $10^4$ in C, and

@@ -953,16 +953,18 @@ on, the dense gradient takes over and the time grows with $V$, not with
 the batch: at $10^7$ rows a step moves 10 GB of memory to update at most
 4096 rows. The C step took {{bench:ch02.dense.1e7.c_over_floor}} times
 its floor there ({{bench:ch02.dense.1e7.c_over_floor_min}} to
-{{bench:ch02.dense.1e7.c_over_floor_max}} over the rounds): about as fast
-as a dense step can be, and still slow. The ratio is least steady at
-$10^5$ rows ({{bench:ch02.dense.1e5.c_over_floor_min}} to
-{{bench:ch02.dense.1e5.c_over_floor_max}} over the rounds), where the
+{{bench:ch02.dense.1e7.c_over_floor_max}} over the rounds; on a busy
+machine a floor timed in separate calls can even come out slower than
+the step): about as fast as a dense step can be, and still slow. At
+$10^5$ rows the ratio moved from {{bench:ch02.dense.1e5.c_over_floor_min}}
+to {{bench:ch02.dense.1e5.c_over_floor_max}} over the rounds. There the
 weight and its gradient together, 51 MB, just outgrow the
-{{bench:bench.largest_cache}} cache: each part of the floor, timed alone,
-finds more of its data in cache than the whole step does, and how much
-depends on what else the machine is running. `make bench` prints the
-step's phases beside the floor's parts whenever a step misses its goal of
-1.5 times the floor.
+{{bench:bench.largest_cache}} cache, so each part of the floor, timed
+alone, can find more of its data in cache than the whole step does, and
+how much depends on what else the machine is running. Whenever a step
+misses its goal of 1.5 times the floor, `make bench` prints the step's
+phases, each timed alone, beside the floor's parts, and says whether the
+excess lies in one phase or in running them together.
 
 PyTorch computes the same bits but moves more memory: `zero_grad()`
 zeroes `.grad` in place, then backward builds a *second*, freshly
