@@ -585,9 +585,9 @@ transforms them eight lanes at a time. `src/torch_rng.c` tempers a run of
 the generator's words in one loop the compiler vectorises, transforms each
 chunk of 4096 uniforms while it is still in cache, and, on a CPU with AVX2
 and FMA, does so with the same vector instructions as PyTorch's kernel,
-lane for lane. The one-value-at-a-time version shown above stays in the
-file as the reference that the tests compare the fast one with, on every
-length from 16 to 300 and around every chunk boundary.
+lane for lane. The one-value-at-a-time version, `fmaf` for `fmaf`,
+stays in the file as the reference that the tests compare the fast one
+with, on every length from 16 to 300 and around every chunk boundary.
 
 **Lookups.** The benchmark times `emb_lookup` for $N = 4096$ ids and
 $D = 64$ as $V$ grows from $10^3$ to $10^7$, for uniformly random ids and
