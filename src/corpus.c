@@ -70,10 +70,11 @@
  *
  * Memory. The file is read 64 KiB at a time and never held whole; what
  * grows is one token per word (4 bytes while reading, widened in place
- * to the Corpus's 8 at the end) and one entry per distinct word. English
- * text, about 6 bytes a word, thus takes about 1.4 times its size at the
- * peak; the worst case, one-letter words, 4 times. A file larger than CORPUS_MAX_BYTES is refused (a regular file
- * before it is read, a pipe or a device when it gets there).
+ * to the Corpus's 8 at the end) and one entry per distinct word. The peak
+ * is thus about 8 bytes a word: 1.4 times the size of English text (about
+ * 6 bytes a word with its space), 4 times at worst (one-letter words). A
+ * file larger than CORPUS_MAX_BYTES is refused: a regular file before it
+ * is read, a pipe or a device when it gets there.
  */
 #include "corpus.h"
 
