@@ -27,6 +27,8 @@
 // (and its declaration in harness.h); see tests/bench/README.md.
 static const BenchChapter *const CHAPTERS[] = {&bench_ch01, &bench_ch02};
 
+#define BENCH_VMAX 10000000  // the largest V, and the default
+
 typedef struct Options {
     const char *dir;     // where index files and TSVs go
     const char *script;  // bench_torch.py, or NULL for no PyTorch
@@ -131,13 +133,14 @@ static void usage(FILE *f) {
             "  --dir DIR        where index files and the TSV tables go (default build/bench)\n"
             "  --torch SCRIPT   also time PyTorch with SCRIPT (tests/bench/bench_torch.py)\n"
             "  --python PATH    the Python that has torch (default " BENCH_PYTHON ")\n"
-            "  --values FILE    write the numbers the book quotes to FILE (key<TAB>value)\n"
+            "  --values FILE    write the numbers the book quotes to FILE (key<TAB>value);\n"
+            "                   only a full run (PyTorch measured, V up to 10^7) writes it\n"
             "  --vmax V         largest V, 10000 to 10000000 (default 10000000)\n");
 }
 
 // Fills o from the command line; returns 0, 1 for --help, or -1 with err set.
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o = (Options){"build/bench", NULL, BENCH_PYTHON, NULL, 10000000};
+    *o = (Options){"build/bench", NULL, BENCH_PYTHON, NULL, BENCH_VMAX};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) return 1;
@@ -151,7 +154,7 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
         else if (strcmp(a, "--torch") == 0) o->script = v;
         else if (strcmp(a, "--python") == 0) o->python = v;
         else if (strcmp(a, "--values") == 0) o->values = v;
-        else if (cli_int64("--vmax", v, 10000, 10000000, &o->vmax, err) != 0) return -1;
+        else if (cli_int64("--vmax", v, 10000, BENCH_VMAX, &o->vmax, err) != 0) return -1;
     }
     return 0;
 }
@@ -243,7 +246,12 @@ static int bench(Bench *b, const Options *o, int argc, char **argv, EmbError *er
     for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++)
         printf("%schapter %d %.0f s", c ? ", " : "", c + 1, chapter_s[c]);
     printf("); load average %.2f at the start, %.2f at the end.\n", load_before, load_average());
-    if (o->values != NULL) {
+    if (o->values != NULL && (b->torch == NULL || o->vmax != BENCH_VMAX)) {
+        // The prose quotes PyTorch's numbers and V up to 10^7: a partial run
+        // must not replace a full one's values.
+        printf("Values for the prose: %s left as it was: this run %s.\n", o->values,
+               b->torch == NULL ? "did not measure PyTorch" : "stopped short of V = 10^7");
+    } else if (o->values != NULL) {
         if (write_values(b, o->values, argc, argv, load_before, err) != 0) goto done;
         printf("Values for the prose: %s\n", o->values);
     }
