@@ -32,7 +32,8 @@
 enum {
     BENCH_DENSE_ROUNDS = 3,     // turns of C and PyTorch over the dense steps
     BENCH_DENSE_MIN_CALLS = 1,  // timed steps per turn, at least (a step at V = 10^7
-};                              // takes PyTorch seconds)
+};                              // takes PyTorch seconds); the phases and the floor's
+                                // parts, cheaper, get BENCH_MIN_CALLS
 
 #define BENCH_GRAD_SEED 3     // G is torch.randn(N, D) after torch.manual_seed(3)
 #define BENCH_LR 0.1f         // torch.optim.SGD(lr=0.1)
@@ -231,9 +232,7 @@ static int c_turn(DenseRow *row, DenseCase *c, double *step_ms, EmbError *err) {
     bench_keep_best(&row->c_ms, *step_ms);
     for (int i = 0; i < BENCH_COUNT(order); i++) {
         double ms;
-        if (bench_time_calls_min(order[i].fn, c, order[i].nbatches, BENCH_DENSE_MIN_CALLS, &ms,
-                                 err) != 0)
-            return -1;
+        if (bench_time_calls(order[i].fn, c, order[i].nbatches, &ms, err) != 0) return -1;
         bench_keep_best(order[i].floor ? &row->floor_ms[order[i].part]
                                        : &row->phase_ms[order[i].part], ms);
         if (order[i].floor) floor_ms += ms;
@@ -330,9 +329,9 @@ static void print_setup(const Bench *b) {
            "  the lookup's reads and writes and backward's reads of G and of the gradient rows\n"
            "  and writes, 20ND), timed on the step's own buffers in the same turn as the step.\n"
            "  GB/s is those bytes over the floor's time.\n");
-    printf("  Times: median per step (slow cases: %d timed steps after one warm-up step), best\n"
-           "  of %d rounds in which C and PyTorch take turns case by case.\n",
-           BENCH_DENSE_MIN_CALLS, BENCH_DENSE_ROUNDS);
+    printf("  Times: median per step (slow cases: %d timed step(s) after one warm-up step; the\n"
+           "  floor's parts at least %d), best of %d rounds in which C and PyTorch take turns\n"
+           "  case by case.\n", BENCH_DENSE_MIN_CALLS, BENCH_MIN_CALLS, BENCH_DENSE_ROUNDS);
 }
 
 // ms with three significant digits, as the prose prints it: 0.0362, 1.05, 151.
