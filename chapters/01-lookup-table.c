@@ -564,11 +564,11 @@ The histogram of the BERT-sized table lies on the normal density: the
 `make bench` measures this chapter's costs beside PyTorch's, in one run,
 both on one thread (the benchmark prints the core count because PyTorch
 would otherwise use all of them), and writes every number quoted here to
-`tests/bench/values.tsv`, from which the book inserts them. They come from
-a {{bench:bench.cpu}} with {{bench:bench.cores}} cores and a
+`tests/bench/values.tsv`, from which the book inserts them. The machine:
+{{bench:bench.cpu}}, {{bench:bench.cores}} cores, a
 {{bench:bench.largest_cache}} last-level cache, shared with other work
-while it ran (its load average was {{bench:bench.load_start}} when the run
-began and {{bench:bench.load_end}} when it ended). C and PyTorch take turns, case by case, for several rounds,
+while the benchmark ran (its load average was {{bench:bench.load_start}}
+when the run began and {{bench:bench.load_end}} when it ended). C and PyTorch take turns, case by case, for several rounds,
 so a burst of other work slows neither side alone; each cell keeps its
 best round, and the spread of a ratio over the rounds says how noisy it is.
 

@@ -971,8 +971,8 @@ zeroes `.grad` in place, then backward builds a *second*, freshly
 allocated zero gradient, scatters into it and adds it into `.grad`; at
 $10^7$ rows that fresh 2.56 GB costs over 600,000 page faults per step.
 How much slower that makes PyTorch depends on how fast the machine hands
-out fresh memory. Neither can beat the floor, and the floor grows with
-$V$. Chapter 6 removes $V$ from it: a sparse gradient touches only the
+out fresh memory. Neither can move fewer bytes than the floor, and the
+floor grows with $V$. Chapter 6 removes $V$ from it: a sparse gradient touches only the
 rows in the batch.
 
 ## Summary
