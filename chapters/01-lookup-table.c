@@ -568,9 +568,10 @@ would otherwise use all of them), and writes every number quoted here to
 {{bench:bench.cpu}}, {{bench:bench.cores}} cores, a
 {{bench:bench.largest_cache}} last-level cache, shared with other work
 while the benchmark ran (its load average was {{bench:bench.load_start}}
-when the run began and {{bench:bench.load_end}} when it ended). C and PyTorch take turns, case by case, for several rounds,
-so a burst of other work slows neither side alone; each cell keeps its
-best round, and the spread of a ratio over the rounds says how noisy it is.
+when the run began and {{bench:bench.load_end}} when it ended). C and
+PyTorch take turns, case by case, for several rounds, so a burst of other
+work slows neither side alone; each cell keeps its best round, and the
+spread of a ratio over the rounds says how noisy it is.
 
 **Filling the table.** Creating the $(10^7, 64)$ table, 2.56 GB, bit for
 bit as `torch.manual_seed(0); nn.Embedding(10**7, 64)` creates it, took
