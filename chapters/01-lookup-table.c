@@ -515,43 +515,109 @@ $\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
 
 ## Performance
 
-`make bench` times `emb_lookup` for $N = 4096$ ids and $D = 64$ as $V$
-grows from $10^3$ to $10^7$, for uniformly random ids and for Zipf-skewed
-ids (a few ids very often, as words are), beside one `memcpy` per looked-up
-row without the index check (the ceiling), and beside PyTorch's
-`F.embedding` on the same ids, in the same run, both on one thread (the
-benchmark prints the core count because PyTorch would otherwise use all of
-them). A lookup writes $N \cdot D \cdot 4 = 1$ MiB per call whatever $V$ is;
-what changes with $V$ is where the rows come from. On the 2-core machine
-where this chapter was written (an AMD EPYC with a 32 MiB L3 cache):
+`make bench` measures this chapter's costs beside PyTorch's, in one run,
+both on one thread (the benchmark prints the core count because PyTorch
+would otherwise use all of them), and writes every number quoted here to
+`tests/bench/values.tsv`, from which the book inserts them. The machine:
+{{bench:bench.cpu}}, {{bench:bench.cores}} cores, a
+{{bench:bench.largest_cache}} last-level cache, shared with other work
+while the benchmark ran (its load average was {{bench:bench.load_start}}
+when the run began and {{bench:bench.load_end}} when it ended). C and
+PyTorch take turns, case by case, for several rounds, so a burst of other
+work slows neither side alone; each cell keeps its best round, and the
+spread of a ratio over the rounds says how noisy it is.
 
-| V | ids | C ms/call | C GB/s | memcpy rows ms | PyTorch ms/call | PyTorch / C |
-|---|---|---|---|---|---|---|
-| $10^3$ | uniform | 0.013 | 79 | 0.013 | 0.016 | 1.17 |
-| $10^5$ | uniform | 0.042 | 25 | 0.043 | 0.046 | 1.09 |
-| $10^6$ | uniform | 0.094 | 11 | 0.098 | 0.103 | 1.10 |
-| $10^7$ | uniform | 0.098 | 11 | 0.106 | 0.110 | 1.12 |
-| $10^7$ | Zipf | 0.032 | 33 | 0.035 | 0.037 | 1.17 |
+**Filling the table.** Creating the $(10^7, 64)$ table, 2.56 GB, bit for
+bit as `torch.manual_seed(0); nn.Embedding(10**7, 64)` creates it, took
+{{bench:ch01.fill.c_s}} s in C and {{bench:ch01.fill.torch_s}} s in
+PyTorch; refilling the same memory in place, without the page faults of
+fresh memory, took {{bench:ch01.fill.refill_c_s}} s against
+{{bench:ch01.fill.refill_torch_s}} s (PyTorch / C over the rounds:
+{{bench:ch01.fill.refill_ratio_min}} to {{bench:ch01.fill.refill_ratio_max}}).
+The bits are the same; the order of work
+is not. PyTorch draws all the uniforms first, one at a time, and then
+transforms them eight lanes at a time. `src/torch_rng.c` tempers a run of
+the generator's words in one loop the compiler vectorises, transforms each
+chunk of 4096 uniforms while it is still in cache, and, on a CPU with AVX2
+and FMA, does so with the same vector instructions as PyTorch's kernel,
+lane for lane. The one-value-at-a-time version, `fmaf` for `fmaf`,
+stays in the file as the reference that the tests compare the fast one
+with, on every length from 16 to 300 and around every chunk boundary.
 
-While the rows a run touches fit in cache, a lookup moves 60 to 90 GB/s,
-about the speed of one contiguous `memcpy`. At $V = 10^5$ the table
-(26 MB) still just fits the 32 MiB cache and the rate falls to about a
-third; beyond it
-(uniform ids, $V \ge 10^6$) every row is a trip to main memory and the
-rate falls to about 11 GB/s. Even then a row costs about 25 ns, less than
-one memory latency, because the CPU keeps many misses in flight. In
-those memory-bound rows C and PyTorch wait on the same memory and are
-tied: over three runs of `make bench` the ratio there ranged from 0.84 to
-1.16, and the unchecked copies were no faster.
-Zipf-skewed ids reuse a few hot rows, so they stay three times faster at
-large $V$. Our lookup stays within a microsecond of the unchecked copies
-when the rows are in cache (the index check costs about that), and
-PyTorch does the same work plus its dispatch overhead, 2 to 12
-microseconds per call here. The one-hot product grows almost tenfold
-with each decade of $V$: about 600 times slower than the gather at
-$V = 100$, 5,000 times at $10^3$ and 40,000 times at $10^4$, in C and in
-PyTorch alike. Your numbers will differ; run `make bench` to get your
-own.
+**Lookups.** The benchmark times `emb_lookup` for $N = 4096$ ids and
+$D = 64$ as $V$ grows from $10^3$ to $10^7$, for uniformly random ids and
+for Zipf-skewed ids (a few ids very often, as words are), beside one
+`memcpy` per looked-up row without the index check (the ceiling), and
+beside PyTorch's `F.embedding` on the same ids. A lookup writes
+$N \cdot D \cdot 4 = 1$ MiB per call whatever $V$ is; what changes with
+$V$ is where the rows come from.
+
+In milliseconds per call, best round, with the ratio's range over the
+rounds:
+
+* $V = 10^3$, uniform ids: C {{bench:ch01.lookup.uniform_1e3.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e3.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e3.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e3.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e3.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e3.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e3.torch_over_c_max}} over the rounds.
+* $V = 10^5$, uniform ids: C {{bench:ch01.lookup.uniform_1e5.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e5.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e5.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e5.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e5.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e5.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e5.torch_over_c_max}} over the rounds.
+* $V = 10^6$, uniform ids: C {{bench:ch01.lookup.uniform_1e6.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e6.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e6.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e6.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e6.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e6.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e6.torch_over_c_max}} over the rounds.
+* $V = 10^7$, uniform ids: C {{bench:ch01.lookup.uniform_1e7.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e7.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e7.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e7.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e7.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e7.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e7.torch_over_c_max}} over the rounds.
+* $V = 10^7$, Zipf ids: C {{bench:ch01.lookup.zipf_1e7.c_ms}} ms a call
+  ({{bench:ch01.lookup.zipf_1e7.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.zipf_1e7.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.zipf_1e7.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.zipf_1e7.torch_over_c}}, from
+  {{bench:ch01.lookup.zipf_1e7.torch_over_c_min}} to
+  {{bench:ch01.lookup.zipf_1e7.torch_over_c_max}} over the rounds.
+
+While the rows a run touches fit in cache ($V = 10^3$), a lookup moves
+{{bench:ch01.lookup.uniform_1e3.c_gbps}} GB/s. As the table outgrows the
+caches the rate falls, to {{bench:ch01.lookup.uniform_1e5.c_gbps}} GB/s
+at $V = 10^5$ (a 26 MB table) and
+{{bench:ch01.lookup.uniform_1e7.c_gbps}} GB/s at $10^7$, where
+nearly every row is a trip to main memory, about
+{{bench:ch01.lookup.uniform_1e7.ns_per_row}} ns a row. There C and
+PyTorch wait on the same memory, and the unchecked copies take about as
+long.
+Zipf-skewed ids reuse a few hot rows, so at $V = 10^7$ they take
+{{bench:ch01.lookup.zipf_1e7.c_ms}} ms where uniform ids take
+{{bench:ch01.lookup.uniform_1e7.c_ms}} ms. The index check is cheap:
+our lookup took {{bench:ch01.lookup.c_over_memcpy_min}} to
+{{bench:ch01.lookup.c_over_memcpy_max}} times as long as the unchecked
+copies, depending on the case and on the noise. PyTorch does the same
+work plus its dispatch overhead, which was
+{{bench:ch01.lookup.uniform_1e3.torch_minus_c_us}} microseconds per call
+at $V = 10^3$. The ratios move from round to round, as their ranges
+show: on a shared machine, read a PyTorch / C near 1 as a tie. The
+one-hot product does ten times more work with each decade of $V$: it was
+{{bench:ch01.onehot.1e2.c_over_gather}} times slower than the gather at
+$V = 100$, {{bench:ch01.onehot.1e3.c_over_gather}} times at $10^3$ and
+{{bench:ch01.onehot.1e4.c_over_gather}} times at $10^4$ in C, and
+{{bench:ch01.onehot.1e2.torch_over_gather}},
+{{bench:ch01.onehot.1e3.torch_over_gather}} and
+{{bench:ch01.onehot.1e4.torch_over_gather}} times in PyTorch. Your
+numbers will differ; run `make bench` to get your own.
 
 ## Summary
 

@@ -1015,30 +1015,68 @@ zeros, but the step cannot know which. So a step must move $16VD$ bytes
 for the table (zeroing writes $4VD$; SGD reads $8VD$ and writes $4VD$) and
 $20ND$ for the batch's rows (the lookup reads $N$ rows and writes them out,
 backward reads the upstream rows and reads and writes $N$ rows of the
-gradient): 6 MB at $V = 10^3$, where the batch's 5 MB dominate, and 108
-MB at $10^5$, where the table's 102 MB do. The benchmark measures the
-machine's floor for those bytes in the same run, on the same buffers (a
-`memset` and one streaming loop), and puts PyTorch's dense step
-(`nn.Embedding` and `torch.optim.SGD`, one thread) beside ours:
+gradient): at $V = 10^3$ the batch's rows dominate, from $V = 10^5$ on the
+table does. The benchmark measures the machine's floor for those bytes in
+the same run, on the same buffers (a `memset` and one streaming loop), and
+puts PyTorch's dense step (`nn.Embedding` and `torch.optim.SGD`, one
+thread) beside ours, the two taking turns as in chapter 1. Best of the
+rounds, in milliseconds per step:
 
-| V | bytes to move | floor | C step | C / floor | PyTorch | PyTorch / C |
-|---|---|---|---|---|---|---|
-| $10^3$ | 6 MB | 0.036 ms | 0.042 ms | 1.16 | 0.16 ms | 3.7 |
-| $10^5$ | 108 MB | 1.0 ms | 1.3 ms | 1.28 | 4.0 ms | 3.1 |
-| $10^6$ | 1.0 GB | 15.3 ms | 15.6 ms | 1.02 | 125 ms | 8.0 |
-| $10^7$ | 10.2 GB | 151 ms | 154 ms | 1.02 | 1.81 s | 11.7 |
+* $V = 10^3$, {{bench:ch02.dense.1e3.bytes}} to move: floor
+  {{bench:ch02.dense.1e3.floor_ms}} ms, C step {{bench:ch02.dense.1e3.c_ms}}
+  ms ({{bench:ch02.dense.1e3.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e3.torch_ms}} ms
+  ({{bench:ch02.dense.1e3.torch_over_c}} times C;
+  {{bench:ch02.dense.1e3.torch_over_c_min}} to
+  {{bench:ch02.dense.1e3.torch_over_c_max}} over the rounds).
+* $V = 10^5$, {{bench:ch02.dense.1e5.bytes}} to move: floor
+  {{bench:ch02.dense.1e5.floor_ms}} ms, C step {{bench:ch02.dense.1e5.c_ms}}
+  ms ({{bench:ch02.dense.1e5.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e5.torch_ms}} ms
+  ({{bench:ch02.dense.1e5.torch_over_c}} times C;
+  {{bench:ch02.dense.1e5.torch_over_c_min}} to
+  {{bench:ch02.dense.1e5.torch_over_c_max}} over the rounds).
+* $V = 10^6$, {{bench:ch02.dense.1e6.bytes}} to move: floor
+  {{bench:ch02.dense.1e6.floor_ms}} ms, C step {{bench:ch02.dense.1e6.c_ms}}
+  ms ({{bench:ch02.dense.1e6.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e6.torch_ms}} ms
+  ({{bench:ch02.dense.1e6.torch_over_c}} times C;
+  {{bench:ch02.dense.1e6.torch_over_c_min}} to
+  {{bench:ch02.dense.1e6.torch_over_c_max}} over the rounds).
+* $V = 10^7$, {{bench:ch02.dense.1e7.bytes}} to move: floor
+  {{bench:ch02.dense.1e7.floor_ms}} ms, C step {{bench:ch02.dense.1e7.c_ms}}
+  ms ({{bench:ch02.dense.1e7.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e7.torch_ms}} ms
+  ({{bench:ch02.dense.1e7.torch_over_c}} times C;
+  {{bench:ch02.dense.1e7.torch_over_c_min}} to
+  {{bench:ch02.dense.1e7.torch_over_c_max}} over the rounds).
 
 For a small table the step costs what its batch costs. From $10^5$ rows
 on, the dense gradient takes over and the time grows with $V$, not with
 the batch: at $10^7$ rows a step moves 10 GB of memory to update at most
-4096 rows. The C step is within 2% of the floor there: it is as fast as a
-dense step can be, and it is still slow. PyTorch computes the same bits
-but moves more memory: `zero_grad()` zeroes `.grad` in place, then
-backward builds a *second*, freshly allocated zero gradient, scatters into
-it and adds it into `.grad`; at $10^7$ rows that fresh 2.56 GB costs over
-600,000 page faults per step. Neither can beat the floor, and the floor
-grows with $V$. Chapter 6 removes $V$ from it: a sparse gradient touches
-only the rows in the batch.
+4096 rows. The C step took {{bench:ch02.dense.1e7.c_over_floor}} times
+its floor there ({{bench:ch02.dense.1e7.c_over_floor_min}} to
+{{bench:ch02.dense.1e7.c_over_floor_max}} over the rounds; on a busy
+machine a floor timed in separate calls can even come out slower than
+the step): about as fast as a dense step can be, and still slow. At
+$10^5$ rows the ratio moved from {{bench:ch02.dense.1e5.c_over_floor_min}}
+to {{bench:ch02.dense.1e5.c_over_floor_max}} over the rounds. There the
+weight and its gradient together, 51 MB, just outgrow the
+{{bench:bench.largest_cache}} cache, so each part of the floor, timed
+alone, can find more of its data in cache than the whole step does, and
+how much depends on what else the machine is running. Whenever a step
+misses its goal of 1.5 times the floor, `make bench` prints the step's
+phases, each timed alone, beside the floor's parts, and says whether the
+excess lies in one phase or in running them together.
+
+PyTorch computes the same bits but moves more memory: `zero_grad()`
+zeroes `.grad` in place, then backward builds a *second*, freshly
+allocated zero gradient, scatters into it and adds it into `.grad`; at
+$10^7$ rows that fresh 2.56 GB costs over 600,000 page faults per step.
+How much slower that makes PyTorch depends on how fast the machine hands
+out fresh memory. Neither can move fewer bytes than the floor, and the
+floor grows with $V$. Chapter 6 removes $V$ from it: a sparse gradient touches only the
+rows in the batch.
 
 ## Summary
 
