@@ -33,6 +33,7 @@
 #include <string.h>
 
 #define REF_FIRST_CAP 1024  // values allocated for a tensor before it grows
+#define REF_CONTINUE "\\"    // the last token of a line whose row goes on to the next line
 
 // ---------------------------------------------------------------------------
 // Lines and tokens
@@ -318,6 +319,23 @@ static int parse_value(RefReader *r, RefField *f, const char *tok, int64_t i) {
     return 0;
 }
 
+// Reads a row's next value into tok, following a `\` at the end of a line
+// to the next line: returns 1, 0 if the row's last line has no value left, -1 on error.
+static int next_row_token(RefReader *r, char tok[REF_MAX_TOKEN + 1]) {
+    for (;;) {
+        int rc = next_token(r, tok);
+        if (rc <= 0 || strcmp(tok, REF_CONTINUE) != 0) return rc;
+        if (more_tokens(r))
+            return ref_fail(r, r->line,
+                            "'\\' may only end a line (it continues the row on the next line)");
+        int at = r->line;
+        rc = next_content_line(r);
+        if (rc < 0) return -1;
+        if (rc == 0)
+            return ref_fail(r, at, "the file ends after '\\': the row's next line is missing");
+    }
+}
+
 // Reads the rows of a tensor whose header is on line `header`.
 static int read_rows_at(RefReader *r, RefField *f, int header) {
     int64_t cols = f->dims[f->ndim - 1];
@@ -329,20 +347,28 @@ static int read_rows_at(RefReader *r, RefField *f, int header) {
         if (rc < 0) return -1;
         if (rc == 0)
             return ref_fail(r, r->line,
-                           "file ends inside '%s' (line %d): %lld of %lld rows read",
-                           f->key, header, (long long)row, (long long)rows);
+                            "file ends inside '%s' (line %d): %lld of %lld rows read",
+                            f->key, header, (long long)row, (long long)rows);
         r->row = row;
         r->tensor = f;  // from here on, messages say which row of which tensor
         for (int64_t col = 0; col < cols; col++, i++) {
-            rc = next_token(r, tok);
+            rc = next_row_token(r, tok);
             if (rc < 0) return -1;
             if (rc == 0)
-                return ref_fail(r, r->line, "the row has %lld values; expected %lld",
-                               (long long)col, (long long)cols);
+                return ref_fail(r, r->line,
+                                "the row has %lld values; expected %lld (a line that ends "
+                                "in '\\' continues the row)",
+                                (long long)col, (long long)cols);
             if (grow_tensor(r, f, i, &cap) < 0 || parse_value(r, f, tok, i) < 0) return -1;
         }
-        if (more_tokens(r))
+        if (more_tokens(r)) {
+            bool cont = r->cur[0] == '\\' &&
+                        (r->cur + 1 == r->end || r->cur[1] == ' ' || r->cur[1] == '\t');
+            if (cont)
+                return ref_fail(r, r->line, "the row already has its %lld values; no '\\' "
+                                "may follow them", (long long)cols);
             return ref_fail(r, r->line, "the row has more than %lld values", (long long)cols);
+        }
         r->tensor = NULL;
     }
     return 0;

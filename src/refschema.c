@@ -131,7 +131,7 @@ static const RefSpec MODEL_CASE[] = {
 };
 static const RefSpec MODEL_STEP[] = {
     {"inputs", REQUIRED},         {"targets", REQUIRED},           {"loss", REQUIRED},
-    {"logits", OPTIONAL},         {"grad_weight", REQUIRED},       {"grad_proj_weight", OPTIONAL},
+    {"logits", OPTIONAL},         {"grad_weight", OPTIONAL},       {"grad_proj_weight", OPTIONAL},
     {"grad_proj_bias", OPTIONAL}, {"weight", REQUIRED},            {"proj_weight", OPTIONAL},
     {"proj_bias", OPTIONAL},      {NULL, NULL},
 };
@@ -364,7 +364,9 @@ static int check_train(RefReader *r, const RefCase *c) {
     return 0;
 }
 
-// A model case: the projection exists unless tied, the bias if asked for.
+// A model case: the projection exists unless tied, the bias if asked for. A
+// step gives all its gradients (grad_weight, and those of the projection and
+// bias that exist) or none: a training script may know only the weights.
 static int check_model(RefReader *r, const RefCase *c) {
     int64_t V, D;
     if (check_sizes(r, c, &V, &D) < 0 || check_options(r, c, V) < 0) return -1;
@@ -379,6 +381,7 @@ static int check_model(RefReader *r, const RefCase *c) {
         const RefFields *sf = &c->steps[s].fields;
         int line = c->steps[s].line;
         const RefField *in = ref_get(sf, "inputs");
+        bool grads = ref_get(sf, "grad_weight") != NULL;
         if (need_ndim(r, in, 2) < 0 || need_output_size(r, in, D, "lookup") < 0 ||
             need_output_size(r, in, V, "logits tensor") < 0 ||
             need_shape(r, ref_get(sf, "targets"), in->ndim, in->dims, "the shape of inputs") < 0 ||
@@ -386,9 +389,11 @@ static int check_model(RefReader *r, const RefCase *c) {
             need_shape_after(r, ref_get(sf, "logits"), in, V, "inputs' shape, then V") < 0 ||
             need_shape2(r, sf, "grad_weight", 2, V, D, "V, D") < 0 ||
             need_shape2(r, sf, "weight", 2, V, D, "V, D") < 0 ||
-            need_iff(r, sf, "grad_proj_weight", untied, line, "when 'tied' is false") < 0 ||
+            need_iff(r, sf, "grad_proj_weight", untied && grads, line,
+                     "with 'grad_weight' when 'tied' is false") < 0 ||
             need_iff(r, sf, "proj_weight", untied, line, "when 'tied' is false") < 0 ||
-            need_iff(r, sf, "grad_proj_bias", bias, line, "when 'bias' is true") < 0 ||
+            need_iff(r, sf, "grad_proj_bias", bias && grads, line,
+                     "with 'grad_weight' when 'bias' is true") < 0 ||
             need_iff(r, sf, "proj_bias", bias, line, "when 'bias' is true") < 0 ||
             need_shape2(r, sf, "grad_proj_weight", 2, V, D, "V, D") < 0 ||
             need_shape2(r, sf, "proj_weight", 2, V, D, "V, D") < 0 ||
