@@ -15,10 +15,10 @@
 #       uses, its program half's share of its lines (the lines between
 #       `#ifndef EMB_LIBRARY` and its `#endif`) and, printed in full, the
 #       diff of every tagged function against the function it extends.
-#       Writes OUTDIR/NN-name.md per chapter and OUTDIR/changes.md (the
-#       book's appendix page).
+#       Writes the same as OUTDIR/NN-name.md, one file per chapter.
 #   docs/chapter-diff.sh --appendix FILE CHAPTER.c...
-#       Writes only the appendix page, FILE (for the book's build).
+#       Writes the book's appendix page, FILE (Markdown): every chapter's
+#       diffs under the chapter's title.
 #   docs/chapter-diff.sh --check CHAPTER.c...
 #       Only checks the tags.
 #
@@ -32,7 +32,7 @@ case ${1:-} in
     --check) mode=check; shift ;;
     --appendix) mode=appendix; appendix=$2; shift 2 ;;
     -*|'') echo "usage: $0 OUTDIR|--appendix FILE|--check CHAPTER.c..." >&2; exit 2 ;;
-    *) out=$1; shift; appendix=$out/changes.md ;;
+    *) out=$1; shift ;;
 esac
 [ $# -gt 0 ] || { echo "$0: no chapters given" >&2; exit 2; }
 
@@ -128,9 +128,16 @@ defined_in() {
 }
 
 all=("$@")
-tmp_appendix=$(mktemp)
-trap 'rm -f "$tmp_appendix"' EXIT
-{
+
+# The appendix page, written to FILE.tmp and renamed.
+write_appendix() {
+    mkdir -p "$(dirname "$appendix")"
+    trap 'rm -f "$appendix.tmp"' EXIT
+    appendix_text > "$appendix.tmp"
+    mv "$appendix.tmp" "$appendix"
+}
+
+appendix_text() {
     echo "# Appendix: what each chapter changed"
     echo
     echo "A later chapter never edits an earlier chapter's function. When it needs"
@@ -140,7 +147,7 @@ trap 'rm -f "$tmp_appendix"' EXIT
     echo "the two functions: lines marked \`-\` are only in the earlier function,"
     echo "lines marked \`+\` only in the later one, and the \`@@\` line gives where"
     echo "each starts in its file. \`make diffs\` prints the same diffs in a terminal."
-    for c in "$@"; do
+    for c in "${all[@]}"; do
         echo
         echo "## $(title "$c")"
         n=0
@@ -156,21 +163,22 @@ trap 'rm -f "$tmp_appendix"' EXIT
             function_diff "$e" "$name" "$c" "$fn"
             echo '```'
         done < <(tags "$c")
-        if [ "$n" -eq 0 ]; then
+        if [ "$c" = "${all[0]}" ]; then
+            echo
+            echo "The first chapter: all of its code is new."
+        elif [ "$n" -eq 0 ]; then
             echo
             echo "No function of this chapter extends an earlier one: everything it adds is new."
         fi
     done
-} > "$tmp_appendix"
+}
 
 if [ "$mode" = appendix ]; then
-    mkdir -p "$(dirname "$appendix")"
-    mv "$tmp_appendix" "$appendix"
+    write_appendix
     exit 0
 fi
 
 mkdir -p "$out"
-mv "$tmp_appendix" "$appendix"
 earlier=()
 for c in "$@"; do
     name=$(basename "$c" .c)
@@ -218,4 +226,3 @@ for c in "$@"; do
     if [ "$(tags "$c" | wc -l)" -gt 0 ]; then echo; fi
     earlier+=("$c")
 done
-echo "$appendix: the book's appendix page"
