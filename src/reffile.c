@@ -453,8 +453,11 @@ int ref_apply_specs(RefReader *r, RefFields *scope, const RefSpec *const *specs,
             if (find_field(scope, sp->key)) continue;
             if (sp->dflt == REF_REQUIRED) return ref_fail(r, line, "%s has no '%s'", where, sp->key);
             if (sp->dflt[0] == '\0') continue;  // REF_OPTIONAL
-            RefField *f = add_field(r, scope, sp->key, 0);
-            if (!f || parse_scalar(r, refschema_key(sp->key), sp->dflt, f) < 0) return -1;
+            const RefKeyDef *k = refschema_key(sp->key);
+            if (!k)  // a mistake in src/refschema.c, reported rather than followed
+                return ref_fail(r, line, "the schema lists '%s', which is not a key", sp->key);
+            RefField *f = add_field(r, scope, k->key, 0);
+            if (!f || parse_scalar(r, k, sp->dflt, f) < 0) return -1;
         }
     }
     return 0;
