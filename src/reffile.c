@@ -162,6 +162,13 @@ static int parse_int(RefReader *r, const char *tok, int64_t *out) {
 
 // Parses an unsigned decimal integer.
 static int parse_uint(RefReader *r, const char *tok, uint64_t *out) {
+    if (tok[0] == '-' && is_decimal(tok, true)) {  // torch.manual_seed(-1) is allowed
+        errno = 0;
+        long long v = strtoll(tok, NULL, 10);
+        if (errno != ERANGE)
+            return ref_fail(r, r->line, "'%s' is negative; PyTorch stores a negative seed s as "
+                            "s + 2**64, so write %llu", tok, (unsigned long long)v);
+    }
     if (!is_decimal(tok, false))
         return ref_fail(r, r->line, "'%s' is not an unsigned integer", tok);
     errno = 0;

@@ -7,6 +7,7 @@
  * V = 7000, whose rows of V values are longer than a line may be, is
  * written and read back bit for bit; a continuation in the wrong place is
  * an error naming the file and the line; upper-case hex reads as bits32;
+ * a negative seed is refused with the number to write instead;
  * a model step may leave out its gradients (all of them, not some) and is
  * still checked on its weights by the runner.
  */
@@ -203,6 +204,25 @@ START_TEST(malformed_continuations_name_the_line) {
 }
 END_TEST
 
+START_TEST(negative_seed_names_its_unsigned_form) {
+    Text t = {0};
+    put(&t, "%scase i init\n seed -1\n", HEADER);
+    assert_rejected(t.s, 4, "'-1' is negative; PyTorch stores a negative seed s as s + 2**64, "
+                            "so write 18446744073709551615");
+    free(t.s);
+    t = (Text){0};
+    put(&t, "%scase i init\n seed 18446744073709551615\n V 1\n D 1\n"
+            " weight bits32 1 1\n  3F800000\nend\n", HEADER);
+    RefFile f;
+    EmbError err = {{0}};
+    ck_assert_msg(parse(t.s, &f, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(ref_uint(&f.cases[0].fields, "seed"), UINT64_MAX);
+    ck_assert_uint_eq(ref_get(&f.cases[0].fields, "weight")->bits[0], 0x3f800000u);
+    ref_free(&f);
+    free(t.s);
+}
+END_TEST
+
 /* ------------------------------------------------- a model with V = 7000 */
 
 enum { BIG_V = 7000, BIG_D = 2, BIG_N = 3, PER_LINE = 1000 };
@@ -351,6 +371,7 @@ Suite *reffile_suite(void) {
     tcase_add_test(cont, continued_rows_read_as_one_line);
     tcase_add_test(cont, malformed_continuations_name_the_line);
     tcase_add_test(cont, model_with_v7000_round_trips);
+    tcase_add_test(cont, negative_seed_names_its_unsigned_form);
     suite_add_tcase(s, cont);
     TCase *grads = tcase_create("optional-gradients");
     tcase_set_timeout(grads, 30);
