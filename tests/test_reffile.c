@@ -365,13 +365,13 @@ Suite *reffile_suite(void) {
     TCase *files = tcase_create("files");
     tcase_set_timeout(files, 30);
     tcase_add_test(files, every_committed_file_reads);
+    tcase_add_test(files, negative_seed_names_its_unsigned_form);
     suite_add_tcase(s, files);
     TCase *cont = tcase_create("continuation");
     tcase_set_timeout(cont, 30);
     tcase_add_test(cont, continued_rows_read_as_one_line);
     tcase_add_test(cont, malformed_continuations_name_the_line);
     tcase_add_test(cont, model_with_v7000_round_trips);
-    tcase_add_test(cont, negative_seed_names_its_unsigned_form);
     suite_add_tcase(s, cont);
     TCase *grads = tcase_create("optional-gradients");
     tcase_set_timeout(grads, 30);
