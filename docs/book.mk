@@ -26,7 +26,7 @@
 #   $(BOOK_DIR)/preface.html       docs/preface.md
 #   $(BOOK_DIR)/NN-name.html       chapters/NN-name.c, woven by docs/weave.lua
 #   $(BOOK_DIR)/appendix-changes.html  the diffs of the chapters' extending functions
-#   $(BOOK_DIR)/book.epub          preface + every chapter, figures inside
+#   $(BOOK_DIR)/book.epub          preface + every chapter + the appendix, figures inside
 #   docs-clean                     removes $(BOOK_DIR)
 # Variables it defines for the includer: BOOK_PAGES (every .html page),
 # BOOK_EPUB, BOOK_CHAPTERS (CHAPTER_SOURCES, sorted), BOOK_CHANGES (the
@@ -156,9 +156,10 @@ $(BOOK_DIR)/index.html: $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_TOOLS)
 $(BOOK_CHANGES): $(BOOK_CHAPTERS) $(BOOK_SRC)/chapter-diff.sh
 	$(BOOK_SRC)/chapter-diff.sh --appendix $@ $(BOOK_CHAPTERS)
 
+# (No source footer: the page is made, not written, and its listings have no line numbers.)
 $(BOOK_DIR)/appendix-changes.html: $(BOOK_CHANGES) $(BOOK_TOOLS)
 	@mkdir -p $(BOOK_DIR)
-	$(BOOK_PANDOC_HTML) $(BOOK_NAV) -M source=$< $< -o $@.tmp
+	$(BOOK_PANDOC_HTML) $(BOOK_NAV) $< -o $@.tmp
 	@mv $@.tmp $@
 
 $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
