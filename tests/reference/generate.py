@@ -230,6 +230,7 @@ def write_lookup():
         ("lookup/all-same", 4, 3, [3] * 20),
         ("lookup/wide", 4, 64, [3, 0, 3]),
         ("lookup/one-row", 1, 4, [0, 0, 0]),
+        ("lookup/row-of-1001", 1, 1001, [0]),  # rows continue over two lines (VALUES_PER_LINE)
     ]
     for name, V, D, idx in cases:
         weight = rand(seeded(name), V, D)
@@ -674,6 +675,8 @@ def write_model():
                note="sparse=True plus tying: the gradient is dense anyway")
     model_case(w, "model/untied-sparse-sgd", 4, False, True, {"name": "sgd", "lr": 0.5}, steps, {"sparse": True})
     model_case(w, "model/untied-max-norm", 4, False, True, sgd, steps, {"max_norm": 0.8})
+    model_case(w, "model/untied-weights-only", 4, False, True, sgd, steps, write_grads=False,
+               write_logits=False, note="what a training script knows: the loss and the weights after each step")
     w.save()
 
 
