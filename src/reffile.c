@@ -470,7 +470,6 @@ int ref_apply_specs(RefReader *r, RefFields *scope, const RefSpec *const *specs,
     return 0;
 }
 
-
 // ---------------------------------------------------------------------------
 // The file: header, cases, steps
 // ---------------------------------------------------------------------------
