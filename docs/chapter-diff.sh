@@ -186,7 +186,7 @@ for c in "$@"; do
     report=$out/$name.md
     lines=$(wc -l < "$c")
     prog=$(program_lines "$c")
-    share="program half $prog of $lines lines ($(( (100 * prog + lines / 2) / lines ))%)"
+    share="program half $prog of $lines lines ($((100 * prog / lines))%, at most 25%)"
     {
         echo "# What ${name} adds"
         echo
