@@ -93,6 +93,15 @@ $(eval $(call LIBRARY_RULES,$(BUILD)/asan/obj,$(SANITIZE),$(BUILD)/asan/bin))
 LIB      := $(BUILD)/obj/libbook.a
 ASAN_LIB := $(BUILD)/asan/obj/libbook.a
 
+# A chapter's `// extends: NAME` tags (docs/ARCHITECTURE.md) must name a
+# function an earlier chapter defines: a bad tag stops every build that
+# needs the library. (Order-only: the check's stamp is not in the archive.)
+$(BUILD)/stamps/extends.checked: $(CHAPTER_SOURCES) docs/chapter-diff.sh
+	@mkdir -p $(@D)
+	docs/chapter-diff.sh --check $(CHAPTER_SOURCES)
+	@touch $@
+$(LIB) $(ASAN_LIB): | $(BUILD)/stamps/extends.checked
+
 # Test suites: every tests/test_*.c is one Check suite, linked with the library.
 SUITE_SOURCES := $(sort $(wildcard tests/test_*.c))
 SUITES        := $(SUITE_SOURCES:tests/%.c=%)
@@ -206,8 +215,8 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
 	@echo "== The first run on a machine without the tools =="
 	@tests/run-suites --script tests/test-deps
-	@echo "== Every line of the chapters within 90 characters; numbers from runs in the weave =="
-	@tests/run-suites --script tests/line-length tests/weave-values
+	@echo "== Every line of the chapters within 90 characters; numbers from runs in the weave; extends: tags =="
+	@tests/run-suites --script tests/line-length tests/weave-values tests/test-extends
 	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
 	@echo "== All tests =="
@@ -224,7 +233,7 @@ $(BUILD)/asan/conformance: $(BUILD)/asan/obj/tests/conformance.o $(ASAN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) $^ -o $@ $(LDLIBS)
 
-## diffs: what each chapter adds to the ones before: new public names, earlier functions it uses (build/diffs/)
+## diffs: what each chapter adds: new names, earlier functions it uses, program-half share, code diffs of extending functions
 diffs: FORCE
 	@docs/chapter-diff.sh $(BUILD)/diffs $(CHAPTER_SOURCES)
 

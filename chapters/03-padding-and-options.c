@@ -243,6 +243,7 @@ Chapter 2's scatter-add needs two changes, and both are small:
 A frozen table needs no gradient at all.
 */
 
+// extends: emb_backward
 int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                       EmbError *err) {
     if (!e->requires_grad) return emb_check_indices(e, idx, n, err);
@@ -286,6 +287,7 @@ window, padding included, and `emb_backward_opts` drops the padding
 positions.
 */
 
+// extends: ntm_init
 int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
              int64_t context, TorchGenerator *gen, EmbError *err) {
     memset(m, 0, sizeof *m);
@@ -315,6 +317,7 @@ int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_ba
     return 0;
 }
 
+// extends: ntm_free
 void cm_free(ContextModel *m) {
     emb_free(&m->emb);
     linear_free(&m->proj);
@@ -327,6 +330,7 @@ void cm_free(ContextModel *m) {
     memset(m, 0, sizeof *m);
 }
 
+// extends: ntm_forward
 int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 const int64_t *targets, int64_t B, double *loss, EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim, C = m->proj.out_features;
@@ -358,6 +362,7 @@ int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
     return 0;
 }
 
+// extends: ntm_backward
 int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 int64_t B, EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim;
@@ -372,11 +377,13 @@ int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
     return emb_backward_opts(&m->emb, windows, B * T, m->drows, err);
 }
 
+// extends: ntm_zero_grad
 void cm_zero_grad(ContextModel *m) {
     emb_zero_grad(&m->emb);
     linear_zero_grad(&m->proj);
 }
 
+// extends: ntm_sgd_step
 void cm_sgd_step(ContextModel *m, float lr) {
     if (m->emb.requires_grad && m->emb.grad) {
         sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim,

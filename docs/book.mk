@@ -26,10 +26,12 @@
 #   $(BOOK_DIR)/index.html         front page: docs/index.md + contents
 #   $(BOOK_DIR)/preface.html       docs/preface.md
 #   $(BOOK_DIR)/NN-name.html       chapters/NN-name.c, woven by docs/weave.lua
-#   $(BOOK_DIR)/book.epub          preface + every chapter, figures inside
+#   $(BOOK_DIR)/appendix-changes.html  the diffs of the chapters' extending functions
+#   $(BOOK_DIR)/book.epub          preface + every chapter + the appendix, figures inside
 #   docs-clean                     removes $(BOOK_DIR)
 # Variables it defines for the includer: BOOK_PAGES (every .html page),
-# BOOK_EPUB, BOOK_CHAPTERS (CHAPTER_SOURCES, sorted).
+# BOOK_EPUB, BOOK_CHAPTERS (CHAPTER_SOURCES, sorted), BOOK_CHANGES (the
+# appendix's Markdown source, made under $(BOOK_BUILD)/appendix/).
 #
 # Figures. A chapter's prose names a figure relative to the chapter's figure
 # folder, ![..](fig-loss.png); the weave rewrites that to ch02/fig-loss.png.
@@ -61,8 +63,10 @@ endif
 
 BOOK_CHAPTERS := $(sort $(CHAPTER_SOURCES))
 BOOK_PREFACE  := $(BOOK_SRC)/preface.md
+# The appendix of code changes, made from the chapters (see below).
+BOOK_CHANGES  := $(BOOK_BUILD)/appendix/appendix-changes.md
 # Every page's source, in reading order (the front page is not in it).
-BOOK_PAGE_SOURCES := $(BOOK_PREFACE) $(BOOK_CHAPTERS)
+BOOK_PAGE_SOURCES := $(BOOK_PREFACE) $(BOOK_CHAPTERS) $(BOOK_CHANGES)
 
 # $(call book_page,chapters/01-lookup-table.c) -> build/book/01-lookup-table.html
 book_page = $(BOOK_DIR)/$(basename $(notdir $(1))).html
@@ -151,6 +155,21 @@ $(BOOK_DIR)/index.html: $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_TOOLS)
 	@mkdir -p $(BOOK_DIR)
 	$(BOOK_PANDOC_HTML) -M index=true -M next-source=$(BOOK_PREFACE) \
 	    -M book-pages="$(BOOK_PAGE_SOURCES)" $< -o $@.tmp
+	@mv $@.tmp $@
+
+# ---- The appendix: what each chapter changed ---------------------------------
+# Every function a chapter marks `// extends: NAME` shown as a unified diff
+# against the earlier function, written by docs/chapter-diff.sh (the same
+# diffs `make diffs` prints). An appendix rather than a section in each
+# chapter: docs/WEAVE.md says why.
+
+$(BOOK_CHANGES): $(BOOK_CHAPTERS) $(BOOK_SRC)/chapter-diff.sh
+	$(BOOK_SRC)/chapter-diff.sh --appendix $@ $(BOOK_CHAPTERS)
+
+# (No source footer: the page is made, not written, and its listings have no line numbers.)
+$(BOOK_DIR)/appendix-changes.html: $(BOOK_CHANGES) $(BOOK_TOOLS)
+	@mkdir -p $(BOOK_DIR)
+	$(BOOK_PANDOC_HTML) $(BOOK_NAV) $< -o $@.tmp
 	@mv $@.tmp $@
 
 $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
