@@ -54,14 +54,14 @@ START_TEST(init_matches_pytorch_bits) {
     const uint32_t first4[] = {0xbf901b85, 0xbf93808a, 0xbe804bd6, 0xbede255d};
     const uint32_t last4[] = {0xbf04a08d, 0xbe9d0855, 0xbfca5e02, 0x3fda734a};
     for (int i = 0; i < 4; i++) {
-        ck_assert_uint_eq(test_bits(e.weight[i]), first4[i]);
-        ck_assert_uint_eq(test_bits(e.weight[36 + i]), last4[i]);
+        assert_float_bits(e.weight[i], first4[i]);
+        assert_float_bits(e.weight[36 + i], last4[i]);
     }
     emb_free(&e);
 
     e = make_table(0, 5, 3);  // 15 values: the double Box-Muller path
     const uint32_t small[] = {0x3fc53f5c, 0xbe963c50, 0xc00b7149, 0x3f1184b6};
-    for (int i = 0; i < 4; i++) ck_assert_uint_eq(test_bits(e.weight[i]), small[i]);
+    for (int i = 0; i < 4; i++) assert_float_bits(e.weight[i], small[i]);
     emb_free(&e);
 }
 END_TEST
@@ -197,13 +197,13 @@ START_TEST(lookup_gathers_rows_with_duplicates) {
     ck_assert_int_eq(emb_lookup(&e, idx, 5, out, NULL), 0);
     for (int i = 0; i < 5; i++) {
         for (int d = 0; d < 4; d++) {
-            ck_assert_uint_eq(test_bits(out[i * 4 + d]), test_bits(e.weight[idx[i] * 4 + d]));
+            assert_same_float(out[i * 4 + d], e.weight[idx[i] * 4 + d]);
         }
     }
     // The output is a copy: changing it leaves the table alone.
     float before = e.weight[4 * 4];
     out[1 * 4] = 123.0f;
-    ck_assert_uint_eq(test_bits(e.weight[4 * 4]), test_bits(before));
+    assert_same_float(e.weight[4 * 4], before);
     emb_free(&e);
 }
 END_TEST
@@ -223,7 +223,7 @@ START_TEST(onehot_product_equals_lookup) {
     float rows[6 * 7], product[6 * 7];
     ck_assert_int_eq(emb_lookup(&e, idx, 6, rows, NULL), 0);
     ck_assert_int_eq(emb_onehot_matmul(&e, idx, 6, product, NULL), 0);
-    for (int i = 0; i < 6 * 7; i++) ck_assert_uint_eq(test_bits(rows[i]), test_bits(product[i]));
+    for (int i = 0; i < 6 * 7; i++) assert_same_float(rows[i], product[i]);
     emb_free(&e);
 }
 END_TEST
@@ -246,6 +246,28 @@ START_TEST(bad_index_is_an_error_and_writes_nothing) {
     ck_assert_int_eq(emb_onehot_matmul(&e, negative, 1, out, &err), -1);
     ck_assert_str_eq(err.msg, "index out of range in self: index -1, num_embeddings 10");
     ck_assert_int_eq(emb_lookup(&e, negative, 1, out, NULL), -1);  // err may be NULL
+    emb_free(&e);
+}
+END_TEST
+
+// emb_check_indices on its own: 0 for good indices (none at all included),
+// the first bad index named, and a negative count refused, by the check
+// and by the lookup (which then writes nothing).
+START_TEST(check_indices_names_the_first_bad_index_and_refuses_negative_n) {
+    Embedding e = make_table(0, 10, 2);
+    const int64_t good[] = {0, 9, 3}, bad[] = {1, 12, -3};
+    EmbError err;
+    ck_assert_int_eq(emb_check_indices(&e, good, 3, &err), 0);
+    ck_assert_int_eq(emb_check_indices(&e, NULL, 0, &err), 0);
+    ck_assert_int_eq(emb_check_indices(&e, bad, 3, &err), -1);
+    ck_assert_str_eq(err.msg, "index out of range in self: index 12, num_embeddings 10");
+    err.msg[0] = '\0';
+    ck_assert_int_eq(emb_check_indices(&e, good, -1, &err), -1);
+    ck_assert_msg(strstr(err.msg, "-1") != NULL, "the message '%s' does not name n = -1", err.msg);
+    float out[4] = {7, 7, 7, 7};
+    ck_assert_int_eq(emb_lookup(&e, good, -2, out, &err), -1);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(out[i], 7.0f);
+    ck_assert_int_eq(emb_check_indices(&e, good, -1, NULL), -1);  // err may be NULL
     emb_free(&e);
 }
 END_TEST
@@ -353,6 +375,7 @@ static Suite *chapter1_suite(void) {
     suite_add_tcase(s, lookup);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, bad_index_is_an_error_and_writes_nothing);
+    tcase_add_test(errors, check_indices_names_the_first_bad_index_and_refuses_negative_n);
     tcase_add_test(errors, bad_shape_is_an_error);
     tcase_add_test(errors, weight_bytes_is_checked);
     suite_add_tcase(s, errors);

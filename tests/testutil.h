@@ -28,6 +28,28 @@ static inline uint32_t test_bits(float x) {
     return u;
 }
 
+// Asserts that two floats are the same float, bit for bit, and shows both
+// as numbers and as bits when they are not.
+#define assert_same_float(got, want)                                                        \
+    do {                                                                                    \
+        float got_ = (got), want_ = (want);                                                 \
+        ck_assert_msg(test_bits(got_) == test_bits(want_),                                  \
+                      "%s is %.9g (bits 0x%08x), expected %s = %.9g (bits 0x%08x)", #got,    \
+                      (double)got_, test_bits(got_), #want, (double)want_, test_bits(want_)); \
+    } while (0)
+
+// Asserts that a float has the given bit pattern (a value PyTorch printed as
+// bits), showing both as numbers.
+#define assert_float_bits(got, want_bits)                                                   \
+    do {                                                                                    \
+        float got_ = (got), want_;                                                          \
+        uint32_t bits_ = (want_bits);                                                       \
+        memcpy(&want_, &bits_, sizeof want_);                                               \
+        ck_assert_msg(test_bits(got_) == bits_,                                             \
+                      "%s is %.9g (bits 0x%08x), expected %.9g (bits 0x%08x)", #got,         \
+                      (double)got_, test_bits(got_), (double)want_, bits_);                 \
+    } while (0)
+
 // Runs a shell command, returns its exit status and (in *out, caller frees)
 // everything it printed on stdout and stderr.
 static inline int test_run(const char *cmd, char **out) {
@@ -46,6 +68,29 @@ static inline int test_run(const char *cmd, char **out) {
     int status = pclose(p);
     *out = buf;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A program run that must fail: its arguments and the start of what it must
+// print (its message names the bad value).
+typedef struct TestBadRun {
+    const char *args, *want;
+} TestBadRun;
+
+// Runs PROGRAM with each case's arguments (after common_args) and asserts
+// that it exits with status 1 and that its output starts with the case's want.
+static inline void test_rejects_bad_input(const char *program, const char *common_args,
+                                          const TestBadRun *cases, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char cmd[1024], *out;
+        snprintf(cmd, sizeof cmd, "%s %s %s", program, common_args, cases[i].args);
+        int rc = test_run(cmd, &out);
+        ck_assert_msg(rc == 1, "%s: exit status %d, expected 1; it printed '%s'", cases[i].args,
+                      rc, out);
+        ck_assert_msg(strncmp(out, cases[i].want, strlen(cases[i].want)) == 0,
+                      "%s: printed '%s', expected it to start with '%s'", cases[i].args, out,
+                      cases[i].want);
+        free(out);
+    }
 }
 
 // Runs a suite in fork mode (CK_FORK may override) and returns the exit status.
