@@ -63,13 +63,23 @@ $(BOOK_DIR)/notebooks/$(2).html: notebooks/$(2).md $(NOTEBOOK_TOOLS) $(LIB) $(PR
 	    -M figure-root=$(BOOK_DIR)/notebooks -M strict-figures=true \
 	    notebooks/$(2).md -o $$@.tmp
 	@mv $$@.tmp $$@
+	@# A failed cell: the page is kept, dated 1970 so that the next make runs
+	@# the notebook again, and the run fails.
+	@if [ -f $(BUILD)/notebooks/$(3)/FAILED ]; then touch -t 197001020000 $$@; \
+	  echo "Page, with the failed cell marked: $$@" >&2; exit 1; fi
 
 ## notebookN: execute lab notebook N (its cells run, its page is built: build/book/notebooks/NN-name.html)
-notebook$(1): $(BOOK_DIR)/notebooks/$(2).html FORCE
+# With the pages it links to (its chapter, the next chapter, the teachers'
+# page and the front page), so that its links work without `make docs`.
+notebook$(1): $(BOOK_DIR)/notebooks/$(2).html $(BOOK_DIR)/$(2).html $(BOOK_DIR)/teaching.html \
+    $$(if $$(call nb_after,chapters/$(2).c),$(BOOK_DIR)/$$(basename $$(notdir $$(call nb_after,chapters/$(2).c))).html) FORCE
 	@echo "Page: $(BOOK_DIR)/notebooks/$(2).html"
 endef
 
 $(foreach s,$(NOTEBOOK_SOURCES),$(eval $(call NOTEBOOK_RULES,$(patsubst 0%,%,$(call nb_nn,$(s))),$(call nb_name,$(s)),$(call nb_nn,$(s)))))
+
+# A page whose notebook failed is kept (make would delete it).
+.PRECIOUS: $(NOTEBOOK_PAGES)
 
 ## notebooks: execute every lab notebook (make test does too)
 notebooks: $(NOTEBOOK_PAGES) FORCE
