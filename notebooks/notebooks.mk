@@ -175,3 +175,8 @@ CSV ?= $(BUILD)/grades.csv
 grade-class: $(foreach n,$(GRADE_NUMS),$(call ex_inputs,$(shell printf '%02d' $(n)),$(call chapter_name,$(n)))) FORCE
 	@if [ -z "$(DIR)" ]; then echo "make grade-class DIR=folder: a folder with one folder per student" >&2; exit 2; fi
 	@$(ex_grade) --class "$(DIR)" "$(CSV)"
+
+## grade-class-demo: write a class of five (notebooks/demo-class) to build/class-demo and grade it
+grade-class-demo: FORCE
+	@notebooks/demo-class "$(BUILD)/class-demo/submissions"
+	@$(MAKE) --no-print-directory grade-class DIR="$(BUILD)/class-demo/submissions" CSV="$(BUILD)/class-demo/grades.csv"
