@@ -89,9 +89,11 @@ notebooks: $(NOTEBOOK_PAGES) FORCE
 $(BOOK_DIR)/index.html: BOOK_PANDOC_HTML += --lua-filter notebooks/list.lua -M notebook-pages="$(NOTEBOOK_SOURCES)"
 $(BOOK_DIR)/index.html: $(NOTEBOOK_SOURCES) notebooks/list.lua
 
-$(BOOK_DIR)/teaching.html: $(BOOK_SRC)/TEACHING.md $(BOOK_TOOLS) | $(BOOK_DIR)/book.css $(BOOK_DIR)/index.html
+# The numbers it quotes from gradings are in notebooks/grading-facts.tsv
+# (make grading-facts), put in by notebooks/facts.lua.
+$(BOOK_DIR)/teaching.html: $(BOOK_SRC)/TEACHING.md $(BOOK_TOOLS) notebooks/facts.lua notebooks/grading-facts.tsv | $(BOOK_DIR)/book.css $(BOOK_DIR)/index.html
 	@mkdir -p $(BOOK_DIR)
-	$(BOOK_PANDOC_HTML) $< -o $@.tmp
+	$(BOOK_PANDOC_HTML) --lua-filter notebooks/facts.lua -M facts=notebooks/grading-facts.tsv $< -o $@.tmp
 	@mv $@.tmp $@
 
 docs: $(NOTEBOOK_PAGES) $(BOOK_DIR)/teaching.html
@@ -180,3 +182,11 @@ grade-class: $(foreach n,$(GRADE_NUMS),$(call ex_inputs,$(shell printf '%02d' $(
 grade-class-demo: FORCE
 	@notebooks/demo-class "$(BUILD)/class-demo/submissions"
 	@$(MAKE) --no-print-directory grade-class DIR="$(BUILD)/class-demo/submissions" CSV="$(BUILD)/class-demo/grades.csv"
+
+## grading-facts: grade every exercise and the demo class, and write the numbers the teachers' page quotes (notebooks/grading-facts.tsv)
+grading-facts: FORCE
+	@$(MAKE) --no-print-directory exercises-check EXERCISE_ASAN=1
+	@$(MAKE) --no-print-directory grade-class-demo EXERCISE_ASAN=1
+	@{ cat $(BUILD)/exercise/asan/facts/*.tsv $(BUILD)/exercise/asan/class-facts.tsv | sort -u; } > notebooks/grading-facts.tsv.tmp
+	@mv notebooks/grading-facts.tsv.tmp notebooks/grading-facts.tsv
+	@echo "Wrote notebooks/grading-facts.tsv:"; cat notebooks/grading-facts.tsv

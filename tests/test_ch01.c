@@ -316,22 +316,14 @@ START_TEST(program_rejects_bad_input_without_writing) {
     snprintf(path, sizeof path, "%s/table.tsv", dir);
     ck_assert_int_ne(stat(path, &st), 0);  // no output file, not even a partial one
 
-    rc = test_run(BIN_DIR "/ch01 --dim 0", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: --dim: expected a whole number in [1, 9223372036854775807], got '0'\n");
-    free(out);
-    rc = test_run(BIN_DIR "/ch01 --vocab", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: --vocab: missing value (see --help)\n");
-    free(out);
-    rc = test_run(BIN_DIR "/ch01 --bogus 1", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: unknown option '--bogus' (see --help)\n");
-    free(out);
-    rc = test_run(BIN_DIR "/ch01 --indices 1,,2", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: --indices: expected comma-separated whole numbers, got '1,,2'\n");
-    free(out);
+    const TestBadRun cases[] = {
+        {"--dim 0", "ch01: --dim: expected a whole number in [1, 9223372036854775807], got '0'\n"},
+        {"--vocab", "ch01: --vocab: missing value (see --help)\n"},
+        {"--bogus 1", "ch01: unknown option '--bogus' (see --help)\n"},
+        {"--indices 1,,2", "ch01: --indices: expected comma-separated whole numbers, got '1,,2'\n"},
+    };
+    test_rejects_bad_input(BIN_DIR "/ch01", "--out build/tests/ch01-bad", cases,
+                           sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
