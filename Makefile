@@ -197,6 +197,7 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --script tests/test-deps
 	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
+	@tests/run-suites --script tests/test-grade-class
 	@echo "== All tests =="
 	@tests/run-suites --total
 

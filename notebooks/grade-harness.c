@@ -7,8 +7,8 @@
  * function that calls exit(0) (or _exit, quick_exit, syscall(SYS_exit_group))
  * would pass every test that calls it. The grader links the suite with
  *
- *     -Wl,--wrap=_tcase_add_test,--wrap=srunner_run_all,--wrap=suite_add_tcase
- *     -Wl,--wrap=tcase_fn_start
+ *     -Wl,--wrap=_tcase_add_test,--wrap=srunner_run_all,--wrap=srunner_run
+ *     -Wl,--wrap=suite_add_tcase,--wrap=tcase_fn_start
  *
  * and this file then changes three things, without a change to the suite:
  *
@@ -42,12 +42,16 @@ void __real__tcase_add_test(TCase *tc, const TTest *ttest, int signal, int allow
                             int start, int end);
 void __real_suite_add_tcase(Suite *s, TCase *tc);
 void __real_srunner_run_all(SRunner *sr, enum print_output print_mode);
+void __real_srunner_run(SRunner *sr, const char *sname, const char *tcname,
+                        enum print_output print_mode);
 void __real_tcase_fn_start(const char *fname, const char *file, int line);
 
 void __wrap__tcase_add_test(TCase *tc, const TTest *ttest, int signal, int allowed_exit_value,
                             int start, int end);
 void __wrap_suite_add_tcase(Suite *s, TCase *tc);
 void __wrap_srunner_run_all(SRunner *sr, enum print_output print_mode);
+void __wrap_srunner_run(SRunner *sr, const char *sname, const char *tcname,
+                        enum print_output print_mode);
 void __wrap_tcase_fn_start(const char *fname, const char *file, int line);
 
 // Provided by the sanitizer runtimes; absent (NULL) in a build without them.
@@ -129,7 +133,12 @@ void __wrap_tcase_fn_start(const char *fname, const char *file, int line) {
     __real_tcase_fn_start(fname, file, line);
 }
 
-void __wrap_srunner_run_all(SRunner *sr, enum print_output print_mode) {
+// Before the first test: the environment read and cleaned, the plan
+// written, the last teardown added. Returns 0 when only the plan is wanted.
+static int prepare_run(void) {
+    static int prepared, run;
+    if (prepared) return run;
+    prepared = 1;
     read_end_code();
     unsetenv("EX_END_CODE");
     const char *dir = getenv("EX_SANITIZER_DIR");
@@ -149,9 +158,18 @@ void __wrap_srunner_run_all(SRunner *sr, enum print_output print_mode) {
             fclose(f);
         }
     }
-    if (plan_only) return;
+    if (plan_only) return run = 0;
     if (end_code > 0) {
         for (int c = 0; c < n_cases; c++) tcase_add_checked_fixture(cases[c], NULL, test_ran_to_its_end);
     }
-    __real_srunner_run_all(sr, print_mode);
+    return run = 1;
+}
+
+void __wrap_srunner_run_all(SRunner *sr, enum print_output print_mode) {
+    if (prepare_run()) __real_srunner_run_all(sr, print_mode);
+}
+
+void __wrap_srunner_run(SRunner *sr, const char *sname, const char *tcname,
+                        enum print_output print_mode) {
+    if (prepare_run()) __real_srunner_run(sr, sname, tcname, print_mode);
 }
