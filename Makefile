@@ -195,7 +195,7 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
 	@echo "== The first run on a machine without the tools =="
 	@tests/run-suites --script tests/test-deps
-	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
+	@echo "== Lab notebooks, every exercise, a class graded (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
 	@tests/run-suites --script tests/test-grade-class
 	@echo "== All tests =="

@@ -7,9 +7,11 @@
 #   make notebooks                 execute every notebook (make test does too)
 #   make exerciseN                 grade chapter N's exercises, notebooks/exercises/exNN-*.c
 #   make exerciseN EXERCISE=F.c    grade a student's copy F.c instead
-#   make exercises-check           every exercise both ways: the skeleton fails its
-#                                  chapter's tests, the book's function (and the model
-#                                  answer in notebooks/answers/) passes them
+#   make exercises-check           every exercise: the skeleton fails its chapter's
+#                                  tests, the book's function and the model answer
+#                                  (notebooks/answers/) pass them, planted and wrong
+#                                  answers (notebooks/wrong/) lose marks
+#   make grade-class DIR=D         grade every student folder under D into one CSV
 #
 # A notebook notebooks/NN-name.md has its chapter's name (chapters/NN-name.c).
 # Its cells run in build/notebooks/NN/ (emptied first); its page and figures go
