@@ -24,7 +24,9 @@
  *     is not enough;
  *   - when a test starts, sanitizer reports (of the test and of programs it
  *     runs) are sent to EX_SANITIZER_DIR/TESTNAME.PID, so the grader can
- *     name the test a report belongs to.
+ *     name the test a report belongs to; UBSan, which reports on stderr
+ *     whatever its options say, finds a line "@@ grade-harness: test NAME"
+ *     there before the test's output.
  *
  * It also writes the plan, every test the suite registered (one
  * "name<TAB>iterations<TAB>special" line each, special 1 for a test that
@@ -117,6 +119,9 @@ void __wrap_tcase_fn_start(const char *fname, const char *file, int line) {
         if (strcmp(tests[i].name, fname) == 0) current_special = tests[i].special;
     }
     if (sanitizer_dir[0]) {
+        // UBSan always reports on stderr: a line there says which test follows.
+        fprintf(stderr, "\n@@ grade-harness: test %s\n", fname);
+        fflush(stderr);
         char path[4096 + 256];
         snprintf(path, sizeof path, "%s/%s", sanitizer_dir, fname);
         if (__sanitizer_set_report_path) __sanitizer_set_report_path(path);
