@@ -417,12 +417,12 @@ END_TEST
 
 START_TEST(program_rejects_bad_input) {
     const TestBadRun cases[] = {
-        {"--dim 0", "ch02: --dim: expected a whole number in [1, 4096], got '0'\n"},
-        {"--lr -0.1", "ch02: --lr: expected a number in [0, 1e+06], got '-0.1'\n"},
-        {"--corpus build/tests/no-such-file.txt", "ch02: cannot open corpus build/tests/no-such-file.txt: No such file or directory\n"},
-        {"--corpus build/tests/ch02-empty.txt", "ch02: corpus build/tests/ch02-empty.txt has no words\n"},
-        {"--sentences 1 --batch 500", "ch02: --batch 500 is larger than the corpus"},
-        {"--steps", "ch02: --steps: missing value (see --help)\n"},
+        {"--dim 0", "--dim|0|4096"},
+        {"--lr -0.1", "--lr|-0.1|1e+06"},
+        {"--corpus build/tests/no-such-file.txt", "build/tests/no-such-file.txt|No such file"},
+        {"--corpus build/tests/ch02-empty.txt", "build/tests/ch02-empty.txt|no words"},
+        {"--sentences 1 --batch 500", "--batch|500|corpus"},
+        {"--steps", "--steps|missing"},
     };
     FILE *f = fopen("build/tests/ch02-empty.txt", "w");
     ck_assert_ptr_nonnull(f);

@@ -432,11 +432,11 @@ END_TEST
 
 START_TEST(program_rejects_bad_input) {
     const TestBadRun cases[] = {
-        {"--padding-idx 30", "ch03: Padding_idx must be within num_embeddings: padding_idx 30, num_embeddings 30 (valid: -30 to 29)\n"},
-        {"--max-norm -1", "ch03: max_norm must be a finite number >= 0, got -1\n"},
-        {"--norm-type -2", "ch03: norm_type must be a number >= 0 or inf, got -2\n"},
-        {"--norm-type two", "ch03: --norm-type: expected a number in [-inf, inf], got 'two'\n"},
-        {"--context 0", "ch03: --context: expected a whole number in [1, 64], got '0'\n"},
+        {"--padding-idx 30", "padding_idx 30|num_embeddings 30|-30|29"},
+        {"--max-norm -1", "max_norm|-1"},
+        {"--norm-type -2", "norm_type|-2"},
+        {"--norm-type two", "--norm-type|two"},
+        {"--context 0", "--context|0|64"},
     };
     test_rejects_bad_input(BIN_DIR "/ch03", "--out build/tests/ch03-bad", cases,
                            sizeof cases / sizeof cases[0]);

@@ -70,25 +70,33 @@ static inline int test_run(const char *cmd, char **out) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// A program run that must fail: its arguments and the start of what it must
-// print (its message names the bad value).
+// A program run that must fail: its arguments, and the words its message
+// must contain, separated by '|' (the bad value, the option, the valid
+// range), so that the test holds however the sentence around them is put.
 typedef struct TestBadRun {
-    const char *args, *want;
+    const char *args, *words;
 } TestBadRun;
 
 // Runs PROGRAM with each case's arguments (after common_args) and asserts
-// that it exits with status 1 and that its output starts with the case's want.
+// that it exits with status 1, that its message starts with the program's
+// name ("ch02: ...") and that it contains every one of the case's words.
 static inline void test_rejects_bad_input(const char *program, const char *common_args,
                                           const TestBadRun *cases, size_t n) {
+    const char *name = strrchr(program, '/') ? strrchr(program, '/') + 1 : program;
     for (size_t i = 0; i < n; i++) {
         char cmd[1024], *out;
         snprintf(cmd, sizeof cmd, "%s %s %s", program, common_args, cases[i].args);
         int rc = test_run(cmd, &out);
         ck_assert_msg(rc == 1, "%s: exit status %d, expected 1; it printed '%s'", cases[i].args,
                       rc, out);
-        ck_assert_msg(strncmp(out, cases[i].want, strlen(cases[i].want)) == 0,
-                      "%s: printed '%s', expected it to start with '%s'", cases[i].args, out,
-                      cases[i].want);
+        ck_assert_msg(strncmp(out, name, strlen(name)) == 0 && out[strlen(name)] == ':',
+                      "%s: the message '%s' does not start with '%s:'", cases[i].args, out, name);
+        char words[512];
+        snprintf(words, sizeof words, "%s", cases[i].words);
+        for (char *w = strtok(words, "|"); w; w = strtok(NULL, "|")) {
+            ck_assert_msg(strstr(out, w) != NULL, "%s: the message '%s' does not say '%s'",
+                          cases[i].args, out, w);
+        }
         free(out);
     }
 }
