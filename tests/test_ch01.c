@@ -26,14 +26,18 @@ static Embedding make_table(uint64_t seed, int64_t V, int64_t D) {
     return e;
 }
 
-// What emb_print_weight prints, as a string (caller frees).
-static char *print_weight(const Embedding *e) {
+// Asserts that emb_print_weight prints want for the table
+// torch.manual_seed(seed); nn.Embedding(V, D).
+static void assert_prints(uint64_t seed, int64_t V, int64_t D, const char *want) {
+    Embedding e = make_table(seed, V, D);
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
-    emb_print_weight(f, e);
+    emb_print_weight(f, &e);
     fclose(f);
-    return buf;
+    ck_assert_str_eq(buf, want);
+    free(buf);
+    emb_free(&e);
 }
 
 // What tensor_print prints for a (rows, cols) matrix (caller frees).
@@ -98,9 +102,7 @@ END_TEST
 /* --------------------------------------------------------------- print */
 
 START_TEST(print_matches_pytorch_small) {
-    Embedding e = make_table(0, 10, 4);
-    char *s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(0, 10, 4,
         "Parameter containing:\n"
         "tensor([[-1.1258, -1.1524, -0.2506, -0.4339],\n"
         "        [ 0.8487,  0.6920, -0.3160, -2.1152],\n"
@@ -112,15 +114,11 @@ START_TEST(print_matches_pytorch_small) {
         "        [-0.1740, -0.6787,  0.9383,  0.4889],\n"
         "        [ 1.2032,  0.0845, -1.2001, -0.0048],\n"
         "        [-0.5181, -0.3067, -1.5810,  1.7066]], requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 }
 END_TEST
 
 START_TEST(print_matches_pytorch_summarised) {
-    Embedding e = make_table(0, 300, 4);
-    char *s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(0, 300, 4,
         "Parameter containing:\n"
         "tensor([[-1.1258, -1.1524, -0.2506, -0.4339],\n"
         "        [ 0.8487,  0.6920, -0.3160, -2.1152],\n"
@@ -129,12 +127,8 @@ START_TEST(print_matches_pytorch_summarised) {
         "        [ 1.1469, -0.1733,  0.0637, -1.2699],\n"
         "        [-0.6212, -0.2381,  0.0892,  1.8008],\n"
         "        [-2.0627,  0.3222, -1.1390,  1.2418]], requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 
-    e = make_table(2, 400, 8);  // both dimensions summarised; suffix wraps
-    s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(2, 400, 8,  // both dimensions summarised; suffix wraps
         "Parameter containing:\n"
         "tensor([[-1.0408,  0.9166, -1.3042,  ...,  1.1676, -1.0574, -0.1188],\n"
         "        [-0.9078,  0.3452, -0.5713,  ..., -0.7529, -0.2250, -0.4327],\n"
@@ -144,15 +138,11 @@ START_TEST(print_matches_pytorch_summarised) {
         "        [-0.9154, -1.6842,  2.1327,  ..., -0.1805, -0.5703, -1.0628],\n"
         "        [-1.7333,  0.5120, -0.4081,  ...,  0.1068,  0.2520, -0.4321]],\n"
         "       requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 }
 END_TEST
 
 START_TEST(print_matches_pytorch_wrapped_rows) {
-    Embedding e = make_table(1, 3, 12);
-    char *s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(1, 3, 12,
         "Parameter containing:\n"
         "tensor([[-1.5256, -0.7502, -0.6540, -1.6095, -0.1002, -0.6092, -0.9798, -1.6091,\n"
         "         -0.7121,  0.3037, -0.7773, -0.2515],\n"
@@ -160,8 +150,6 @@ START_TEST(print_matches_pytorch_wrapped_rows) {
         "          0.1991,  0.0457,  0.1530, -0.4757],\n"
         "        [-1.8821, -0.7765,  2.0242, -0.0865,  2.3571, -1.0373,  1.5748, -0.6298,\n"
         "          2.4070,  0.2786,  0.2468,  1.1843]], requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 }
 END_TEST
 
