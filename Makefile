@@ -217,8 +217,9 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --script tests/test-deps
 	@echo "== Every line of the chapters within 90 characters; numbers from runs in the weave; extends: tags =="
 	@tests/run-suites --script tests/line-length tests/weave-values tests/test-extends
-	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
+	@echo "== Lab notebooks, every exercise, a class graded (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
+	@tests/run-suites --script tests/test-grade-class
 	@echo "== All tests =="
 	@tests/run-suites --total
 

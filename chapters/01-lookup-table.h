@@ -58,7 +58,8 @@ int emb_init(Embedding *e, int64_t V, int64_t D, TorchGenerator *gen, EmbError *
 // Frees what emb_init allocated (not a caller's weight) and zeroes *e.
 void emb_free(Embedding *e);
 
-// Checks that every index is in [0, V), as F.embedding does.
+// Checks that n >= 0 and that every index is in [0, V), as F.embedding does;
+// the message names the first bad index.
 int emb_check_indices(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err);
 
 // F.embedding(idx, weight): gathers rows. idx is (n,), out is (n, D).
