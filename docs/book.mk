@@ -9,7 +9,8 @@
 #                     include: the per-page rules below are made from it when
 #                     this file is read.
 #   a rule for $(BOOK_BUILD)/stamps/chNN.figures per chapter, which runs the
-#                     chapter's program, draws its figures as
+#                     chapter's program (which writes $(BOOK_BUILD)/chNN/values.tsv,
+#                     the numbers the prose quotes), draws its figures as
 #                     $(BOOK_BUILD)/chNN/*.png and then touches the stamp. A
 #                     chapter without figures still needs the stamp.
 #
@@ -82,7 +83,11 @@ BOOK_TOOLS := $(BOOK_SRC)/weave.lua $(BOOK_SRC)/book.lua $(BOOK_SRC)/template.ht
               $(BOOK_SRC)/book.css $(BOOK_SRC)/book.yaml $(BOOK_SRC)/book.theme \
               $(lastword $(MAKEFILE_LIST))
 
-BOOK_PANDOC_HTML = $(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
+# The weave reads the numbers a chapter's prose quotes from the chapter's run
+# ($(BOOK_BUILD)/chNN/values.tsv) and from tests/bench/values.tsv.
+BOOK_BENCH_VALUES := $(wildcard tests/bench/values.tsv)
+
+BOOK_PANDOC_HTML = EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
     --template $(BOOK_SRC)/template.html \
     --metadata-file $(BOOK_SRC)/book.yaml \
     --lua-filter $(BOOK_SRC)/book.lua \
@@ -109,8 +114,13 @@ $(foreach t,$(_book_triples),$(eval $(call book_page_rules,$(word 1,$(subst @, ,
 # A chapter page shows the chapter's header where the chapter includes it.
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(wildcard $(c:.c=.h))))
 
-# A chapter page also waits for the chapter's figures.
+# A chapter page also waits for the chapter's figures, and is woven again
+# when the numbers of its run or of the benchmarks change. values.tsv is made
+# by the run that touches the stamp.
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(call book_stamp,$(c))))
+$(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): \
+    $(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv $(BOOK_BENCH_VALUES)))
+$(BOOK_BUILD)/ch%/values.tsv: $(BOOK_BUILD)/stamps/ch%.figures ;
 
 # A page opened on its own (after `make chapter3`) needs its style sheet and
 # the pages its bars link to that need no chapter run: a chapter page waits
@@ -172,9 +182,10 @@ $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
 # $(BOOK_BUILD) (ch01/fig.png -> build/ch01/fig.png) and embedded.
 
 $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stamp,$(c))) \
-              $(BOOK_TOOLS) $(BOOK_SRC)/epub.css
+              $(BOOK_TOOLS) $(BOOK_SRC)/epub.css $(BOOK_BENCH_VALUES) \
+              $(foreach c,$(BOOK_CHAPTERS),$(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv)
 	@mkdir -p $(BOOK_DIR)
-	$(PANDOC) --from $(BOOK_SRC)/weave.lua --to epub3 \
+	EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to epub3 \
 	    --metadata-file $(BOOK_SRC)/book.yaml \
 	    --lua-filter $(BOOK_SRC)/book.lua -M figure-root=$(BOOK_BUILD) \
 	    $(if $(BOOK_STRICT),-M strict-figures=true) \
