@@ -430,6 +430,7 @@ int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T
     return 0;
 }
 
+// extends: ntm_sample_batch
 void windows_sample(const Windows *w, TorchGenerator *gen, int64_t B, int64_t *windows,
                     int64_t *lengths, int64_t *targets) {
     for (int64_t b = 0; b < B; b++) {  // B windows drawn uniformly
@@ -452,6 +453,7 @@ void windows_free(Windows *w) {
 */
 
 // The mean loss over every window, in batches of the model's max_batch.
+// extends: ntm_eval_loss
 int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err) {
     double total = 0.0;
     for (int64_t s = 0; s < w->n; s += m->max_batch) {
@@ -520,6 +522,7 @@ static void cm_record(const ContextModel *m, int64_t pad, int64_t s, CmTrainLog 
     emb_norm_stats(&m->emb, pad, &log->mean_norm[s], &log->max_norm[s]);
 }
 
+// extends: ntm_train
 int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen,
              const NtmTrainConfig *cfg, int64_t pad, CmTrainLog *log, EmbError *err) {
     int64_t B = cfg->batch, T = w->T, D = m->emb.embedding_dim,
