@@ -74,14 +74,15 @@ BOOK_PAGES := $(BOOK_DIR)/index.html $(foreach s,$(BOOK_PAGE_SOURCES),$(call boo
 BOOK_EPUB  := $(BOOK_DIR)/book.epub
 
 # What every page is made with.
-BOOK_TOOLS := $(BOOK_SRC)/weave.lua $(BOOK_SRC)/book.lua $(BOOK_SRC)/template.html \
+BOOK_TOOLS := $(BOOK_SRC)/weave.lua $(BOOK_SRC)/book.lua $(BOOK_SRC)/reader.lua \
+              $(BOOK_SRC)/template.html \
               $(BOOK_SRC)/book.css $(BOOK_SRC)/book.yaml $(BOOK_SRC)/book.theme \
               $(lastword $(MAKEFILE_LIST))
 
 BOOK_PANDOC_HTML = $(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
     --template $(BOOK_SRC)/template.html \
     --metadata-file $(BOOK_SRC)/book.yaml \
-    --lua-filter $(BOOK_SRC)/book.lua \
+    --lua-filter $(BOOK_SRC)/reader.lua --lua-filter $(BOOK_SRC)/book.lua \
     --css book.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
     -M figure-root=$(BOOK_DIR) $(if $(BOOK_STRICT),-M strict-figures=true)
 
@@ -157,7 +158,8 @@ $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stam
 	@mkdir -p $(BOOK_DIR)
 	$(PANDOC) --from $(BOOK_SRC)/weave.lua --to epub3 \
 	    --metadata-file $(BOOK_SRC)/book.yaml \
-	    --lua-filter $(BOOK_SRC)/book.lua -M figure-root=$(BOOK_BUILD) \
+	    --lua-filter $(BOOK_SRC)/reader.lua --lua-filter $(BOOK_SRC)/book.lua \
+	    -M figure-root=$(BOOK_BUILD) \
 	    $(if $(BOOK_STRICT),-M strict-figures=true) \
 	    --css $(BOOK_SRC)/epub.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
 	    --toc --toc-depth=2 --epub-chapter-level=1 \

@@ -56,7 +56,8 @@ $(BOOK_DIR)/notebooks/$(2).html: notebooks/$(2).md $(NOTEBOOK_TOOLS) $(LIB) $(PR
 	  NOTEBOOK_LIB='$(CURDIR)/$(LIB)' NOTEBOOK_LDLIBS='$(LDLIBS)' NOTEBOOK_GNUPLOT='$(GNUPLOT)' \
 	  $(PANDOC) --from markdown --to html5 --standalone \
 	    --template $(BOOK_SRC)/template.html --metadata-file $(BOOK_SRC)/book.yaml \
-	    --lua-filter notebooks/execute.lua --lua-filter $(BOOK_SRC)/book.lua \
+	    --lua-filter notebooks/execute.lua --lua-filter $(BOOK_SRC)/reader.lua \
+	    --lua-filter $(BOOK_SRC)/book.lua \
 	    --css ../book.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
 	    -M root=../ -M chapter-source=chapters/$(2).c \
 	    $$(if $$(call nb_after,chapters/$(2).c),-M next-source=$$(call nb_after,chapters/$(2).c)) \
