@@ -114,6 +114,10 @@ $(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(ASAN_LIB)
 
 SUPPORT_SUITES := $(filter-out test_ch%,$(SUITES))
 
+# What every chapter's figure scripts may load: the style, the trajectory
+# figure and its label placement (chapters/*.gp and *.awk without a number).
+FIGURE_SHARED := $(filter-out chapters/[0-9][0-9]-%,$(wildcard chapters/*.gp chapters/*.awk))
+
 # $(1) = N, $(2) = NN-title, $(3) = chNN, $(4) = NN
 define CHAPTER_RULES
 $(BUILD)/bin/$(3): $(BUILD)/obj/prog/$(2).o $(LIB)
@@ -138,7 +142,7 @@ $(BUILD)/stamps/$(3).tested: $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) $(BUILD)
 # the link names the old run or the new one; folders of unfinished or
 # replaced runs are removed by the next run.
 $(BUILD)/stamps/$(3).figures: $(BUILD)/stamps/$(3).tested $(BUILD)/bin/$(3) \
-        $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp
+        $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) $(FIGURE_SHARED)
 	@set -e; mkdir -p $(BUILD)/runs $$(@D); \
 	new=$(3)-$$$$$$$$; run=$(BUILD)/runs/$$$$new; mkdir $$$$run; \
 	echo "$(BUILD)/bin/$(3) --out $$$$run"; \
