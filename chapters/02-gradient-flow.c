@@ -70,7 +70,8 @@ it has three consequences that the rest of the book keeps coming back to:
    gradients: the backward pass must *add*, not assign.
 3. The gradient has the shape of the whole table, $V \times D$, even when
    only a handful of rows are non-zero. That is what PyTorch does by
-   default (`sparse=False`), and chapter 6 is about avoiding it.
+   default (`sparse=False`); chapter 6 replaces it with a sparse gradient
+   that holds only the rows looked up.
 
 The code starts from chapter 1's table.
 */
@@ -974,5 +975,6 @@ only the rows in the batch.
    the check catch it?
 6. The `<unk>` row never moves. Which rows would move under SGD with
    momentum, where each step also adds a fraction of the previous step?
-   (Chapter 4 answers this.)
+   (Chapter 4 answers this: it builds momentum and shows the rows that
+   move without a gradient.)
 */

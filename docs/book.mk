@@ -117,6 +117,20 @@ $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): | $(call book_page,$
 $(call book_page,$(BOOK_PREFACE)): | $(BOOK_DIR)/index.html
 $(BOOK_DIR)/index.html: | $(BOOK_DIR)/book.css
 
+# "chapter N" in any page's prose links to chapter N once it exists
+# (docs/weave.lua), so every page depends on the list of chapters. The list
+# is rewritten only when it changes, so adding a chapter rebuilds every page
+# and nothing else does.
+BOOK_CHAPTER_LIST := $(BOOK_BUILD)/stamps/chapter-list
+$(BOOK_CHAPTER_LIST): _book_chapter_list_check
+	@mkdir -p $(@D)
+	@echo '$(BOOK_CHAPTERS)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+.PHONY: _book_chapter_list_check
+_book_chapter_list_check:
+
+$(filter-out $(BOOK_DIR)/index.html,$(BOOK_PAGES)) $(BOOK_EPUB): $(BOOK_CHAPTER_LIST)
+
 # ---- Pages ------------------------------------------------------------------
 
 # A chapter page: copy the chapter's figures next to the page, then weave.

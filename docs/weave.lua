@@ -205,8 +205,91 @@ function weave.own_header(name, code)
     pandoc.Attr('', CODE_CLASSES, {{'startFrom', '1'}}))}, pandoc.Attr('', {'header-listing'}))
 end
 
+-- ---- Links to chapters ------------------------------------------------------
+-- "chapter 4" (or "Chapter 4") in the prose becomes a link to chapter 4's
+-- page once chapters/04-*.c exists; until then it stays plain text, so a
+-- forward reference turns into a link the day its chapter lands. Headings,
+-- existing links, image captions and a chapter's references to itself are
+-- left alone. The links are ordinary page links (04-optimizers.html), which
+-- the EPUB build turns into links inside the one document.
+
+local chapter_pages_cache = nil
+
+-- {["4"] = "04-optimizers", ...}: the chapters in chapters/ (run from the
+-- top of the repository, as docs/book.mk does).
+function weave.chapter_pages()
+  if chapter_pages_cache then return chapter_pages_cache end
+  local pages = {}
+  local ls = io.popen('ls chapters 2>/dev/null')
+  if ls then
+    for f in ls:lines() do
+      local base, nn = f:match('^((%d%d)%-[%w_%-]+)%.c$')
+      if base then pages[tostring(tonumber(nn))] = base end
+    end
+    ls:close()
+  end
+  chapter_pages_cache = pages
+  return pages
+end
+
+local function link_chapter_refs(inlines, own)
+  local pages = weave.chapter_pages()
+  local out = pandoc.List()
+  local i = 1
+  while i <= #inlines do
+    local a, gap, b = inlines[i], inlines[i + 1], inlines[i + 2]
+    local lead, word = '', nil
+    if a.t == 'Str' then lead, word = a.text:match('^(%p*)([Cc]hapter)$') end
+    if word and gap and (gap.t == 'Space' or gap.t == 'SoftBreak') and b and b.t == 'Str' then
+      local num, tail = b.text:match('^(%d+)(.*)$')
+      local plain_tail = tail and (tail:match('^%p*$') or tail:match("^'s%p*$") or tail:match('^’s%p*$'))
+      if num and plain_tail and pages[num] and num ~= own then
+        if lead ~= '' then out:insert(pandoc.Str(lead)) end
+        out:insert(pandoc.Link({pandoc.Str(word), pandoc.Space(), pandoc.Str(num)},
+          pages[num] .. '.html', '', pandoc.Attr('', {'chapter-ref'})))
+        if tail ~= '' then out:insert(pandoc.Str(tail)) end
+        i = i + 3
+        goto continue
+      end
+    end
+    out:insert(a)
+    i = i + 1
+    ::continue::
+  end
+  return out
+end
+
+local function unlink_chapter_refs(inlines)
+  return pandoc.walk_inline(pandoc.Span(inlines), {
+    Link = function(l)
+      if l.classes:includes('chapter-ref') then return l.content end
+    end,
+  }).content
+end
+
+-- Links "chapter N" in a document's prose; `own` is the chapter's own
+-- number ("2") or nil.
+function weave.link_chapters(blocks, own)
+  local linked = pandoc.walk_block(pandoc.Div(blocks), {
+    Inlines = function(inlines) return link_chapter_refs(inlines, own) end,
+  })
+  return pandoc.walk_block(linked, {
+    Header = function(h) h.content = unlink_chapter_refs(h.content); return h end,
+    Link = function(l) l.content = unlink_chapter_refs(l.content); return l end,
+    Image = function(img) img.caption = unlink_chapter_refs(img.caption); return img end,
+  }).content
+end
+
 -- Weaves one source into a Pandoc document.
 function weave.weave_source(src, opts)
+  local doc = weave.weave_one(src, opts)
+  local nn = weave.chapter_number(src.name or '')
+  return pandoc.Pandoc(weave.link_chapters(doc.blocks, nn and tostring(tonumber(nn))),
+    doc.meta)
+end
+
+-- Weaves one source into a Pandoc document (without the chapter links).
+function weave.weave_one(src, opts)
   local name, text = src.name or '', src.text or ''
   if name:match('%.md$') or name:match('%.markdown$') then
     return pandoc.read(text, 'markdown', opts)
