@@ -38,13 +38,16 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # Recursive makes inherit EMB_DEPS_OK and do not check again.
 # ---------------------------------------------------------------------------
 
+# A goal that needs more than every build needs asks tests/deps for it by
+# name: `make pdf` also needs Chromium and poppler-utils.
 NO_TOOL_GOALS := help clean deps
+DEPS_EXTRA := $(if $(filter pdf,$(MAKECMDGOALS)),pdf)
 ifneq ($(filter-out $(NO_TOOL_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
-ifndef EMB_DEPS_OK
-ifneq ($(shell tests/deps >&2 && echo ok),ok)
+ifneq ($(EMB_DEPS_OK),1$(DEPS_EXTRA))
+ifneq ($(shell tests/deps $(DEPS_EXTRA) >&2 && echo ok),ok)
 $(error the tools the book needs are missing (see the lines above); nothing was built)
 endif
-export EMB_DEPS_OK := 1
+export EMB_DEPS_OK := 1$(DEPS_EXTRA)
 endif
 endif
 
@@ -222,6 +225,7 @@ diffs: FORCE
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 include notebooks/notebooks.mk
+include docs/pdf.mk
 
 ## clean: remove build/
 clean: FORCE

@@ -25,7 +25,7 @@
 #   $(BOOK_DIR)/index.html         front page: docs/index.md + contents
 #   $(BOOK_DIR)/preface.html       docs/preface.md
 #   $(BOOK_DIR)/NN-name.html       chapters/NN-name.c, woven by docs/weave.lua
-#   $(BOOK_DIR)/book.epub          preface + every chapter, figures inside
+#   $(BOOK_DIR)/book.epub          preface + every chapter + $(BOOK_APPENDICES), figures inside
 #   docs-clean                     removes $(BOOK_DIR)
 # Variables it defines for the includer: BOOK_PAGES (every .html page),
 # BOOK_EPUB, BOOK_CHAPTERS (CHAPTER_SOURCES, sorted).
@@ -163,9 +163,13 @@ $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
 	cp $< $@
 
 # ---- EPUB -------------------------------------------------------------------
-# One pandoc run over the preface and every chapter; a new EPUB file per
-# level-1 heading (one per chapter). Images are looked up under
+# One pandoc run over the preface, every chapter and the appendices; a new
+# EPUB file per level-1 heading (one per chapter). Images are looked up under
 # $(BOOK_BUILD) (ch01/fig.png -> build/ch01/fig.png) and embedded.
+# BOOK_APPENDICES: sources that follow the chapters, added to by the
+# includer after this file (notebooks/notebooks.mk adds the teachers' page
+# and the built lab notebooks, and makes the EPUB depend on them).
+BOOK_APPENDICES ?=
 
 $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stamp,$(c))) \
               $(BOOK_TOOLS) $(BOOK_SRC)/epub.css
@@ -178,7 +182,7 @@ $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stam
 	    --css $(BOOK_SRC)/epub.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
 	    --toc --toc-depth=2 --epub-chapter-level=1 \
 	    --resource-path=$(BOOK_BUILD):. \
-	    $(BOOK_PAGE_SOURCES) -o $@.tmp
+	    $(BOOK_PAGE_SOURCES) $(BOOK_APPENDICES) -o $@.tmp
 	@mv $@.tmp $@
 
 # ---- Phony targets ------------------------------------------------------------

@@ -87,6 +87,11 @@ $(BOOK_DIR)/teaching.html: $(BOOK_SRC)/TEACHING.md $(BOOK_TOOLS) | $(BOOK_DIR)/b
 
 docs: $(NOTEBOOK_PAGES) $(BOOK_DIR)/teaching.html
 
+# The EPUB and the printable book end with the teachers' page and the lab
+# notebooks as run (docs/weave.lua reads a built page back).
+BOOK_APPENDICES += $(BOOK_SRC)/TEACHING.md $(NOTEBOOK_PAGES)
+$(BOOK_EPUB): $(BOOK_SRC)/TEACHING.md $(NOTEBOOK_PAGES)
+
 # ---------------------------------------------------------------------------
 # Exercises. notebooks/grade compiles the student's file, finds which of
 # chapter N's functions it defines, weakens those symbols in a copy of the
