@@ -872,9 +872,11 @@ sum of every gradient seen so far. The loss goes above twice the
 baseline by step 64 (the program prints the step), runs away, and ends
 in NaN.
 
-![How many rows each step touches.](fig-touched.png)
+![How many rows each of the first 200 steps touches.](fig-touched.png)
 
-The last figure counts the distinct rows each batch looked up. A batch of
+The last figure counts the distinct rows each batch looked up, for the
+first 200 steps; the rest of the run draws its batches the same way and
+looks the same. A batch of
 32 positions touches about 16 of the 29 rows, because common words repeat
 within a batch; only those rows have a nonzero gradient, and only those
 rows move under SGD. With a real vocabulary the fraction is tiny: try
