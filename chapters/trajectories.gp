@@ -18,7 +18,7 @@ names = system("tail -n +2 ".dir."/categories.tsv | cut -f2 | tr '\\n' ' '")
 data = dir.'/trajectory.tsv'
 stats data using 3 nooutput
 last = STATS_max
-LABEL_FONT = ',9'
+LABEL_FONT = ',10'
 # Labels sit on a mostly opaque white box, so paths under them do not hide them.
 set style textbox opaque fillcolor rgb '#26ffffff' noborder margins 0.5, 0.2
 INK = '#444444'
@@ -36,7 +36,7 @@ set yrange [GPVAL_Y_MIN:GPVAL_Y_MAX]
 W = GPVAL_TERM_XMAX - GPVAL_TERM_XMIN
 H = GPVAL_TERM_YMAX - GPVAL_TERM_YMIN
 labels = sprintf("< awk -F'\t' -v x0=%g -v x1=%g -v y0=%g -v y1=%g -v W=%g -v H=%g " \
-                 . "-v cw=7.2 -v ch=14 -f chapters/trajectory-labels.awk '%s'", \
+                 . "-v cw=7.8 -v ch=15 -f chapters/trajectory-labels.awk '%s'", \
                  GPVAL_X_MIN, GPVAL_X_MAX, GPVAL_Y_MIN, GPVAL_Y_MAX, W, H, data)
 
 set output dir.'/'.output
