@@ -34,7 +34,7 @@ $(BOOK_PRINT): $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_SRC)/TEACHING.md
 	    --template $(BOOK_SRC)/print.html --metadata-file $(BOOK_SRC)/book.yaml \
 	    --lua-filter $(BOOK_SRC)/reader.lua --lua-filter $(BOOK_SRC)/book.lua \
 	    --css book.css --css print.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
-	    -M figure-root=$(BOOK_DIR) -M strict-figures=true \
+	    -M figure-root=$(BOOK_DIR) -M strict-figures=true -M print=true \
 	    -M book-pages="$(BOOK_PAGE_SOURCES) $(BOOK_APPENDICES)" \
 	    $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_APPENDICES) -o $@.tmp
 	@mv $@.tmp $@

@@ -18,7 +18,8 @@ lab notebooks. It runs before docs/book.lua.
     spaces between words. Words longer than 30 characters may break.
 
 Metadata it reads: figure-root (as docs/book.lua does), to strip a prefix
-from image paths that the printable book passes with their build folder.
+from image paths that the printable book passes with their build folder;
+print (true for the printable book), to say where the notebooks are.
 --]]
 
 local stringify = pandoc.utils.stringify
@@ -159,9 +160,27 @@ local function Para(para)
   return nil
 end
 
+-- The printable book (-M print=true) carries the lab notebooks after the
+-- chapters: the front page's list of notebook pages (docs/index.md's div
+-- #notebooks, filled for the HTML book by notebooks/list.lua) says so.
+local function print_notebook_list(blocks)
+  return pandoc.walk_block(pandoc.Div(blocks), {
+    Div = function(div)
+      if div.identifier ~= 'notebooks' then return nil end
+      div.content = {pandoc.Para(pandoc.read('In this printed book the lab notebooks come ' ..
+        'after the chapters, as appendices, with every cell as it ran when the book was ' ..
+        'built; the contents above list them.', 'markdown').blocks[1].content)}
+      return div
+    end,
+  }).content
+end
+
 function Pandoc(doc)
   local root = doc.meta['figure-root']
   figure_root = root and stringify(root) or nil
+  if doc.meta['print'] and stringify(doc.meta['print']) == 'true' then
+    doc.blocks = print_notebook_list(doc.blocks)
+  end
   local blocks = pandoc.walk_block(pandoc.Div(doc.blocks), {
     Image = function(img)
       img.src = strip_root(img.src)
