@@ -187,10 +187,12 @@ function Pandoc(doc)
       return img
     end,
   }).content
-  blocks = pandoc.walk_block(pandoc.Div(blocks), {
-    Para = Para,
-    Code = (is_html or is_epub) and html_code or nil,
-  }).content
+  -- Figures first, so that an alt text is made from the caption's code as
+  -- written, before the code becomes raw HTML.
+  blocks = pandoc.walk_block(pandoc.Div(blocks), {Para = Para}).content
+  if is_html or is_epub then
+    blocks = pandoc.walk_block(pandoc.Div(blocks), {Code = html_code}).content
+  end
   doc.blocks = blocks
   return doc
 end
