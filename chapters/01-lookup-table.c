@@ -226,7 +226,7 @@ and all three come from PyTorch:
   padding on its last row stores $V-1$, never $-1$, so the two cannot be
   confused.
 
-It checks every index before it copies anything, and so do we, so that a
+PyTorch checks every index before it copies anything, and so do we, so that a
 bad index leaves the output untouched. The message is PyTorch's
 (`index out of range in self`), with the index and the table size added,
 which PyTorch's CPU message leaves out.
