@@ -7,7 +7,8 @@
 # Input: trajectory.tsv (word, category, step, x, y; a header row; one block
 # per row of the table). x0..x1, y0..y1 are the plot's ranges, W x H the
 # plot area in pixels, cw and ch a label character's width and height in
-# pixels.
+# pixels. With -v block=N only the N-th block (from 0) is read: one frame of
+# frames.tsv (the same columns, one block per snapshot).
 #
 # Output, one line per word after a header row: word, category, moved (0 if
 # the row ended exactly where it started), the end point (x, y), the label's
@@ -21,7 +22,12 @@
 # labels fanned out around it, each joined to its point.
 
 NR == 1 { next }
+NF == 0 { if (seen) gap = 1; next }
+$3 == "step" { next }  # a block's own header row (frames.tsv has one per block)
 NF >= 5 {
+    if (gap) { blk++; gap = 0 }
+    seen = 1
+    if (block != "" && blk != block) next
     w = $1
     if (!(w in first_x)) {
         order[++n] = w; cat[w] = $2; first_x[w] = $4; first_y[w] = $5
