@@ -202,6 +202,8 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
 	@echo "== The first run on a machine without the tools =="
 	@tests/run-suites --script tests/test-deps
+	@echo "== What the pages do for their readers (docs/reader.lua, chapter links) =="
+	@tests/run-suites --script tests/test-reader
 	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
 	@echo "== All tests =="
