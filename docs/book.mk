@@ -198,7 +198,10 @@ $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
 # BOOK_APPENDICES: sources that follow the chapters, added to by the
 # includer after this file (notebooks/notebooks.mk adds the teachers' page
 # and the built lab notebooks, and makes the EPUB depend on them).
+# BOOK_APPENDIX_FILTERS: pandoc options those sources need (a Lua filter
+# and its metadata), given to the EPUB's and the printable book's run.
 BOOK_APPENDICES ?=
+BOOK_APPENDIX_FILTERS ?=
 
 $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stamp,$(c))) \
               $(BOOK_TOOLS) $(BOOK_SRC)/epub.css $(BOOK_BENCH_VALUES) \
@@ -207,7 +210,7 @@ $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stam
 	EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to epub3 \
 	    --metadata-file $(BOOK_SRC)/book.yaml \
 	    --lua-filter $(BOOK_SRC)/reader.lua --lua-filter $(BOOK_SRC)/book.lua \
-	    -M figure-root=$(BOOK_BUILD) \
+	    $(BOOK_APPENDIX_FILTERS) -M figure-root=$(BOOK_BUILD) \
 	    $(if $(BOOK_STRICT),-M strict-figures=true) \
 	    --css $(BOOK_SRC)/epub.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
 	    --toc --toc-depth=2 --epub-chapter-level=1 \

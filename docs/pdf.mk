@@ -13,7 +13,8 @@
 #
 # What it uses from book.mk and notebooks.mk: PANDOC, BOOK_SRC, BOOK_BUILD,
 # BOOK_DIR, BOOK_TOOLS, BOOK_PAGE_SOURCES, BOOK_CHAPTERS, BOOK_APPENDICES,
-# BOOK_CHAPTER_LIST, book_stamp, NOTEBOOK_SOURCES, NOTEBOOK_PAGES.
+# BOOK_APPENDIX_DEPS, BOOK_APPENDIX_FILTERS, BOOK_CHAPTER_LIST, book_page,
+# NOTEBOOK_SOURCES.
 
 CHROMIUM ?= chromium
 BOOK_PDF   := $(BOOK_DIR)/book.pdf
@@ -25,15 +26,15 @@ $(BOOK_DIR)/print.css: $(BOOK_SRC)/print.css
 
 # The one HTML document. Figures are the chapter pages' copies next to it
 # (build/book/chNN/), so it waits for the chapter pages.
-$(BOOK_PRINT): $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_SRC)/TEACHING.md \
-               $(NOTEBOOK_PAGES) $(BOOK_TOOLS) $(BOOK_SRC)/print.html $(BOOK_CHAPTER_LIST) \
+$(BOOK_PRINT): $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_APPENDIX_DEPS) \
+               $(BOOK_TOOLS) $(BOOK_SRC)/print.html $(BOOK_CHAPTER_LIST) \
                $(foreach c,$(BOOK_CHAPTERS),$(call book_page,$(c))) \
                | $(BOOK_DIR)/book.css $(BOOK_DIR)/print.css
 	@mkdir -p $(BOOK_DIR)
-	$(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
+	EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
 	    --template $(BOOK_SRC)/print.html --metadata-file $(BOOK_SRC)/book.yaml \
 	    --lua-filter $(BOOK_SRC)/reader.lua --lua-filter $(BOOK_SRC)/book.lua \
-	    --css book.css --css print.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
+	    $(BOOK_APPENDIX_FILTERS) --css book.css --css print.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
 	    -M figure-root=$(BOOK_DIR) -M strict-figures=true -M print=true \
 	    -M book-pages="$(BOOK_PAGE_SOURCES) $(BOOK_APPENDICES)" \
 	    $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_APPENDICES) -o $@.tmp

@@ -103,8 +103,12 @@ docs: $(NOTEBOOK_PAGES) $(BOOK_DIR)/teaching.html
 
 # The EPUB and the printable book end with the teachers' page and the lab
 # notebooks as run (docs/weave.lua reads a built page back).
+# The teachers' page quotes grading facts there too.
 BOOK_APPENDICES += $(BOOK_SRC)/TEACHING.md $(NOTEBOOK_PAGES)
-$(BOOK_EPUB): $(BOOK_SRC)/TEACHING.md $(NOTEBOOK_PAGES)
+BOOK_APPENDIX_DEPS += $(BOOK_SRC)/TEACHING.md $(NOTEBOOK_PAGES) notebooks/facts.lua \
+                      notebooks/grading-facts.tsv
+BOOK_APPENDIX_FILTERS += --lua-filter notebooks/facts.lua -M facts=notebooks/grading-facts.tsv
+$(BOOK_EPUB): $(BOOK_APPENDIX_DEPS)
 
 # ---------------------------------------------------------------------------
 # Exercises. notebooks/grade compiles the student's file, finds which of
