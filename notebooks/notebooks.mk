@@ -191,4 +191,9 @@ grading-facts: FORCE
 	@$(MAKE) --no-print-directory grade-class-demo EXERCISE_ASAN=1
 	@{ cat $(BUILD)/exercise/asan/facts/*.tsv $(BUILD)/exercise/asan/class-facts.tsv | sort -u; } > notebooks/grading-facts.tsv.tmp
 	@mv notebooks/grading-facts.tsv.tmp notebooks/grading-facts.tsv
-	@echo "Wrote notebooks/grading-facts.tsv:"; cat notebooks/grading-facts.tsv
+	@# The Markdown source shows the same numbers as the page: [N]{.fact key=K}.
+	@while IFS=$$'\t' read -r key value; do \
+	  sed -i -E "s|\[[^]]*\]\{\.fact key=$$key\}|[$$value]{.fact key=$$key}|g" $(BOOK_SRC)/TEACHING.md; \
+	done < notebooks/grading-facts.tsv
+	@echo "Wrote notebooks/grading-facts.tsv (and its numbers into $(BOOK_SRC)/TEACHING.md's source):"; \
+	  cat notebooks/grading-facts.tsv
