@@ -73,10 +73,10 @@ static float *zeroed(int64_t rows, int64_t cols) {
 // The scratch buffers and the two path buffers of a model of V x D.
 static int alloc_buffers(LangModel *m, int64_t V, int64_t D, EmbError *err) {
     int64_t B = m->max_batch;
-    m->x = zeroed(B, D), m->dx = zeroed(B, D);
+    m->x = zeroed(B, D), m->dx = zeroed(B, D), m->a = zeroed(B, D), m->da = zeroed(B, D);
     m->logits = zeroed(B, V), m->dlogits = zeroed(B, V);
     m->grad_emb_path = zeroed(V, D), m->grad_proj_path = zeroed(V, D);
-    if (!m->x || !m->dx || !m->logits || !m->dlogits || !m->grad_emb_path ||
+    if (!m->x || !m->dx || !m->a || !m->da || !m->logits || !m->dlogits || !m->grad_emb_path ||
         !m->grad_proj_path)
         return emb_fail(err, "cannot allocate a model of %lld x %lld for batches of %lld",
                         (long long)V, (long long)D, (long long)B);
@@ -89,7 +89,10 @@ int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_
     if (max_batch < 1)
         return emb_fail(err, "max_batch %lld: must be at least 1", (long long)max_batch);
     if (emb_init_with_options(&m->emb, V, D, &o->emb, gen, err) != 0) return -1;
-    if (linear_init_bias(&m->proj, D, V, o->bias, gen, err) != 0) {
+    m->hidden = o->hidden;
+    if ((o->hidden && linear_init(&m->hid, D, D, gen, err) != 0) ||
+        linear_init_bias(&m->proj, D, V, o->bias, gen, err) != 0) {
+        linear_free(&m->hid);
         emb_free(&m->emb);
         return -1;
     }
@@ -104,10 +107,36 @@ int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_
 
 void lm_free(LangModel *m) {
     linear_free(&m->proj);  // leaves a tied weight alone: the table owns it
+    linear_free(&m->hid);
     emb_free(&m->emb);
-    free(m->x), free(m->dx), free(m->logits), free(m->dlogits);
+    free(m->x), free(m->dx), free(m->a), free(m->da), free(m->logits), free(m->dlogits);
     free(m->grad_emb_path), free(m->grad_proj_path);
     memset(m, 0, sizeof *m);
+}
+
+/**
+PyTorch's default initialization suits an untied table, and a tied one
+badly, as the experiment below shows. PyTorch's word-language-model
+example, the source of the published numbers, initializes both matrices
+uniformly in $[-0.1, 0.1]$ and the bias to zero. `lm_init_uniform` does
+the same with PyTorch's `uniform_` draws (chapter 2's), the table first,
+so the tied and untied tables are again identical; the tied model simply
+has no second matrix to draw. (The example itself ties first and then
+draws the projection, so its tied table gets the second draw; the
+distribution is the same.)
+*/
+
+void lm_init_uniform(LangModel *m, double range, TorchGenerator *gen) {
+    int64_t n = m->emb.num_embeddings * m->emb.embedding_dim;
+    float from = (float)-range, to = (float)range;
+    for (int pass = 0; pass < (m->tied ? 1 : 2); pass++) {
+        float *w = pass == 0 ? m->emb.weight : m->proj.weight;  // (V, D)
+        for (int64_t i = 0; i < n; i++) {  // tensor.uniform_(from, to), float32
+            double u = (double)(rng_random(gen) & 0xFFFFFF) / (double)(1 << 24);
+            w[i] = (float)(u * ((double)to - (double)from) + (double)from);
+        }
+    }
+    if (m->proj.bias) memset(m->proj.bias, 0, (size_t)m->proj.out_features * sizeof(float));
 }
 
 /**
@@ -166,7 +195,12 @@ int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int6
                             (long long)targets[i], (long long)V);
     }
     if (emb_forward(&m->emb, inputs, B, m->x, err) != 0) return -1;  // x = emb(inputs)
-    linear_forward(&m->proj, m->x, B, m->logits);                     // logits = proj(x)
+    if (m->hidden) {
+        int64_t n = B * m->emb.embedding_dim;
+        linear_forward(&m->hid, m->x, B, m->a);                // a = hid(x)
+        for (int64_t k = 0; k < n; k++) m->a[k] = tanhf(m->a[k]);  // a = tanh(a)
+    }
+    linear_forward(&m->proj, m->hidden ? m->a : m->x, B, m->logits);  // logits = proj(.)
     *loss = loss_cross_entropy(m->logits, targets, B, V, m->dlogits);
     return 0;
 }
@@ -208,9 +242,16 @@ int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err) {
         return emb_fail(err, "batch of %lld positions: the model takes 1 to %lld",
                         (long long)B, (long long)m->max_batch);
     memset(m->grad_proj_path, 0, (size_t)n * sizeof(float));
-    Linear proj = m->proj;                   // a view: the projection path alone
-    proj.weight_grad = m->grad_proj_path;    // (the bias gradient is the real one)
-    linear_backward(&proj, m->x, m->dlogits, B, m->dx);
+    Linear proj = m->proj;                 // a view: the projection path alone
+    proj.weight_grad = m->grad_proj_path;  // (the bias gradient is the real one)
+    if (m->hidden) {
+        int64_t nb = B * m->emb.embedding_dim;
+        linear_backward(&proj, m->a, m->dlogits, B, m->da);
+        for (int64_t k = 0; k < nb; k++) m->da[k] *= 1.0f - m->a[k] * m->a[k];  // tanh'
+        linear_backward(&m->hid, m->x, m->da, B, m->dx);
+    } else {
+        linear_backward(&proj, m->x, m->dlogits, B, m->dx);
+    }
     memset(m->grad_emb_path, 0, (size_t)n * sizeof(float));
     Embedding table = m->emb;                // a view: the embedding path alone
     table.grad = m->grad_emb_path;
@@ -250,7 +291,8 @@ int lm_parameters(LangModel *m, ParamList *out, EmbError *err) {
     out->n = 0;
     float *grad = m->emb.requires_grad ? m->emb.grad : NULL;  // frozen: p.grad is None
     if (param_list_add(out, "emb.weight", m->emb.weight, grad, m->emb.num_embeddings,
-                       m->emb.embedding_dim, err) != 0)
+                       m->emb.embedding_dim, err) != 0 ||
+        (m->hidden && linear_parameters(&m->hid, "hid.weight", "hid.bias", out, err) != 0))
         return -1;
     return linear_parameters(&m->proj, "proj.weight", "proj.bias", out, err);
 }
@@ -288,6 +330,7 @@ checks our accumulation against PyTorch's.
 
 void lm_zero_grad(LangModel *m) {
     emb_zero_grad(&m->emb);
+    if (m->hidden) linear_zero_grad(&m->hid);
     if (!m->proj.shares_weight) linear_zero_grad(&m->proj);
     else if (m->proj.bias_grad)
         memset(m->proj.bias_grad, 0, (size_t)m->proj.out_features * sizeof(float));
@@ -668,12 +711,13 @@ static int run_setup(const LmCorpus *c, const LmRunConfig *cfg, LangModel *m,
                      ParamList *params, Optimizer *opt, EmbError *err) {
     TorchGenerator gen;
     LmOptions o = lm_default_options();
-    o.tied = cfg->tied, o.bias = cfg->bias;
+    o.tied = cfg->tied, o.bias = cfg->bias, o.hidden = cfg->hidden;
     OptimOptions oo = optim_defaults(cfg->optimizer);
     oo.lr = cfg->lr;
     rng_manual_seed(&gen, cfg->seed);
     int64_t B = cfg->batch > 256 ? cfg->batch : 256;  // evaluation reads 256 at a time
     if (lm_init(m, c->train.vocab_size, cfg->D, &o, B, &gen, err) != 0) return -1;
+    if (cfg->init_range > 0) lm_init_uniform(m, cfg->init_range, &gen);
     if (lm_parameters(m, params, err) == 0 &&
         optim_init(opt, cfg->optimizer, &oo, params, err) == 0)
         return 0;
@@ -708,3 +752,386 @@ int lm_run(const LmCorpus *c, const LmRunConfig *cfg, LmRunLog *log, EmbError *e
     free(in);
     return rc ? -1 : 0;
 }
+
+/**
+Two small runs serve the figures and the text. `lm_train_snapshots`
+trains a tied table of $D = 2$ on chapter 2's grammar corpus and keeps
+snapshots for the trajectory figure. `lm_padding_demo` rebuilds the
+reference case `model/tied-padding` from its seed: our initialization is
+PyTorch's to the bit, so these are the same numbers PyTorch computed.
+*/
+
+int lm_train_snapshots(const Corpus *c, int64_t steps, int64_t batch, double lr,
+                       uint64_t seed, Snapshots *s, EmbError *err) {
+    TorchGenerator gen, batches;
+    LmOptions o = lm_default_options();
+    o.tied = true;
+    OptimOptions oo = optim_defaults(OPTIM_SGD);
+    oo.lr = lr;
+    LangModel m;
+    ParamList params;
+    Optimizer opt = {0};
+    int64_t *in = malloc((size_t)batch * 2 * sizeof *in), *tgt = in + batch;
+    rng_manual_seed(&gen, seed);
+    rng_manual_seed(&batches, seed + 1);
+    if (!in || lm_init(&m, c->vocab_size, 2, &o, batch, &gen, err) != 0)
+        return free(in), in ? -1 : emb_fail(err, "out of memory");
+    int rc = lm_parameters(&m, &params, err) || optim_init(&opt, OPTIM_SGD, &oo, &params, err);
+    for (int64_t step = 0; rc == 0 && step <= steps; step++) {
+        snapshots_take(s, step, m.emb.weight);
+        if (step == steps) break;
+        double loss;
+        ntm_sample_batch(&batches, c->tokens, c->n_tokens, batch, in, tgt);
+        rc = lm_train_step(&m, &opt, &params, in, tgt, batch, &loss, err);
+    }
+    optim_free(&opt);
+    lm_free(&m);
+    free(in);
+    return rc ? -1 : 0;
+}
+
+int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4], EmbError *err) {
+    const int64_t in[4] = {0, 1, 0, 2}, tgt[4] = {1, 0, 2, 3};
+    TorchGenerator gen;
+    LmOptions o = lm_default_options();
+    o.emb.has_padding_idx = true, o.emb.padding_idx = 0;
+    o.tied = true, o.bias = false;
+    OptimOptions oo = optim_defaults(OPTIM_SGD);
+    oo.lr = 0.5;
+    LangModel m;
+    ParamList params;
+    Optimizer opt = {0};
+    double loss;
+    rng_manual_seed(&gen, 1770);
+    if (lm_init(&m, 7, 4, &o, 4, &gen, err) != 0) return -1;
+    int rc = lm_parameters(&m, &params, err) || optim_init(&opt, OPTIM_SGD, &oo, &params, err) ||
+             lm_train_step(&m, &opt, &params, in, tgt, 4, &loss, err);
+    memcpy(emb_path, m.grad_emb_path, 4 * sizeof(float));  // row 0: the padding row
+    memcpy(proj_path, m.grad_proj_path, 4 * sizeof(float));
+    memcpy(after, m.emb.weight, 4 * sizeof(float));
+    optim_free(&opt);
+    lm_free(&m);
+    return rc ? -1 : 0;
+}
+
+/**
+## The program
+
+The program loads the fortunes, trains the tied and the untied model for
+every embedding size of `--dims` and every seed, and runs the small
+demonstrations. Its defaults are the reduced run `make chapter5` makes
+in a few seconds; `make experiment5` runs the full experiment with the
+options in `experiments/ch05/COMMAND`. Both write the same files.
+*/
+
+#ifndef EMB_LIBRARY
+
+#include <ctype.h>
+#include <stdarg.h>
+
+#include "../src/cli.h"
+
+typedef struct Options {
+    int64_t steps, batch, vocab, seeds, eval_every, eval_tokens, *dims, n_dims, *layers,
+        n_layers;
+    double lr, init_range;
+    const char *fortunes, *out;
+} Options;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ch05 [options]\n\n"
+               "Trains a tied and an untied next-token model on the fortunes package's\n"
+               "English text and writes TSV files and values.tsv.\n\n"
+               "  --dims D,D...     embedding sizes, default 16\n"
+               "  --layers L,L...   hidden layers, 0 or 1, default 0,1\n"
+               "  --seeds N         seeds 0..N-1 per size and tie, default 3\n"
+               "  --steps N         Adam steps per run, default 150\n"
+               "  --batch B         positions per step, default 32\n"
+               "  --lr LR           Adam's learning rate, default 0.01\n"
+               "  --init-range R    uniform init in [-R, R]; 0: PyTorch's N(0, 1), default 0.1\n"
+               "  --vocab V         vocabulary with <unk>, default 1000\n"
+               "  --eval-every N    steps between evaluations, default 50\n"
+               "  --eval-tokens N   tokens of each split evaluated, default 2000\n"
+               "  --fortunes DIR    default " LM_FORTUNES_DIR "\n"
+               "  --out DIR         default build/ch05\n");
+}
+
+static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
+    static int64_t dim16 = 16, both[2] = {0, 1};
+    *o = (Options){150, 32, 1000, 3, 50, 2000, &dim16, 1, both, 2, 0.01, 0.1,
+                   LM_FORTUNES_DIR, "build/ch05"};
+    for (int a = 1; a < argc; a++) {
+        const char *name = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
+        if (!strcmp(name, "--help") || !strcmp(name, "-h")) return 1;
+        if (!val) return emb_fail(err, "%s: missing value (see --help)", name);
+        a++;
+        int64_t *n = !strcmp(name, "--steps")         ? &o->steps
+                     : !strcmp(name, "--batch")       ? &o->batch
+                     : !strcmp(name, "--vocab")       ? &o->vocab
+                     : !strcmp(name, "--seeds")       ? &o->seeds
+                     : !strcmp(name, "--eval-every")  ? &o->eval_every
+                     : !strcmp(name, "--eval-tokens") ? &o->eval_tokens : NULL;
+        int rc = 0;
+        if (n) rc = cli_int64(name, val, n == &o->vocab ? 2 : 1, 1000000, n, err);
+        else if (!strcmp(name, "--lr")) rc = cli_double(name, val, 1e-6, 10, &o->lr, err);
+        else if (!strcmp(name, "--init-range"))
+            rc = cli_double(name, val, 0, 10, &o->init_range, err);
+        else if (!strcmp(name, "--dims"))
+            rc = cli_int64_list(name, val, &o->dims, &o->n_dims, err);
+        else if (!strcmp(name, "--layers"))
+            rc = cli_int64_list(name, val, &o->layers, &o->n_layers, err);
+        else if (!strcmp(name, "--fortunes")) o->fortunes = val;
+        else if (!strcmp(name, "--out")) o->out = val;
+        else return emb_fail(err, "unknown option '%s' (see --help)", name);
+        if (rc != 0) return -1;
+    }
+    for (int64_t i = 0; i < o->n_dims; i++)
+        if (o->dims[i] < 1 || o->dims[i] > 4096)
+            return emb_fail(err, "--dims: %lld is not in [1, 4096]", (long long)o->dims[i]);
+    for (int64_t i = 0; i < o->n_layers; i++)
+        if (o->layers[i] != 0 && o->layers[i] != 1)
+            return emb_fail(err, "--layers: %lld is not 0 or 1", (long long)o->layers[i]);
+    if (o->n_dims < 1 || o->n_layers < 1)
+        return emb_fail(err, "--dims, --layers: give at least one value");
+    return 0;
+}
+
+// values.tsv: "key<TAB>value".
+static void value(FILE *f, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void value(FILE *f, const char *key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(f, "%s\t", key);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    va_end(ap);
+}
+
+// A model variant: size dims[v / n_layers], hidden layers layers[v % n_layers].
+#define DIM(op, v) ((op)->dims[(v) / (op)->n_layers])
+#define LAYERS(op, v) ((op)->layers[(v) % (op)->n_layers])
+// The log of variant v, tie t, seed s.
+#define LOG(op, logs, v, t, s) (&(logs)[((v) * 2 + (t)) * (op)->seeds + (s)])
+
+static int run_all(const Options *op, const LmCorpus *c, LmRunLog *logs, EmbError *err) {
+    for (int64_t v = 0; v < op->n_dims * op->n_layers; v++)
+        for (int t = 0; t < 2; t++)
+            for (int64_t s = 0; s < op->seeds; s++) {
+                LmRunConfig cfg = {DIM(op, v), op->steps, op->batch, op->eval_every,
+                                   op->eval_tokens, t, true, LAYERS(op, v) == 1, OPTIM_ADAM,
+                                   op->lr, (uint64_t)s, (uint64_t)s + 1000, op->init_range};
+                LmRunLog *log = LOG(op, logs, v, t, s);
+                if (lm_run_log_init(log, c->train.vocab_size, op->steps, op->eval_every,
+                                    err) != 0 ||
+                    lm_run(c, &cfg, log, err) != 0)
+                    return -1;
+                fprintf(stderr, "D=%lld layers=%lld %s seed %lld: valid loss %.3f\n",
+                        (long long)cfg.D, (long long)LAYERS(op, v), t ? "tied" : "untied",
+                        (long long)s, log->valid_loss[log->n_evals - 1]);
+            }
+    return 0;
+}
+
+// Mean, smallest and largest of loss k over the seeds of (d, t); exp if ppl.
+static void over_seeds(const Options *op, const LmRunLog *logs, int64_t d, int t, int k,
+                       bool valid, double out[3]) {
+    out[0] = 0, out[1] = INFINITY, out[2] = -INFINITY;
+    for (int64_t s = 0; s < op->seeds; s++) {
+        const LmRunLog *l = LOG(op, logs, d, t, s);
+        double x = valid ? l->valid_loss[k] : l->train_loss[k];
+        out[0] += x / (double)op->seeds, out[1] = fmin(out[1], x), out[2] = fmax(out[2], x);
+    }
+}
+
+// loss.tsv: per evaluation, mean/min/max over seeds of both losses, every run.
+static int write_loss(const Options *op, const LmRunLog *logs, FILE *values, EmbError *err) {
+    static const char *const tie[2] = {"untied", "tied"}, *const split[2] = {"train", "valid"};
+    OutFile f;
+    if (outfile_open(&f, op->out, "loss.tsv", err) != 0) return -1;
+    fprintf(f.f, "step");
+    for (int64_t d = 0; d < op->n_dims * op->n_layers; d++)
+        for (int t = 0; t < 2; t++)
+            for (int v = 0; v < 2; v++)
+                fprintf(f.f, "\tD%lld L%lld %s %s\tmin\tmax", (long long)DIM(op, d),
+                        (long long)LAYERS(op, d), tie[t], split[v]);
+    for (int k = 0; k < logs[0].n_evals; k++) {
+        fprintf(f.f, "\n%lld", (long long)logs[0].eval_step[k]);
+        for (int64_t d = 0; d < op->n_dims * op->n_layers; d++)
+            for (int t = 0; t < 2; t++)
+                for (int v = 0; v < 2; v++) {
+                    double x[3];
+                    over_seeds(op, logs, d, t, k, v, x);
+                    fprintf(f.f, "\t%.5f\t%.5f\t%.5f", x[0], x[1], x[2]);
+                    if (k + 1 < logs[0].n_evals) continue;
+                    char key[64];
+                    int n = snprintf(key, sizeof key, "d%lld.l%lld.%s.%s_ppl",
+                                     (long long)DIM(op, d), (long long)LAYERS(op, d), tie[t],
+                                     split[v]);
+                    value(values, key, "%.1f", exp(x[0]));
+                    snprintf(key + n, sizeof key - (size_t)n, "_min");
+                    value(values, key, "%.1f", exp(x[1]));
+                    snprintf(key + n, sizeof key - (size_t)n, "_max");
+                    value(values, key, "%.1f", exp(x[2]));
+                }
+    }
+    fprintf(f.f, "\n");
+    return outfile_commit(&f, err);
+}
+
+// rows.tsv (rows with a gradient per step) and split.tsv (each path's mean
+// row norm by frequency rank), from the first size's seed-0 runs.
+static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs,
+                      FILE *values, EmbError *err) {
+    const LmRunLog *u = LOG(op, logs, 0, 0, 0), *t = LOG(op, logs, 0, 1, 0);
+    OutFile f, g;
+    double looked = 0, untied = 0, tied = 0;
+    if (outfile_open(&f, op->out, "rows.tsv", err) != 0) return -1;
+    fprintf(f.f, "step\tlooked up\tuntied\ttied\n");
+    for (int64_t s = 0; s < op->steps; s++) {
+        fprintf(f.f, "%lld\t%lld\t%lld\t%lld\n", (long long)s + 1, (long long)t->rows_looked_up[s],
+                (long long)u->rows_with_grad[s], (long long)t->rows_with_grad[s]);
+        looked += (double)t->rows_looked_up[s] / (double)op->steps;
+        untied += (double)u->rows_with_grad[s] / (double)op->steps;
+        tied += (double)t->rows_with_grad[s] / (double)op->steps;
+    }
+    value(values, "rows.looked", "%.1f", looked);
+    value(values, "rows.untied", "%.1f", untied);
+    value(values, "rows.tied", "%.1f", tied);
+    value(values, "rows.v", "%lld", (long long)c->train.vocab_size);
+    if (outfile_commit(&f, err) != 0 || outfile_open(&g, op->out, "split.tsv", err) != 0)
+        return -1;
+    fprintf(g.f, "rank\tword\tcount\tembedding path\tprojection path\n");
+    for (int64_t v = 0; v < c->train.vocab_size; v++)
+        fprintf(g.f, "%lld\t%s\t%lld\t%.6g\t%.6g\n", (long long)v, c->train.words[v],
+                (long long)c->train.counts[v], t->emb_path_norm[v], t->proj_path_norm[v]);
+    return outfile_commit(&g, err);
+}
+
+// The padding row, the doubled parameter list and the gradient check.
+static int demos(FILE *values, EmbError *err) {
+    float e[4], p[4], after[4], twice[6], once[6];
+    int64_t st2, st1;
+    if (lm_padding_demo(e, p, after, err) != 0) return -1;
+    value(values, "pad.emb_path", "%g", fabs(e[0]) + fabs(e[1]) + fabs(e[2]) + fabs(e[3]));
+    value(values, "pad.proj_path", "[%.4f, %.4f, %.4f, %.4f]", p[0], p[1], p[2], p[3]);
+    value(values, "pad.after", "[%.4f, %.4f, %.4f, %.4f]", after[0], after[1], after[2],
+          after[3]);
+    for (int k = 0; k < 2; k++) {
+        OptimKind kind = k ? OPTIM_ADAM : OPTIM_SGD;
+        OptimOptions o = optim_defaults(kind);
+        o.lr = 0.1;
+        char key[64];
+        if (lm_double_listing_run(kind, &o, twice, once, &st2, &st1, err) != 0) return -1;
+        snprintf(key, sizeof key, "double.%s.", k ? "adam" : "sgd");
+        size_t n = strlen(key);
+        value(values, strcat(key, "twice"), "%.4f", twice[0]);
+        key[n] = '\0', value(values, strcat(key, "once"), "%.4f", once[0]);
+        key[n] = '\0', value(values, strcat(key, "state_twice"), "%lld", (long long)st2);
+        key[n] = '\0', value(values, strcat(key, "state_once"), "%lld", (long long)st1);
+    }
+    TorchGenerator gen;
+    LmOptions o = lm_default_options();
+    o.tied = true;
+    LangModel m;
+    const int64_t in[6] = {1, 2, 1, 4, 0, 5}, tgt[6] = {2, 1, 4, 5, 3, 1};
+    rng_manual_seed(&gen, 0);
+    if (lm_init(&m, 7, 3, &o, 6, &gen, err) != 0) return -1;
+    static const char *const part[3] = {"sum", "emb_path", "proj_path"};
+    int rc = 0;
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        GradcheckResult r = {0};
+        char key[64];
+        rc = lm_gradcheck(&m, in, tgt, 6, (LmGradPart)k, &r, err);
+        snprintf(key, sizeof key, "check.%s", part[k]);
+        value(values, key, "%.1e", r.max_abs_err);
+        printf("gradient check, %-9s max abs err %.1e: %s\n", part[k], r.max_abs_err,
+               r.passed ? "passed" : "FAILED");
+    }
+    lm_free(&m);
+    return rc;
+}
+
+// memory.tsv: parameters and Adam's bytes, tied and untied, for real sizes.
+static int write_memory(const Options *op, int64_t V, FILE *values, EmbError *err) {
+    static const struct { const char *name, *key; int64_t V, D; } SIZES[] = {
+        {"word-language-model, WikiText-2", "wlm", 33278, 650},
+        {"BERT-base", "bert", 30522, 768},
+        {"GPT-2", "gpt2", 50257, 768}};
+    OutFile f;
+    if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
+    fprintf(f.f, "model\tV\tD\tuntied params\ttied params\tsaved\tuntied Adam bytes\ttied "
+                 "Adam bytes\n");
+    for (int i = -1; i < 3; i++) {
+        int64_t v = i < 0 ? V : SIZES[i].V, d = i < 0 ? op->dims[0] : SIZES[i].D;
+        const char *key = i < 0 ? "book" : SIZES[i].key;
+        int64_t pu = lm_param_count(v, d, false, false), pt = lm_param_count(v, d, true, false);
+        int64_t bu = lm_adam_bytes(v, d, false, false), bt = lm_adam_bytes(v, d, true, false);
+        fprintf(f.f, "%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n",
+                i < 0 ? "this chapter" : SIZES[i].name, (long long)v, (long long)d,
+                (long long)pu, (long long)pt, (long long)(pu - pt), (long long)bu, (long long)bt);
+        char k[64];
+        snprintf(k, sizeof k, "memory.%s.untied_mb", key);
+        value(values, k, "%.0f", (double)bu / 1e6);
+        snprintf(k, sizeof k, "memory.%s.tied_mb", key);
+        value(values, k, "%.0f", (double)bt / 1e6);
+    }
+    return outfile_commit(&f, err);
+}
+
+// The 2-D tied table on chapter 2's corpus: trajectory.tsv, categories.tsv.
+static int write_trajectory(const Options *op, FILE *values, EmbError *err) {
+    Corpus g = {0};
+    Snapshots s = {0};
+    int rc = corpus_builtin(&g, 0, 2000, err) ||
+             snapshots_init(&s, g.vocab_size, 2, 40, 1000, err) ||
+             lm_train_snapshots(&g, 1000, 32, 0.5, 0, &s, err);
+    RowLabels labels = {(const char *const *)g.words, g.category, g.category_names,
+                        g.n_categories};
+    if (rc == 0) rc = snapshots_write(&s, op->out, &labels, false, err);
+    if (rc == 0) {
+        const float *first = s.rows, *last = s.rows + (int64_t)s.n * g.vocab_size * 2;
+        value(values, "unk.count", "%lld", (long long)g.counts[CORPUS_UNK]);
+        value(values, "unk.moved", "%.2f", hypot(last[0] - first[0], last[1] - first[1]));
+    }
+    snapshots_free(&s);
+    corpus_free(&g);
+    return rc ? -1 : 0;
+}
+
+static int run_chapter(const Options *op, EmbError *err) {
+    LmCorpus c;
+    OutFile values = {0};
+    int64_t n = op->n_dims * op->n_layers * 2 * op->seeds;
+    LmRunLog *logs = calloc((size_t)n, sizeof *logs);
+    if (!logs || lm_corpus_load(&c, op->fortunes, op->vocab, 10, err) != 0)
+        return free(logs), logs ? -1 : emb_fail(err, "out of memory");
+    printf("fortunes: %d files, %lld fortunes; training text %lld words, validation %lld, "
+           "vocabulary %lld\n", c.n_files, (long long)c.n_fortunes, (long long)c.train.n_tokens,
+           (long long)c.n_valid, (long long)c.train.vocab_size);
+    int rc = outfile_open(&values, op->out, "values.tsv", err) || run_all(op, &c, logs, err) ||
+             write_loss(op, logs, values.f, err) || write_rows(op, &c, logs, values.f, err) ||
+             demos(values.f, err) || write_memory(op, c.train.vocab_size, values.f, err) ||
+             write_trajectory(op, values.f, err);
+    if (rc == 0) rc = outfile_commit(&values, err);
+    else if (values.f) outfile_abort(&values);
+    for (int64_t i = 0; i < n; i++) lm_run_log_free(&logs[i]);
+    free(logs);
+    lm_corpus_free(&c);
+    return rc ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+    Options op;
+    EmbError err;
+    int parsed = parse_options(argc, argv, &op, &err);
+    if (parsed == 1) usage(stdout);
+    if (parsed == 1) return 0;
+    if (parsed != 0 || cli_make_dir(op.out, &err) != 0 || run_chapter(&op, &err) != 0) {
+        fprintf(stderr, "ch05: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+#endif  // EMB_LIBRARY

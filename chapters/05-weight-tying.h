@@ -24,6 +24,7 @@
 
 #include "04-optimizers.h"
 #include "../src/corpus.h"
+#include "../src/snapshots.h"
 
 /* --- the model ------------------------------------------------------------- */
 
@@ -33,14 +34,18 @@ typedef struct LmOptions {
     EmbeddingOptions emb;  // start from emb_default_options()
     bool tied;             // proj.weight = emb.weight
     bool bias;             // nn.Linear(D, V, bias=bias)
+    bool hidden;           // a layer tanh(nn.Linear(D, D)) between lookup and projection
 } LmOptions;
 
 typedef struct LangModel {
     Embedding emb;          // (V, D): the input table (and, tied, the output one)
+    Linear hid;             // D -> D, or all zero without the hidden layer
     Linear proj;            // D -> V; tied: weight and weight_grad are emb's
-    bool tied;
+    bool tied, hidden;
     int64_t max_batch;      // rows of the scratch buffers
     float *x;               // (max_batch, D): looked-up rows
+    float *a;               // (max_batch, D): tanh(hid(x)), with the hidden layer
+    float *da;              // (max_batch, D): its gradient
     float *logits;          // (max_batch, V)
     float *dlogits;         // (max_batch, V)
     float *dx;              // (max_batch, D)
@@ -51,13 +56,19 @@ typedef struct LangModel {
 // LmOptions with PyTorch's defaults: untied, with a bias, no table options.
 LmOptions lm_default_options(void);
 
-// torch.manual_seed(seed); nn.Embedding(V, D, **emb); nn.Linear(D, V,
-// bias=bias); then, if tied, proj.weight = emb.weight. The projection's
+// torch.manual_seed(seed); nn.Embedding(V, D, **emb); with hidden,
+// nn.Linear(D, D); nn.Linear(D, V, bias=bias); then, if tied,
+// proj.weight = emb.weight. The projection's
 // weight is drawn even when tied, as in PyTorch, so the bias and every
 // later draw are the same tied and untied.
 int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_batch,
             TorchGenerator *gen, EmbError *err);
 void lm_free(LangModel *m);
+
+// PyTorch's word-language-model example's init_weights: the table uniform
+// in [-range, range], then (untied only) the projection's weight the same
+// way, drawn after the table's; the bias, if any, zero. range > 0.
+void lm_init_uniform(LangModel *m, double range, TorchGenerator *gen);
 
 // The tie: the projection's weight and gradient become the table's. The
 // table must have its gradient already (emb_alloc_grad), and the
@@ -73,8 +84,9 @@ int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int6
 // to the parameters' gradients (tied: their sum into the one gradient).
 int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err);
 
-// model.parameters(): emb.weight, proj.weight (untied only), proj.bias (if
-// any). grad is NULL for a frozen table.
+// model.parameters(): emb.weight, hid.weight and hid.bias (with the hidden
+// layer), proj.weight (untied only), proj.bias (if any). grad is NULL for a
+// frozen table.
 int lm_parameters(LangModel *m, ParamList *out, EmbError *err);
 
 // optimizer.zero_grad() for the model's parameters.
@@ -154,11 +166,12 @@ typedef struct LmRunConfig {
     int64_t D, steps, batch;  // embedding_dim, optimizer steps, positions per step
     int64_t eval_every;       // evaluate after every eval_every steps (and at 0)
     int64_t eval_tokens;      // tokens of each split the evaluation reads
-    bool tied, bias;
+    bool tied, bias, hidden;
     OptimKind optimizer;
     double lr;
     uint64_t seed;        // torch.manual_seed for the model
     uint64_t batch_seed;  // the generator that draws the batches
+    double init_range;    // > 0: lm_init_uniform(range) after lm_init; 0: N(0, 1)
 } LmRunConfig;
 
 // What a run records. The path norms are the mean over steps of each
@@ -185,5 +198,19 @@ void lm_run_log_free(LmRunLog *log);
 // cfg->batch positions drawn from a generator seeded with batch_seed, so
 // tied and untied runs see the same batches.
 int lm_run(const LmCorpus *c, const LmRunConfig *cfg, LmRunLog *log, EmbError *err);
+
+/* --- the chapter's small demonstrations ------------------------------------- */
+
+// A tied 2-D model of the corpus's vocabulary trained with SGD at lr from
+// torch.manual_seed(seed), batches from a generator seeded seed + 1;
+// snapshots s (V x 2, over steps) of the table.
+int lm_train_snapshots(const Corpus *c, int64_t steps, int64_t batch, double lr,
+                       uint64_t seed, Snapshots *s, EmbError *err);
+
+// The reference case model/tied-padding rebuilt from its seed (1770, the
+// sum of the bytes of its name): V 7, D 4, padding_idx 0, tied, no bias;
+// one step of SGD at lr 0.5 on inputs [0 1 0 2], targets [1 0 2 3]. Out:
+// row 0 of each gradient path and of the table after the step.
+int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4], EmbError *err);
 
 #endif
