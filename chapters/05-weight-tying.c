@@ -833,7 +833,7 @@ options in `experiments/ch05/COMMAND`. Both write the same files.
 
 typedef struct Options {
     int64_t steps, batch, vocab, seeds, eval_every, eval_tokens, *dims, n_dims, *layers,
-        n_layers;
+        n_layers, valid_every;
     double lr, init_range;
     const char *fortunes, *out;
 } Options;
@@ -852,13 +852,14 @@ static void usage(FILE *f) {
                "  --vocab V         vocabulary with <unk>, default 1000\n"
                "  --eval-every N    steps between evaluations, default 50\n"
                "  --eval-tokens N   tokens of each split evaluated, default 2000\n"
+               "  --valid-every N   every N-th fortune is validation text, default 10\n"
                "  --fortunes DIR    default " LM_FORTUNES_DIR "\n"
                "  --out DIR         default build/ch05\n");
 }
 
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
     static int64_t dim16 = 16, both[2] = {0, 1};
-    *o = (Options){150, 32, 1000, 3, 50, 2000, &dim16, 1, both, 2, 0.01, 0.1,
+    *o = (Options){150, 32, 1000, 3, 50, 2000, &dim16, 1, both, 2, 10, 0.01, 0.1,
                    LM_FORTUNES_DIR, "build/ch05"};
     for (int a = 1; a < argc; a++) {
         const char *name = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
@@ -870,9 +871,11 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
                      : !strcmp(name, "--vocab")       ? &o->vocab
                      : !strcmp(name, "--seeds")       ? &o->seeds
                      : !strcmp(name, "--eval-every")  ? &o->eval_every
-                     : !strcmp(name, "--eval-tokens") ? &o->eval_tokens : NULL;
+                     : !strcmp(name, "--eval-tokens") ? &o->eval_tokens
+                     : !strcmp(name, "--valid-every") ? &o->valid_every : NULL;
         int rc = 0;
-        if (n) rc = cli_int64(name, val, n == &o->vocab ? 2 : 1, 1000000, n, err);
+        if (n) rc = cli_int64(name, val, n == &o->vocab || n == &o->valid_every ? 2 : 1,
+                              1000000, n, err);
         else if (!strcmp(name, "--lr")) rc = cli_double(name, val, 1e-6, 10, &o->lr, err);
         else if (!strcmp(name, "--init-range"))
             rc = cli_double(name, val, 0, 10, &o->init_range, err);
@@ -1104,7 +1107,7 @@ static int run_chapter(const Options *op, EmbError *err) {
     OutFile values = {0};
     int64_t n = op->n_dims * op->n_layers * 2 * op->seeds;
     LmRunLog *logs = calloc((size_t)n, sizeof *logs);
-    if (!logs || lm_corpus_load(&c, op->fortunes, op->vocab, 10, err) != 0)
+    if (!logs || lm_corpus_load(&c, op->fortunes, op->vocab, op->valid_every, err) != 0)
         return free(logs), logs ? -1 : emb_fail(err, "out of memory");
     printf("fortunes: %d files, %lld fortunes; training text %lld words, validation %lld, "
            "vocabulary %lld\n", c.n_files, (long long)c.n_fortunes, (long long)c.train.n_tokens,
