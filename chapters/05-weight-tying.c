@@ -43,7 +43,11 @@ improvement shows up in a model small enough to train in seconds.
 ## The model, tied or untied
 
 `LangModel` is chapter 2's next-token model with chapter 3's table
-options and two switches, `tied` and `bias`. The untied model is the
+options and three switches: `tied`, `bias`, and `hidden`, an optional
+layer $a = \tanh(H x + c)$ ($D \times D$) between the lookup and the
+projection, the stand-in for the recurrent layer of PyTorch's
+word-language-model example (why it matters for tying, we will see in the
+experiment). The untied model is the
 baseline every comparison in this chapter uses, so both are built by the
 same function from the same draws: `torch.manual_seed(seed)`, then
 `nn.Embedding(V, D)`, then `nn.Linear(D, V, bias=bias)`. PyTorch draws
@@ -76,8 +80,8 @@ static int alloc_buffers(LangModel *m, int64_t V, int64_t D, EmbError *err) {
     m->x = zeroed(B, D), m->dx = zeroed(B, D), m->a = zeroed(B, D), m->da = zeroed(B, D);
     m->logits = zeroed(B, V), m->dlogits = zeroed(B, V);
     m->grad_emb_path = zeroed(V, D), m->grad_proj_path = zeroed(V, D);
-    if (!m->x || !m->dx || !m->a || !m->da || !m->logits || !m->dlogits || !m->grad_emb_path ||
-        !m->grad_proj_path)
+    if (!m->x || !m->dx || !m->a || !m->da || !m->logits || !m->dlogits ||
+        !m->grad_emb_path || !m->grad_proj_path)
         return emb_fail(err, "cannot allocate a model of %lld x %lld for batches of %lld",
                         (long long)V, (long long)D, (long long)B);
     return 0;
@@ -136,7 +140,8 @@ void lm_init_uniform(LangModel *m, double range, TorchGenerator *gen) {
             w[i] = (float)(u * ((double)to - (double)from) + (double)from);
         }
     }
-    if (m->proj.bias) memset(m->proj.bias, 0, (size_t)m->proj.out_features * sizeof(float));
+    if (m->proj.bias)
+        memset(m->proj.bias, 0, (size_t)m->proj.out_features * sizeof(float));
 }
 
 /**
@@ -158,16 +163,18 @@ and chapter 2's `emb_alloc_grad` never replaces an existing buffer.
 
 int lm_tie(LangModel *m, EmbError *err) {
     const Embedding *e = &m->emb;
-    if (m->proj.in_features != e->embedding_dim || m->proj.out_features != e->num_embeddings)
+    if (m->proj.in_features != e->embedding_dim ||
+        m->proj.out_features != e->num_embeddings)
         return emb_fail(err,
                         "cannot tie nn.Linear(%lld, %lld) to a table of %lld x %lld: "
                         "the projection must be nn.Linear(D, V)",
                         (long long)m->proj.in_features, (long long)m->proj.out_features,
                         (long long)e->num_embeddings, (long long)e->embedding_dim);
     if (!e->grad)
-        return emb_fail(err, "cannot tie: the table has no gradient buffer yet; allocate "
-                             "it (emb_alloc_grad) before the tie, or the projection keeps "
-                             "a stale gradient pointer");
+        return emb_fail(err,
+                        "cannot tie: the table has no gradient buffer yet; allocate "
+                        "it (emb_alloc_grad) before the tie, or the projection keeps "
+                        "a stale gradient pointer");
     if (linear_share_weight(&m->proj, e->weight, e->grad, err) != 0) return -1;
     m->tied = true;
     return 0;
@@ -191,13 +198,14 @@ int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int6
                         (long long)B, (long long)m->max_batch);
     for (int64_t i = 0; i < B; i++) {
         if (targets[i] < 0 || targets[i] >= V)
-            return emb_fail(err, "Target %lld is out of bounds: the classes are [0, %lld)",
+            return emb_fail(err,
+                            "Target %lld is out of bounds: the classes are [0, %lld)",
                             (long long)targets[i], (long long)V);
     }
     if (emb_forward(&m->emb, inputs, B, m->x, err) != 0) return -1;  // x = emb(inputs)
     if (m->hidden) {
         int64_t n = B * m->emb.embedding_dim;
-        linear_forward(&m->hid, m->x, B, m->a);                // a = hid(x)
+        linear_forward(&m->hid, m->x, B, m->a);                    // a = hid(x)
         for (int64_t k = 0; k < n; k++) m->a[k] = tanhf(m->a[k]);  // a = tanh(a)
     }
     linear_forward(&m->proj, m->hidden ? m->a : m->x, B, m->logits);  // logits = proj(.)
@@ -209,16 +217,19 @@ int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int6
 ## Backward: two paths, one gradient
 
 The loss reaches the tied matrix along two paths. Write $x_i = W_{t_i}$
-for the looked-up rows and $z_i = W x_i$ for the logits (no bias, to keep
-the formula short). Then
+for the looked-up rows and $z_i = W x_i$ for the logits (no bias and no
+hidden layer, to keep the formula short), and $g_i = \partial L /
+\partial z_i$. Then
 
 $$
 \frac{\partial L}{\partial W} =
-\underbrace{\sum_i e_{t_i} \Big(\frac{\partial L}{\partial x_i}\Big)^{\!\top}}_{\text{embedding path}}
-+ \underbrace{\sum_i \frac{\partial L}{\partial z_i}\, x_i^\top}_{\text{projection path}},
-\qquad
-\frac{\partial L}{\partial x_i} = W^\top \frac{\partial L}{\partial z_i}.
+\underbrace{\sum_i e_{t_i} \big(W^\top g_i\big)^{\!\top}}_{\text{embedding path}}
++ \underbrace{\sum_i g_i\, x_i^\top}_{\text{projection path}}.
 $$
+
+With the hidden layer, $z_i = W a_i$ with $a_i = \tanh(H x_i + c)$: the
+projection path becomes $\sum_i g_i a_i^\top$ and the embedding path
+carries the gradient back through the layer first; nothing else changes.
 
 The embedding path is chapter 2's scatter-add: it touches only the rows
 that were looked up. The projection path is the weight gradient of a
@@ -253,12 +264,13 @@ int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err) {
         linear_backward(&proj, m->x, m->dlogits, B, m->dx);
     }
     memset(m->grad_emb_path, 0, (size_t)n * sizeof(float));
-    Embedding table = m->emb;                // a view: the embedding path alone
+    Embedding table = m->emb;  // a view: the embedding path alone
     table.grad = m->grad_emb_path;
     if (emb_backward_opts(&table, inputs, B, m->dx, err) != 0) return -1;
     float *g = m->emb.grad;  // (V, D)
     if (m->tied) {
-        for (int64_t k = 0; k < n; k++) g[k] += m->grad_emb_path[k] + m->grad_proj_path[k];
+        for (int64_t k = 0; k < n; k++)
+            g[k] += m->grad_emb_path[k] + m->grad_proj_path[k];
     } else {
         float *gp = m->proj.weight_grad;  // (V, D)
         for (int64_t k = 0; k < n; k++) g[k] += m->grad_emb_path[k];
@@ -292,7 +304,8 @@ int lm_parameters(LangModel *m, ParamList *out, EmbError *err) {
     float *grad = m->emb.requires_grad ? m->emb.grad : NULL;  // frozen: p.grad is None
     if (param_list_add(out, "emb.weight", m->emb.weight, grad, m->emb.num_embeddings,
                        m->emb.embedding_dim, err) != 0 ||
-        (m->hidden && linear_parameters(&m->hid, "hid.weight", "hid.bias", out, err) != 0))
+        (m->hidden &&
+         linear_parameters(&m->hid, "hid.weight", "hid.bias", out, err) != 0))
         return -1;
     return linear_parameters(&m->proj, "proj.weight", "proj.bias", out, err);
 }
@@ -301,8 +314,12 @@ int lm_double_listing_run(OptimKind kind, const OptimOptions *o, float out_twice
                           float out_once[6], int64_t *state_twice, int64_t *state_once,
                           EmbError *err) {
     float g[6] = {1, 1, 1, 1, 1, 1};
-    Param p = {.name = "emb.weight", .data = out_twice, .grad = g, .ndim = 2,
-               .shape = {3, 2}, .numel = 6};
+    Param p = {.name = "emb.weight",
+               .data = out_twice,
+               .grad = g,
+               .ndim = 2,
+               .shape = {3, 2},
+               .numel = 6};
     ParamList twice = {.n = 2, .items = {p, p}}, once = {0};  // the bug, built by hand
     twice.items[1].name = "proj.weight";
     for (int k = 0; k < 6; k++) out_twice[k] = out_once[k] = 0.5f;
@@ -331,22 +348,25 @@ checks our accumulation against PyTorch's.
 void lm_zero_grad(LangModel *m) {
     emb_zero_grad(&m->emb);
     if (m->hidden) linear_zero_grad(&m->hid);
-    if (!m->proj.shares_weight) linear_zero_grad(&m->proj);
+    if (!m->proj.shares_weight)
+        linear_zero_grad(&m->proj);
     else if (m->proj.bias_grad)
         memset(m->proj.bias_grad, 0, (size_t)m->proj.out_features * sizeof(float));
 }
 
-int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params, const int64_t *inputs,
-                  const int64_t *targets, int64_t B, double *loss, EmbError *err) {
-    lm_zero_grad(m);                                                    // zero_grad()
+int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params,
+                  const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
+                  EmbError *err) {
+    lm_zero_grad(m);                                                   // zero_grad()
     if (lm_forward(m, inputs, targets, B, loss, err) != 0) return -1;  // loss = model(x)
     if (lm_backward(m, inputs, B, err) != 0) return -1;                // loss.backward()
-    return optim_step(o, params, err);                                  // step()
+    return optim_step(o, params, err);                                 // step()
 }
 
 int lm_eval_loss(LangModel *m, const int64_t *tokens, int64_t n, double *loss,
                  EmbError *err) {
-    if (n < 2) return emb_fail(err, "a text of %lld tokens has no next token", (long long)n);
+    if (n < 2)
+        return emb_fail(err, "a text of %lld tokens has no next token", (long long)n);
     double total = 0;
     for (int64_t i = 0; i < n - 1; i += m->max_batch) {
         int64_t B = n - 1 - i < m->max_batch ? n - 1 - i : m->max_batch;
@@ -439,8 +459,8 @@ int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, in
                                                            : m->grad_proj_path;
         for (int64_t k = 0; k < n; k++) entries[k] = k;
         CheckCtx ctx = {m, inputs, targets, B};
-        *result = gradcheck_run(m->emb.weight, analytic, entries, n, check_loss, &ctx, 1e-3f,
-                                1e-4, 1e-2);
+        *result = gradcheck_run(m->emb.weight, analytic, entries, n, check_loss, &ctx,
+                                1e-3f, 1e-4, 1e-2);
     }
     free(entries);
     return rc ? -1 : 0;
@@ -578,7 +598,8 @@ static int remap(const Corpus *train, const Corpus *text, int64_t *valid) {
     qsort(known + 1, (size_t)(V - 1), sizeof *known, by_word);  // <unk> stays out
     for (int64_t k = 0; k < text->vocab_size; k++) {
         WordId key = {text->words[k], 0};
-        const WordId *hit = bsearch(&key, known + 1, (size_t)(V - 1), sizeof *known, by_word);
+        const WordId *hit =
+            bsearch(&key, known + 1, (size_t)(V - 1), sizeof *known, by_word);
         id_of[k] = hit ? hit->id : CORPUS_UNK;
     }
     for (int64_t i = 0; i < text->n_tokens; i++) valid[i] = id_of[text->tokens[i]];
@@ -591,11 +612,13 @@ static int tokenise(LmCorpus *c, const Text *train, const Text *valid, int64_t m
                     EmbError *err) {
     char tpath[64], vpath[64];
     Corpus v = {0};
-    if (temp_file(train, tpath) != 0) return emb_fail(err, "cannot write a temporary file");
+    if (temp_file(train, tpath) != 0)
+        return emb_fail(err, "cannot write a temporary file");
     int rc = corpus_from_file(&c->train, tpath, max_vocab, err);
     unlink(tpath);
     if (rc != 0) return -1;
-    if (temp_file(valid, vpath) != 0) return emb_fail(err, "cannot write a temporary file");
+    if (temp_file(valid, vpath) != 0)
+        return emb_fail(err, "cannot write a temporary file");
     rc = corpus_from_file(&v, vpath, INT64_MAX, err);
     unlink(vpath);
     if (rc != 0) return -1;
@@ -610,7 +633,8 @@ int lm_corpus_load(LmCorpus *c, const char *dir, int64_t max_vocab, int64_t vali
                    EmbError *err) {
     memset(c, 0, sizeof *c);
     if (valid_every < 2)
-        return emb_fail(err, "valid_every %lld: must be at least 2", (long long)valid_every);
+        return emb_fail(err, "valid_every %lld: must be at least 2",
+                        (long long)valid_every);
     int n = 0;
     char **names = fortune_files(dir, &n);
     Text train = {0}, valid = {0};
@@ -626,8 +650,8 @@ int lm_corpus_load(LmCorpus *c, const char *dir, int64_t max_vocab, int64_t vali
             rc = emb_fail(err, "cannot read %s", path);
     }
     if (rc == 0 && valid.len == 0)
-        rc = emb_fail(err, "%s: %lld fortunes, too few for a validation text",
-                      dir, (long long)c->n_fortunes);
+        rc = emb_fail(err, "%s: %lld fortunes, too few for a validation text", dir,
+                      (long long)c->n_fortunes);
     if (rc == 0) rc = tokenise(c, &train, &valid, max_vocab, err);
     c->n_files = n;
     for (int i = 0; i < n; i++) free(names[i]);
@@ -699,7 +723,8 @@ static void add_path_norms(const LangModel *m, LmRunLog *log) {
 // Evaluation number k, after step: the loss on each split's first tokens.
 static int evaluate(LangModel *m, const LmCorpus *c, const LmRunConfig *cfg, int k,
                     int64_t step, LmRunLog *log, EmbError *err) {
-    int64_t nt = c->train.n_tokens < cfg->eval_tokens ? c->train.n_tokens : cfg->eval_tokens;
+    int64_t nt =
+        c->train.n_tokens < cfg->eval_tokens ? c->train.n_tokens : cfg->eval_tokens;
     int64_t nv = c->n_valid < cfg->eval_tokens ? c->n_valid : cfg->eval_tokens;
     log->eval_step[k] = step;
     return lm_eval_loss(m, c->train.tokens, nt, &log->train_loss[k], err) ||
@@ -741,7 +766,8 @@ int lm_run(const LmCorpus *c, const LmRunConfig *cfg, LmRunLog *log, EmbError *e
         if (rc == 0 && !isfinite(log->batch_loss[s]))
             rc = emb_fail(err, "step %lld: the loss is %g; try a smaller --lr",
                           (long long)s + 1, log->batch_loss[s]);
-        log->rows_with_grad[s] = grad_rows_nonzero(m.emb.grad, m.emb.num_embeddings, cfg->D);
+        log->rows_with_grad[s] =
+            grad_rows_nonzero(m.emb.grad, m.emb.num_embeddings, cfg->D);
         log->rows_looked_up[s] = emb_rows_touched(&m.emb, in, B);
         add_path_norms(&m, log);
         if (rc == 0 && ((s + 1) % cfg->eval_every == 0 || s + 1 == cfg->steps))
@@ -776,7 +802,8 @@ int lm_train_snapshots(const Corpus *c, int64_t steps, int64_t batch, double lr,
     rng_manual_seed(&batches, seed + 1);
     if (!in || lm_init(&m, c->vocab_size, 2, &o, batch, &gen, err) != 0)
         return free(in), in ? -1 : emb_fail(err, "out of memory");
-    int rc = lm_parameters(&m, &params, err) || optim_init(&opt, OPTIM_SGD, &oo, &params, err);
+    int rc =
+        lm_parameters(&m, &params, err) || optim_init(&opt, OPTIM_SGD, &oo, &params, err);
     for (int64_t step = 0; rc == 0 && step <= steps; step++) {
         snapshots_take(s, step, m.emb.weight);
         if (step == steps) break;
@@ -790,7 +817,8 @@ int lm_train_snapshots(const Corpus *c, int64_t steps, int64_t batch, double lr,
     return rc ? -1 : 0;
 }
 
-int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4], EmbError *err) {
+int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4],
+                    EmbError *err) {
     const int64_t in[4] = {0, 1, 0, 2}, tgt[4] = {1, 0, 2, 3};
     TorchGenerator gen;
     LmOptions o = lm_default_options();
@@ -804,7 +832,8 @@ int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4], EmbEr
     double loss;
     rng_manual_seed(&gen, 1770);
     if (lm_init(&m, 7, 4, &o, 4, &gen, err) != 0) return -1;
-    int rc = lm_parameters(&m, &params, err) || optim_init(&opt, OPTIM_SGD, &oo, &params, err) ||
+    int rc = lm_parameters(&m, &params, err) ||
+             optim_init(&opt, OPTIM_SGD, &oo, &params, err) ||
              lm_train_step(&m, &opt, &params, in, tgt, 4, &loss, err);
     memcpy(emb_path, m.grad_emb_path, 4 * sizeof(float));  // row 0: the padding row
     memcpy(proj_path, m.grad_proj_path, 4 * sizeof(float));
@@ -833,64 +862,78 @@ options in `experiments/ch05/COMMAND`. Both write the same files.
 
 typedef struct Options {
     int64_t steps, batch, vocab, seeds, eval_every, eval_tokens, *dims, n_dims, *layers,
-        n_layers, valid_every;
+        n_layers, valid_every, train_tokens;
     double lr, init_range;
     const char *fortunes, *out;
 } Options;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ch05 [options]\n\n"
-               "Trains a tied and an untied next-token model on the fortunes package's\n"
-               "English text and writes TSV files and values.tsv.\n\n"
-               "  --dims D,D...     embedding sizes, default 16\n"
-               "  --layers L,L...   hidden layers, 0 or 1, default 0,1\n"
-               "  --seeds N         seeds 0..N-1 per size and tie, default 3\n"
-               "  --steps N         Adam steps per run, default 150\n"
-               "  --batch B         positions per step, default 32\n"
-               "  --lr LR           Adam's learning rate, default 0.01\n"
-               "  --init-range R    uniform init in [-R, R]; 0: PyTorch's N(0, 1), default 0.1\n"
-               "  --vocab V         vocabulary with <unk>, default 1000\n"
-               "  --eval-every N    steps between evaluations, default 50\n"
-               "  --eval-tokens N   tokens of each split evaluated, default 2000\n"
-               "  --valid-every N   every N-th fortune is validation text, default 10\n"
-               "  --fortunes DIR    default " LM_FORTUNES_DIR "\n"
-               "  --out DIR         default build/ch05\n");
+    fprintf(
+        f,
+        "usage: ch05 [options]\n\n"
+        "Trains a tied and an untied next-token model on the fortunes package's\n"
+        "English text and writes TSV files and values.tsv.\n\n"
+        "  --dims D,D...     embedding sizes, default 16\n"
+        "  --layers L,L...   hidden layers, 0 or 1, default 0,1\n"
+        "  --seeds N         seeds 0..N-1 per size and tie, default 3\n"
+        "  --steps N         Adam steps per run, default 120\n"
+        "  --batch B         positions per step, default 32\n"
+        "  --lr LR           Adam's learning rate, default 0.01\n"
+        "  --init-range R    uniform init in [-R, R]; 0: PyTorch's N(0, 1), default 0.1\n"
+        "  --vocab V         vocabulary with <unk>, default 1000\n"
+        "  --eval-every N    steps between evaluations, default 40\n"
+        "  --eval-tokens N   tokens of each split evaluated, default 1000\n"
+        "  --valid-every N   every N-th fortune is validation text, default 10\n"
+        "  --train-tokens N  train on the first N tokens only, default all\n"
+        "  --fortunes DIR    default " LM_FORTUNES_DIR
+        "\n"
+        "  --out DIR         default build/ch05\n");
 }
 
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
     static int64_t dim16 = 16, both[2] = {0, 1};
-    *o = (Options){150, 32, 1000, 3, 50, 2000, &dim16, 1, both, 2, 10, 0.01, 0.1,
-                   LM_FORTUNES_DIR, "build/ch05"};
+    *o = (Options){.steps = 120, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 40,
+                   .eval_tokens = 1000, .dims = &dim16, .n_dims = 1, .layers = both,
+                   .n_layers = 2, .valid_every = 10, .lr = 0.01, .init_range = 0.1,
+                   .fortunes = LM_FORTUNES_DIR, .out = "build/ch05"};
     for (int a = 1; a < argc; a++) {
         const char *name = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
         if (!strcmp(name, "--help") || !strcmp(name, "-h")) return 1;
         if (!val) return emb_fail(err, "%s: missing value (see --help)", name);
         a++;
-        int64_t *n = !strcmp(name, "--steps")         ? &o->steps
-                     : !strcmp(name, "--batch")       ? &o->batch
-                     : !strcmp(name, "--vocab")       ? &o->vocab
-                     : !strcmp(name, "--seeds")       ? &o->seeds
-                     : !strcmp(name, "--eval-every")  ? &o->eval_every
-                     : !strcmp(name, "--eval-tokens") ? &o->eval_tokens
-                     : !strcmp(name, "--valid-every") ? &o->valid_every : NULL;
+        int64_t *n = !strcmp(name, "--steps")          ? &o->steps
+                     : !strcmp(name, "--batch")        ? &o->batch
+                     : !strcmp(name, "--vocab")        ? &o->vocab
+                     : !strcmp(name, "--seeds")        ? &o->seeds
+                     : !strcmp(name, "--eval-every")   ? &o->eval_every
+                     : !strcmp(name, "--eval-tokens")  ? &o->eval_tokens
+                     : !strcmp(name, "--valid-every")  ? &o->valid_every
+                     : !strcmp(name, "--train-tokens") ? &o->train_tokens
+                                                       : NULL;
         int rc = 0;
-        if (n) rc = cli_int64(name, val, n == &o->vocab || n == &o->valid_every ? 2 : 1,
-                              1000000, n, err);
-        else if (!strcmp(name, "--lr")) rc = cli_double(name, val, 1e-6, 10, &o->lr, err);
+        if (n)
+            rc = cli_int64(name, val, n == &o->vocab || n == &o->valid_every ? 2 : 1,
+                           n == &o->train_tokens ? INT64_MAX : 1000000, n, err);
+        else if (!strcmp(name, "--lr"))
+            rc = cli_double(name, val, 1e-6, 10, &o->lr, err);
         else if (!strcmp(name, "--init-range"))
             rc = cli_double(name, val, 0, 10, &o->init_range, err);
         else if (!strcmp(name, "--dims"))
             rc = cli_int64_list(name, val, &o->dims, &o->n_dims, err);
         else if (!strcmp(name, "--layers"))
             rc = cli_int64_list(name, val, &o->layers, &o->n_layers, err);
-        else if (!strcmp(name, "--fortunes")) o->fortunes = val;
-        else if (!strcmp(name, "--out")) o->out = val;
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
+        else if (!strcmp(name, "--fortunes"))
+            o->fortunes = val;
+        else if (!strcmp(name, "--out"))
+            o->out = val;
+        else
+            return emb_fail(err, "unknown option '%s' (see --help)", name);
         if (rc != 0) return -1;
     }
     for (int64_t i = 0; i < o->n_dims; i++)
         if (o->dims[i] < 1 || o->dims[i] > 4096)
-            return emb_fail(err, "--dims: %lld is not in [1, 4096]", (long long)o->dims[i]);
+            return emb_fail(err, "--dims: %lld is not in [1, 4096]",
+                            (long long)o->dims[i]);
     for (int64_t i = 0; i < o->n_layers; i++)
         if (o->layers[i] != 0 && o->layers[i] != 1)
             return emb_fail(err, "--layers: %lld is not 0 or 1", (long long)o->layers[i]);
@@ -912,24 +955,26 @@ static void value(FILE *f, const char *key, const char *fmt, ...) {
 }
 
 // A model variant: size dims[v / n_layers], hidden layers layers[v % n_layers].
-#define DIM(op, v) ((op)->dims[(v) / (op)->n_layers])
+#define DIM(op, v)    ((op)->dims[(v) / (op)->n_layers])
 #define LAYERS(op, v) ((op)->layers[(v) % (op)->n_layers])
 // The log of variant v, tie t, seed s.
-#define LOG(op, logs, v, t, s) (&(logs)[((v) * 2 + (t)) * (op)->seeds + (s)])
+#define LOG(op, logs, v, t, s) (&(logs)[((v)*2 + (t)) * (op)->seeds + (s)])
 
 static int run_all(const Options *op, const LmCorpus *c, LmRunLog *logs, EmbError *err) {
     for (int64_t v = 0; v < op->n_dims * op->n_layers; v++)
         for (int t = 0; t < 2; t++)
             for (int64_t s = 0; s < op->seeds; s++) {
-                LmRunConfig cfg = {DIM(op, v), op->steps, op->batch, op->eval_every,
-                                   op->eval_tokens, t, true, LAYERS(op, v) == 1, OPTIM_ADAM,
-                                   op->lr, (uint64_t)s, (uint64_t)s + 1000, op->init_range};
+                LmRunConfig cfg = {DIM(op, v),     op->steps,          op->batch,
+                                   op->eval_every, op->eval_tokens,    t,
+                                   true,           LAYERS(op, v) == 1, OPTIM_ADAM,
+                                   op->lr,         (uint64_t)s,        (uint64_t)s + 1000,
+                                   op->init_range};
                 LmRunLog *log = LOG(op, logs, v, t, s);
                 if (lm_run_log_init(log, c->train.vocab_size, op->steps, op->eval_every,
                                     err) != 0 ||
                     lm_run(c, &cfg, log, err) != 0)
                     return -1;
-                fprintf(stderr, "D=%lld layers=%lld %s seed %lld: valid loss %.3f\n",
+                printf("D=%lld layers=%lld %s seed %lld: validation loss %.3f\n",
                         (long long)cfg.D, (long long)LAYERS(op, v), t ? "tied" : "untied",
                         (long long)s, log->valid_loss[log->n_evals - 1]);
             }
@@ -943,21 +988,25 @@ static void over_seeds(const Options *op, const LmRunLog *logs, int64_t d, int t
     for (int64_t s = 0; s < op->seeds; s++) {
         const LmRunLog *l = LOG(op, logs, d, t, s);
         double x = valid ? l->valid_loss[k] : l->train_loss[k];
-        out[0] += x / (double)op->seeds, out[1] = fmin(out[1], x), out[2] = fmax(out[2], x);
+        out[0] += x / (double)op->seeds, out[1] = fmin(out[1], x),
+                                         out[2] = fmax(out[2], x);
     }
 }
 
 // loss.tsv: per evaluation, mean/min/max over seeds of both losses, every run.
-static int write_loss(const Options *op, const LmRunLog *logs, FILE *values, EmbError *err) {
-    static const char *const tie[2] = {"untied", "tied"}, *const split[2] = {"train", "valid"};
+static int write_loss(const Options *op, const LmRunLog *logs, FILE *values,
+                      EmbError *err) {
+    static const char *const tie[2] = {"untied", "tied"}, *const split[2] = {"train",
+                                                                             "valid"};
     OutFile f;
     if (outfile_open(&f, op->out, "loss.tsv", err) != 0) return -1;
     fprintf(f.f, "step");
     for (int64_t d = 0; d < op->n_dims * op->n_layers; d++)
         for (int t = 0; t < 2; t++)
             for (int v = 0; v < 2; v++)
-                fprintf(f.f, "\tD%lld L%lld %s %s\tmin\tmax", (long long)DIM(op, d),
-                        (long long)LAYERS(op, d), tie[t], split[v]);
+                fprintf(f.f, "\tD=%lld layers=%lld %s %s\tmin\tmax",
+                        (long long)DIM(op, d), (long long)LAYERS(op, d), tie[t],
+                        split[v]);
     for (int k = 0; k < logs[0].n_evals; k++) {
         fprintf(f.f, "\n%lld", (long long)logs[0].eval_step[k]);
         for (int64_t d = 0; d < op->n_dims * op->n_layers; d++)
@@ -969,8 +1018,8 @@ static int write_loss(const Options *op, const LmRunLog *logs, FILE *values, Emb
                     if (k + 1 < logs[0].n_evals) continue;
                     char key[64];
                     int n = snprintf(key, sizeof key, "d%lld.l%lld.%s.%s_ppl",
-                                     (long long)DIM(op, d), (long long)LAYERS(op, d), tie[t],
-                                     split[v]);
+                                     (long long)DIM(op, d), (long long)LAYERS(op, d),
+                                     tie[t], split[v]);
                     value(values, key, "%.1f", exp(x[0]));
                     snprintf(key + n, sizeof key - (size_t)n, "_min");
                     value(values, key, "%.1f", exp(x[1]));
@@ -992,8 +1041,9 @@ static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs
     if (outfile_open(&f, op->out, "rows.tsv", err) != 0) return -1;
     fprintf(f.f, "step\tlooked up\tuntied\ttied\n");
     for (int64_t s = 0; s < op->steps; s++) {
-        fprintf(f.f, "%lld\t%lld\t%lld\t%lld\n", (long long)s + 1, (long long)t->rows_looked_up[s],
-                (long long)u->rows_with_grad[s], (long long)t->rows_with_grad[s]);
+        fprintf(f.f, "%lld\t%lld\t%lld\t%lld\n", (long long)s + 1,
+                (long long)t->rows_looked_up[s], (long long)u->rows_with_grad[s],
+                (long long)t->rows_with_grad[s]);
         looked += (double)t->rows_looked_up[s] / (double)op->steps;
         untied += (double)u->rows_with_grad[s] / (double)op->steps;
         tied += (double)t->rows_with_grad[s] / (double)op->steps;
@@ -1016,7 +1066,8 @@ static int demos(FILE *values, EmbError *err) {
     float e[4], p[4], after[4], twice[6], once[6];
     int64_t st2, st1;
     if (lm_padding_demo(e, p, after, err) != 0) return -1;
-    value(values, "pad.emb_path", "%g", fabs(e[0]) + fabs(e[1]) + fabs(e[2]) + fabs(e[3]));
+    value(values, "pad.emb_path", "%g",
+          fabs(e[0]) + fabs(e[1]) + fabs(e[2]) + fabs(e[3]));
     value(values, "pad.proj_path", "[%.4f, %.4f, %.4f, %.4f]", p[0], p[1], p[2], p[3]);
     value(values, "pad.after", "[%.4f, %.4f, %.4f, %.4f]", after[0], after[1], after[2],
           after[3]);
@@ -1057,22 +1108,28 @@ static int demos(FILE *values, EmbError *err) {
 
 // memory.tsv: parameters and Adam's bytes, tied and untied, for real sizes.
 static int write_memory(const Options *op, int64_t V, FILE *values, EmbError *err) {
-    static const struct { const char *name, *key; int64_t V, D; } SIZES[] = {
-        {"word-language-model, WikiText-2", "wlm", 33278, 650},
-        {"BERT-base", "bert", 30522, 768},
-        {"GPT-2", "gpt2", 50257, 768}};
+    static const struct {
+        const char *name, *key;
+        int64_t V, D;
+    } SIZES[] = {{"word-language-model, WikiText-2", "wlm", 33278, 650},
+                 {"BERT-base", "bert", 30522, 768},
+                 {"GPT-2", "gpt2", 50257, 768}};
     OutFile f;
     if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
-    fprintf(f.f, "model\tV\tD\tuntied params\ttied params\tsaved\tuntied Adam bytes\ttied "
-                 "Adam bytes\n");
+    fprintf(f.f,
+            "model\tV\tD\tuntied params\ttied params\tsaved\tuntied Adam bytes\ttied "
+            "Adam bytes\n");
     for (int i = -1; i < 3; i++) {
         int64_t v = i < 0 ? V : SIZES[i].V, d = i < 0 ? op->dims[0] : SIZES[i].D;
         const char *key = i < 0 ? "book" : SIZES[i].key;
-        int64_t pu = lm_param_count(v, d, false, false), pt = lm_param_count(v, d, true, false);
-        int64_t bu = lm_adam_bytes(v, d, false, false), bt = lm_adam_bytes(v, d, true, false);
+        int64_t pu = lm_param_count(v, d, false, false),
+                pt = lm_param_count(v, d, true, false);
+        int64_t bu = lm_adam_bytes(v, d, false, false),
+                bt = lm_adam_bytes(v, d, true, false);
         fprintf(f.f, "%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n",
                 i < 0 ? "this chapter" : SIZES[i].name, (long long)v, (long long)d,
-                (long long)pu, (long long)pt, (long long)(pu - pt), (long long)bu, (long long)bt);
+                (long long)pu, (long long)pt, (long long)(pu - pt), (long long)bu,
+                (long long)bt);
         char k[64];
         snprintf(k, sizeof k, "memory.%s.untied_mb", key);
         value(values, k, "%.0f", (double)bu / 1e6);
@@ -1102,6 +1159,30 @@ static int write_trajectory(const Options *op, FILE *values, EmbError *err) {
     return rc ? -1 : 0;
 }
 
+// The validation loss before training, tied and untied, under PyTorch's
+// N(0, 1) initialization and under the uniform one (bare model, seed 0).
+static int init_losses(const Options *op, const LmCorpus *c, FILE *values, EmbError *err) {
+    int64_t n = c->n_valid < op->eval_tokens ? c->n_valid : op->eval_tokens;
+    for (int k = 0; k < 4; k++) {
+        TorchGenerator gen;
+        LmOptions o = lm_default_options();
+        o.tied = k % 2;
+        LangModel m;
+        double loss = 0;
+        rng_manual_seed(&gen, 0);
+        if (lm_init(&m, c->train.vocab_size, op->dims[0], &o, 256, &gen, err) != 0) return -1;
+        if (k >= 2) lm_init_uniform(&m, 0.1, &gen);
+        int rc = lm_eval_loss(&m, c->valid, n, &loss, err);
+        lm_free(&m);
+        if (rc != 0) return -1;
+        char key[64];
+        snprintf(key, sizeof key, "init.%s.%s", k < 2 ? "normal" : "uniform",
+                 o.tied ? "tied" : "untied");
+        value(values, key, "%.1f", loss);
+    }
+    return 0;
+}
+
 static int run_chapter(const Options *op, EmbError *err) {
     LmCorpus c;
     OutFile values = {0};
@@ -1109,15 +1190,22 @@ static int run_chapter(const Options *op, EmbError *err) {
     LmRunLog *logs = calloc((size_t)n, sizeof *logs);
     if (!logs || lm_corpus_load(&c, op->fortunes, op->vocab, op->valid_every, err) != 0)
         return free(logs), logs ? -1 : emb_fail(err, "out of memory");
-    printf("fortunes: %d files, %lld fortunes; training text %lld words, validation %lld, "
-           "vocabulary %lld\n", c.n_files, (long long)c.n_fortunes, (long long)c.train.n_tokens,
-           (long long)c.n_valid, (long long)c.train.vocab_size);
-    int rc = outfile_open(&values, op->out, "values.tsv", err) || run_all(op, &c, logs, err) ||
-             write_loss(op, logs, values.f, err) || write_rows(op, &c, logs, values.f, err) ||
-             demos(values.f, err) || write_memory(op, c.train.vocab_size, values.f, err) ||
-             write_trajectory(op, values.f, err);
-    if (rc == 0) rc = outfile_commit(&values, err);
-    else if (values.f) outfile_abort(&values);
+    if (op->train_tokens > 1 && op->train_tokens < c.train.n_tokens)
+        c.train.n_tokens = op->train_tokens;  // the vocabulary is still the whole text's
+    printf(
+        "fortunes: %d files, %lld fortunes; training text %lld words, validation %lld, "
+        "vocabulary %lld\n",
+        c.n_files, (long long)c.n_fortunes, (long long)c.train.n_tokens,
+        (long long)c.n_valid, (long long)c.train.vocab_size);
+    int rc = outfile_open(&values, op->out, "values.tsv", err) ||
+             run_all(op, &c, logs, err) || write_loss(op, logs, values.f, err) ||
+             write_rows(op, &c, logs, values.f, err) || demos(values.f, err) ||
+             write_memory(op, c.train.vocab_size, values.f, err) ||
+             write_trajectory(op, values.f, err) || init_losses(op, &c, values.f, err);
+    if (rc == 0)
+        rc = outfile_commit(&values, err);
+    else if (values.f)
+        outfile_abort(&values);
     for (int64_t i = 0; i < n; i++) lm_run_log_free(&logs[i]);
     free(logs);
     lm_corpus_free(&c);
@@ -1138,3 +1226,143 @@ int main(int argc, char **argv) {
 }
 
 #endif  // EMB_LIBRARY
+
+/**
+## Running it
+
+`make chapter5` runs the reduced experiment: a vocabulary of
+{{rows.v}} words, $D = 16$, the bare model and the one with a hidden
+layer, tied and untied, three seeds each, a few hundred Adam steps. The
+numbers in this section come from that run, unless they are marked as
+coming from the full experiment (`make experiment5`, whose results are
+committed in `experiments/ch05/`).
+
+### Every row, every step
+
+![Rows with a non-zero gradient per step.](fig-rows.png)
+
+A batch of 32 positions looks up {{rows.looked}} distinct words on
+average. The untied table's gradient has exactly those rows
+({{rows.untied}} per step); the tied table's has all {{rows.tied}} of
+its {{rows.v}} rows at every step. Every optimizer of chapter 4 then
+updates every row. This is the first practical consequence of tying: a
+tied table is a dense parameter, and chapter 6's sparse gradients buy
+nothing for it (PyTorch, given `sparse=True` and a tie, accumulates both
+paths into one dense gradient; `SparseAdam` then refuses it).
+
+### Where the gradient comes from
+
+![Each path's share of a tied row's gradient, by frequency rank.](fig-split.png)
+
+The figure shows, for each row of a tied table, the mean norm of its
+gradient along each path, rows in order of frequency. The embedding path
+is large for frequent words and falls off with rank: a word that is
+rarely looked up rarely receives it. The projection path falls off much
+less, because every row is scored at every position, and for the rare
+words it is the larger of the two. That is the argument of Press and
+Wolf for tying: in an untied model the input row of a rare word learns
+only from its few occurrences, while tied it also learns, at every step,
+from the output side.
+
+The same can be seen on chapter 2's grammar corpus with $D = 2$:
+
+![A tied 2-D table during training.](fig-trajectories.png)
+
+`<unk>` occurs {{unk.count}} times in that corpus and is never looked up,
+so an untied table would leave its row where it was drawn. Tied, the
+output role moves it {{unk.moved}} units: its score is pushed down at every
+step, because it is never the next word.
+
+### The gradient check
+
+With the tied $7 \times 3$ table of the program, the sum of the two
+paths matches the finite differences to {{check.sum}}; the embedding path
+alone is off by up to {{check.emb_path}} and the projection path alone by
+{{check.proj_path}}. Each part is a real gradient, of a different
+function (the loss with the other role's weight held fixed); only the
+sum is the gradient of the tied model.
+
+### The padding row moves
+
+The reference case `model/tied-padding` (`padding_idx=0`, a zero row at
+the start) rebuilt from its seed: after one step the padding row's
+embedding-path gradient is {{pad.emb_path}}, as `padding_idx` promises,
+but its projection-path gradient is {{pad.proj_path}}, and after one SGD
+step at `lr=0.5` the padding row is {{pad.after}}, the numbers PyTorch
+computes for the same case. `padding_idx` only stops the embedding
+path; the padding token is still a class the model scores, and its score
+is pushed down at every position. A model that ties and pads therefore
+gets a non-zero vector for every padding position: it must mask those
+positions (as the attention masks of transformer models do), not rely on
+the row being zero.
+
+### Two states for one matrix
+
+Listed twice, a tied $3 \times 2$ table at 0.5 with a gradient of ones
+takes two updates per step: one SGD step at `lr=0.1` takes it to
+{{double.sgd.twice}} instead of {{double.sgd.once}}, and one Adam step to
+{{double.adam.twice}} instead of {{double.adam.once}}, with
+{{double.adam.state_twice}} bytes of state instead of
+{{double.adam.state_once}}. For a table of GPT-2's size that is an extra
+309 MB of Adam state and a learning rate silently doubled.
+
+### max_norm with a tied table
+
+`max_norm` renormalises rows in place in the forward pass. Tied, those
+rows are also the projection's. In the order our model runs (look up,
+then project) this is well defined: the projection scores with the
+renormalised rows, and the reference case `model/tied-max-norm` checks
+that our numbers are PyTorch's. PyTorch fails only when the projection has
+read the weight *before* a later lookup renormalises it within the same
+backward pass, for example a second lookup after the projection
+(`proj(emb(x)); emb(y)`): the saved weight has changed, and backward
+stops with `one of the variables needed for gradient computation has
+been modified by an inplace operation` (checked on torch 1.13). Our
+model makes one lookup per forward pass, before its projection, and one
+backward pass per forward pass, so that order cannot arise; we reproduce
+PyTorch's numbers where PyTorch has numbers and have no error to
+reproduce. A model that needs several lookups per backward pass should
+renormalise the table once, before the forward pass, outside the lookup.
+
+### Parameters and memory
+
+Tying saves $VD$ parameters: 38,597,376 for GPT-2's $50257 \times 768$
+table. With Adam, a parameter costs 16 bytes (weight, gradient, two
+moments), so the two matrices of GPT-2's embedding and output layer take
+{{memory.gpt2.untied_mb}} MB untied and {{memory.gpt2.tied_mb}} MB tied;
+BERT-base's $30522 \times 768$ {{memory.bert.untied_mb}} and
+{{memory.bert.tied_mb}} MB; and the word-language-model's WikiText-2
+model with 650 dimensions, $33278 \times 650$, {{memory.wlm.untied_mb}}
+and {{memory.wlm.tied_mb}} MB (`memory.tsv`).
+
+### Tied against untied on real text
+
+First, the initialization. PyTorch's default draws the table from
+$N(0, 1)$. Untied, that is harmless; tied, the score of word $v$ after
+word $t$ is $w_v \cdot w_t$, a sum of $D$ products of unit variance, and
+the current word's own score is $\lVert w_t \rVert^2 \approx D$. Before
+any training the validation loss of the bare model with $D = 16$ is
+{{init.normal.untied}} nats untied and {{init.normal.tied}} tied: the
+tied model starts out confidently predicting that every word repeats.
+With the word-language-model's initialization, uniform in $[-0.1, 0.1]$,
+both start at {{init.uniform.untied}} and {{init.uniform.tied}} nats
+($\ln V$). Every run below uses it.
+
+![Training and validation loss, tied and untied (this run).](fig-loss.png)
+
+In this run, after a few hundred steps, the bare model's validation
+perplexity is {{d16.l0.untied.valid_ppl}} untied (seeds from
+{{d16.l0.untied.valid_ppl_min}} to {{d16.l0.untied.valid_ppl_max}}) and
+{{d16.l0.tied.valid_ppl}} tied ({{d16.l0.tied.valid_ppl_min}} to
+{{d16.l0.tied.valid_ppl_max}}): tying *hurts*, by far more than the seeds
+spread. The reason is in the formula: without a layer in between, the
+tied model's score of $v$ after $t$ is $w_v \cdot w_t$, which is also the
+score of $t$ after $v$, and every word scores itself $\lVert w_t
+\rVert^2$. A bigram model whose table must be symmetric cannot say that
+"of" follows "one" but "one" does not follow "of". (The suite checks the
+symmetry bit for bit.) With the hidden layer the scores are $w_v \cdot
+\tanh(H w_t + c)$, no longer symmetric, and the two models are close:
+{{d16.l1.untied.valid_ppl}} untied ({{d16.l1.untied.valid_ppl_min}} to
+{{d16.l1.untied.valid_ppl_max}}) and {{d16.l1.tied.valid_ppl}} tied
+({{d16.l1.tied.valid_ppl_min}} to {{d16.l1.tied.valid_ppl_max}}).
+*/

@@ -38,9 +38,9 @@ typedef struct LmOptions {
 } LmOptions;
 
 typedef struct LangModel {
-    Embedding emb;          // (V, D): the input table (and, tied, the output one)
-    Linear hid;             // D -> D, or all zero without the hidden layer
-    Linear proj;            // D -> V; tied: weight and weight_grad are emb's
+    Embedding emb;  // (V, D): the input table (and, tied, the output one)
+    Linear hid;     // D -> D, or all zero without the hidden layer
+    Linear proj;    // D -> V; tied: weight and weight_grad are emb's
     bool tied, hidden;
     int64_t max_batch;      // rows of the scratch buffers
     float *x;               // (max_batch, D): looked-up rows
@@ -93,8 +93,9 @@ int lm_parameters(LangModel *m, ParamList *out, EmbError *err);
 void lm_zero_grad(LangModel *m);
 
 // zero_grad, forward, backward, step.
-int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params, const int64_t *inputs,
-                  const int64_t *targets, int64_t B, double *loss, EmbError *err);
+int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params,
+                  const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
+                  EmbError *err);
 
 // Mean loss of predicting tokens[i+1] from tokens[i] over a whole stream of
 // n (>= 2) tokens, in batches of the model's max_batch; no gradient.
@@ -143,11 +144,11 @@ int lm_double_listing_run(OptimKind kind, const OptimOptions *o, float out_twice
 // A training and a validation split over one vocabulary (the training
 // text's): validation words outside it are <unk>.
 typedef struct LmCorpus {
-    Corpus train;          // its words, counts and vocabulary
-    int64_t n_valid;       // tokens of the validation text
-    int64_t *valid;        // (n_valid,) ids in train's vocabulary
-    int n_files;           // fortune files read
-    int64_t n_fortunes;    // fortunes read (texts between "%" lines)
+    Corpus train;        // its words, counts and vocabulary
+    int64_t n_valid;     // tokens of the validation text
+    int64_t *valid;      // (n_valid,) ids in train's vocabulary
+    int n_files;         // fortune files read
+    int64_t n_fortunes;  // fortunes read (texts between "%" lines)
 } LmCorpus;
 
 // Reads every fortune file of dir (regular files whose names do not end in

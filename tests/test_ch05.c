@@ -44,7 +44,7 @@ START_TEST(tie_shares_weight_and_gradient) {
     ck_assert_ptr_eq(m.proj.weight_grad, m.emb.grad);
     ck_assert_ptr_null(m.proj.bias);
     step(&m);
-    ck_assert_ptr_eq(m.proj.weight_grad, m.emb.grad);  // still, after a backward pass
+    ck_assert_ptr_eq(m.proj.weight_grad, m.emb.grad);   // still, after a backward pass
     ck_assert_int_eq(emb_alloc_grad(&m.emb, NULL), 0);  // never replaces the buffer
     ck_assert_ptr_eq(m.proj.weight_grad, m.emb.grad);
     lm_free(&m);  // frees the shared buffers once (ASan would see a double free)
@@ -59,13 +59,15 @@ START_TEST(tie_needs_the_gradient_first) {
     free(m.emb.grad);
     m.emb.grad = NULL;  // a table whose gradient does not exist yet
     ck_assert_int_eq(lm_tie(&m, &err), -1);
-    ck_assert_str_eq(err.msg, "cannot tie: the table has no gradient buffer yet; allocate it "
-                              "(emb_alloc_grad) before the tie, or the projection keeps a "
-                              "stale gradient pointer");
+    ck_assert_str_eq(err.msg,
+                     "cannot tie: the table has no gradient buffer yet; allocate it "
+                     "(emb_alloc_grad) before the tie, or the projection keeps a "
+                     "stale gradient pointer");
     ck_assert(!m.tied && !m.proj.shares_weight && m.proj.weight == own);  // untouched
     ck_assert_int_eq(emb_alloc_grad(&m.emb, NULL), 0);
     ck_assert_int_eq(lm_tie(&m, &err), 0);
-    ck_assert(m.tied && m.proj.weight == m.emb.weight && m.proj.weight_grad == m.emb.grad);
+    ck_assert(m.tied && m.proj.weight == m.emb.weight &&
+              m.proj.weight_grad == m.emb.grad);
     ck_assert_ptr_nonnull(m.proj.bias);  // the bias stays the projection's
     lm_free(&m);
 }
@@ -81,8 +83,9 @@ START_TEST(tie_needs_matching_shapes) {
     ck_assert_int_eq(linear_init(&wrong, D, V + 1, &gen, NULL), 0);
     m.proj = wrong;
     ck_assert_int_eq(lm_tie(&m, &err), -1);
-    ck_assert_str_eq(err.msg, "cannot tie nn.Linear(3, 8) to a table of 7 x 3: the "
-                              "projection must be nn.Linear(D, V)");
+    ck_assert_str_eq(err.msg,
+                     "cannot tie nn.Linear(3, 8) to a table of 7 x 3: the "
+                     "projection must be nn.Linear(D, V)");
     ck_assert(!m.tied && !m.proj.shares_weight);
     linear_free(&m.proj);
     m.proj = own;
@@ -95,7 +98,8 @@ START_TEST(tied_and_untied_start_from_the_same_draws) {
     make(&t, true, true, false);
     make(&u, false, true, false);
     ck_assert_mem_eq(t.emb.weight, u.emb.weight, V * D * sizeof(float));
-    ck_assert_mem_eq(t.proj.bias, u.proj.bias, V * sizeof(float));  // drawn after the weight
+    ck_assert_mem_eq(t.proj.bias, u.proj.bias,
+                     V * sizeof(float));  // drawn after the weight
     ck_assert(memcmp(u.proj.weight, u.emb.weight, V * D * sizeof(float)) != 0);
     TorchGenerator a, b;
     rng_manual_seed(&a, 2), rng_manual_seed(&b, 2);
@@ -103,7 +107,8 @@ START_TEST(tied_and_untied_start_from_the_same_draws) {
     lm_init_uniform(&u, 0.1, &b);
     ck_assert_mem_eq(t.emb.weight, u.emb.weight, V * D * sizeof(float));
     for (int k = 0; k < V * D; k++) ck_assert(fabsf(u.proj.weight[k]) <= 0.1f);
-    for (int k = 0; k < V; k++) ck_assert(t.proj.bias[k] == 0.0f && u.proj.bias[k] == 0.0f);
+    for (int k = 0; k < V; k++)
+        ck_assert(t.proj.bias[k] == 0.0f && u.proj.bias[k] == 0.0f);
     lm_free(&t);
     lm_free(&u);
 }
@@ -133,7 +138,8 @@ START_TEST(untied_paths_go_to_their_own_parameters) {
     step(&m);
     ck_assert_mem_eq(m.emb.grad, m.grad_emb_path, V * D * sizeof(float));
     ck_assert_mem_eq(m.proj.weight_grad, m.grad_proj_path, V * D * sizeof(float));
-    ck_assert_int_eq(grad_rows_nonzero(m.emb.grad, V, D), emb_rows_touched(&m.emb, IN, B));
+    ck_assert_int_eq(grad_rows_nonzero(m.emb.grad, V, D),
+                     emb_rows_touched(&m.emb, IN, B));
     lm_free(&m);
 }
 END_TEST
@@ -178,8 +184,9 @@ START_TEST(bare_tied_scores_are_symmetric) {
     const int64_t in[2] = {2, 5}, tgt[2] = {5, 2};
     double loss;
     ck_assert_int_eq(lm_forward(&m, in, tgt, 2, &loss, NULL), 0);
-    ck_assert(m.logits[0 * V + 5] == m.logits[1 * V + 2]);  // score(5 after 2) = (2 after 5)
-    float self = 0;  // the current word scores its own squared norm
+    ck_assert(m.logits[0 * V + 5] ==
+              m.logits[1 * V + 2]);  // score(5 after 2) = (2 after 5)
+    float self = 0;                  // the current word scores its own squared norm
     for (int k = 0; k < D; k++) self += m.emb.weight[2 * D + k] * m.emb.weight[2 * D + k];
     ck_assert(m.logits[0 * V + 2] == self && self > 0);
     lm_free(&m);
@@ -197,17 +204,19 @@ START_TEST(tied_weight_is_listed_once) {
     ck_assert_int_eq(l.n, 2);
     ck_assert_str_eq(l.items[0].name, "emb.weight");
     ck_assert_str_eq(l.items[1].name, "proj.bias");
-    ck_assert_int_eq(param_list_add(&l, "proj.weight", m.proj.weight, m.proj.weight_grad, V,
-                                     D, &err),
-                     -1);
-    ck_assert_str_eq(err.msg, "parameter proj.weight: its buffer is already in the list as "
-                              "emb.weight; a shared (tied) weight is one parameter, list it "
-                              "once");
+    ck_assert_int_eq(
+        param_list_add(&l, "proj.weight", m.proj.weight, m.proj.weight_grad, V, D, &err),
+        -1);
+    ck_assert_str_eq(err.msg,
+                     "parameter proj.weight: its buffer is already in the list as "
+                     "emb.weight; a shared (tied) weight is one parameter, list it "
+                     "once");
     ck_assert_int_eq(l.n, 2);
     lm_free(&m);
     make(&m, false, true, true);
     ck_assert_int_eq(lm_parameters(&m, &l, NULL), 0);
-    const char *names[] = {"emb.weight", "hid.weight", "hid.bias", "proj.weight", "proj.bias"};
+    const char *names[] = {"emb.weight", "hid.weight", "hid.bias", "proj.weight",
+                           "proj.bias"};
     ck_assert_int_eq(l.n, 5);
     for (int i = 0; i < 5; i++) ck_assert_str_eq(l.items[i].name, names[i]);
     lm_free(&m);
@@ -219,14 +228,16 @@ START_TEST(double_listing_doubles_state_and_step) {
     int64_t st2, st1;
     OptimOptions o = optim_defaults(OPTIM_SGD);
     o.lr = 0.1;
-    ck_assert_int_eq(lm_double_listing_run(OPTIM_SGD, &o, twice, once, &st2, &st1, NULL), 0);
+    ck_assert_int_eq(lm_double_listing_run(OPTIM_SGD, &o, twice, once, &st2, &st1, NULL),
+                     0);
     for (int k = 0; k < 6; k++) {
         ck_assert_float_eq_tol(once[k], 0.4f, 1e-7);
         ck_assert_float_eq_tol(twice[k], 0.3f, 1e-7);  // two updates of lr * g
     }
     o = optim_defaults(OPTIM_ADAM);
     o.lr = 0.1;
-    ck_assert_int_eq(lm_double_listing_run(OPTIM_ADAM, &o, twice, once, &st2, &st1, NULL), 0);
+    ck_assert_int_eq(lm_double_listing_run(OPTIM_ADAM, &o, twice, once, &st2, &st1, NULL),
+                     0);
     ck_assert_int_eq(st1, 2 * 6 * 4);  // exp_avg, exp_avg_sq
     ck_assert_int_eq(st2, 2 * st1);    // two states for one matrix
     ck_assert_float_eq_tol(once[0], 0.4f, 1e-6);
@@ -256,11 +267,13 @@ END_TEST
 static void reference_padding_row(float want[4]) {
     RefFile f;
     EmbError err;
-    ck_assert_msg(ref_read_file("tests/reference/model.ref", &f, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ref_read_file("tests/reference/model.ref", &f, &err) == 0, "%s",
+                  err.msg);
     bool found = false;
     for (int i = 0; i < f.n_cases; i++) {
         if (strcmp(f.cases[i].name, "model/tied-padding") != 0) continue;
-        memcpy(want, ref_get(&f.cases[i].steps[0].fields, "weight")->f32, 4 * sizeof(float));
+        memcpy(want, ref_get(&f.cases[i].steps[0].fields, "weight")->f32,
+               4 * sizeof(float));
         found = true;
     }
     ref_free(&f);
@@ -271,8 +284,8 @@ START_TEST(padding_row_moves_when_tied) {
     float e[4], p[4], after[4], want[4];
     ck_assert_int_eq(lm_padding_demo(e, p, after, NULL), 0);
     for (int k = 0; k < 4; k++) {
-        ck_assert(e[k] == 0.0f);   // the embedding path: nothing for the padding row
-        ck_assert(p[k] != 0.0f);   // the projection path: a gradient all the same
+        ck_assert(e[k] == 0.0f);  // the embedding path: nothing for the padding row
+        ck_assert(p[k] != 0.0f);  // the projection path: a gradient all the same
         ck_assert(after[k] != 0.0f);
     }
     reference_padding_row(want);  // PyTorch's numbers for the same case
@@ -334,6 +347,9 @@ START_TEST(forward_refuses_bad_batches) {
     ck_assert_int_eq(lm_forward(&m, IN, TGT, B + 1, &loss, &err), -1);
     ck_assert_str_eq(err.msg, "batch of 7 positions: the model takes 1 to 6");
     ck_assert_int_eq(lm_backward(&m, IN, 0, &err), -1);
+    ck_assert_str_eq(err.msg, "batch of 0 positions: the model takes 1 to 6");
+    ck_assert_int_eq(lm_backward(&m, IN, B + 1, &err), -1);
+    ck_assert_str_eq(err.msg, "batch of 7 positions: the model takes 1 to 6");
     ck_assert_int_eq(lm_eval_loss(&m, IN, 1, &loss, &err), -1);
     ck_assert_str_eq(err.msg, "a text of 1 tokens has no next token");
     lm_free(&m);
@@ -371,12 +387,14 @@ START_TEST(corpus_loader_refuses_a_missing_package) {
     LmCorpus c;
     EmbError err;
     ck_assert_int_eq(lm_corpus_load(&c, "tests/data/no-such-folder", 100, 10, &err), -1);
-    ck_assert_str_eq(err.msg, "no fortune files in tests/data/no-such-folder: install "
-                              "Debian's fortunes package (apt-get install fortunes)");
+    ck_assert_str_eq(err.msg,
+                     "no fortune files in tests/data/no-such-folder: install "
+                     "Debian's fortunes package (apt-get install fortunes)");
     ck_assert_int_eq(lm_corpus_load(&c, "tests/data/fortunes", 100, 1, &err), -1);
     ck_assert_str_eq(err.msg, "valid_every 1: must be at least 2");
     ck_assert_int_eq(lm_corpus_load(&c, "tests/data/fortunes", 100, 8, &err), -1);
-    ck_assert_str_eq(err.msg, "tests/data/fortunes: 7 fortunes, too few for a validation text");
+    ck_assert_str_eq(err.msg,
+                     "tests/data/fortunes: 7 fortunes, too few for a validation text");
 }
 END_TEST
 
@@ -386,9 +404,18 @@ START_TEST(runs_see_the_same_batches_and_tied_grads_are_dense) {
     LmCorpus c;
     ck_assert_int_eq(lm_corpus_load(&c, "tests/data/fortunes", 100, 2, NULL), 0);
     LmRunLog t, u;
-    LmRunConfig cfg = {.D = 4, .steps = 20, .batch = 4, .eval_every = 10, .eval_tokens = 100,
-                       .tied = true, .bias = true, .optimizer = OPTIM_ADAM, .lr = 0.05,
-                       .seed = 0, .batch_seed = 1, .init_range = 0.1};
+    LmRunConfig cfg = {.D = 4,
+                       .steps = 20,
+                       .batch = 4,
+                       .eval_every = 10,
+                       .eval_tokens = 100,
+                       .tied = true,
+                       .bias = true,
+                       .optimizer = OPTIM_ADAM,
+                       .lr = 0.05,
+                       .seed = 0,
+                       .batch_seed = 1,
+                       .init_range = 0.1};
     ck_assert_int_eq(lm_run_log_init(&t, 13, 20, 10, NULL), 0);
     ck_assert_int_eq(lm_run_log_init(&u, 13, 20, 10, NULL), 0);
     ck_assert_int_eq(lm_run(&c, &cfg, &t, NULL), 0);
@@ -398,7 +425,7 @@ START_TEST(runs_see_the_same_batches_and_tied_grads_are_dense) {
     for (int64_t s = 0; s < 20; s++) {
         ck_assert_int_eq(t.rows_looked_up[s], u.rows_looked_up[s]);  // the same batches
         ck_assert_int_eq(u.rows_with_grad[s], u.rows_looked_up[s]);
-        ck_assert_int_eq(t.rows_with_grad[s], 13);                    // every row
+        ck_assert_int_eq(t.rows_with_grad[s], 13);  // every row
     }
     ck_assert(t.train_loss[2] < t.train_loss[0] && u.train_loss[2] < u.train_loss[0]);
     ck_assert(t.proj_path_norm[7] > 0 && u.emb_path_norm[0] == 0);  // <unk>: no input
@@ -433,7 +460,8 @@ START_TEST(program_runs) {
     values[0] = '\n';
     fread(values + 1, 1, (1 << 16) - 2, f);
     fclose(f);
-    ck_assert_double_eq_tol(value_of(values, "rows.tied"), value_of(values, "rows.v"), 1e-9);
+    ck_assert_double_eq_tol(value_of(values, "rows.tied"), value_of(values, "rows.v"),
+                            1e-9);
     ck_assert(value_of(values, "rows.untied") <= 4);
     ck_assert_double_eq_tol(value_of(values, "double.sgd.twice"), 0.3, 1e-9);
     ck_assert_double_eq_tol(value_of(values, "double.adam.state_twice"), 96, 1e-9);
@@ -449,17 +477,22 @@ START_TEST(program_runs) {
 END_TEST
 
 START_TEST(program_rejects_bad_input) {
-    struct { const char *args, *want; } cases[] = {
-        {"--steps 0", "ch05: --steps: expected a whole number in [1, 1000000], got '0'\n"},
+    struct {
+        const char *args, *want;
+    } cases[] = {
+        {"--steps 0",
+         "ch05: --steps: expected a whole number in [1, 1000000], got '0'\n"},
         {"--layers 2", "ch05: --layers: 2 is not 0 or 1\n"},
         {"--bogus 1", "ch05: unknown option '--bogus' (see --help)\n"},
-        {"--fortunes tests/data/none", "ch05: no fortune files in tests/data/none: install "
-                                       "Debian's fortunes package (apt-get install "
-                                       "fortunes)\n"},
+        {"--fortunes tests/data/none",
+         "ch05: no fortune files in tests/data/none: install "
+         "Debian's fortunes package (apt-get install "
+         "fortunes)\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[512], *out;
-        snprintf(cmd, sizeof cmd, BIN_DIR "/ch05 --out build/tests/ch05-bad %s", cases[i].args);
+        snprintf(cmd, sizeof cmd, BIN_DIR "/ch05 --out build/tests/ch05-bad %s",
+                 cases[i].args);
         ck_assert_int_eq(test_run(cmd, &out), 1);
         ck_assert_str_eq(out, cases[i].want);
         free(out);
@@ -469,20 +502,27 @@ END_TEST
 
 static Suite *chapter5_suite(void) {
     Suite *s = suite_create("chapter5");
-    struct { const char *name; const TTest *tests[8]; } cases[] = {
-        {"tie", {tie_shares_weight_and_gradient, tie_needs_the_gradient_first,
-                 tie_needs_matching_shapes, tied_and_untied_start_from_the_same_draws}},
-        {"paths", {tied_gradient_is_the_sum_of_the_paths,
-                   untied_paths_go_to_their_own_parameters,
-                   each_path_alone_fails_the_gradient_check, zero_grad_clears_both_paths,
-                   bare_tied_scores_are_symmetric}},
-        {"state", {tied_weight_is_listed_once, double_listing_doubles_state_and_step,
-                   one_adam_state_for_a_tied_model}},
-        {"options", {padding_row_moves_when_tied,
-                     max_norm_renormalises_the_tied_rows_before_the_projection,
-                     parameter_counts, forward_refuses_bad_batches}},
-        {"corpus", {corpus_loader_splits_fortunes, corpus_loader_refuses_a_missing_package,
-                    runs_see_the_same_batches_and_tied_grads_are_dense}},
+    struct {
+        const char *name;
+        const TTest *tests[8];
+    } cases[] = {
+        {"tie",
+         {tie_shares_weight_and_gradient, tie_needs_the_gradient_first,
+          tie_needs_matching_shapes, tied_and_untied_start_from_the_same_draws}},
+        {"paths",
+         {tied_gradient_is_the_sum_of_the_paths, untied_paths_go_to_their_own_parameters,
+          each_path_alone_fails_the_gradient_check, zero_grad_clears_both_paths,
+          bare_tied_scores_are_symmetric}},
+        {"state",
+         {tied_weight_is_listed_once, double_listing_doubles_state_and_step,
+          one_adam_state_for_a_tied_model}},
+        {"options",
+         {padding_row_moves_when_tied,
+          max_norm_renormalises_the_tied_rows_before_the_projection, parameter_counts,
+          forward_refuses_bad_batches}},
+        {"corpus",
+         {corpus_loader_splits_fortunes, corpus_loader_refuses_a_missing_package,
+          runs_see_the_same_batches_and_tied_grads_are_dense}},
         {"program", {program_runs, program_rejects_bad_input}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -495,4 +535,6 @@ static Suite *chapter5_suite(void) {
     return s;
 }
 
-int main(void) { return test_main(chapter5_suite()); }
+int main(void) {
+    return test_main(chapter5_suite());
+}
