@@ -291,12 +291,17 @@ parameter, one gradient, and one optimizer state.
 
 The bug this prevents is real. Collect the parameters module by module,
 `list(emb.parameters()) + list(proj.parameters())`, and the tied matrix
-is in the list twice. Older PyTorch accepted such a list with a warning;
-an optimizer given it keeps *two* states for one matrix and updates it
-*twice* per step, each time with the whole gradient. Chapter 4's
-`param_list_add` now refuses a buffer it already holds, with a message
-that names both entries. `lm_double_listing_run` builds the doubled list
-by hand, bypassing that check, to measure what it would do.
+is in the list twice. PyTorch 1.13 accepts that list with a warning
+(`optimizer contains a parameter group with duplicate parameters; in
+future, this will cause an error`) and then updates the matrix *twice*
+per step, each time with the whole gradient; its state is keyed by the
+tensor, so both updates share one state whose step count advances by
+two. Build one optimizer per module, as some training scripts do, and
+the matrix also gets *two* states. Our optimizer keeps state by position
+in the list, so a doubled list would mean both bugs at once. Chapter 4's
+`param_list_add` therefore refuses a buffer it already holds, with a
+message that names both entries. `lm_double_listing_run` builds the
+doubled list by hand, bypassing that check, to measure what it would do.
 */
 
 int lm_parameters(LangModel *m, ParamList *out, EmbError *err) {
@@ -464,6 +469,27 @@ int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, in
     }
     free(entries);
     return rc ? -1 : 0;
+}
+
+/**
+`lm_check_parts` runs the check on the chapter's example, a tied $7 \times
+3$ model from seed 0 with a bias, on the batch `[1 2 1 4 0 5]` with
+targets `[2 1 4 5 3 1]`, for each part in turn.
+*/
+
+int lm_check_parts(GradcheckResult result[3], EmbError *err) {
+    const int64_t in[6] = {1, 2, 1, 4, 0, 5}, tgt[6] = {2, 1, 4, 5, 3, 1};
+    TorchGenerator gen;
+    LmOptions o = lm_default_options();
+    o.tied = true;
+    LangModel m;
+    rng_manual_seed(&gen, 0);
+    if (lm_init(&m, 7, 3, &o, 6, &gen, err) != 0) return -1;
+    int rc = 0;
+    for (int k = 0; k < 3 && rc == 0; k++)
+        rc = lm_gradcheck(&m, in, tgt, 6, (LmGradPart)k, &result[k], err);
+    lm_free(&m);
+    return rc;
 }
 
 /**
@@ -844,6 +870,26 @@ int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4],
 }
 
 /**
+`lm_initial_loss` measures what the initialization alone does: the loss
+of a model that has not been trained, tied or untied, from PyTorch's
+$N(0, 1)$ table (range 0) or from the uniform one.
+*/
+
+int lm_initial_loss(int64_t V, int64_t D, bool tied, double range, const int64_t *tokens,
+                    int64_t n, double *loss, EmbError *err) {
+    TorchGenerator gen;
+    LmOptions o = lm_default_options();
+    o.tied = tied;
+    LangModel m;
+    rng_manual_seed(&gen, 0);
+    if (lm_init(&m, V, D, &o, 256, &gen, err) != 0) return -1;
+    if (range > 0) lm_init_uniform(&m, range, &gen);
+    int rc = lm_eval_loss(&m, tokens, n, loss, err);
+    lm_free(&m);
+    return rc;
+}
+
+/**
 ## The program
 
 The program loads the fortunes, trains the tied and the untied model for
@@ -975,8 +1021,8 @@ static int run_all(const Options *op, const LmCorpus *c, LmRunLog *logs, EmbErro
                     lm_run(c, &cfg, log, err) != 0)
                     return -1;
                 printf("D=%lld layers=%lld %s seed %lld: validation loss %.3f\n",
-                        (long long)cfg.D, (long long)LAYERS(op, v), t ? "tied" : "untied",
-                        (long long)s, log->valid_loss[log->n_evals - 1]);
+                       (long long)cfg.D, (long long)LAYERS(op, v), t ? "tied" : "untied",
+                       (long long)s, log->valid_loss[log->n_evals - 1]);
             }
     return 0;
 }
@@ -1084,26 +1130,17 @@ static int demos(FILE *values, EmbError *err) {
         key[n] = '\0', value(values, strcat(key, "state_twice"), "%lld", (long long)st2);
         key[n] = '\0', value(values, strcat(key, "state_once"), "%lld", (long long)st1);
     }
-    TorchGenerator gen;
-    LmOptions o = lm_default_options();
-    o.tied = true;
-    LangModel m;
-    const int64_t in[6] = {1, 2, 1, 4, 0, 5}, tgt[6] = {2, 1, 4, 5, 3, 1};
-    rng_manual_seed(&gen, 0);
-    if (lm_init(&m, 7, 3, &o, 6, &gen, err) != 0) return -1;
     static const char *const part[3] = {"sum", "emb_path", "proj_path"};
-    int rc = 0;
-    for (int k = 0; k < 3 && rc == 0; k++) {
-        GradcheckResult r = {0};
+    GradcheckResult r[3];
+    if (lm_check_parts(r, err) != 0) return -1;
+    for (int k = 0; k < 3; k++) {
         char key[64];
-        rc = lm_gradcheck(&m, in, tgt, 6, (LmGradPart)k, &r, err);
         snprintf(key, sizeof key, "check.%s", part[k]);
-        value(values, key, "%.1e", r.max_abs_err);
-        printf("gradient check, %-9s max abs err %.1e: %s\n", part[k], r.max_abs_err,
-               r.passed ? "passed" : "FAILED");
+        value(values, key, "%.1e", r[k].max_abs_err);
+        printf("gradient check, %-9s max abs err %.1e: %s\n", part[k], r[k].max_abs_err,
+               r[k].passed ? "passed" : "FAILED");
     }
-    lm_free(&m);
-    return rc;
+    return 0;
 }
 
 // memory.tsv: parameters and Adam's bytes, tied and untied, for real sizes.
@@ -1161,23 +1198,17 @@ static int write_trajectory(const Options *op, FILE *values, EmbError *err) {
 
 // The validation loss before training, tied and untied, under PyTorch's
 // N(0, 1) initialization and under the uniform one (bare model, seed 0).
-static int init_losses(const Options *op, const LmCorpus *c, FILE *values, EmbError *err) {
+static int init_losses(const Options *op, const LmCorpus *c, FILE *values,
+                       EmbError *err) {
     int64_t n = c->n_valid < op->eval_tokens ? c->n_valid : op->eval_tokens;
     for (int k = 0; k < 4; k++) {
-        TorchGenerator gen;
-        LmOptions o = lm_default_options();
-        o.tied = k % 2;
-        LangModel m;
-        double loss = 0;
-        rng_manual_seed(&gen, 0);
-        if (lm_init(&m, c->train.vocab_size, op->dims[0], &o, 256, &gen, err) != 0) return -1;
-        if (k >= 2) lm_init_uniform(&m, 0.1, &gen);
-        int rc = lm_eval_loss(&m, c->valid, n, &loss, err);
-        lm_free(&m);
-        if (rc != 0) return -1;
+        double loss;
         char key[64];
+        if (lm_initial_loss(c->train.vocab_size, op->dims[0], k % 2, k < 2 ? 0 : 0.1,
+                            c->valid, n, &loss, err) != 0)
+            return -1;
         snprintf(key, sizeof key, "init.%s.%s", k < 2 ? "normal" : "uniform",
-                 o.tied ? "tied" : "untied");
+                 k % 2 ? "tied" : "untied");
         value(values, key, "%.1f", loss);
     }
     return 0;
@@ -1298,8 +1329,9 @@ the row being zero.
 
 ### Two states for one matrix
 
-Listed twice, a tied $3 \times 2$ table at 0.5 with a gradient of ones
-takes two updates per step: one SGD step at `lr=0.1` takes it to
+Listed twice (and given two states, as our optimizer would), a tied
+$3 \times 2$ table at 0.5 with a gradient of ones takes two updates per
+step: one SGD step at `lr=0.1` takes it to
 {{double.sgd.twice}} instead of {{double.sgd.once}}, and one Adam step to
 {{double.adam.twice}} instead of {{double.adam.once}}, with
 {{double.adam.state_twice}} bytes of state instead of
@@ -1365,4 +1397,74 @@ symmetry bit for bit.) With the hidden layer the scores are $w_v \cdot
 {{d16.l1.untied.valid_ppl}} untied ({{d16.l1.untied.valid_ppl_min}} to
 {{d16.l1.untied.valid_ppl_max}}) and {{d16.l1.tied.valid_ppl}} tied
 ({{d16.l1.tied.valid_ppl_min}} to {{d16.l1.tied.valid_ppl_max}}).
+*/
+
+/**
+### The full experiment
+
+EXPERIMENT
+
+## What PyTorch does
+
+* `proj.weight = emb.weight` registers the same `Parameter` in both
+  modules. `model.parameters()` and `named_parameters()` yield it once
+  (under the first name, `emb.weight`); `list(emb.parameters()) +
+  list(proj.parameters())` yields it twice, and an optimizer built from
+  that list keeps two states for it.
+* Autograd adds the two paths' gradients before accumulating into
+  `.grad`, so the tied gradient is the float32 sum of the two parts; the
+  conformance runner checks every tied case (`model/tied-*`: SGD, Adam
+  with and without `amsgrad`, AdamW, with and without a bias, with
+  padding, with `max_norm`, without `zero_grad`) against PyTorch 1.13.
+* With `sparse=True` and a tie, the embedding's sparse gradient and the
+  projection's dense one are accumulated into one dense `.grad`
+  (chapter 6 checks `model/tied-sparse-sgd`).
+* `nn.Linear(D, V)` draws its weight in the constructor even if it is
+  tied right after, so tying does not change any later random draw; we
+  do the same.
+* Where we differ: nowhere in the numbers of a correct model. Our
+  `param_list_add` refuses a buffer listed twice, where PyTorch 1.13's
+  optimizers accept it with a warning, update it twice per step and keep
+  one state for it.
+
+## Summary
+
+* Tying makes the output projection's weight *and gradient* the table's
+  buffers; the table's gradient must exist before the tie and never be
+  replaced.
+* The tied gradient is the sum of the embedding path (a scatter-add into
+  the looked-up rows) and the projection path (dense: every row, every
+  step); only the sum passes the gradient check.
+* A tied table has one parameter and one optimizer state; listed twice it
+  gets two states and two updates per step, which the book's parameter
+  list refuses.
+* `zero_grad` clears both paths at once; forgetting it corrupts every
+  row. `padding_idx` stops only the embedding path: a tied padding row
+  moves.
+* `max_norm` renormalises the shared rows before the projection reads
+  them; PyTorch fails only when the projection read them first.
+* Tying saves $VD$ parameters (38,597,376 for GPT-2) and, with Adam,
+  $16VD$ bytes.
+* With PyTorch's default $N(0, 1)$ initialization a tied model starts
+  with logits of size $D$; tied models need a small initialization. With
+  no layer between lookup and projection, tying forces symmetric scores
+  and hurts; with a layer, see the full experiment.
+
+## Exercises
+
+1. Predict, then check in Lab 5: how many rows of a tied table with
+   $V = 50$ get a gradient from a batch of 5 distinct words? With
+   `bias=False`?
+2. Write `lm_tie` with its two checks (Lab 5 grades it). Why must the
+   table's gradient exist before the tie?
+3. Write `lm_backward` (Lab 5 grades it). Why add the two paths first and
+   then add their sum, and not each into `.grad` in turn?
+4. Show that for the bare tied model the score matrix $W W^\top$ is
+   symmetric and that the diagonal dominates when the rows are long.
+   What does that predict for the most frequent bigram "of the"?
+5. Tie a table of $V = 10^5$, $D = 256$ and train it with Adam. How many
+   bytes does the optimizer state take, tied and untied? How many rows
+   does each step update?
+6. Run `build/bin/ch05 --init-range 0` (PyTorch's default
+   initialization). What happens to the tied runs, and why?
 */

@@ -128,6 +128,10 @@ typedef enum LmGradPart { LM_GRAD_SUM, LM_GRAD_EMB_PATH, LM_GRAD_PROJ_PATH } LmG
 int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
                  LmGradPart part, GradcheckResult *result, EmbError *err);
 
+// The check of each part (sum, embedding path, projection path) on a tied
+// 7 x 3 model of seed 0 with a bias, batch [1 2 1 4 0 5] -> [2 1 4 5 3 1].
+int lm_check_parts(GradcheckResult result[3], EmbError *err);
+
 // The bug of listing a tied weight twice, reproduced by building the list
 // by hand (param_list_add refuses it): a 3 x 2 table with gradient g of
 // ones, one step of kind from weight w0 = 0.5. out_twice and out_once are
@@ -199,6 +203,11 @@ void lm_run_log_free(LmRunLog *log);
 // cfg->batch positions drawn from a generator seeded with batch_seed, so
 // tied and untied runs see the same batches.
 int lm_run(const LmCorpus *c, const LmRunConfig *cfg, LmRunLog *log, EmbError *err);
+
+// The loss over tokens (n >= 2) of an untrained model of V x D, seed 0,
+// with a bias: PyTorch's N(0, 1) table for range 0, else lm_init_uniform.
+int lm_initial_loss(int64_t V, int64_t D, bool tied, double range, const int64_t *tokens,
+                    int64_t n, double *loss, EmbError *err);
 
 /* --- the chapter's small demonstrations ------------------------------------- */
 

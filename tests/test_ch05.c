@@ -322,6 +322,23 @@ START_TEST(max_norm_renormalises_the_tied_rows_before_the_projection) {
 }
 END_TEST
 
+START_TEST(normal_init_hurts_a_tied_model) {
+    int64_t tokens[200];
+    for (int i = 0; i < 200; i++) tokens[i] = (i * 7) % 50;
+    double un, tn, uu, tu;
+    ck_assert_int_eq(lm_initial_loss(50, 16, false, 0, tokens, 200, &un, NULL), 0);
+    ck_assert_int_eq(lm_initial_loss(50, 16, true, 0, tokens, 200, &tn, NULL), 0);
+    ck_assert_int_eq(lm_initial_loss(50, 16, false, 0.1, tokens, 200, &uu, NULL), 0);
+    ck_assert_int_eq(lm_initial_loss(50, 16, true, 0.1, tokens, 200, &tu, NULL), 0);
+    ck_assert_msg(tn > un + 5, "tied %g, untied %g", tn, un);  // logits of size D
+    ck_assert_double_eq_tol(uu, log(50), 0.05);                  // uniform: about ln V
+    ck_assert_double_eq_tol(tu, log(50), 0.05);
+    GradcheckResult r[3];
+    ck_assert_int_eq(lm_check_parts(r, NULL), 0);
+    ck_assert(r[0].passed && !r[1].passed && !r[2].passed);
+}
+END_TEST
+
 START_TEST(parameter_counts) {
     ck_assert_int_eq(lm_params_saved(50257, 768), 38597376);  // GPT-2
     ck_assert_int_eq(lm_param_count(50257, 768, false, false), 2 * 38597376LL);
@@ -519,7 +536,7 @@ static Suite *chapter5_suite(void) {
         {"options",
          {padding_row_moves_when_tied,
           max_norm_renormalises_the_tied_rows_before_the_projection, parameter_counts,
-          forward_refuses_bad_batches}},
+          forward_refuses_bad_batches, normal_init_hurts_a_tied_model}},
         {"corpus",
          {corpus_loader_splits_fortunes, corpus_loader_refuses_a_missing_package,
           runs_see_the_same_batches_and_tied_grads_are_dense}},
