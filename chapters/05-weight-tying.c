@@ -936,12 +936,19 @@ static void usage(FILE *f) {
         "  --out DIR         default build/ch05\n");
 }
 
+static int64_t DEFAULT_DIMS[1] = {16}, DEFAULT_LAYERS[2] = {0, 1};
+
+static void free_options(Options *o) {
+    if (o->dims != DEFAULT_DIMS) free(o->dims);
+    if (o->layers != DEFAULT_LAYERS) free(o->layers);
+    o->dims = DEFAULT_DIMS, o->layers = DEFAULT_LAYERS;
+}
+
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    static int64_t dim16 = 16, both[2] = {0, 1};
     *o = (Options){.steps = 120, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 40,
-                   .eval_tokens = 1000, .dims = &dim16, .n_dims = 1, .layers = both,
-                   .n_layers = 2, .valid_every = 10, .lr = 0.01, .init_range = 0.1,
-                   .fortunes = LM_FORTUNES_DIR, .out = "build/ch05"};
+                   .eval_tokens = 1000, .dims = DEFAULT_DIMS, .n_dims = 1,
+                   .layers = DEFAULT_LAYERS, .n_layers = 2, .valid_every = 10, .lr = 0.01,
+                   .init_range = 0.1, .fortunes = LM_FORTUNES_DIR, .out = "build/ch05"};
     for (int a = 1; a < argc; a++) {
         const char *name = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
         if (!strcmp(name, "--help") || !strcmp(name, "-h")) return 1;
@@ -964,10 +971,12 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
             rc = cli_double(name, val, 1e-6, 10, &o->lr, err);
         else if (!strcmp(name, "--init-range"))
             rc = cli_double(name, val, 0, 10, &o->init_range, err);
-        else if (!strcmp(name, "--dims"))
-            rc = cli_int64_list(name, val, &o->dims, &o->n_dims, err);
-        else if (!strcmp(name, "--layers"))
-            rc = cli_int64_list(name, val, &o->layers, &o->n_layers, err);
+        else if (!strcmp(name, "--dims") || !strcmp(name, "--layers")) {
+            bool dims = name[2] == 'd';
+            int64_t **list = dims ? &o->dims : &o->layers;
+            if (*list != (dims ? DEFAULT_DIMS : DEFAULT_LAYERS)) free(*list);
+            rc = cli_int64_list(name, val, list, dims ? &o->n_dims : &o->n_layers, err);
+        }
         else if (!strcmp(name, "--fortunes"))
             o->fortunes = val;
         else if (!strcmp(name, "--out"))
@@ -1246,14 +1255,12 @@ static int run_chapter(const Options *op, EmbError *err) {
 int main(int argc, char **argv) {
     Options op;
     EmbError err;
-    int parsed = parse_options(argc, argv, &op, &err);
+    int parsed = parse_options(argc, argv, &op, &err), rc = 0;
     if (parsed == 1) usage(stdout);
-    if (parsed == 1) return 0;
-    if (parsed != 0 || cli_make_dir(op.out, &err) != 0 || run_chapter(&op, &err) != 0) {
-        fprintf(stderr, "ch05: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    else if (parsed != 0 || cli_make_dir(op.out, &err) || run_chapter(&op, &err) != 0)
+        rc = 1, fprintf(stderr, "ch05: %s\n", err.msg);
+    free_options(&op);
+    return rc;
 }
 
 #endif  // EMB_LIBRARY
