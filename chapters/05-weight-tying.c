@@ -239,12 +239,17 @@ exactly zero. So a tied table has a gradient in every row at every step.
 
 PyTorch's autograd computes each path into its own tensor, adds the two,
 and then adds the sum into `.grad`. `lm_backward` does the same, in the
-same order, which is what makes our gradient equal PyTorch's to the bit
-and not just to rounding: it runs chapter 2's `linear_backward` with the
+same order, so that the sum adds no rounding difference of its own
+(adding each path into `.grad` in turn would round differently once
+`.grad` is not zero): it runs chapter 2's `linear_backward` with the
 weight's gradient pointed at `grad_proj_path`, chapter 3's
 `emb_backward_opts` with the table's gradient pointed at `grad_emb_path`
 (both views are copies of the structs, so the model itself is not
 touched), and then adds. Untied, each path goes to its own parameter.
+The parts themselves agree with PyTorch's to float32 rounding, not to the
+bit: PyTorch's matrix products sum over the batch in another order than
+chapter 2's loops. The conformance runner checks every tied case within
+$10^{-6} + 10^{-5}|x|$.
 */
 
 int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err) {
@@ -896,7 +901,7 @@ The program loads the fortunes, trains the tied and the untied model for
 every embedding size of `--dims` and every seed, and runs the small
 demonstrations. Its defaults are the reduced run `make chapter5` makes
 in a few seconds; `make experiment5` runs the full experiment with the
-options in `experiments/ch05/COMMAND`. Both write the same files.
+options in `experiments/ch05/ARGS`. Both write the same files.
 */
 
 #ifndef EMB_LIBRARY
@@ -1107,6 +1112,10 @@ static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs
     value(values, "rows.untied", "%.1f", untied);
     value(values, "rows.tied", "%.1f", tied);
     value(values, "rows.v", "%lld", (long long)c->train.vocab_size);
+    value(values, "run.d", "%lld", (long long)op->dims[0]);
+    value(values, "run.seeds", "%lld", (long long)op->seeds);
+    value(values, "run.steps", "%lld", (long long)op->steps);
+    value(values, "run.batch", "%lld", (long long)op->batch);
     if (outfile_commit(&f, err) != 0 || outfile_open(&g, op->out, "split.tsv", err) != 0)
         return -1;
     fprintf(g.f, "rank\tword\tcount\tembedding path\tprojection path\n");
@@ -1269,8 +1278,9 @@ int main(int argc, char **argv) {
 ## Running it
 
 `make chapter5` runs the reduced experiment: a vocabulary of
-{{rows.v}} words, $D = 16$, the bare model and the one with a hidden
-layer, tied and untied, three seeds each, a few hundred Adam steps. The
+{{rows.v}} words, $D = {{run.d}}$, the bare model and the one with a
+hidden layer, tied and untied, {{run.seeds}} seeds each, {{run.steps}}
+Adam steps of {{run.batch}} positions. The
 numbers in this section come from that run, unless they are marked as
 coming from the full experiment (`make experiment5`, whose results are
 committed in `experiments/ch05/`).
@@ -1279,7 +1289,7 @@ committed in `experiments/ch05/`).
 
 ![Rows with a non-zero gradient per step.](fig-rows.png)
 
-A batch of 32 positions looks up {{rows.looked}} distinct words on
+A batch of {{run.batch}} positions looks up {{rows.looked}} distinct words on
 average. The untied table's gradient has exactly those rows
 ({{rows.untied}} per step); the tied table's has all {{rows.tied}} of
 its {{rows.v}} rows at every step. Every optimizer of chapter 4 then
@@ -1380,7 +1390,7 @@ First, the initialization. PyTorch's default draws the table from
 $N(0, 1)$. Untied, that is harmless; tied, the score of word $v$ after
 word $t$ is $w_v \cdot w_t$, a sum of $D$ products of unit variance, and
 the current word's own score is $\lVert w_t \rVert^2 \approx D$. Before
-any training the validation loss of the bare model with $D = 16$ is
+any training the validation loss of the bare model with $D = {{run.d}}$ is
 {{init.normal.untied}} nats untied and {{init.normal.tied}} tied: the
 tied model starts out confidently predicting that every word repeats.
 With the word-language-model's initialization, uniform in $[-0.1, 0.1]$,
@@ -1389,7 +1399,7 @@ both start at {{init.uniform.untied}} and {{init.uniform.tied}} nats
 
 ![Training and validation loss, tied and untied (this run).](fig-loss.png)
 
-In this run, after a few hundred steps, the bare model's validation
+In this run, after {{run.steps}} steps, the bare model's validation
 perplexity is {{d16.l0.untied.valid_ppl}} untied (seeds from
 {{d16.l0.untied.valid_ppl_min}} to {{d16.l0.untied.valid_ppl_max}}) and
 {{d16.l0.tied.valid_ppl}} tied ({{d16.l0.tied.valid_ppl_min}} to
