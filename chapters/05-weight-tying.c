@@ -901,7 +901,9 @@ The program loads the fortunes, trains the tied and the untied model for
 every embedding size of `--dims` and every seed, and runs the small
 demonstrations. Its defaults are the reduced run `make chapter5` makes
 in a few seconds; `make experiment5` runs the full experiment with the
-options in `experiments/ch05/ARGS`. Both write the same files.
+options in `experiments/ch05/full/ARGS` and `experiments/ch05/slice/ARGS`.
+Both write
+the same files.
 */
 
 #ifndef EMB_LIBRARY
@@ -1116,6 +1118,12 @@ static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs
     value(values, "run.seeds", "%lld", (long long)op->seeds);
     value(values, "run.steps", "%lld", (long long)op->steps);
     value(values, "run.batch", "%lld", (long long)op->batch);
+    value(values, "run.epochs", "%.2f",
+          (double)(op->steps * op->batch) / (double)c->train.n_tokens);
+    value(values, "corpus.train", "%lld", (long long)c->train.n_tokens);
+    value(values, "corpus.valid", "%lld", (long long)c->n_valid);
+    value(values, "corpus.fortunes", "%lld", (long long)c->n_fortunes);
+    value(values, "corpus.files", "%d", c->n_files);
     if (outfile_commit(&f, err) != 0 || outfile_open(&g, op->out, "split.tsv", err) != 0)
         return -1;
     fprintf(g.f, "rank\tword\tcount\tembedding path\tprojection path\n");
