@@ -951,6 +951,8 @@ static void free_options(Options *o) {
     o->dims = DEFAULT_DIMS, o->layers = DEFAULT_LAYERS;
 }
 
+static int check_lists(const Options *o, EmbError *err);
+
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
     *o = (Options){.steps = 120, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 40,
                    .eval_tokens = 1000, .dims = DEFAULT_DIMS, .n_dims = 1,
@@ -992,6 +994,11 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
             return emb_fail(err, "unknown option '%s' (see --help)", name);
         if (rc != 0) return -1;
     }
+    return check_lists(o, err);
+}
+
+// --dims and --layers: at least one value each, in range.
+static int check_lists(const Options *o, EmbError *err) {
     for (int64_t i = 0; i < o->n_dims; i++)
         if (o->dims[i] < 1 || o->dims[i] > 4096)
             return emb_fail(err, "--dims: %lld is not in [1, 4096]",
