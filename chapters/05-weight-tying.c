@@ -929,13 +929,13 @@ static void usage(FILE *f) {
         "  --dims D,D...     embedding sizes, default 16\n"
         "  --layers L,L...   hidden layers, 0 or 1, default 0,1\n"
         "  --seeds N         seeds 0..N-1 per size and tie, default 3\n"
-        "  --steps N         Adam steps per run, default 120\n"
+        "  --steps N         Adam steps per run, default 100\n"
         "  --batch B         positions per step, default 32\n"
         "  --lr LR           Adam's learning rate, default 0.01\n"
         "  --init-range R    uniform init in [-R, R]; 0: PyTorch's N(0, 1), default 0.1\n"
         "  --vocab V         vocabulary with <unk>, default 1000\n"
-        "  --eval-every N    steps between evaluations, default 40\n"
-        "  --eval-tokens N   tokens of each split evaluated, default 1000\n"
+        "  --eval-every N    steps between evaluations, default 50\n"
+        "  --eval-tokens N   tokens of each split evaluated, default 500\n"
         "  --valid-every N   every N-th fortune is validation text, default 10\n"
         "  --train-tokens N  train on the first N tokens only, default all\n"
         "  --fortunes DIR    default " LM_FORTUNES_DIR
@@ -954,8 +954,8 @@ static void free_options(Options *o) {
 static int check_lists(const Options *o, EmbError *err);
 
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o = (Options){.steps = 120, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 40,
-                   .eval_tokens = 1000, .dims = DEFAULT_DIMS, .n_dims = 1,
+    *o = (Options){.steps = 100, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 50,
+                   .eval_tokens = 500, .dims = DEFAULT_DIMS, .n_dims = 1,
                    .layers = DEFAULT_LAYERS, .n_layers = 2, .valid_every = 10, .lr = 0.01,
                    .init_range = 0.1, .fortunes = LM_FORTUNES_DIR, .out = "build/ch05"};
     for (int a = 1; a < argc; a++) {
@@ -1318,14 +1318,17 @@ paths into one dense gradient; `SparseAdam` then refuses it).
 ![Each path's share of a tied row's gradient, by frequency rank.](fig-split.png)
 
 The figure shows, for each row of a tied table, the mean norm of its
-gradient along each path, rows in order of frequency. The embedding path
-is large for frequent words and falls off with rank: a word that is
-rarely looked up rarely receives it. The projection path falls off much
-less, because every row is scored at every position, and for the rare
-words it is the larger of the two. That is the argument of Press and
+gradient per step along each path, rows in order of frequency, from the
+full experiment's first tied run ($D = 16$, no hidden layer,
+{{full:run.steps}} steps). Both fall with rank: a rare word is rarely
+looked up, so its embedding path is zero in most steps, and a trained
+model gives it a small probability, which is what the projection path
+is made of. But the projection path is the larger of the two for all but
+the most frequent words, about twice the embedding path over most of the
+range, and it arrives at every step. That is the argument of Press and
 Wolf for tying: in an untied model the input row of a rare word learns
-only from its few occurrences, while tied it also learns, at every step,
-from the output side.
+only from its few occurrences, while tied it also learns from the output
+side, all the time.
 
 The same can be seen on chapter 2's grammar corpus with $D = 2$:
 
