@@ -1370,8 +1370,8 @@ step: one SGD step at `lr=0.1` takes it to
 {{double.sgd.twice}} instead of {{double.sgd.once}}, and one Adam step to
 {{double.adam.twice}} instead of {{double.adam.once}}, with
 {{double.adam.state_twice}} bytes of state instead of
-{{double.adam.state_once}}. For a table of GPT-2's size that is an extra
-309 MB of Adam state and a learning rate silently doubled.
+{{double.adam.state_once}}. For a table of GPT-2's size that is two more
+copies of the table in memory and a learning rate silently doubled.
 
 ### max_norm with a tied table
 
@@ -1439,8 +1439,8 @@ symmetry bit for bit.) With the hidden layer the scores are $w_v \cdot
 
 `make experiment5` runs two experiments, with the options in
 `experiments/ch05/full/ARGS` and `experiments/ch05/slice/ARGS`, and
-commits their results; `{{full:...}}` and `{{slice:...}}` below are
-their numbers. The first trains on the whole training text
+commits their results (`experiments/ch05/`); every number in this
+section comes from them. The first trains on the whole training text
 ({{full:corpus.train}} words from {{full:corpus.fortunes}} fortunes in
 {{full:corpus.files}} files; {{full:corpus.valid}} validation words), with
 a vocabulary of {{full:rows.v}} words, $D = 16$ and $D = 64$, with and
