@@ -514,6 +514,11 @@ START_TEST(program_rejects_bad_input) {
         ck_assert_str_eq(out, cases[i].want);
         free(out);
     }
+    char *out;
+    ck_assert_int_eq(test_run(BIN_DIR "/ch05 --help", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--fortunes DIR"));
+    ck_assert_ptr_nonnull(strstr(out, "--train-tokens N"));
+    free(out);
 }
 END_TEST
 
