@@ -479,22 +479,44 @@ int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, in
 /**
 `lm_check_parts` runs the check on the chapter's example, a tied $7 \times
 3$ model from seed 0 with a bias, on the batch `[1 2 1 4 0 5]` with
-targets `[2 1 4 5 3 1]`, for each part in turn.
+targets `[2 1 4 5 3 1]`, for each part in turn; `lm_paths_example` returns
+that example's two parts and the gradient, so that they can be shown.
 */
 
-int lm_check_parts(GradcheckResult result[3], EmbError *err) {
-    const int64_t in[6] = {1, 2, 1, 4, 0, 5}, tgt[6] = {2, 1, 4, 5, 3, 1};
+static const int64_t EXAMPLE_IN[6] = {1, 2, 1, 4, 0, 5};   // inputs
+static const int64_t EXAMPLE_TGT[6] = {2, 1, 4, 5, 3, 1};  // targets
+
+// The example's model: tied 7 x 3 with a bias, from seed 0.
+static int example_model(LangModel *m, EmbError *err) {
     TorchGenerator gen;
     LmOptions o = lm_default_options();
     o.tied = true;
-    LangModel m;
     rng_manual_seed(&gen, 0);
-    if (lm_init(&m, 7, 3, &o, 6, &gen, err) != 0) return -1;
+    return lm_init(m, 7, 3, &o, 6, &gen, err);
+}
+
+int lm_check_parts(GradcheckResult result[3], EmbError *err) {
+    LangModel m;
+    if (example_model(&m, err) != 0) return -1;
     int rc = 0;
     for (int k = 0; k < 3 && rc == 0; k++)
-        rc = lm_gradcheck(&m, in, tgt, 6, (LmGradPart)k, &result[k], err);
+        rc = lm_gradcheck(&m, EXAMPLE_IN, EXAMPLE_TGT, 6, (LmGradPart)k, &result[k], err);
     lm_free(&m);
     return rc;
+}
+
+int lm_paths_example(float emb_path[21], float proj_path[21], float grad[21],
+                     EmbError *err) {
+    LangModel m;
+    double loss;
+    if (example_model(&m, err) != 0) return -1;
+    int rc = lm_forward(&m, EXAMPLE_IN, EXAMPLE_TGT, 6, &loss, err) ||
+             lm_backward(&m, EXAMPLE_IN, 6, err);
+    memcpy(emb_path, m.grad_emb_path, 21 * sizeof(float));
+    memcpy(proj_path, m.grad_proj_path, 21 * sizeof(float));
+    memcpy(grad, m.emb.grad, 21 * sizeof(float));
+    lm_free(&m);
+    return rc ? -1 : 0;
 }
 
 /**
@@ -1165,7 +1187,17 @@ static int demos(FILE *values, EmbError *err) {
     }
     static const char *const part[3] = {"sum", "emb_path", "proj_path"};
     GradcheckResult r[3];
-    if (lm_check_parts(r, err) != 0) return -1;
+    float pe[21], pp[21], g[21];
+    if (lm_check_parts(r, err) != 0 || lm_paths_example(pe, pp, g, err) != 0) return -1;
+    for (int row = 1; row <= 3; row += 2) {  // row 1: looked up twice; row 3: never
+        char key[64];
+        const float *part_of[3] = {pe, pp, g};
+        static const char *const names[3] = {"emb", "proj", "sum"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(key, sizeof key, "paths.r%d.%s", row, names[k]);
+            value(values, key, "%.4f", part_of[k][row * 3]);
+        }
+    }
     for (int k = 0; k < 3; k++) {
         char key[64];
         snprintf(key, sizeof key, "check.%s", part[k]);
@@ -1341,7 +1373,12 @@ step, because it is never the next word.
 
 ### The gradient check
 
-With the tied $7 \times 3$ table of the program, the sum of the two
+In the tied $7 \times 3$ example (inputs `[1 2 1 4 0 5]`), row 1 is
+looked up twice: the first value of its gradient is {{paths.r1.sum}}, the
+embedding path's {{paths.r1.emb}} plus the projection path's
+{{paths.r1.proj}}. Row 3 is never looked up: {{paths.r3.emb}} from the
+embedding path, {{paths.r3.proj}} from the projection path, and
+{{paths.r3.sum}} in all. For this table the sum of the two
 paths matches the finite differences to {{check.sum}}; the embedding path
 alone is off by up to {{check.emb_path}} and the projection path alone by
 {{check.proj_path}}. Each part is a real gradient, of a different
