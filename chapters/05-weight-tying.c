@@ -1162,6 +1162,8 @@ static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs
     return outfile_commit(&g, err);
 }
 
+static int check_values(FILE *values, EmbError *err);
+
 // The padding row, the doubled parameter list and the gradient check.
 static int demos(FILE *values, EmbError *err) {
     float e[4], p[4], after[4], twice[6], once[6];
@@ -1185,6 +1187,11 @@ static int demos(FILE *values, EmbError *err) {
         key[n] = '\0', value(values, strcat(key, "state_twice"), "%lld", (long long)st2);
         key[n] = '\0', value(values, strcat(key, "state_once"), "%lld", (long long)st1);
     }
+    return check_values(values, err);
+}
+
+// The gradient check per part, and the parts of rows 1 and 3 of its example.
+static int check_values(FILE *values, EmbError *err) {
     static const char *const part[3] = {"sum", "emb_path", "proj_path"};
     GradcheckResult r[3];
     float pe[21], pp[21], g[21];
