@@ -576,7 +576,8 @@ static bool is_fortune_file(const char *dir, const char *name) {
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// The sorted names of dir's fortune files (*n of them; the caller frees).
+// The sorted names of dir's fortune files (*n of them; the caller frees);
+// *n < 0 when memory ran out after -*n - 1 names.
 static char **fortune_files(const char *dir, int *n) {
     DIR *d = opendir(dir);
     char **names = NULL;
@@ -584,14 +585,15 @@ static char **fortune_files(const char *dir, int *n) {
     for (struct dirent *e; d && (e = readdir(d));) {
         if (!is_fortune_file(dir, e->d_name)) continue;
         char **more = realloc(names, (size_t)(*n + 1) * sizeof *names);
-        if (!more || !(more[*n] = strdup(e->d_name))) {
-            names = more ? more : names;
+        if (more) names = more;
+        if (!more || !(names[*n] = strdup(e->d_name))) {
+            *n = -*n - 1;  // out of memory: the caller frees the -*n - 1 names
             break;
         }
-        names = more, (*n)++;
+        (*n)++;
     }
     if (d) closedir(d);
-    if (names) qsort(names, (size_t)*n, sizeof *names, by_name);
+    if (names && *n > 0) qsort(names, (size_t)*n, sizeof *names, by_name);
     return names;
 }
 
@@ -619,9 +621,10 @@ static int split_file(const char *path, int64_t every, int64_t *count, Text *tra
 }
 
 // Writes a text to a new temporary file and returns its path in path.
-static int temp_file(const Text *t, char path[64]) {
+static int temp_file(const Text *t, char path[4096]) {
     const char *tmp = getenv("TMPDIR");
-    snprintf(path, 64, "%.40s/lm-text-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (snprintf(path, 4096, "%s/lm-text-XXXXXX", tmp && *tmp ? tmp : "/tmp") >= 4096)
+        return -1;
     int fd = mkstemp(path);
     if (fd < 0) return -1;
     FILE *f = fdopen(fd, "w");
@@ -663,7 +666,7 @@ static int remap(const Corpus *train, const Corpus *text, int64_t *valid) {
 // Tokenises the two texts: train with its vocabulary, valid into train's ids.
 static int tokenise(LmCorpus *c, const Text *train, const Text *valid, int64_t max_vocab,
                     EmbError *err) {
-    char tpath[64], vpath[64];
+    char tpath[4096], vpath[4096];
     Corpus v = {0};
     if (temp_file(train, tpath) != 0)
         return emb_fail(err, "cannot write a temporary file");
@@ -695,7 +698,9 @@ int lm_corpus_load(LmCorpus *c, const char *dir, int64_t max_vocab, int64_t vali
                                "no fortune files in %s: install Debian's fortunes "
                                "package (apt-get install fortunes)",
                                dir)
-                    : 0;
+             : n < 0 ? emb_fail(err, "out of memory listing %s", dir)
+                     : 0;
+    if (n < 0) n = -n - 1;  // the names to free
     for (int i = 0; i < n && rc == 0; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
