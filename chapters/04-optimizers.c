@@ -870,7 +870,7 @@ step: which rows changed at all (any bit of any value), and how well the
 table separates the word categories of chapter 2's corpus, the mean
 distance between two words of the same category divided by the mean
 distance between words of different categories (1 for a random table, 0
-for perfect groups; chapter 2's tests use the same measure).
+for perfect groups; chapter 2's `emb_category_spread`).
 */
 
 int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int64_t D) {
@@ -880,23 +880,6 @@ int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int
              0;  // row k
     }
     return n;
-}
-
-double emb_category_spread(const float *weight, int64_t V, int64_t D,
-                           const int *category) {
-    double same = 0, other = 0;
-    int64_t n_same = 0, n_other = 0;
-    for (int64_t a = 0; a < V; a++) {
-        for (int64_t b = a + 1; b < V; b++) {
-            if (category[a] < 0 || category[b] < 0) continue;
-            double d2 = 0;
-            for (int64_t d = 0; d < D; d++)
-                d2 += pow(weight[a * D + d] - weight[b * D + d], 2);
-            if (category[a] == category[b]) same += sqrt(d2), n_same++;
-            else other += sqrt(d2), n_other++;
-        }
-    }
-    return (same / (double)n_same) / (other / (double)n_other);
 }
 
 /**
