@@ -240,9 +240,9 @@ $(BUILD)/asan/conformance: $(BUILD)/asan/obj/tests/conformance.o $(ASAN_LIB)
 ## experiment5: chapter 5's full experiments (tied vs untied on the fortunes, several seeds; tens of minutes); results into experiments/ch05/*/
 experiment5: $(BUILD)/bin/ch05 FORCE
 	@set -e; for exp in experiments/ch05/*/; do \
-	  exp=$${exp%/}; run=$(BUILD)/experiment5/$${exp##*/}; rm -rf $$run; mkdir -p $$run; \
+	  exp=$${exp%/}; run=$(BUILD)/experiment5/$${exp##*/}; mkdir -p $(BUILD)/experiment5; \
 	  echo "$(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run"; \
-	  $(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run > $$run/output.txt; \
+	  $(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run > $$run.txt; mv $$run.txt $$run/output.txt; \
 	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
 	    cp $$run/$$f $$exp/$$f.tmp; done; \
 	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
