@@ -87,6 +87,7 @@ static int alloc_buffers(LangModel *m, int64_t V, int64_t D, EmbError *err) {
     return 0;
 }
 
+// extends: ntm_init
 int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_batch,
             TorchGenerator *gen, EmbError *err) {
     memset(m, 0, sizeof *m);
@@ -109,6 +110,7 @@ int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_
     return 0;
 }
 
+// extends: ntm_free
 void lm_free(LangModel *m) {
     linear_free(&m->proj);  // leaves a tied weight alone: the table owns it
     linear_free(&m->hid);
@@ -190,6 +192,7 @@ in a tied model those rows are also the projection's, so the projection
 then scores with the renormalised rows. We come back to this below.
 */
 
+// extends: ntm_forward
 int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
                double *loss, EmbError *err) {
     int64_t V = m->emb.num_embeddings;
@@ -252,6 +255,7 @@ chapter 2's loops. The conformance runner checks every tied case within
 $10^{-6} + 10^{-5}|x|$.
 */
 
+// extends: ntm_backward
 int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err) {
     int64_t n = m->emb.num_embeddings * m->emb.embedding_dim;
     if (B < 1 || B > m->max_batch)
@@ -309,6 +313,7 @@ message that names both entries. `lm_double_listing_run` builds the
 doubled list by hand, bypassing that check, to measure what it would do.
 */
 
+// extends: ntm_parameters
 int lm_parameters(LangModel *m, ParamList *out, EmbError *err) {
     out->n = 0;
     float *grad = m->emb.requires_grad ? m->emb.grad : NULL;  // frozen: p.grad is None
@@ -355,6 +360,7 @@ gradient, every step. The reference case `model/tied-no-zero-grad`
 checks our accumulation against PyTorch's.
 */
 
+// extends: ntm_zero_grad
 void lm_zero_grad(LangModel *m) {
     emb_zero_grad(&m->emb);
     if (m->hidden) linear_zero_grad(&m->hid);
@@ -364,6 +370,7 @@ void lm_zero_grad(LangModel *m) {
         memset(m->proj.bias_grad, 0, (size_t)m->proj.out_features * sizeof(float));
 }
 
+// extends: ntm_train_step
 int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params,
                   const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
                   EmbError *err) {
