@@ -1406,6 +1406,31 @@ BERT-base's $30522 \times 768$ {{memory.bert.untied_mb}} and
 model with 650 dimensions, $33278 \times 650$, {{memory.wlm.untied_mb}}
 and {{memory.wlm.tied_mb}} MB (`memory.tsv`).
 
+### Speed
+
+`make bench` times one Adam step (`zero_grad`, forward, backward, step)
+of the bare model with a bias, tied and untied, in C and in PyTorch 1.13
+on one thread, taking turns, from the same initial weights and on the
+same batches of 32 positions, and checks that the first step's loss is
+the same on both sides. In the committed run, at this chapter's reduced
+size ($V = 1000$, $D = 16$) a step took
+{{bench:ch05.v1000.d16.untied_ms}} ms untied and
+{{bench:ch05.v1000.d16.tied_ms}} ms tied in C, and
+{{bench:ch05.v1000.d16.torch_untied_ms}} and
+{{bench:ch05.v1000.d16.torch_tied_ms}} ms in PyTorch; at the full
+experiment's size ($V = 2000$, $D = 64$)
+{{bench:ch05.v2000.d64.untied_ms}} and {{bench:ch05.v2000.d64.tied_ms}}
+ms in C, {{bench:ch05.v2000.d64.torch_untied_ms}} and
+{{bench:ch05.v2000.d64.torch_tied_ms}} ms in PyTorch. The arithmetic
+predicts little difference between tied and untied: the projection's
+products, $BVD$ multiply-adds forward and twice that backward, are the
+same in both; tying removes the second table's `zero_grad` and optimizer
+update and adds the sum of the two paths. That run shared two cores with
+other work (load average {{bench:bench.load_start}} at its start), and
+at $D = 64$ our repeated runs of the same step moved by more than the
+difference tying makes, so read these times as the order of magnitude,
+not as a ranking of tied against untied.
+
 ### Tied against untied on real text
 
 First, the initialization. PyTorch's default draws the table from
