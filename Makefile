@@ -246,6 +246,19 @@ $(BUILD)/asan/conformance: $(BUILD)/asan/obj/tests/conformance.o $(ASAN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) $^ -o $@ $(LDLIBS)
 
+## experiment5: chapter 5's full experiments (tied vs untied on the fortunes, several seeds; tens of minutes); results into experiments/ch05/*/
+experiment5: $(BUILD)/bin/ch05 FORCE
+	@set -e; for exp in experiments/ch05/*/; do \
+	  exp=$${exp%/}; run=$(BUILD)/experiment5/$${exp##*/}; mkdir -p $(BUILD)/experiment5; \
+	  echo "$(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run"; \
+	  $(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run > $$run.txt; mv $$run.txt $$run/output.txt; \
+	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
+	    cp $$run/$$f $$exp/$$f.tmp; done; \
+	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
+	    mv $$exp/$$f.tmp $$exp/$$f; done; \
+	  cat $$exp/output.txt; echo "Results: $$exp/"; \
+	done
+
 ## diffs: what each chapter adds: new names, earlier functions it uses, program-half share, code diffs of extending functions
 diffs: FORCE
 	@docs/chapter-diff.sh $(BUILD)/diffs $(CHAPTER_SOURCES)

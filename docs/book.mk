@@ -120,7 +120,8 @@ $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(wildcard $(c:.c=.h
 # by the run that touches the stamp.
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(call book_stamp,$(c))))
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): \
-    $(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv $(BOOK_BENCH_VALUES)))
+    $(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv $(BOOK_BENCH_VALUES) \
+    $(wildcard experiments/ch$(call book_nn,$(c))/*/values.tsv)))
 $(BOOK_BUILD)/ch%/values.tsv: $(BOOK_BUILD)/stamps/ch%.figures ;
 
 # A page opened on its own (after `make chapter3`) needs its style sheet and

@@ -33,7 +33,8 @@ Numbers from runs: in the prose of a file called NN-name.c, {{key}} is
 replaced by the value of key in the chapter's run file build/chNN/values.tsv
 (written by the chapter's program; the folder is $EMB_VALUES_DIR/chNN when
 that is set), and {{bench:key}} by the value in tests/bench/values.tsv (or
-$EMB_BENCH_VALUES). Keys are [a-z0-9_.]+. A missing key or file stops the
+$EMB_BENCH_VALUES), and {{NAME:key}} by the value in a committed experiment's
+experiments/chNN/NAME/values.tsv. Keys are [a-z0-9_.]+. A missing key or file stops the
 build with NN-name.c:LINE. Only the book's reader substitutes: weave_source
 called without its third argument (titles for the navigation bars and the
 notebooks) leaves the placeholders alone.
@@ -425,7 +426,12 @@ function weave.values_paths(nn)
     os.getenv('EMB_BENCH_VALUES') or 'tests/bench/values.tsv'
 end
 
--- Replaces every {{key}} and {{bench:key}} in a prose text whose first line
+-- The values of chapter NN's committed experiment NAME (make experimentN).
+function weave.experiment_path(nn, name)
+  return 'experiments/ch' .. nn .. '/' .. name .. '/values.tsv'
+end
+
+-- Replaces every {{key}}, {{bench:key}} and {{NAME:key}} in a prose text whose first line
 -- is line `first` of `name` (chapter nn); errors name the file and line.
 function weave.substitute(text, name, first, nn)
   if not text:find('{{', 1, true) then return text end
@@ -434,10 +440,16 @@ function weave.substitute(text, name, first, nn)
   for line in (text .. '\n'):gmatch('(.-)\n') do
     out[#out + 1] = line:gsub('{{([a-z0-9_.:]+)}}', function(ref)
       local key, path = ref, run_path
-      if ref:match('^bench:') then key, path = ref:sub(7), bench_path end
+      local exp, exp_key = ref:match('^([a-z0-9_]+):(.*)$')
+      if exp == 'bench' then
+        key, path = exp_key, bench_path
+      elseif exp then  -- a committed experiment of this chapter
+        key, path = exp_key, weave.experiment_path(nn, exp)
+      end
       local where = string.format('%s:%d: {{%s}}: ', name, lineno, ref)
       if not key:match('^[a-z0-9_.]+$') then
-        error(where .. 'write {{key}} or {{bench:key}}, keys in [a-z0-9_.]+', 0)
+        error(where .. 'write {{key}}, {{bench:key}} or {{NAME:key}}, keys in [a-z0-9_.]+',
+              0)
       end
       local values = read_values(path)
       if not values then

@@ -41,6 +41,7 @@
 #include "../chapters/02-gradient-flow.h"
 #include "../chapters/03-padding-and-options.h"
 #include "../chapters/04-optimizers.h"
+#include "../chapters/05-weight-tying.h"
 #include "../src/emb_error.h"
 #include "../src/reffile.h"
 #include "../src/torch_rng.h"
@@ -481,10 +482,52 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
     return rc;
 }
 
-// model: the untied next-token model, with any optimizer.
+// model, chapter 5: the LangModel, tied or untied, bias or bias=False, with
+// the table's options; every step through chapter 4's optimizer.
+static int run_lang_model(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    LmOptions o = lm_default_options();
+    o.emb = case_options(f);
+    o.tied = ref_bool(f, "tied");
+    o.bias = ref_bool(f, "bias");
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);  // lm_init's draws are overwritten below
+    LangModel m;
+    if (lm_init(&m, V, D, &o, max_step_numel(c, "inputs"), &gen, err) != 0) return -1;
+    memcpy(m.emb.weight, ref_get(f, "weight")->f32, (size_t)(V * D) * sizeof(float));
+    if (!o.tied) memcpy(m.proj.weight, ref_get(f, "proj_weight")->f32,
+                        (size_t)(V * D) * sizeof(float));
+    if (o.bias) memcpy(m.proj.bias, ref_get(f, "proj_bias")->f32, (size_t)V * sizeof(float));
+    ParamList params;
+    Optimizer opt = {0};
+    bool step = strcmp(ref_word(f, "optimizer"), "none") != 0;
+    int rc = lm_parameters(&m, &params, err);
+    if (rc == 0 && step) rc = case_optimizer(f, &params, &opt, err);
+    for (int s = 0; s < c->n_steps && rc == 0; s++) {
+        const RefFields *sf = &c->steps[s].fields;
+        const RefField *in = ref_get(sf, "inputs");
+        double loss;
+        if (ref_bool(f, "zero_grad")) lm_zero_grad(&m);
+        rc = lm_forward(&m, in->i64, ref_get(sf, "targets")->i64, in->numel, &loss, err);
+        if (rc != 0 || (rc = lm_backward(&m, in->i64, in->numel, err)) != 0) break;
+        if (step) rc = optim_step(&opt, &params, err);
+        compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
+    }
+    optim_free(&opt);
+    lm_free(&m);
+    return rc;
+}
+
+// model: an untied case is run by chapter 2's (or, with options, chapter
+// 3's) model and by chapter 5's, both judged; a tied one by chapter 5's.
 static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
-    if (uses_options(&c->fields)) return run_context_model(c, v, err);
-    return run_next_token_model(c, v, err);
+    if (!ref_bool(&c->fields, "tied")) {
+        int rc = uses_options(&c->fields) ? run_context_model(c, v, err)
+                                          : run_next_token_model(c, v, err);
+        if (rc != 0) return rc;
+    }
+    return run_lang_model(c, v, err);
 }
 
 // ---------------------------------------------------------------------------
@@ -544,7 +587,7 @@ static const Handler HANDLERS[REF_NUM_KINDS] = {
     [REF_INIT] = {REF_INIT, needs_init, run_init, 3},
     [REF_LOOKUP] = {REF_LOOKUP, needs_chapter1, run_lookup, 1},
     [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 4},
-    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 4},
+    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 5},
     [REF_BAG] = {REF_BAG, needs_bag, NULL, 0},
 };
 

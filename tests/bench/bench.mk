@@ -6,7 +6,9 @@
 # torch.manual_seed(0); nn.Embedding(10**7, 64) does, beside PyTorch doing it;
 # times chapter 1's lookup for V = 10^3 .. 10^7 beside a memcpy ceiling and
 # F.embedding, chapter 2's dense training step and chapter 4's dense Adam step
-# beside their memory floors and PyTorch's. When Debian's /usr/bin/python3 can import torch it runs
+# beside their memory floors and PyTorch's, and chapter 5's Adam step of the
+# tied and the untied model beside PyTorch's. When Debian's /usr/bin/python3
+# can import torch it runs
 # tests/bench/bench_torch.py as a second process and the two take turns case
 # by case. Progress goes to stderr, the tables to stdout and build/bench/*.tsv,
 # and the numbers the book quotes to tests/bench/values.tsv (committed: the
@@ -29,7 +31,7 @@ BENCH_SOURCES := $(sort $(wildcard tests/bench/*.c))
 BENCH_OBJECTS := $(BENCH_SOURCES:tests/bench/%.c=$(BENCH_DIR)/obj/%.o)
 BENCH_VALUES  ?= tests/bench/values.tsv
 
-## bench: fill the table, time chapter 1's lookup, chapter 2's dense step and chapter 4's dense Adam step beside their floors and PyTorch; writes tests/bench/values.tsv
+## bench: fill the table, time chapter 1's lookup, chapter 2's dense step, chapter 4's dense Adam step and chapter 5's tied and untied steps beside their floors and PyTorch; writes tests/bench/values.tsv
 bench: $(BENCH_DIR)/bench FORCE
 	$(BENCH_DIR)/bench --dir $(BENCH_DIR) --torch tests/bench/bench_torch.py --values $(BENCH_VALUES)
 
