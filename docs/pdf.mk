@@ -48,8 +48,8 @@ $(BOOK_PDF): $(BOOK_PRINT) $(BOOK_DIR)/book.css $(BOOK_DIR)/print.css tests/chec
 	@profile=$$(mktemp -d) && trap 'rm -rf "$$profile"' EXIT && \
 	  echo "$(CHROMIUM) --headless --print-to-pdf $(BOOK_PRINT)" && \
 	  if ! $(CHROMIUM) --headless --no-sandbox --disable-gpu --user-data-dir="$$profile" \
-	      --no-pdf-header-footer --print-to-pdf="$(CURDIR)/$@.tmp.pdf" \
-	      "file://$(CURDIR)/$(BOOK_PRINT)" > "$$profile/log" 2>&1 \
+	      --no-pdf-header-footer --print-to-pdf="$(abspath $@.tmp.pdf)" \
+	      "file://$(abspath $(BOOK_PRINT))" > "$$profile/log" 2>&1 \
 	      || [ ! -s $@.tmp.pdf ]; then \
 	    cat "$$profile/log" >&2; echo "Chromium did not print $(BOOK_PRINT)" >&2; exit 1; \
 	  fi

@@ -52,10 +52,10 @@ $(if $(wildcard chapters/$(2).c),,$(error notebooks/$(2).md: a notebook takes it
 $(BOOK_DIR)/notebooks/$(2).html: notebooks/$(2).md $(NOTEBOOK_TOOLS) $(LIB) $(PROGRAMS) $(NOTEBOOK_FORCE) | $(BOOK_DIR)/book.css $(BOOK_DIR)/index.html
 	@rm -rf $$@ $(BUILD)/notebooks/$(3) $(BOOK_DIR)/notebooks/$(3)
 	@mkdir -p $(BUILD)/notebooks/$(3) $(BOOK_DIR)/notebooks/$(3)
-	@NOTEBOOK_ROOT='$(CURDIR)' NOTEBOOK_WORK='$(CURDIR)/$(BUILD)/notebooks/$(3)' \
-	  NOTEBOOK_FIGS='$(CURDIR)/$(BOOK_DIR)/notebooks/$(3)' NOTEBOOK_FIG_HREF='$(3)/' \
-	  NOTEBOOK_BIN='$(CURDIR)/$(BUILD)/bin' NOTEBOOK_CC='$(CC)' NOTEBOOK_CFLAGS='$(NOTEBOOK_CFLAGS)' \
-	  NOTEBOOK_LIB='$(CURDIR)/$(LIB)' NOTEBOOK_LDLIBS='$(LDLIBS)' NOTEBOOK_GNUPLOT='$(GNUPLOT)' \
+	@NOTEBOOK_ROOT='$(CURDIR)' NOTEBOOK_WORK='$(abspath $(BUILD)/notebooks/$(3))' \
+	  NOTEBOOK_FIGS='$(abspath $(BOOK_DIR)/notebooks/$(3))' NOTEBOOK_FIG_HREF='$(3)/' \
+	  NOTEBOOK_BIN='$(abspath $(BUILD)/bin)' NOTEBOOK_CC='$(CC)' NOTEBOOK_CFLAGS='$(NOTEBOOK_CFLAGS)' \
+	  NOTEBOOK_LIB='$(abspath $(LIB))' NOTEBOOK_LDLIBS='$(LDLIBS)' NOTEBOOK_GNUPLOT='$(GNUPLOT)' \
 	  $(PANDOC) --from markdown --to html5 --standalone \
 	    --template $(BOOK_SRC)/template.html --metadata-file $(BOOK_SRC)/book.yaml \
 	    --lua-filter notebooks/execute.lua --lua-filter $(BOOK_SRC)/reader.lua \
