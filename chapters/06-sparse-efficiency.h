@@ -1,0 +1,212 @@
+/*
+ * 06-sparse-efficiency.h - chapter 6's public interface: nn.Embedding's
+ * sparse gradient, torch.optim's sparse SGD and Adagrad and
+ * torch.optim.SparseAdam bit for bit as PyTorch 1.13 computes them on the
+ * CPU, and what makes the memory-bound part of a step fast.
+ *
+ * It fills the place chapter 4 left, Param.sparse_grad, and wraps chapter
+ * 4's Optimizer: dense parameters still step through optim_step.
+ *
+ * Invariants:
+ *   - a SparseGrad is a COO tensor of dense shape (num_rows, row_dim) with
+ *     one sparse dimension: entry k is row indices[k] with the row_dim
+ *     values at values + k*row_dim; the same row may appear several times
+ *     (uncoalesced) and the tensor means the sum of its entries;
+ *   - coalesced is true only if the indices are strictly increasing;
+ *   - nnz <= capacity, and indices/values hold capacity entries (or are NULL
+ *     when capacity is 0);
+ *   - a Param whose sparse_grad is not NULL has grad NULL: p.grad is that
+ *     sparse tensor.
+ */
+#ifndef SPARSE_EFFICIENCY_H
+#define SPARSE_EFFICIENCY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "04-optimizers.h"
+
+/* --- the sparse gradient ---------------------------------------------------- */
+
+struct SparseGrad {
+    int64_t num_rows, row_dim;  // the dense shape, (V, D)
+    int64_t nnz;                // entries in use
+    int64_t capacity;           // entries allocated
+    int64_t *indices;           // (capacity,): the row of each entry
+    float *values;              // (capacity, D): the values of each entry
+    bool coalesced;             // indices strictly increasing
+};
+typedef struct SparseGrad SparseGrad;
+
+// An empty (nnz 0) sparse gradient of dense shape (V, D).
+int sparse_grad_init(SparseGrad *g, int64_t V, int64_t D, EmbError *err);
+void sparse_grad_free(SparseGrad *g);
+
+// zero_grad() on a sparse gradient: no entries (nnz 0), capacity kept.
+void sparse_grad_zero(SparseGrad *g);
+
+// Appends one entry (row, D values), growing the buffers as needed.
+int sparse_grad_append(SparseGrad *g, int64_t row, const float *values, EmbError *err);
+
+// The parameters of a table with sparse=True: "weight", whose gradient is
+// g (sparse_grad g, grad NULL), or None (both NULL) when the table is frozen.
+int emb_sparse_parameters(Embedding *e, SparseGrad *g, ParamList *out, EmbError *err);
+
+// The backward pass of nn.Embedding(sparse=True): appends one entry per
+// looked-up position, in order, with grad_out's row as its values; padding
+// positions are left out. Entries accumulate across calls, as PyTorch's
+// .grad does. idx is (n,), grad_out is (n, D). Refuses scale_grad_by_freq
+// with PyTorch's message; a frozen table is left alone.
+int emb_backward_sparse(const Embedding *e, SparseGrad *g, const int64_t *idx, int64_t n,
+                        const float *grad_out, EmbError *err);
+
+// The order in which PyTorch 1.13's coalesce visits the entries: perm
+// sorts keys ascending as libstdc++'s std::sort arranges (key, position)
+// pairs, which decides the order in which repeated rows are summed.
+// keys and perm are (n,).
+int sparse_sort_order(const int64_t *keys, int64_t n, int64_t *perm, EmbError *err);
+
+// grad.coalesce(): out gets each row once, in increasing order, with the
+// sum of that row's entries, added in sparse_sort_order's order. out must
+// be initialised (sparse_grad_init) and different from g.
+int sparse_coalesce(const SparseGrad *g, SparseGrad *out, EmbError *err);
+
+// dense += g (torch.add(dense, sparse)): each entry added to its row in
+// entry order. dense is (V, D).
+void sparse_add_to_dense(const SparseGrad *g, float *dense);
+
+// Bytes a sparse gradient of nnz entries of D values holds: nnz*(8 + 4*D);
+// -1 on overflow.
+int64_t sparse_grad_bytes(int64_t nnz, int64_t D);
+
+/* --- the optimizers ---------------------------------------------------------- */
+
+// What kind of optimizer a SparseOptimizer is: one of chapter 4's (SGD and
+// Adagrad take sparse gradients; Adam, AdamW and RMSprop refuse them), or
+// torch.optim.SparseAdam.
+typedef enum SparseKind { SPARSE_WRAP_DENSE, SPARSE_ADAM } SparseKind;
+
+// Beyond PyTorch (off by default, and then every result is PyTorch's):
+// SparseAdam with one step count per row instead of one per parameter, and
+// weight decay for SparseAdam, either lazy (only the rows in the gradient
+// decay, when they are there) or global (every row, every step).
+typedef enum SparseDecay { SPARSE_DECAY_LAZY, SPARSE_DECAY_GLOBAL } SparseDecay;
+typedef struct SparseExtras {
+    bool per_row_steps;     // SparseAdam: bias correction from the row's own count
+    double weight_decay;    // SparseAdam: decoupled (AdamW-style) decay; 0 = none
+    SparseDecay decay;      // which rows decay
+} SparseExtras;
+
+typedef struct SparseOptimizer {
+    SparseKind kind;
+    Optimizer dense;                        // chapter 4's: options, state, dense steps
+    SparseGrad momentum[OPTIM_MAX_PARAMS];  // SGD's sparse momentum_buffer
+    bool sparse_momentum[OPTIM_MAX_PARAMS]; // momentum[i] is in use
+    int64_t *row_step[OPTIM_MAX_PARAMS];    // (rows,): per-row step counts (extras)
+    int64_t row_step_len[OPTIM_MAX_PARAMS]; // rows of row_step[i]
+    SparseExtras extras;
+} SparseOptimizer;
+
+// torch.optim.<Kind>(params, **options) for chapter 4's kinds.
+int sparse_optim_init(SparseOptimizer *o, OptimKind kind, const OptimOptions *options,
+                      const ParamList *params, EmbError *err);
+
+// torch.optim.SparseAdam(params, lr, betas, eps, maximize): the options'
+// lr, beta1, beta2, eps and maximize; PyTorch's checks and messages.
+int sparse_adam_init(SparseOptimizer *o, const OptimOptions *options,
+                     const ParamList *params, EmbError *err);
+
+// The same with the extras above (beyond PyTorch).
+int sparse_adam_init_extras(SparseOptimizer *o, const OptimOptions *options,
+                            const SparseExtras *extras, const ParamList *params,
+                            EmbError *err);
+
+// optimizer.step(): every parameter with a gradient, dense or sparse.
+// Refuses, before changing anything, each combination PyTorch refuses,
+// with PyTorch's message.
+int sparse_optim_step(SparseOptimizer *o, const ParamList *params, EmbError *err);
+
+// Bytes of every state buffer that exists now, sparse ones included.
+int64_t sparse_optim_state_bytes(const SparseOptimizer *o);
+void sparse_optim_free(SparseOptimizer *o);
+
+/* --- the sparse updates: one parameter, one sparse gradient ----------------- */
+// param is (V, D) with V, D the gradient's shape.
+
+// SGD without momentum: param[idx[k]] -= lr * values[k], entry by entry in
+// order, one fused multiply-add per value, as torch's add_(sparse, alpha).
+void sparse_sgd_update(float *param, const SparseGrad *g, double lr, bool maximize);
+
+// Adagrad on the coalesced gradient c: only c's rows of sum and param change.
+// step is state['step'] after its increment.
+void sparse_adagrad_update(float *param, const SparseGrad *c, float *sum, int64_t step,
+                           const OptimOptions *o);
+
+// One row of SparseAdam: g, m, v and w are (D,); step_size is
+// lr * sqrt(1 - beta2^t) / (1 - beta1^t) for the step count t used.
+void sparse_adam_row(float *w, const float *g, float *m, float *v, int64_t D,
+                     double step_size, const OptimOptions *o);
+
+// SparseAdam on the coalesced gradient c, with the parameter's step count.
+void sparse_adam_update(float *param, const SparseGrad *c, float *exp_avg,
+                        float *exp_avg_sq, int64_t step, const OptimOptions *o);
+
+/* --- memory ------------------------------------------------------------------ */
+
+// Bytes of weight + gradient + optimizer state for a (V, D) table trained
+// with kind (SPARSE_ADAM: SparseAdam) and a batch of N lookups: dense
+// (a (V, D) gradient) or sparse (N entries). -1 on overflow or for a
+// combination PyTorch refuses.
+int64_t sparse_training_bytes(SparseKind sk, OptimKind kind, const OptimOptions *o,
+                              int64_t V, int64_t D, int64_t N, bool sparse);
+
+/* --- skew ---------------------------------------------------------------------- */
+
+// Zipf(s) over V rows: row r (0-based) has probability proportional to
+// 1/(r+1)^s. cdf is (V,), filled by zipf_init.
+typedef struct Zipf {
+    int64_t V;
+    double s;
+    double *cdf;
+} Zipf;
+int zipf_init(Zipf *z, int64_t V, double s, EmbError *err);
+void zipf_free(Zipf *z);
+// One row drawn with the uniform u in [0, 1).
+int64_t zipf_draw(const Zipf *z, double u);
+// The probability of row r.
+double zipf_prob(const Zipf *z, int64_t r);
+
+/* --- making the memory-bound part fast ---------------------------------------- */
+
+// Allocates bytes on a 2 MiB boundary and asks the kernel for transparent
+// huge pages (madvise MADV_HUGEPAGE) where it has them; *huge says whether
+// the advice was taken. Release with free().
+void *emb_alloc_huge(int64_t bytes, bool *huge);
+
+// emb_lookup with a software prefetch of the row `distance` positions
+// ahead. Same result, bit for bit. idx is (n,), out is (n, D).
+int emb_lookup_prefetch(const Embedding *e, const int64_t *idx, int64_t n, float *out,
+                        int64_t distance, EmbError *err);
+
+// emb_lookup in the order of the sorted indices, so each row is read once
+// and the table is walked forward; out is written in the original order.
+// perm is scratch of (n,). Same result, bit for bit.
+int emb_lookup_sorted(const Embedding *e, const int64_t *idx, int64_t n, float *out,
+                      int64_t *perm, EmbError *err);
+
+// The sparse SGD step (dense weight, sparse gradient) with threads: each
+// of `threads` threads owns a contiguous range of rows and applies, in
+// entry order, the entries that fall in it, so no two threads write the
+// same row and each row sees its entries in the same order as with one
+// thread. Same result as sparse_sgd_update, bit for bit.
+int sparse_sgd_update_parallel(float *param, const SparseGrad *g, double lr, int threads,
+                               EmbError *err);
+
+// The dense scatter-add (emb_backward's grad[idx[i]] += grad_out[i]) with
+// the same ownership of rows by threads. grad is (V, D), idx is (n,),
+// grad_out (n, D). Same result as emb_backward, bit for bit.
+int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *idx,
+                             int64_t n, const float *grad_out, int threads,
+                             EmbError *err);
+
+#endif
