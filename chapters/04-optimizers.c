@@ -54,19 +54,30 @@ parameter's `.grad` *as it is then*. Two consequences matter here:
 Our `Param` is a *view*: a name, pointers to the data and the gradient,
 and a shape. It owns nothing and is built from the module whenever it is
 needed, so the gradient pointer is read at step time just as PyTorch reads
-`p.grad`. `param_list_add` drops a buffer it already holds.
+`p.grad`. A model's parameter function lists a shared buffer once by
+construction, under its owner's name, as `named_parameters()` does: a
+`Linear` whose weight is another module's does not list it. Listed a
+second time by hand, the buffer is refused: `param_list_add` names both
+entries, because two entries would mean two states and two updates per
+step for one matrix (chapter 5 measures that bug).
 */
 
 int param_list_add(ParamList *l, const char *name, float *data, float *grad, int64_t rows,
                    int64_t cols, EmbError *err) {
-    for (int i = 0; i < l->n; i++) {
-        if (l->items[i].data == data) return 0;  // a shared buffer is listed once
-    }
     int64_t numel = cols == 0 ? rows : 0;
     if (!data || rows < 1 || cols < 0 ||
         (cols > 0 && emb_mul_size(rows, cols, &numel) != 0)) {
         return emb_fail(err, "parameter %s: bad buffer or shape (%lld, %lld)", name,
                         (long long)rows, (long long)cols);
+    }
+    for (int i = 0; i < l->n; i++) {  // one buffer, one parameter, one state
+        const Param *p = &l->items[i];
+        if (data < p->data + p->numel && p->data < data + numel) {
+            return emb_fail(err,
+                            "parameter %s: its buffer is already in the list as %s; a "
+                            "shared (tied) weight is one parameter, list it once",
+                            name, p->name);
+        }
     }
     if (l->n == OPTIM_MAX_PARAMS) {
         return emb_fail(err, "parameter %s: a list holds at most %d parameters", name,
@@ -89,7 +100,8 @@ int emb_parameters(Embedding *e, ParamList *out, EmbError *err) {
 
 int linear_parameters(Linear *l, const char *weight_name, const char *bias_name,
                       ParamList *out, EmbError *err) {
-    if (param_list_add(out, weight_name, l->weight, l->weight_grad, l->out_features,
+    if (!l->shares_weight &&  // a tied weight is its owner's parameter
+        param_list_add(out, weight_name, l->weight, l->weight_grad, l->out_features,
                        l->in_features, err) != 0)
         return -1;
     if (!l->bias) return 0;  // bias=False

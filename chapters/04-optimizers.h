@@ -16,7 +16,8 @@
  *     state, step count included, does not change;
  *   - a ParamList holds a model's parameters in a fixed order (the order of
  *     model.parameters()), and a buffer shared by two modules (a tied
- *     weight, chapter 5) once, under the name of its first owner;
+ *     weight, chapter 5) once, under its owner's name; no two entries
+ *     overlap (param_list_add refuses a second listing);
  *   - an Optimizer is given the list at optim_init (PyTorch's param_groups)
  *     and every later list must hold the same parameters (same data, same
  *     size) in the same order;
@@ -57,7 +58,8 @@ typedef struct ParamList {
 } ParamList;
 
 // Appends a parameter of shape (rows, cols) (cols 0: a 1-D parameter of
-// rows values). A data buffer already in the list is not added again.
+// rows values). A buffer that overlaps one already in the list is refused
+// with a message naming both entries: a shared buffer is listed once.
 int param_list_add(ParamList *l, const char *name, float *data, float *grad, int64_t rows,
                    int64_t cols, EmbError *err);
 
@@ -65,8 +67,9 @@ int param_list_add(ParamList *l, const char *name, float *data, float *grad, int
 // is frozen or has no gradient yet).
 int emb_parameters(Embedding *e, ParamList *out, EmbError *err);
 
-// A Linear's parameters, "<prefix>.weight" and, unless bias=False,
-// "<prefix>.bias"; prefix is a string literal such as "proj".
+// A Linear's parameters, "<prefix>.weight" (unless the weight is another
+// module's: shares_weight) and, unless bias=False, "<prefix>.bias"; the
+// names are string literals such as "proj.weight".
 int linear_parameters(Linear *l, const char *weight_name, const char *bias_name,
                       ParamList *out, EmbError *err);
 

@@ -41,6 +41,7 @@
 #include "../chapters/02-gradient-flow.h"
 #include "../chapters/03-padding-and-options.h"
 #include "../chapters/04-optimizers.h"
+#include "../chapters/05-weight-tying.h"
 #include "../chapters/06-sparse-efficiency.h"
 #include "../src/emb_error.h"
 #include "../src/reffile.h"
@@ -576,10 +577,62 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
     return rc;
 }
 
-// model: the untied next-token model, with any optimizer.
+// model, chapter 5: the LangModel, tied or untied, bias or bias=False, with
+// the table's options; every step through chapter 4's optimizer. With
+// sparse true (chapter 6) an untied table's gradient is the sparse one,
+// built from the same upstream rows (m.dx), and the step is chapter 6's;
+// a tied table's gradient is dense whatever `sparse` says (the projection
+// path reaches every row), so a tied case runs exactly as without it.
+static int run_lang_model(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    LmOptions o = lm_default_options();
+    o.emb = case_options(f);
+    o.tied = ref_bool(f, "tied");
+    o.bias = ref_bool(f, "bias");
+    bool sparse = ref_bool(f, "sparse") && !o.tied;
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);  // lm_init's draws are overwritten below
+    LangModel m;
+    if (lm_init(&m, V, D, &o, max_step_numel(c, "inputs"), &gen, err) != 0) return -1;
+    memcpy(m.emb.weight, ref_get(f, "weight")->f32, (size_t)(V * D) * sizeof(float));
+    if (!o.tied) memcpy(m.proj.weight, ref_get(f, "proj_weight")->f32,
+                        (size_t)(V * D) * sizeof(float));
+    if (o.bias) memcpy(m.proj.bias, ref_get(f, "proj_bias")->f32, (size_t)V * sizeof(float));
+    ParamList params;
+    SparseOptimizer opt = {0};
+    SparseGrad g = {0};
+    bool step = strcmp(ref_word(f, "optimizer"), "none") != 0;
+    int rc = lm_parameters(&m, &params, err) || sparse_grad_init(&g, V, D, err);
+    if (rc == 0 && sparse) params.items[0].grad = NULL, params.items[0].sparse_grad = &g;
+    if (rc == 0 && step) rc = case_sparse_optimizer(f, &params, &opt, err);
+    for (int s = 0; s < c->n_steps && rc == 0; s++) {
+        const RefFields *sf = &c->steps[s].fields;
+        const RefField *in = ref_get(sf, "inputs");
+        double loss;
+        if (ref_bool(f, "zero_grad")) lm_zero_grad(&m), sparse_grad_zero(&g);
+        rc = lm_forward(&m, in->i64, ref_get(sf, "targets")->i64, in->numel, &loss, err);
+        if (rc != 0 || (rc = lm_backward(&m, in->i64, in->numel, err)) != 0) break;
+        if (sparse) rc = emb_backward_sparse(&m.emb, &g, in->i64, in->numel, m.dx, err);
+        if (rc == 0 && step) rc = sparse_optim_step(&opt, &params, err);
+        compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
+    }
+    sparse_optim_free(&opt);
+    sparse_grad_free(&g);
+    lm_free(&m);
+    return rc ? -1 : 0;
+}
+
+// model: an untied dense case is run by chapter 2's (or, with options,
+// chapter 3's) model and by chapter 5's, both judged; a tied or sparse one
+// by chapter 5's (with chapter 6's sparse gradient when untied).
 static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
-    if (uses_options(&c->fields)) return run_context_model(c, v, err);
-    return run_next_token_model(c, v, err);
+    if (!ref_bool(&c->fields, "tied") && !ref_bool(&c->fields, "sparse")) {
+        int rc = uses_options(&c->fields) ? run_context_model(c, v, err)
+                                          : run_next_token_model(c, v, err);
+        if (rc != 0) return rc;
+    }
+    return run_lang_model(c, v, err);
 }
 
 // ---------------------------------------------------------------------------
@@ -639,7 +692,7 @@ static const Handler HANDLERS[REF_NUM_KINDS] = {
     [REF_INIT] = {REF_INIT, needs_init, run_init, 3},
     [REF_LOOKUP] = {REF_LOOKUP, needs_chapter1, run_lookup, 1},
     [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 6},
-    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 4},
+    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 6},
     [REF_BAG] = {REF_BAG, needs_bag, NULL, 0},
 };
 

@@ -401,8 +401,11 @@ START_TEST(step_needs_the_same_parameters) {
     ck_assert_int_eq(optim_init(&opt, OPTIM_ADAM, &o, &l, NULL), 0);
     ck_assert_int_eq(optim_step(&opt, &l2, &err), -1);
     ck_assert_str_eq(err.msg, "parameter 0 (w) is not the one given to the optimizer");
-    ck_assert_int_eq(param_list_add(&l, "again", w, g, 2, 0, NULL), 0);
-    ck_assert_int_eq(l.n, 1);  // the same buffer is not listed twice
+    ck_assert_int_eq(param_list_add(&l, "again", w, g, 2, 0, &err), -1);
+    ck_assert_int_eq(l.n, 1);  // the same buffer is refused, not listed twice
+    ck_assert_str_eq(err.msg, "parameter again: its buffer is already in the list as w; a "
+                              "shared (tied) weight is one parameter, list it once");
+    ck_assert_int_eq(param_list_add(&l, "part", w + 1, g, 1, 0, NULL), -1);  // overlaps
     ck_assert_int_eq(param_list_add(&l, "bad", other, g, 0, 0, &err), -1);
     optim_free(&opt);
 }

@@ -695,6 +695,14 @@ def write_model():
                note="sparse=True plus tying: the gradient is dense anyway")
     model_case(w, "model/untied-sparse-sgd", 4, False, True, {"name": "sgd", "lr": 0.5}, steps, {"sparse": True})
     model_case(w, "model/untied-max-norm", 4, False, True, sgd, steps, {"max_norm": 0.8})
+    model_case(w, "model/tied-adam", 4, True, False, {"name": "adam", "lr": 0.05}, steps,
+               note="one parameter, one Adam state")
+    model_case(w, "model/tied-adam-bias", 4, True, True, {"name": "adam", "lr": 0.05, "amsgrad": True}, steps)
+    model_case(w, "model/tied-adamw-padding", 4, True, True, {"name": "adamw", "lr": 0.05, "weight_decay": 0.1},
+               [([[0, 1, 0, 2]], [[1, 0, 2, 3]]), ([[0, 0, 3, 1]], [[0, 3, 1, 2]]), ([[2, 0, 1, 0]], [[0, 1, 0, 3]])],
+               {"padding_idx": 0}, note="tied, AdamW: the padding row moves")
+    model_case(w, "model/tied-max-norm", 4, True, False, sgd, steps, {"max_norm": 0.8},
+               note="max_norm renormalises the tied rows in place before the projection reads them")
     w.save()
 
 
