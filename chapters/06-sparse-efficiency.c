@@ -35,6 +35,19 @@ opt.zero_grad(); loss.backward(); opt.step()
 #include <string.h>
 #include <sys/mman.h>
 
+// The loops that call fmaf are compiled twice, with and without the FMA
+// instruction, as chapter 4's updates are (GCC on x86-64 glibc only); both
+// round once per fmaf, so both give the same bits.
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
+    !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define SPARSE_FMA_CLONES __attribute__((target_clones("fma", "default")))
+#endif
+#endif
+#ifndef SPARSE_FMA_CLONES
+#define SPARSE_FMA_CLONES
+#endif
+
 /**
 ## The sparse gradient
 
@@ -419,6 +432,7 @@ tried both against torch: the second misses thousands of values on a few
 thousand repeated rows).
 */
 
+SPARSE_FMA_CLONES
 void sparse_sgd_update(float *param, const SparseGrad *g, double lr, bool maximize) {
     const float neg_lr = (float)(maximize ? lr : -lr);  // maximize: d_p = -grad
     int64_t D = g->row_dim;
@@ -451,6 +465,7 @@ costs more and more as the buffer grows. The program measures both.
 
 // t + alpha * s for two sparse tensors, as torch 1.13's CPU add does;
 // r must differ from t and s.
+SPARSE_FMA_CLONES
 static int sparse_merge(const SparseGrad *t, const SparseGrad *s, float alpha,
                         SparseGrad *r, EmbError *err) {
     int64_t D = t->row_dim, ti = 0, si = 0, ri = 0;
@@ -542,6 +557,7 @@ Its `sum` is dense, a full copy of the table, created in the constructor
 like the dense Adagrad's.
 */
 
+SPARSE_FMA_CLONES
 void sparse_adagrad_update(float *param, const SparseGrad *c, float *sum, int64_t step,
                            const OptimOptions *o) {
     double clr = o->lr / (1.0 + (double)(step - 1) * o->lr_decay);
@@ -840,6 +856,64 @@ void sparse_optim_free(SparseOptimizer *o) {
 }
 
 /**
+## Training with a sparse table
+
+A training step is chapter 4's four calls. The model's backward pass
+already computes the gradient of the looked-up rows (`m->dx`, one row per
+position): that is the sparse gradient's values, and the lookup's indices
+are its indices. Chapter 2's `ntm_backward` also scatters them into the
+dense `emb.grad`, which the sparse parameter list does not use.
+*/
+
+int ntm_sparse_parameters(NextTokenModel *m, SparseGrad *g, ParamList *out, EmbError *err) {
+    if (ntm_parameters(m, out, err) != 0) return -1;
+    out->items[0].grad = NULL;  // emb.weight's gradient is the sparse one
+    out->items[0].sparse_grad = g;
+    return 0;
+}
+
+int ntm_sparse_train_step(NextTokenModel *m, SparseOptimizer *o, const ParamList *params,
+                          SparseGrad *g, const int64_t *inputs, const int64_t *targets,
+                          int64_t B, double *loss, EmbError *err) {
+    ntm_zero_grad(m);  // optimizer.zero_grad(): the dense gradients ...
+    sparse_grad_zero(g);  // ... and the sparse one
+    if (ntm_forward(m, inputs, targets, B, loss, err) != 0 ||
+        ntm_backward(m, inputs, B, err) != 0 ||
+        emb_backward_sparse(&m->emb, g, inputs, B, m->dx, err) != 0)
+        return -1;
+    return sparse_optim_step(o, params, err);
+}
+
+int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, double *move,
+                         EmbError *err) {
+    enum { D = 4 };
+    float w[2 * D], ones[2 * D];
+    for (int k = 0; k < 2 * D; k++) w[k] = 0.5f, ones[k] = 1.0f;
+    Embedding e = {.num_embeddings = 2, .embedding_dim = D, .weight = w,
+                   .requires_grad = true, .padding_idx = EMB_NO_PADDING};
+    SparseGrad g = {0};
+    ParamList params;
+    SparseOptimizer opt = {0};
+    SparseExtras extras = {.per_row_steps = per_row_steps};
+    const int64_t both[2] = {0, 1};
+    int rc = t < 1 ? emb_fail(err, "the late row's step t=%lld must be >= 1", (long long)t)
+                   : sparse_grad_init(&g, 2, D, err) ||
+                         emb_sparse_parameters(&e, &g, &params, err) ||
+                         sparse_adam_init_extras(&opt, o, &extras, &params, err);
+    for (int64_t s = 1; rc == 0 && s <= t; s++) {
+        sparse_grad_zero(&g);
+        rc = emb_backward_sparse(&e, &g, both, s == t ? 2 : 1, ones, err) ||
+             sparse_optim_step(&opt, &params, err);
+    }
+    double sum = 0;
+    for (int d = 0; d < D; d++) sum += fabs((double)w[D + d] - 0.5);
+    *move = sum / D / o->lr;
+    sparse_optim_free(&opt);
+    sparse_grad_free(&g);
+    return rc ? -1 : 0;
+}
+
+/**
 ## Memory: the gradient shrinks, the state does not
 
 A training step holds the weight, its gradient and the optimizer's
@@ -924,6 +998,14 @@ double zipf_prob(const Zipf *z, int64_t r) {
     return r == 0 ? z->cdf[0] : z->cdf[r] - z->cdf[r - 1];
 }
 
+int64_t sparse_distinct(const int64_t *idx, int64_t n, bool *seen) {
+    int64_t distinct = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!seen[idx[i]]) seen[idx[i]] = true, distinct++;
+    for (int64_t i = 0; i < n; i++) seen[idx[i]] = false;
+    return distinct;
+}
+
 /**
 ## Making the memory-bound part fast
 
@@ -1006,6 +1088,7 @@ typedef struct RowShare {
     bool add;
 } RowShare;
 
+SPARSE_FMA_CLONES
 static void *row_share_run(void *arg) {
     const RowShare *s = arg;
     for (int64_t k = 0; k < s->n; k++) {
@@ -1060,3 +1143,519 @@ int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *i
     RowShare base = {grad, idx, grad_out, n, D, 0, 0, 1.0f, true};
     return row_share_scatter(base, V, threads, err);
 }
+
+/**
+## The program
+
+The program runs seven small experiments and writes a TSV file for each,
+and the numbers the text quotes to `values.tsv`: the two gradients of one
+batch; chapter 2's model trained with dense and sparse optimizers (rows
+moved per step, the momentum buffer's size); SparseAdam's late row; the
+two choices beyond PyTorch on the same model; the memory table; the skew
+of Zipf batches; and the crossover, timed. Timings come from this run on
+this machine, and the tests never look at them. The large sizes are in
+`make bench`.
+*/
+
+#ifndef EMB_LIBRARY
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "../src/cli.h"
+#include "../src/corpus.h"
+
+typedef struct Options {
+    int64_t steps, batch, skew_max_v;
+    uint64_t seed;
+    const char *out;
+} Options;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ch06 [options]\n\n"
+               "Sparse gradients and optimizers: trains chapter 2's model with each,\n"
+               "measures SparseAdam's late rows, memory, Zipf skew and the dense/sparse\n"
+               "crossover, and writes TSV files.\n\n"
+               "  --steps N       training steps per optimizer, default 1000\n"
+               "  --batch B       positions per step, default 32\n"
+               "  --skew-max-v V  largest vocabulary of the skew experiment, default 1000000\n"
+               "  --seed S        torch.manual_seed for the model and batches, default 0\n"
+               "  --out DIR       folder for the output files, default build/ch06\n"
+               "  --help          this text\n");
+}
+
+static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
+    *o = (Options){.steps = 1000, .batch = 32, .skew_max_v = 1000000, .out = "build/ch06"};
+    for (int a = 1; a < argc; a++) {
+        const char *name = argv[a];
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
+        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
+        const char *val = argv[++a];
+        int rc = 0;
+        if (!strcmp(name, "--steps")) rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
+        else if (!strcmp(name, "--batch")) rc = cli_int64(name, val, 1, 100000, &o->batch, err);
+        else if (!strcmp(name, "--skew-max-v"))
+            rc = cli_int64(name, val, 1000, 100000000, &o->skew_max_v, err);
+        else if (!strcmp(name, "--seed")) rc = cli_seed(val, &o->seed, err);
+        else if (!strcmp(name, "--out")) o->out = val;
+        else return emb_fail(err, "unknown option '%s' (see --help)", name);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+// values.tsv: "key<TAB>value"; the key lower-cased, '-' written '_'.
+static void value(FILE *f, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void value(FILE *f, const char *key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    for (const char *c = key; *c; c++) fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
+    fputc('\t', f);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    va_end(ap);
+}
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Experiment 1: the dense and the sparse gradient of one batch.
+static int experiment_gradients(const Options *op, FILE *values, EmbError *err) {
+    enum { V = 12, D = 4, N = 8 };
+    const int64_t idx[N] = {3, 7, 3, 0, 11, 7, 3, 5};
+    float w[V * D] = {0}, G[N * D], dense[V * D] = {0}, from_sparse[V * D] = {0};
+    TorchGenerator gen;
+    rng_manual_seed(&gen, op->seed);
+    rng_normal_(&gen, G, N * D, 0.0f, 1.0f);
+    Embedding e = {.num_embeddings = V, .embedding_dim = D, .weight = w, .grad = dense,
+                   .requires_grad = true, .padding_idx = EMB_NO_PADDING};
+    SparseGrad g;
+    OutFile fd, fs;
+    int rc = sparse_grad_init(&g, V, D, err) || emb_backward(&e, idx, N, G, err) ||
+             emb_backward_sparse(&e, &g, idx, N, G, err);
+    if (rc == 0) rc = outfile_open(&fd, op->out, "grad-dense.tsv", err);
+    if (rc == 0 && (rc = outfile_open(&fs, op->out, "grad-sparse.tsv", err)) != 0)
+        outfile_abort(&fd);
+    if (rc != 0) return sparse_grad_free(&g), -1;
+    sparse_add_to_dense(&g, from_sparse);
+    double diff = 0;
+    fprintf(fd.f, "row\tcol\tgrad\n");
+    fprintf(fs.f, "entry\tcol\tvalue\tindex\n");
+    for (int k = 0; k < V * D; k++) {
+        diff = fmax(diff, fabs((double)dense[k] - from_sparse[k]));
+        fprintf(fd.f, "%d\t%d\t%.6f\n", k / D, k % D, dense[k]);
+    }
+    for (int k = 0; k < N * D; k++)
+        fprintf(fs.f, "%d\t%d\t%.6f\t%lld\n", k / D, k % D, g.values[k],
+                (long long)g.indices[k / D]);
+    value(values, "grad.nnz", "%lld", (long long)g.nnz);
+    value(values, "grad.max_diff", "%g", diff);
+    printf("one batch of %d lookups in a %d x %d table: %lld sparse entries, "
+           "max |dense - sum of entries| = %g\n", N, V, D, (long long)g.nnz, diff);
+    sparse_grad_free(&g);
+    return outfile_commit(&fd, err) || outfile_commit(&fs, err) ? -1 : 0;
+}
+
+// A training run: dense or sparse table, one optimizer, the extras.
+typedef struct Spec {
+    const char *name;
+    bool sparse, sparse_adam;
+    OptimKind kind;
+    double lr, momentum;
+    SparseExtras extras;
+} Spec;
+
+static const Spec RUNS[] = {
+    {"dense-SGD", false, false, OPTIM_SGD, 0.5, 0, {0}},
+    {"SGD", true, false, OPTIM_SGD, 0.5, 0, {0}},
+    {"SGD-momentum", true, false, OPTIM_SGD, 0.05, 0.9, {0}},
+    {"Adagrad", true, false, OPTIM_ADAGRAD, 0.5, 0, {0}},
+    {"dense-Adam", false, false, OPTIM_ADAM, 0.05, 0, {0}},
+    {"SparseAdam", true, true, OPTIM_ADAM, 0.05, 0, {0}},
+    {"SparseAdam-row-steps", true, true, OPTIM_ADAM, 0.05, 0, {true, 0, 0}},
+    {"SparseAdam-lazy-decay", true, true, OPTIM_ADAM, 0.05, 0, {false, 0.1, SPARSE_DECAY_LAZY}},
+    {"SparseAdam-global-decay", true, true, OPTIM_ADAM, 0.05, 0,
+     {false, 0.1, SPARSE_DECAY_GLOBAL}},
+};
+enum { N_RUNS = COUNT(RUNS), SMOOTH = 50, RARE = 5 };
+
+typedef struct Run {
+    double *loss;               // (steps,)
+    int64_t *looked, *moved;    // (steps,) rows looked up; rows changed
+    int64_t *buffer;            // (steps,) entries of SGD's sparse momentum buffer
+    float *table;               // (V, D) after training
+} Run;
+
+// Splits a model's list: SparseAdam takes the table, Adam the rest, as in
+// PyTorch, where SparseAdam refuses the projection's dense gradients.
+static void split_params(const ParamList *all, ParamList *table, ParamList *rest) {
+    *table = (ParamList){.n = 1, .items = {all->items[0]}};
+    rest->n = all->n - 1;
+    for (int i = 1; i < all->n; i++) rest->items[i - 1] = all->items[i];
+}
+
+// Trains chapter 2's model with spec; every run sees the same model and batches.
+static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
+                 EmbError *err) {
+    TorchGenerator gen;
+    NextTokenModel m;
+    ParamList params, table, rest;
+    SparseOptimizer opt = {0}, adam = {0};  // adam: the projection's, beside SparseAdam
+    SparseGrad g = {0};
+    OptimOptions oo = optim_defaults(spec->kind);
+    oo.lr = spec->lr, oo.momentum = spec->momentum;
+    int64_t V = c->vocab_size, D = 8, B = op->batch;
+    int64_t *in = malloc((size_t)B * 2 * sizeof(int64_t)), *tgt = in ? in + B : NULL;
+    float *before = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
+    rng_manual_seed(&gen, op->seed);
+    int rc = !in || !before ? emb_fail(err, "out of memory") : ntm_init(&m, V, D, B, &gen, err);
+    if (rc != 0) return free(in), free(before), -1;
+    rc = sparse_grad_init(&g, V, D, err) ||
+         (spec->sparse ? ntm_sparse_parameters(&m, &g, &params, err)
+                       : ntm_parameters(&m, &params, err));
+    if (rc == 0 && spec->sparse_adam) {
+        split_params(&params, &table, &rest);
+        rc = sparse_adam_init_extras(&opt, &oo, &spec->extras, &table, err) ||
+             sparse_optim_init(&adam, OPTIM_ADAM, &oo, &rest, err);
+    } else if (rc == 0) {
+        rc = sparse_optim_init(&opt, spec->kind, &oo, &params, err);
+    }
+    for (int64_t s = 0; rc == 0 && s < op->steps; s++) {
+        ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, in, tgt);
+        memcpy(before, m.emb.weight, (size_t)(V * D) * sizeof(float));
+        ntm_zero_grad(&m);
+        sparse_grad_zero(&g);
+        rc = ntm_forward(&m, in, tgt, B, &run->loss[s], err) || ntm_backward(&m, in, B, err) ||
+             (spec->sparse && emb_backward_sparse(&m.emb, &g, in, B, m.dx, err)) ||
+             (spec->sparse_adam ? sparse_optim_step(&opt, &table, err) ||
+                                      sparse_optim_step(&adam, &rest, err)
+                                : sparse_optim_step(&opt, &params, err));
+        run->looked[s] = emb_rows_touched(&m.emb, in, B);
+        run->moved[s] = emb_rows_changed(before, m.emb.weight, V, D);
+        run->buffer[s] = opt.sparse_momentum[0] ? opt.momentum[0].nnz : 0;
+    }
+    if (rc == 0) memcpy(run->table, m.emb.weight, (size_t)(V * D) * sizeof(float));
+    sparse_optim_free(&opt), sparse_optim_free(&adam);
+    sparse_grad_free(&g);
+    ntm_free(&m);
+    free(in), free(before);
+    return rc ? -1 : 0;
+}
+
+// Mean norm of the RARE rarest (used) and RARE commonest rows of a trained table.
+static void rare_common_norms(const Corpus *c, const float *table, int64_t D,
+                              double out[2]) {
+    int64_t order[256], n = 0;  // used ids, rarest first (the corpus has < 256 words)
+    for (int64_t k = 0; k < c->vocab_size && n < 256; k++)
+        if (c->counts[k] > 0) order[n++] = k;
+    for (int64_t i = 1; i < n; i++)  // insertion sort by count
+        for (int64_t j = i; j > 0 && c->counts[order[j - 1]] > c->counts[order[j]]; j--) {
+            int64_t t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    out[0] = out[1] = 0;
+    for (int end = 0; end < 2; end++)
+        for (int64_t r = 0; r < RARE && r < n; r++) {
+            int64_t k = end == 0 ? order[r] : order[n - 1 - r];
+            out[end] += emb_row_norm(table + k * D, D, 2.0) / RARE;
+        }
+}
+
+// Prints run r's line and writes its values.
+static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
+                      FILE *values) {
+    int64_t n = op->steps, from = n > SMOOTH ? n - SMOOTH : 0;
+    double loss = 0, moved = 0, looked = 0, norms[2];
+    for (int64_t s = from; s < n; s++) loss += run->loss[s] / (double)(n - from);
+    for (int64_t s = n / 2; s < n; s++) {
+        moved += (double)run->moved[s] / (double)(n - n / 2);
+        looked += (double)run->looked[s] / (double)(n - n / 2);
+    }
+    rare_common_norms(c, run->table, 8, norms);
+    printf("%-24s %7.3f %10.1f %10.2f %10.2f\n", RUNS[r].name, loss, moved, norms[0],
+           norms[1]);
+    char key[96];
+    const char *field[] = {"loss", "moved", "rare_norm", "common_norm"};
+    const double x[] = {loss, moved, norms[0], norms[1]};
+    for (int k = 0; k < 4; k++) {
+        snprintf(key, sizeof key, "train.%s.%s", RUNS[r].name, field[k]);
+        value(values, key, k == 0 ? "%.3f" : k == 1 ? "%.1f" : "%.2f", x[k]);
+    }
+    if (r == 0) value(values, "train.looked", "%.1f", looked);
+    if (run->buffer[n - 1] > 0) {
+        value(values, "train.buffer_first", "%lld", (long long)run->buffer[0]);
+        value(values, "train.buffer_last", "%lld", (long long)run->buffer[n - 1]);
+    }
+}
+
+// touched.tsv: per step, rows looked up, rows each run moved, SGD's buffer.
+static int write_touched(const Options *op, const Run *runs, EmbError *err) {
+    OutFile f;
+    if (outfile_open(&f, op->out, "touched.tsv", err) != 0) return -1;
+    fprintf(f.f, "step\tlooked_up");
+    for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%s", RUNS[r].name);
+    fprintf(f.f, "\tmomentum_entries\n");
+    for (int64_t s = 0; s < op->steps; s++) {
+        fprintf(f.f, "%lld\t%lld", (long long)s + 1, (long long)runs[0].looked[s]);
+        for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%lld", (long long)runs[r].moved[s]);
+        fprintf(f.f, "\t%lld\n", (long long)runs[2].buffer[s]);
+    }
+    return outfile_commit(&f, err);
+}
+
+// Experiments 2 and 4: every run on chapter 2's model.
+static int experiment_training(const Options *op, const Corpus *c, FILE *values,
+                               EmbError *err) {
+    Run runs[N_RUNS] = {{0}};
+    size_t n = (size_t)op->steps, vd = (size_t)(c->vocab_size * 8);
+    int rc = 0;
+    printf("\nchapter 2's model, D=8, vocabulary %lld, %lld steps, batch %lld\n",
+           (long long)c->vocab_size, (long long)op->steps, (long long)op->batch);
+    printf("%-24s %7s %10s %10s %10s\n", "optimizer", "loss", "moved/step", "rare |w|",
+           "common |w|");
+    for (int r = 0; r < N_RUNS && rc == 0; r++) {
+        Run *run = &runs[r];
+        run->loss = calloc(n, 8), run->looked = calloc(n, 8), run->moved = calloc(n, 8);
+        run->buffer = calloc(n, 8), run->table = calloc(vd, sizeof(float));
+        rc = !run->loss || !run->looked || !run->moved || !run->buffer || !run->table
+                 ? emb_fail(err, "out of memory for %lld steps", (long long)op->steps)
+                 : train(op, c, &RUNS[r], run, err);
+        if (rc == 0) summarise(op, c, r, run, values);
+    }
+    double diff = 0;  // dense SGD and sparse SGD: the same steps, summed differently
+    for (size_t k = 0; rc == 0 && k < vd; k++)
+        diff = fmax(diff, fabs((double)runs[0].table[k] - runs[1].table[k]));
+    if (rc == 0) value(values, "train.sgd_dense_sparse_diff", "%.1e", diff);
+    if (rc == 0) rc = write_touched(op, runs, err);
+    for (int r = 0; r < N_RUNS; r++) {
+        free(runs[r].loss), free(runs[r].looked), free(runs[r].moved);
+        free(runs[r].buffer), free(runs[r].table);
+    }
+    return rc ? -1 : 0;
+}
+
+// Experiment 3: SparseAdam's first step for a row first seen at step t.
+static int experiment_late(const Options *op, FILE *values, EmbError *err) {
+    const int64_t ts[] = {1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+    OptimOptions o = optim_defaults(OPTIM_ADAM);  // SparseAdam's defaults: lr 1e-3 ...
+    OutFile f;
+    if (outfile_open(&f, op->out, "late.tsv", err) != 0) return -1;
+    fprintf(f.f, "t\tPyTorch (one count per parameter)\tone count per row\n");
+    for (int k = 0; k < COUNT(ts); k++) {
+        double torch_move, row_move;
+        if (sparse_adam_late_row(&o, false, ts[k], &torch_move, err) != 0 ||
+            sparse_adam_late_row(&o, true, ts[k], &row_move, err) != 0)
+            return outfile_abort(&f), -1;
+        fprintf(f.f, "%lld\t%.4f\t%.4f\n", (long long)ts[k], torch_move, row_move);
+        char key[48];
+        snprintf(key, sizeof key, "late.t%lld", (long long)ts[k]);
+        value(values, key, "%.2f", torch_move);
+        if (k == 0) value(values, "late.per_row", "%.2f", row_move);
+    }
+    return outfile_commit(&f, err);
+}
+
+// Experiment 5: weights + gradient + state, dense and sparse, in bytes.
+static const struct { const char *name, *key; int64_t V, D; } TABLES[] = {
+    {"V=10^3", "v1e3", 1000, 64},         {"V=10^4", "v1e4", 10000, 64},
+    {"V=10^5", "v1e5", 100000, 64},       {"V=10^6", "v1e6", 1000000, 64},
+    {"V=10^7", "v1e7", 10000000, 64},     {"BERT-base", "bert", 30522, 768},
+    {"GPT-2", "gpt2", 50257, 768},        {"recommender", "rec", 10000000, 64}};
+static const struct { const char *name, *key; SparseKind sk; OptimKind kind; double mom;
+                      bool sparse; } MEMORY[] = {
+    {"SGD", "sgd", SPARSE_WRAP_DENSE, OPTIM_SGD, 0, false},
+    {"SGD-momentum", "momentum", SPARSE_WRAP_DENSE, OPTIM_SGD, 0.9, false},
+    {"Adagrad", "adagrad", SPARSE_WRAP_DENSE, OPTIM_ADAGRAD, 0, false},
+    {"Adam", "adam", SPARSE_WRAP_DENSE, OPTIM_ADAM, 0, false},
+    {"AdamW", "adamw", SPARSE_WRAP_DENSE, OPTIM_ADAMW, 0, false},
+    {"RMSprop", "rmsprop", SPARSE_WRAP_DENSE, OPTIM_RMSPROP, 0, false},
+    {"sparse SGD", "sparse_sgd", SPARSE_WRAP_DENSE, OPTIM_SGD, 0, true},
+    {"sparse SGD-momentum", "sparse_momentum", SPARSE_WRAP_DENSE, OPTIM_SGD, 0.9, true},
+    {"sparse Adagrad", "sparse_adagrad", SPARSE_WRAP_DENSE, OPTIM_ADAGRAD, 0, true},
+    {"SparseAdam", "sparse_adam", SPARSE_ADAM, OPTIM_ADAM, 0, true}};
+
+static int experiment_memory(const Options *op, FILE *values, EmbError *err) {
+    const int64_t N = 4096;
+    OutFile f;
+    if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
+    fprintf(f.f, "table\tV\tD");
+    for (int m = 0; m < COUNT(MEMORY); m++) fprintf(f.f, "\t%s", MEMORY[m].name);
+    for (int t = 0; t < COUNT(TABLES); t++) {
+        fprintf(f.f, "\n%s\t%lld\t%lld", TABLES[t].name, (long long)TABLES[t].V,
+                (long long)TABLES[t].D);
+        for (int m = 0; m < COUNT(MEMORY); m++) {
+            OptimOptions o = optim_defaults(MEMORY[m].kind);
+            o.weight_decay = 0, o.momentum = MEMORY[m].mom;
+            int64_t bytes = sparse_training_bytes(MEMORY[m].sk, MEMORY[m].kind, &o,
+                                                  TABLES[t].V, TABLES[t].D, N, MEMORY[m].sparse);
+            fprintf(f.f, "\t%lld", (long long)bytes);
+            char key[64];
+            snprintf(key, sizeof key, "memory.%s.%s_gb", TABLES[t].key, MEMORY[m].key);
+            value(values, key, "%.2f", (double)bytes / 1e9);
+        }
+    }
+    fprintf(f.f, "\n");
+    return outfile_commit(&f, err);
+}
+
+// Experiment 6: distinct rows per batch, uniform and Zipf(1.1), and how often
+// a row of a given rank is updated.
+static int experiment_skew(const Options *op, FILE *values, EmbError *err) {
+    const int64_t N = 4096, BATCHES = 10;
+    int64_t *idx = malloc((size_t)N * sizeof *idx);  // (N,)
+    bool *seen = calloc((size_t)op->skew_max_v, 1);   // (V,)
+    OutFile f = {0};
+    TorchGenerator gen;
+    rng_manual_seed(&gen, op->seed);
+    int rc = !idx || !seen ? emb_fail(err, "out of memory") :
+             outfile_open(&f, op->out, "skew.tsv", err);
+    bool opened = rc == 0;
+    if (rc == 0) fprintf(f.f, "V\tuniform\tuniform (expected)\tZipf 1.1\n");
+    Zipf z = {0};
+    for (int64_t V = 1000; rc == 0 && V <= op->skew_max_v; V *= 10) {
+        double uni = 0, zip = 0, expect = (double)V * (1 - pow(1 - 1.0 / (double)V, (double)N));
+        zipf_free(&z);
+        if ((rc = zipf_init(&z, V, 1.1, err)) != 0) break;
+        for (int64_t b = 0; b < BATCHES; b++) {
+            for (int64_t i = 0; i < N; i++) idx[i] = (int64_t)(rng_uniform_double(&gen) * V);
+            uni += (double)sparse_distinct(idx, N, seen) / BATCHES;
+            for (int64_t i = 0; i < N; i++) idx[i] = zipf_draw(&z, rng_uniform_double(&gen));
+            zip += (double)sparse_distinct(idx, N, seen) / BATCHES;
+        }
+        fprintf(f.f, "%lld\t%.1f\t%.1f\t%.1f\n", (long long)V, uni, expect, zip);
+        char key[48];
+        snprintf(key, sizeof key, "skew.v%lld.uniform", (long long)V);
+        value(values, key, "%.0f", uni);
+        snprintf(key, sizeof key, "skew.v%lld.zipf", (long long)V);
+        value(values, key, "%.0f", zip);
+    }
+    if (rc == 0) {  // z is the largest V: a row of rank r is in a batch with 1-(1-p)^N
+        value(values, "skew.v", "%lld", (long long)z.V);
+        for (int64_t r = 1; r <= z.V; r *= 100) {
+            double p = zipf_prob(&z, r - 1), batch = 1 - pow(1 - p, (double)N);
+            char key[48];
+            snprintf(key, sizeof key, "skew.rank%lld.gap", (long long)r);
+            value(values, key, "%.0f", 1 / batch);
+        }
+        value(values, "skew.top1_share", "%.1f", 100 * zipf_prob(&z, 0));
+        rc = outfile_commit(&f, err);
+    } else if (opened) {
+        outfile_abort(&f);
+    }
+    zipf_free(&z);
+    free(idx), free(seen);
+    return rc ? -1 : 0;
+}
+
+// The four steps the crossover times, on one (V, D) table.
+typedef struct Bench {
+    Embedding e;
+    SparseGrad g, c;
+    float *m, *v;  // (V, D): Adam's and SparseAdam's moments
+    OptimOptions adam;
+} Bench;
+
+static double time_step(Bench *b, int which, const int64_t *idx, int64_t n, const float *G,
+                        EmbError *err) {
+    int64_t V = b->e.num_embeddings, D = b->e.embedding_dim;
+    double t0 = now();
+    int rc = 0;
+    if (which == 0 || which == 2) {  // dense: zero_grad, scatter-add, update all V rows
+        memset(b->e.grad, 0, (size_t)(V * D) * sizeof(float));
+        rc = emb_backward(&b->e, idx, n, G, err);
+        if (which == 0) sgd_step(b->e.weight, b->e.grad, V * D, 0.01f);
+        else adam_update(b->e.weight, b->e.grad, b->m, b->v, NULL, V * D, 2, &b->adam, false);
+    } else {  // sparse: zero_grad, the entries, update their rows
+        sparse_grad_zero(&b->g);
+        rc = emb_backward_sparse(&b->e, &b->g, idx, n, G, err);
+        if (rc == 0 && which == 1) sparse_sgd_update(b->e.weight, &b->g, 0.01, false);
+        if (rc == 0 && which == 3 && (rc = sparse_coalesce(&b->g, &b->c, err)) == 0)
+            sparse_adam_update(b->e.weight, &b->c, b->m, b->v, 2, &b->adam);
+    }
+    return rc ? -1 : now() - t0;
+}
+
+// Experiment 7: dense against sparse steps as the batch grows, timed.
+static int experiment_crossover(const Options *op, FILE *values, EmbError *err) {
+    const int64_t V = 16384, D = 64, MAX_N = 4 * V, REPS = 5;
+    Bench b = {.adam = optim_defaults(OPTIM_ADAM)};
+    TorchGenerator gen;
+    rng_manual_seed(&gen, op->seed);
+    int64_t *idx = malloc((size_t)MAX_N * sizeof *idx);              // (MAX_N,)
+    float *G = malloc((size_t)(MAX_N * D) * sizeof(float));          // (MAX_N, D)
+    b.m = zeroed(V * D), b.v = zeroed(V * D);
+    int rc = !idx || !G || !b.m || !b.v ? emb_fail(err, "out of memory")
+             : emb_init(&b.e, V, D, &gen, err) || emb_alloc_grad(&b.e, err) ||
+                 sparse_grad_init(&b.g, V, D, err) || sparse_grad_init(&b.c, V, D, err);
+    OutFile f = {0};
+    if (rc == 0) rc = outfile_open(&f, op->out, "crossover.tsv", err);
+    if (rc == 0) fprintf(f.f, "N\tN/V\tdense SGD\tsparse SGD\tdense Adam\tSparseAdam\n");
+    double cross[2] = {0, 0};  // the first N/V at which sparse is not faster
+    for (int64_t n = 16; rc == 0 && n <= MAX_N; n *= 2) {
+        for (int64_t i = 0; i < n; i++) idx[i] = (int64_t)(rng_uniform_double(&gen) * V);
+        rng_normal_(&gen, G, n * D, 0.0f, 1.0f);
+        double best[4] = {1e30, 1e30, 1e30, 1e30};
+        for (int64_t r = 0; r < REPS && rc == 0; r++)
+            for (int w = 0; w < 4 && rc == 0; w++) {  // taking turns
+                double t = time_step(&b, w, idx, n, G, err);
+                if (t < 0) rc = -1;
+                else best[w] = fmin(best[w], t);
+            }
+        if (rc != 0) break;
+        fprintf(f.f, "%lld\t%g\t%.4f\t%.4f\t%.4f\t%.4f\n", (long long)n, (double)n / V,
+                1e3 * best[0], 1e3 * best[1], 1e3 * best[2], 1e3 * best[3]);
+        for (int k = 0; k < 2; k++)
+            if (cross[k] == 0 && best[2 * k + 1] >= best[2 * k]) cross[k] = (double)n / V;
+    }
+    for (int k = 0; rc == 0 && k < 2; k++) {
+        if (cross[k] > 0) value(values, k ? "cross.adam" : "cross.sgd", "%g", cross[k]);
+        else value(values, k ? "cross.adam" : "cross.sgd", "none up to %g", (double)MAX_N / V);
+    }
+    if (rc == 0) rc = outfile_commit(&f, err);
+    else if (f.f) outfile_abort(&f);
+    emb_free(&b.e);
+    sparse_grad_free(&b.g), sparse_grad_free(&b.c);
+    free(b.m), free(b.v), free(idx), free(G);
+    return rc ? -1 : 0;
+}
+
+static int run_chapter(const Options *op, EmbError *err) {
+    Corpus c = {0};
+    OutFile values = {0};
+    if (corpus_builtin(&c, op->seed, 2000, err) != 0) return -1;
+    int rc = outfile_open(&values, op->out, "values.tsv", err);
+    if (rc == 0) {
+        rc = experiment_gradients(op, values.f, err) ||
+             experiment_training(op, &c, values.f, err) ||
+             experiment_late(op, values.f, err) || experiment_memory(op, values.f, err) ||
+             experiment_skew(op, values.f, err) || experiment_crossover(op, values.f, err);
+        if (rc == 0) rc = outfile_commit(&values, err);
+        else outfile_abort(&values);
+    }
+    corpus_free(&c);
+    return rc ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+    Options op;
+    EmbError err;
+    int parsed = parse_options(argc, argv, &op, &err);
+    if (parsed == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (parsed != 0 || cli_make_dir(op.out, &err) != 0 || run_chapter(&op, &err) != 0) {
+        fprintf(stderr, "ch06: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+#endif  // EMB_LIBRARY

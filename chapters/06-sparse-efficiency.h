@@ -151,6 +151,24 @@ void sparse_adam_row(float *w, const float *g, float *m, float *v, int64_t D,
 void sparse_adam_update(float *param, const SparseGrad *c, float *exp_avg,
                         float *exp_avg_sq, int64_t step, const OptimOptions *o);
 
+/* --- training with a sparse table, and what it moves ------------------------ */
+
+// zero_grad, forward, backward, step for chapter 2's model with
+// nn.Embedding(sparse=True): the table's gradient is g (sparse), the
+// projection's dense. params is ntm_parameters(m) with item 0's gradient
+// replaced by g (see ntm_sparse_parameters). inputs, targets are (B,).
+int ntm_sparse_parameters(NextTokenModel *m, SparseGrad *g, ParamList *out, EmbError *err);
+int ntm_sparse_train_step(NextTokenModel *m, SparseOptimizer *o, const ParamList *params,
+                          SparseGrad *g, const int64_t *inputs, const int64_t *targets,
+                          int64_t B, double *loss, EmbError *err);
+
+// The late row: a 2 x D table (D = 4) whose row 0 has a gradient of ones at
+// every step and row 1 a gradient of ones first at step t (>= 1). Returns
+// row 1's move at that step in learning rates (the mean |change| / lr),
+// under SparseAdam with options o, or with per-row step counts.
+int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, double *move,
+                         EmbError *err);
+
 /* --- memory ------------------------------------------------------------------ */
 
 // Bytes of weight + gradient + optimizer state for a (V, D) table trained
@@ -175,6 +193,10 @@ void zipf_free(Zipf *z);
 int64_t zipf_draw(const Zipf *z, double u);
 // The probability of row r.
 double zipf_prob(const Zipf *z, int64_t r);
+
+// Distinct values among idx (n,), all in [0, V); seen is (V,) scratch,
+// all false on entry and on return.
+int64_t sparse_distinct(const int64_t *idx, int64_t n, bool *seen);
 
 /* --- making the memory-bound part fast ---------------------------------------- */
 
