@@ -914,6 +914,58 @@ int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, d
 }
 
 /**
+## Tied tables are dense
+
+Chapter 5 tied the table to the output projection: one $(V, D)$ buffer,
+read by the lookup and by the projection. With `sparse=True` the lookup
+still produces its sparse entries, but the projection's gradient is a
+dense $(V, D)$ matrix with a value in every row (every word gets a
+logit, so every row of the projection gets a gradient). PyTorch adds the
+two into one *dense* `.grad`. `sparse=True` then buys nothing, SGD and
+Adam work as with a dense table, and SparseAdam refuses the parameter
+(`SparseAdam does not support dense gradients, please consider Adam
+instead`). `lm_tied_sparse_run` shows all three on chapter 5's model.
+*/
+
+int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs, const int64_t *targets,
+                       int64_t B, int64_t rows[3], double *diff, EmbError *refusal,
+                       EmbError *err) {
+    LmOptions lo = lm_default_options();
+    lo.tied = true;
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);
+    LangModel m;
+    if (lm_init(&m, V, D, &lo, B, &gen, err) != 0) return -1;
+    SparseGrad g = {0};
+    SparseOptimizer opt = {0};
+    ParamList params;
+    double loss;
+    float *sum = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
+    int rc = !sum ? emb_fail(err, "out of memory")
+                  : lm_forward(&m, inputs, targets, B, &loss, err) ||
+                        lm_backward(&m, inputs, B, err) || sparse_grad_init(&g, V, D, err) ||
+                        emb_backward_sparse(&m.emb, &g, inputs, B, m.dx, err);
+    if (rc == 0) {
+        rows[0] = grad_rows_nonzero(m.grad_emb_path, V, D);
+        rows[1] = grad_rows_nonzero(m.grad_proj_path, V, D);
+        rows[2] = grad_rows_nonzero(m.emb.grad, V, D);
+        memcpy(sum, m.grad_proj_path, (size_t)(V * D) * sizeof(float));
+        sparse_add_to_dense(&g, sum);  // PyTorch: the dense .grad += the sparse entries
+        *diff = 0;
+        for (int64_t k = 0; k < V * D; k++) *diff = fmax(*diff, fabs(sum[k] - m.emb.grad[k]));
+        OptimOptions o = optim_defaults(OPTIM_ADAM);
+        rc = lm_parameters(&m, &params, err) || sparse_adam_init(&opt, &o, &params, err);
+        if (rc == 0 && sparse_optim_step(&opt, &params, refusal) == 0)
+            rc = emb_fail(err, "SparseAdam took a tied table's dense gradient");
+    }
+    sparse_optim_free(&opt);
+    sparse_grad_free(&g);
+    free(sum);
+    lm_free(&m);
+    return rc ? -1 : 0;
+}
+
+/**
 ## Memory: the gradient shrinks, the state does not
 
 A training step holds the weight, its gradient and the optimizer's
@@ -1255,6 +1307,21 @@ static int experiment_gradients(const Options *op, FILE *values, EmbError *err) 
     for (int k = 0; k < N * D; k++)
         fprintf(fs.f, "%d\t%d\t%.6f\t%lld\n", k / D, k % D, g.values[k],
                 (long long)g.indices[k / D]);
+    const int64_t tgt[N] = {7, 3, 0, 11, 7, 3, 5, 1};  // a next-token batch for the tie
+    int64_t rows[3];
+    double tied_diff;
+    EmbError refusal;
+    if (lm_tied_sparse_run(V, D, idx, tgt, N, rows, &tied_diff, &refusal, err) != 0) {
+        outfile_abort(&fd), outfile_abort(&fs), sparse_grad_free(&g);
+        return -1;
+    }
+    value(values, "tied.rows_emb", "%lld", (long long)rows[0]);
+    value(values, "tied.rows_proj", "%lld", (long long)rows[1]);
+    value(values, "tied.rows_sum", "%lld", (long long)rows[2]);
+    value(values, "tied.diff", "%.1e", tied_diff);
+    printf("tied, sparse=True: rows with a gradient: %lld (lookup), %lld (projection), "
+           "%lld (sum); SparseAdam: %s\n", (long long)rows[0], (long long)rows[1],
+           (long long)rows[2], refusal.msg);
     value(values, "grad.nnz", "%lld", (long long)g.nnz);
     value(values, "grad.max_diff", "%g", diff);
     printf("one batch of %d lookups in a %d x %d table: %lld sparse entries, "
@@ -1659,3 +1726,196 @@ int main(int argc, char **argv) {
 }
 
 #endif  // EMB_LIBRARY
+
+/**
+## Running it
+
+`make chapter6` runs the program in about a second. The conformance
+runner checks the chapter against PyTorch: every case of
+`tests/reference/sparse.ref` and the sparse cases of `model.ref` pass,
+the weights after every sparse SGD, Adagrad and SparseAdam step **bit
+for bit**, the uncoalesced indices and values of every gradient exactly.
+The cases include runs with 20 to 40 lookups of 9 rows per step, so
+that coalescing sorts with quicksort and the order of the repeated sums
+matters, a step that looks up only the padding row (a gradient with no
+entries), and gradients accumulated without `zero_grad`.
+
+### The two gradients
+
+![](fig-gradients.png)
+
+The batch looks up rows 3, 7, 3, 0, 11, 7, 3, 5 of a 12-row table. The
+sparse gradient has {{grad.nnz}} entries, one per lookup, row 3 three
+times; the dense one has 12 rows, of which 7 are zero. Adding the entries
+into a zero matrix gives the dense gradient with a largest difference of
+{{grad.max_diff}}: the same linear map of the upstream gradient, stored
+two ways.
+
+### Which rows move
+
+![](fig-touched.png)
+
+Chapter 2's model with $D = 8$, trained for 1000 steps with batches of 32
+positions, looks up {{train.looked}} of its 29 rows per step on average.
+Sparse SGD, sparse Adagrad and SparseAdam move exactly those rows
+({{train.sgd.moved}}, {{train.adagrad.moved}} and
+{{train.sparseadam.moved}} per step): lazy updates keep their promise.
+Dense Adam moves {{train.dense_adam.moved}}, every row ever looked up.
+Sparse SGD with momentum moves {{train.sgd_momentum.moved}} as well: its
+sparse buffer carries every row it has seen, and it grew from
+{{train.buffer_first}} entries after the first step to
+{{train.buffer_last}} after the last, a batch per step, so by the end
+each step applied five hundred times more entries than the batch has.
+Sparse momentum is not lazy, and its cost grows without bound.
+
+Dense and sparse SGD take the same steps, summed in a different order:
+after 1000 steps their tables differ by at most
+{{train.sgd_dense_sparse_diff}}, and both reach a loss of
+{{train.sgd.loss}}.
+
+### SparseAdam's late rows
+
+![](fig-late.png)
+
+A row first seen at step 1 moves by {{late.t1}} learning rates, as a
+fresh Adam step does. A row first seen at step 10 moves by only
+{{late.t10}}, at step 100 by {{late.t100}}, at step 1000 by
+{{late.t1000}} and at step 10000 by {{late.t10000}}: the global bias
+correction $\sqrt{1-\beta_2^t}/(1-\beta_1^t)$ first shrinks the step
+(the $\beta_1$ correction fades faster than the $\beta_2$ one) and then
+lets the uncorrected ratio $0.1/\sqrt{0.001} = 3.16$ through. In a
+Zipf-distributed vocabulary most rows are first seen late, so the first
+step of most rows is the largest they will ever take. With a count per
+row, every row's first step is {{late.per_row}} learning rate, whenever
+it comes.
+
+### Beyond PyTorch: per-row counts and lazy decay
+
+The last four runs use SparseAdam, on the same model and batches. These
+two choices are **not** PyTorch's; `SparseExtras` turns them on.
+
+| SparseAdam | loss | rows moved per step | mean norm, 5 rarest rows | 5 commonest |
+|---|---|---|---|---|
+| PyTorch's | {{train.sparseadam.loss}} | {{train.sparseadam.moved}} | {{train.sparseadam.rare_norm}} | {{train.sparseadam.common_norm}} |
+| count per row | {{train.sparseadam_row_steps.loss}} | {{train.sparseadam_row_steps.moved}} | {{train.sparseadam_row_steps.rare_norm}} | {{train.sparseadam_row_steps.common_norm}} |
+| lazy decay 0.1 | {{train.sparseadam_lazy_decay.loss}} | {{train.sparseadam_lazy_decay.moved}} | {{train.sparseadam_lazy_decay.rare_norm}} | {{train.sparseadam_lazy_decay.common_norm}} |
+| global decay 0.1 | {{train.sparseadam_global_decay.loss}} | {{train.sparseadam_global_decay.moved}} | {{train.sparseadam_global_decay.rare_norm}} | {{train.sparseadam_global_decay.common_norm}} |
+
+A count per row tames the rare rows' oversized first steps: their norm
+falls from {{train.sparseadam.rare_norm}} to
+{{train.sparseadam_row_steps.rare_norm}}. Weight decay applied only to
+the rows present (lazy) decays a row in proportion to how often it is
+seen, so common rows shrink more than rare ones; applied to every row at
+every step (global), it decays all rows alike, and it moves every row of
+the table at every step ({{train.sparseadam_global_decay.moved}} rows), which
+gives up the sparse step's whole advantage. On this small model the loss
+hardly changes; what changes is which rows the regularisation reaches.
+
+### Memory
+
+![](fig-memory.png)
+
+With batches of 4096 lookups and $D = 64$, a table of $10^6$ rows needs
+{{memory.v1e6.adam_gb}} GB under dense Adam and
+{{memory.v1e6.sparse_adam_gb}} GB under SparseAdam: the sparse gradient
+saves one table, not more, because SparseAdam's two moments are dense.
+Sparse SGD needs {{memory.v1e6.sparse_sgd_gb}} GB against
+{{memory.v1e6.sgd_gb}} GB, half, as its only other buffer was the
+gradient. The real tables (`memory.tsv` has every optimizer):
+
+| table | dense Adam | SparseAdam | dense SGD | sparse SGD | sparse Adagrad |
+|---|---|---|---|---|---|
+| BERT-base, 30522 x 768 | {{memory.bert.adam_gb}} GB | {{memory.bert.sparse_adam_gb}} GB | {{memory.bert.sgd_gb}} GB | {{memory.bert.sparse_sgd_gb}} GB | {{memory.bert.sparse_adagrad_gb}} GB |
+| GPT-2, 50257 x 768 | {{memory.gpt2.adam_gb}} GB | {{memory.gpt2.sparse_adam_gb}} GB | {{memory.gpt2.sgd_gb}} GB | {{memory.gpt2.sparse_sgd_gb}} GB | {{memory.gpt2.sparse_adagrad_gb}} GB |
+| recommender, $10^7$ x 64 | {{memory.rec.adam_gb}} GB | {{memory.rec.sparse_adam_gb}} GB | {{memory.rec.sgd_gb}} GB | {{memory.rec.sparse_sgd_gb}} GB | {{memory.rec.sparse_adagrad_gb}} GB |
+
+For BERT and GPT-2 the vocabulary is small next to a batch of 4096
+tokens of 768 values each, and the saving is modest; for the
+recommender table it is 2.56 GB per step.
+
+### Skew
+
+![](fig-skew.png)
+
+A uniform batch of 4096 lookups in $10^6$ rows touches
+{{skew.v1000000.uniform}} distinct rows, nearly all different; a Zipf(1.1)
+batch touches only {{skew.v1000000.zipf}}, because the most common row
+alone is {{skew.top1_share}}% of all lookups. At $V = 10^3$ the numbers
+are {{skew.v1000.uniform}} and {{skew.v1000.zipf}}. For a row of rank $r$
+the chance to be in a batch is $1 - (1 - p_r)^N$: at $V = 10^6$ the
+rows of rank 1 and 100 are in every batch, the row of rank $10^4$ in one
+batch of {{skew.rank10000.gap}}, the last row in one of
+{{skew.rank1000000.gap}}. For a lazy optimizer that means most rows are
+updated rarely, with moments that are thousands of steps old when they
+are read, and (with PyTorch's global count) with the late-row step size
+above at nearly every update.
+
+### When dense wins
+
+![](fig-crossover.png)
+
+The crossover, timed in this run on a table of $16384 \times 64$: the
+sparse step is no longer faster once a batch holds about
+{{cross.sgd}} lookups per row of the table for SGD, and
+{{cross.adam}} for Adam. The sparse SGD step does the batch's work
+twice (copy the entries, apply them); the dense one clears and walks the
+whole table, so sparse SGD wins until the batch is larger than the
+table. SparseAdam must coalesce, which sorts the batch, and its per-row
+update does Adam's arithmetic on every entry; dense Adam's loop is
+vectorised over the whole table. So SparseAdam loses much earlier. Real
+batches touch a tiny share of a large table, far to the left of both
+points.
+
+## What PyTorch does
+
+* `nn.Embedding(sparse=True)`'s gradient is an uncoalesced COO tensor;
+  `optimizer.zero_grad()` (1.13: `set_to_none=False`) leaves it with no
+  entries; a second backward pass adds the new entries with PyTorch's
+  sparse `add`, which merges the two lists (our `emb_backward_sparse`
+  does the same merge).
+* Only SGD (without weight decay), Adagrad (without weight decay) and
+  SparseAdam accept sparse gradients; every other combination is refused
+  with the messages above. SparseAdam takes no `weight_decay` at all.
+* A model with a sparse table and dense layers needs two optimizers in
+  PyTorch when one of them is SparseAdam (SparseAdam for the table, Adam
+  for the rest); the program does exactly that.
+* The bits depend on details PyTorch does not document: `std::sort`'s
+  order in `coalesce`, SGD's entry-by-entry `axpy` and its fused
+  multiply-add (the BLAS `axpy` of this machine's torch build fuses).
+  A build of torch with a different BLAS could round differently.
+* Where we differ: on a refused combination we change nothing, where
+  PyTorch's SGD may already have updated the parameters listed before
+  the sparse one.
+
+## Summary
+
+* A sparse gradient is the list of (row, values) pairs of a lookup,
+  padding positions dropped and repeats kept: the same linear map as the
+  dense scatter-add, in $N(8 + 4D)$ bytes instead of $4VD$.
+* Coalescing sums the repeats; bit-exactness with PyTorch needs the
+  order `std::sort` leaves them in.
+* Sparse SGD applies each entry in turn; with momentum its sparse buffer
+  keeps every row it has seen and grows by a batch per step.
+* Sparse Adagrad and SparseAdam update only the rows present, but keep
+  dense state. SparseAdam's single step count makes a late row's first
+  step several learning rates long.
+* A tied table's gradient is dense whatever `sparse` says.
+* Sparse saves the gradient, not the state; it wins while a batch touches
+  a small share of the table, which skewed real data makes even smaller.
+
+## Exercises
+
+1. Write `sparse_coalesce` (the lab grades it with this chapter's
+   tests). Why does a stable sort give different bits from PyTorch, and
+   on which inputs does it not matter?
+2. Write `sparse_adam_row`. Then work out by hand the first step of a row
+   first seen at step $t$ and compare with `late.tsv`.
+3. For sparse SGD with momentum 0.9, estimate how many entries the buffer
+   holds after 10000 steps of batches of 4096, and how much memory that
+   is at $D = 64$.
+4. Change `experiment_crossover` to Zipf(1.1) indices. Where is the
+   crossover now, and why?
+5. Add a count per row to sparse Adagrad. Does Adagrad need one?
+6. Run `build/bin/ch06 --skew-max-v 10000000`. How many distinct rows
+   does a Zipf batch touch at $V = 10^7$?
+*/

@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "04-optimizers.h"
+#include "05-weight-tying.h"
 
 /* --- the sparse gradient ---------------------------------------------------- */
 
@@ -168,6 +168,17 @@ int ntm_sparse_train_step(NextTokenModel *m, SparseOptimizer *o, const ParamList
 // under SparseAdam with options o, or with per-row step counts.
 int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, double *move,
                          EmbError *err);
+
+/* --- tied tables are dense ---------------------------------------------------- */
+
+// Chapter 5's tied model (seed 0) with sparse=True, one batch: rows[0],
+// rows[1], rows[2] get the rows with a nonzero gradient from the embedding
+// path, from the projection path and in the one gradient; *diff the largest
+// |(projection path + the embedding path's sparse entries) - the gradient|;
+// refusal what SparseAdam says when given the tied parameter.
+int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs, const int64_t *targets,
+                       int64_t B, int64_t rows[3], double *diff, EmbError *refusal,
+                       EmbError *err);
 
 /* --- memory ------------------------------------------------------------------ */
 
