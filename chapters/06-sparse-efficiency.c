@@ -1459,6 +1459,7 @@ static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
     if (run->buffer[n - 1] > 0) {
         value(values, "train.buffer_first", "%lld", (long long)run->buffer[0]);
         value(values, "train.buffer_last", "%lld", (long long)run->buffer[n - 1]);
+        value(values, "train.buffer_ratio", "%.0f", (double)run->buffer[n - 1] / op->batch);
     }
 }
 
@@ -1730,7 +1731,7 @@ int main(int argc, char **argv) {
 /**
 ## Running it
 
-`make chapter6` runs the program in about a second. The conformance
+`make chapter6` runs the program in a second or two. The conformance
 runner checks the chapter against PyTorch: every case of
 `tests/reference/sparse.ref` and the sparse cases of `model.ref` pass,
 the weights after every sparse SGD, Adagrad and SparseAdam step **bit
@@ -1765,7 +1766,7 @@ Sparse SGD with momentum moves {{train.sgd_momentum.moved}} as well: its
 sparse buffer carries every row it has seen, and it grew from
 {{train.buffer_first}} entries after the first step to
 {{train.buffer_last}} after the last, a batch per step, so by the end
-each step applied five hundred times more entries than the batch has.
+each step applied {{train.buffer_ratio}} times as many entries as the batch has.
 Sparse momentum is not lazy, and its cost grows without bound.
 
 Dense and sparse SGD take the same steps, summed in a different order:
@@ -1805,10 +1806,13 @@ A count per row tames the rare rows' oversized first steps: their norm
 falls from {{train.sparseadam.rare_norm}} to
 {{train.sparseadam_row_steps.rare_norm}}. Weight decay applied only to
 the rows present (lazy) decays a row in proportion to how often it is
-seen, so common rows shrink more than rare ones; applied to every row at
-every step (global), it decays all rows alike, and it moves every row of
-the table at every step ({{train.sparseadam_global_decay.moved}} rows), which
-gives up the sparse step's whole advantage. On this small model the loss
+seen: here it shrinks the rare and the common rows by similar factors.
+Applied to every row at every step (global), it hits the rare rows
+hardest, to {{train.sparseadam_global_decay.rare_norm}}: they decay at
+every step but are pulled back by a gradient only when they appear. It
+also moves every row of the table at every step
+({{train.sparseadam_global_decay.moved}} rows), which gives up the sparse
+step's whole advantage. On this small model the loss
 hardly changes; what changes is which rows the regularisation reaches.
 
 ### Memory
@@ -1859,7 +1863,7 @@ sparse step is no longer faster once a batch holds about
 {{cross.sgd}} lookups per row of the table for SGD, and
 {{cross.adam}} for Adam. The sparse SGD step does the batch's work
 twice (copy the entries, apply them); the dense one clears and walks the
-whole table, so sparse SGD wins until the batch is larger than the
+whole table, so sparse SGD wins until the batch is about as large as the
 table. SparseAdam must coalesce, which sorts the batch, and its per-row
 update does Adam's arithmetic on every entry; dense Adam's loop is
 vectorised over the whole table. So SparseAdam loses much earlier. Real
