@@ -7,7 +7,8 @@ M = STATS_max
 set cbrange [-M:M]
 set grid noxtics noytics
 unset key
-set multiplot layout 1,2 title 'The same gradient, dense (V x D) and sparse (one entry per lookup)'
+set multiplot layout 1,2 \
+    title 'The same gradient, dense (V x D) and sparse (one entry per lookup)'
 set title 'dense: 12 rows x 4, mostly zero'
 set xlabel 'column'
 set ylabel 'row'

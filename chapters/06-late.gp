@@ -1,7 +1,8 @@
 # SparseAdam's first step for a row first seen at step t.
 load 'chapters/style.gp'
 set output dir.'/fig-late.png'
-set title "The first step of a row first seen at step t, in learning rates (SparseAdam's defaults)"
+set title "The first step of a row first seen at step t, in learning rates\n\
+(SparseAdam's defaults)"
 set xlabel 't (step at which the row first appears)'
 set ylabel 'move / lr'
 set logscale x

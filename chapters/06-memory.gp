@@ -1,7 +1,8 @@
 # Weights + gradient + optimizer state against V (D = 64, batches of 4096 lookups).
 load 'chapters/style.gp'
 set output dir.'/fig-memory.png'
-set title 'Memory of one training step: weight + gradient + optimizer state (D = 64, N = 4096)'
+set title "Memory of one training step: weight + gradient + optimizer state\n\
+(D = 64, N = 4096)"
 set xlabel 'V (rows)'
 set ylabel 'bytes'
 set logscale xy

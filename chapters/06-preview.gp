@@ -5,4 +5,5 @@ set title "SparseAdam: first step of a row first seen at step t, in lr"
 set tics nomirror
 set logscale x
 set key top left
-plot dir.'/late.tsv' using 1:2 with lines title 'PyTorch', '' using 1:3 with lines title 'per-row count'
+plot dir.'/late.tsv' using 1:2 with lines title 'PyTorch', \
+     '' using 1:3 with lines title 'per-row count'

@@ -8,5 +8,6 @@ set logscale x
 set format x '10^{%T}'
 set key bottom right
 set yrange [0:4400]
-plot dir.'/skew.tsv' using 1:2 with linespoints lt 1, '' using 1:3 with lines lt 10 dt 2, \
+plot dir.'/skew.tsv' using 1:2 with linespoints lt 1, \
+     '' using 1:3 with lines lt 10 dt 2, \
      '' using 1:4 with linespoints lt 2

@@ -83,7 +83,8 @@ concatenates), and `zero_grad` sets the count to zero.
 int sparse_grad_init(SparseGrad *g, int64_t V, int64_t D, EmbError *err) {
     memset(g, 0, sizeof *g);
     if (emb_weight_bytes(V, D) < 0)
-        return emb_fail(err, "sparse gradient of shape (%lld, %lld): sizes must be positive",
+        return emb_fail(err,
+                        "sparse gradient of shape (%lld, %lld): sizes must be positive",
                         (long long)V, (long long)D);
     g->num_rows = V;
     g->row_dim = D;
@@ -117,12 +118,14 @@ static int sparse_reserve(SparseGrad *g, int64_t want, EmbError *err) {
     while (cap < want) cap = cap > INT64_MAX / 2 ? want : cap * 2;
     int64_t vbytes = emb_weight_bytes(cap, g->row_dim), ibytes = emb_weight_bytes(cap, 2);
     if (vbytes < 0 || ibytes < 0 || (uint64_t)vbytes > SIZE_MAX)
-        return emb_fail(err, "sparse gradient of %lld entries of %lld values is too large",
+        return emb_fail(err,
+                        "sparse gradient of %lld entries of %lld values is too large",
                         (long long)want, (long long)g->row_dim);
     int64_t *idx = realloc(g->indices, (size_t)ibytes);  // 8 bytes per entry
     if (idx) g->indices = idx;
     float *val = idx ? realloc(g->values, (size_t)vbytes) : NULL;
-    if (!val) return emb_fail(err, "out of memory for %lld sparse entries", (long long)want);
+    if (!val)
+        return emb_fail(err, "out of memory for %lld sparse entries", (long long)want);
     g->values = val;
     g->capacity = cap;
     return 0;
@@ -130,7 +133,8 @@ static int sparse_reserve(SparseGrad *g, int64_t want, EmbError *err) {
 
 int sparse_grad_append(SparseGrad *g, int64_t row, const float *values, EmbError *err) {
     if (row < 0 || row >= g->num_rows)
-        return emb_fail(err, "index %lld is out of bounds for a sparse gradient of %lld rows",
+        return emb_fail(err,
+                        "index %lld is out of bounds for a sparse gradient of %lld rows",
                         (long long)row, (long long)g->num_rows);
     if (sparse_reserve(g, g->nnz + 1, err) != 0) return -1;
     int64_t D = g->row_dim;
@@ -143,8 +147,8 @@ int sparse_grad_append(SparseGrad *g, int64_t row, const float *values, EmbError
 
 int emb_sparse_parameters(Embedding *e, SparseGrad *g, ParamList *out, EmbError *err) {
     out->n = 0;
-    if (param_list_add(out, "weight", e->weight, NULL, e->num_embeddings, e->embedding_dim,
-                       err) != 0)
+    if (param_list_add(out, "weight", e->weight, NULL, e->num_embeddings,
+                       e->embedding_dim, err) != 0)
         return -1;
     out->items[0].sparse_grad = e->requires_grad ? g : NULL;  // frozen: p.grad is None
     return 0;
@@ -183,7 +187,8 @@ int emb_backward_sparse(const Embedding *e, SparseGrad *g, const int64_t *idx, i
                              "sparse gradients");
     if (!e->requires_grad) return 0;  // frozen: no gradient at all
     if (g->num_rows != e->num_embeddings || g->row_dim != e->embedding_dim)
-        return emb_fail(err, "sparse gradient of shape (%lld, %lld) for a (%lld, %lld) table",
+        return emb_fail(err,
+                        "sparse gradient of shape (%lld, %lld) for a (%lld, %lld) table",
                         (long long)g->num_rows, (long long)g->row_dim,
                         (long long)e->num_embeddings, (long long)e->embedding_dim);
     if (g->nnz == 0) {  // .grad is None or zeroed: it becomes this pass's gradient
@@ -259,7 +264,8 @@ static void seq_adjust_heap(const SortSeq *s, int64_t first, int64_t hole, int64
     while (child < (len - 1) / 2) {
         child = 2 * (child + 1);
         if (seq_less(s, first + child, first + child - 1)) child--;
-        s->key[first + hole] = s->key[first + child], s->pos[first + hole] = s->pos[first + child];
+        s->key[first + hole] = s->key[first + child],
+                       s->pos[first + hole] = s->pos[first + child];
         hole = child;
     }
     if ((len & 1) == 0 && child == (len - 2) / 2) {
@@ -270,7 +276,8 @@ static void seq_adjust_heap(const SortSeq *s, int64_t first, int64_t hole, int64
     }
     int64_t parent = (hole - 1) / 2;
     while (hole > top && s->key[first + parent] < vk) {
-        s->key[first + hole] = s->key[first + parent], s->pos[first + hole] = s->pos[first + parent];
+        s->key[first + hole] = s->key[first + parent],
+                       s->pos[first + hole] = s->pos[first + parent];
         hole = parent;
         parent = (hole - 1) / 2;
     }
@@ -281,7 +288,8 @@ static void seq_adjust_heap(const SortSeq *s, int64_t first, int64_t hole, int64
 static void seq_heap_sort(const SortSeq *s, int64_t first, int64_t last) {
     int64_t len = last - first;
     for (int64_t parent = (len - 2) / 2; len >= 2 && parent >= 0; parent--)
-        seq_adjust_heap(s, first, parent, len, s->key[first + parent], s->pos[first + parent]);
+        seq_adjust_heap(s, first, parent, len, s->key[first + parent],
+                        s->pos[first + parent]);
     while (last - first > 1) {
         last--;
         int64_t vk = s->key[last], vp = s->pos[last];
@@ -303,7 +311,8 @@ static void seq_median_to_first(const SortSeq *s, int64_t r, int64_t a, int64_t 
 }
 
 // __unguarded_partition(first, last, pivot).
-static int64_t seq_partition(const SortSeq *s, int64_t first, int64_t last, int64_t pivot) {
+static int64_t seq_partition(const SortSeq *s, int64_t first, int64_t last,
+                             int64_t pivot) {
     for (;;) {
         while (seq_less(s, first, pivot)) first++;
         last--;
@@ -390,7 +399,8 @@ int sparse_coalesce(const SparseGrad *g, SparseGrad *out, EmbError *err) {
     out->num_rows = g->num_rows, out->row_dim = D;
     if (sparse_reserve(out, n, err) != 0) return -1;
     int64_t *perm = malloc((size_t)(n > 0 ? n : 1) * sizeof *perm);  // (n,)
-    if (!perm) return emb_fail(err, "out of memory coalescing %lld entries", (long long)n);
+    if (!perm)
+        return emb_fail(err, "out of memory coalescing %lld entries", (long long)n);
     if (g->coalesced || n < 2) {
         for (int64_t k = 0; k < n; k++) perm[k] = k;
     } else if (sparse_sort_order(g->indices, n, perm, err) != 0) {
@@ -499,7 +509,8 @@ static int sparse_merge(const SparseGrad *t, const SparseGrad *s, float alpha,
 }
 
 // Copies src into dst (clone), negating the values if negate.
-static int sparse_copy(const SparseGrad *src, SparseGrad *dst, bool negate, EmbError *err) {
+static int sparse_copy(const SparseGrad *src, SparseGrad *dst, bool negate,
+                       EmbError *err) {
     int64_t D = src->row_dim;
     sparse_grad_zero(dst);
     dst->num_rows = src->num_rows, dst->row_dim = D;
@@ -608,7 +619,8 @@ old $m$, and the step is the quotient times `-step_size`, added.
 
 void sparse_adam_row(float *w, const float *g, float *m, float *v, int64_t D,
                      double step_size, const OptimOptions *o) {
-    const float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
+    const float one_minus_b1 = (float)(1.0 - o->beta1),
+                one_minus_b2 = (float)(1.0 - o->beta2);
     const float eps = (float)o->eps, neg_step = (float)-step_size;
     for (int64_t j = 0; j < D; j++) {
         float m_old = m[j], v_old = v[j];
@@ -634,8 +646,8 @@ void sparse_adam_update(float *param, const SparseGrad *c, float *exp_avg,
     double step_size = sparse_adam_step_size(o, step);
     for (int64_t k = 0; k < c->nnz; k++) {
         int64_t off = c->indices[k] * D;  // seek to row r
-        sparse_adam_row(param + off, c->values + k * D, exp_avg + off, exp_avg_sq + off, D,
-                        step_size, o);
+        sparse_adam_row(param + off, c->values + k * D, exp_avg + off, exp_avg_sq + off,
+                        D, step_size, o);
     }
 }
 
@@ -666,8 +678,10 @@ static const char *py_repr(char *buf, size_t size, double x) {
 
 static int sparse_adam_check(const OptimOptions *o, EmbError *err) {
     char b[40];
-    if (!(o->lr > 0.0)) return emb_fail(err, "Invalid learning rate: %s", py_repr(b, 40, o->lr));
-    if (!(o->eps > 0.0)) return emb_fail(err, "Invalid epsilon value: %s", py_repr(b, 40, o->eps));
+    if (!(o->lr > 0.0))
+        return emb_fail(err, "Invalid learning rate: %s", py_repr(b, 40, o->lr));
+    if (!(o->eps > 0.0))
+        return emb_fail(err, "Invalid epsilon value: %s", py_repr(b, 40, o->eps));
     const double betas[2] = {o->beta1, o->beta2};
     for (int k = 0; k < 2; k++)
         if (!(betas[k] >= 0.0 && betas[k] < 1.0))
@@ -712,31 +726,37 @@ already updated the parameters before the sparse one when it fails, we
 refuse before touching any.
 */
 
-static int sparse_refuse(const SparseOptimizer *o, const ParamList *params, EmbError *err) {
+static int sparse_refuse(const SparseOptimizer *o, const ParamList *params,
+                         EmbError *err) {
     const OptimOptions *op = &o->dense.options;
     for (int i = 0; i < params->n; i++) {
         const Param *p = &params->items[i];
         if (p->data != o->dense.param_data[i] || p->numel != o->dense.param_numel[i])
-            return emb_fail(err, "parameter %d (%s) is not the one given to the optimizer",
-                            i, p->name);
+            return emb_fail(err,
+                            "parameter %d (%s) is not the one given to the optimizer", i,
+                            p->name);
         if (o->kind == SPARSE_ADAM) {
             if (p->grad && !p->sparse_grad)
-                return emb_fail(err, "SparseAdam does not support dense gradients, please "
-                                     "consider Adam instead");
+                return emb_fail(err,
+                                "SparseAdam does not support dense gradients, please "
+                                "consider Adam instead");
             continue;
         }
         if (!p->sparse_grad) continue;
         OptimKind k = o->dense.kind;
         if (k != OPTIM_SGD && k != OPTIM_ADAGRAD)
-            return optim_step((Optimizer *)&o->dense, params, err);  // chapter 4's message
+            return optim_step((Optimizer *)&o->dense, params, err); // chapter 4's message
         if (k == OPTIM_SGD && op->weight_decay != 0)
             return emb_fail(err, "add(sparse, dense) is not supported. Use add(dense, "
                                  "sparse) instead.");
         if (k == OPTIM_ADAGRAD && op->weight_decay != 0)
-            return emb_fail(err, "weight_decay option is not compatible with sparse gradients");
+            return emb_fail(
+                err, "weight_decay option is not compatible with sparse gradients");
         if (k == OPTIM_SGD && o->dense.state[i].momentum_buffer)
-            return emb_fail(err, "parameter %s: a sparse gradient after dense momentum steps "
-                                 "is not supported", p->name);
+            return emb_fail(err,
+                            "parameter %s: a sparse gradient after dense momentum steps "
+                            "is not supported",
+                            p->name);
     }
     return 0;
 }
@@ -763,8 +783,8 @@ static void sparse_decay(const SparseOptimizer *o, const Param *p, const SparseG
 }
 
 // SparseAdam on parameter i, whose coalesced gradient is c.
-static int sparse_adam_step(SparseOptimizer *o, int i, const Param *p, const SparseGrad *c,
-                            EmbError *err) {
+static int sparse_adam_step(SparseOptimizer *o, int i, const Param *p,
+                            const SparseGrad *c, EmbError *err) {
     ParamState *s = &o->dense.state[i];
     const OptimOptions *op = &o->dense.options;
     int64_t V = c->num_rows, D = c->row_dim;
@@ -797,8 +817,8 @@ static int sparse_step_one(SparseOptimizer *o, int i, const Param *p, EmbError *
     const OptimOptions *op = &o->dense.options;
     const SparseGrad *g = p->sparse_grad;
     if (g->num_rows * g->row_dim != p->numel)
-        return emb_fail(err, "parameter %s: sparse gradient of shape (%lld, %lld)", p->name,
-                        (long long)g->num_rows, (long long)g->row_dim);
+        return emb_fail(err, "parameter %s: sparse gradient of shape (%lld, %lld)",
+                        p->name, (long long)g->num_rows, (long long)g->row_dim);
     if (o->kind == SPARSE_WRAP_DENSE && o->dense.kind == OPTIM_SGD) {
         o->dense.state[i].created = true;
         if (op->momentum != 0) return sparse_sgd_momentum(o, i, p, err);
@@ -827,8 +847,10 @@ int sparse_optim_step(SparseOptimizer *o, const ParamList *params, EmbError *err
     if (sparse_refuse(o, params, err) != 0) return -1;
     ParamList dense = *params;  // the sparse gradients hidden: optim_step skips them
     for (int i = 0; i < dense.n; i++)
-        if (dense.items[i].sparse_grad) dense.items[i].grad = NULL, dense.items[i].sparse_grad = NULL;
-    if (o->kind == SPARSE_WRAP_DENSE && optim_step(&o->dense, &dense, err) != 0) return -1;
+        if (dense.items[i].sparse_grad)
+            dense.items[i].grad = NULL, dense.items[i].sparse_grad = NULL;
+    if (o->kind == SPARSE_WRAP_DENSE && optim_step(&o->dense, &dense, err) != 0)
+        return -1;
     for (int i = 0; i < params->n; i++) {
         const Param *p = &params->items[i];
         if (p->sparse_grad && sparse_step_one(o, i, p, err) != 0) return -1;
@@ -865,7 +887,8 @@ are its indices. Chapter 2's `ntm_backward` also scatters them into the
 dense `emb.grad`, which the sparse parameter list does not use.
 */
 
-int ntm_sparse_parameters(NextTokenModel *m, SparseGrad *g, ParamList *out, EmbError *err) {
+int ntm_sparse_parameters(NextTokenModel *m, SparseGrad *g, ParamList *out,
+                          EmbError *err) {
     if (ntm_parameters(m, out, err) != 0) return -1;
     out->items[0].grad = NULL;  // emb.weight's gradient is the sparse one
     out->items[0].sparse_grad = g;
@@ -884,8 +907,8 @@ int ntm_sparse_train_step(NextTokenModel *m, SparseOptimizer *o, const ParamList
     return sparse_optim_step(o, params, err);
 }
 
-int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, double *move,
-                         EmbError *err) {
+int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t,
+                         double *move, EmbError *err) {
     enum { D = 4 };
     float w[2 * D], ones[2 * D];
     for (int k = 0; k < 2 * D; k++) w[k] = 0.5f, ones[k] = 1.0f;
@@ -896,10 +919,11 @@ int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, d
     SparseOptimizer opt = {0};
     SparseExtras extras = {.per_row_steps = per_row_steps};
     const int64_t both[2] = {0, 1};
-    int rc = t < 1 ? emb_fail(err, "the late row's step t=%lld must be >= 1", (long long)t)
-                   : sparse_grad_init(&g, 2, D, err) ||
-                         emb_sparse_parameters(&e, &g, &params, err) ||
-                         sparse_adam_init_extras(&opt, o, &extras, &params, err);
+    int rc = t < 1
+                 ? emb_fail(err, "the late row's step t=%lld must be >= 1", (long long)t)
+                 : sparse_grad_init(&g, 2, D, err) ||
+                       emb_sparse_parameters(&e, &g, &params, err) ||
+                       sparse_adam_init_extras(&opt, o, &extras, &params, err);
     for (int64_t s = 1; rc == 0 && s <= t; s++) {
         sparse_grad_zero(&g);
         rc = emb_backward_sparse(&e, &g, both, s == t ? 2 : 1, ones, err) ||
@@ -911,6 +935,27 @@ int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, d
     sparse_optim_free(&opt);
     sparse_grad_free(&g);
     return rc ? -1 : 0;
+}
+
+int emb_rare_common_norms(const float *table, int64_t V, int64_t D, const int64_t *counts,
+                          int64_t k, double out[2], EmbError *err) {
+    int64_t *order = malloc((size_t)V * sizeof *order), n = 0;  // rows seen, rarest first
+    if (!order) return emb_fail(err, "out of memory ordering %lld rows", (long long)V);
+    for (int64_t r = 0; r < V; r++)
+        if (counts[r] > 0) order[n++] = r;
+    for (int64_t i = 1; i < n; i++)  // insertion sort by count (V is small here)
+        for (int64_t j = i; j > 0 && counts[order[j - 1]] > counts[order[j]]; j--) {
+            int64_t t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    out[0] = out[1] = 0;
+    for (int end = 0; end < 2; end++)
+        for (int64_t r = 0; r < k && r < n; r++) {
+            int64_t row = end == 0 ? order[r] : order[n - 1 - r];
+            out[end] += emb_row_norm(table + row * D, D, 2.0) / (double)(k < n ? k : n);
+        }
+    free(order);
+    return 0;
 }
 
 /**
@@ -927,9 +972,9 @@ Adam work as with a dense table, and SparseAdam refuses the parameter
 instead`). `lm_tied_sparse_run` shows all three on chapter 5's model.
 */
 
-int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs, const int64_t *targets,
-                       int64_t B, int64_t rows[3], double *diff, EmbError *refusal,
-                       EmbError *err) {
+int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs,
+                       const int64_t *targets, int64_t B, int64_t rows[3], double *diff,
+                       EmbError *refusal, EmbError *err) {
     LmOptions lo = lm_default_options();
     lo.tied = true;
     TorchGenerator gen;
@@ -943,7 +988,8 @@ int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs, const int64_
     float *sum = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
     int rc = !sum ? emb_fail(err, "out of memory")
                   : lm_forward(&m, inputs, targets, B, &loss, err) ||
-                        lm_backward(&m, inputs, B, err) || sparse_grad_init(&g, V, D, err) ||
+                        lm_backward(&m, inputs, B, err) ||
+                        sparse_grad_init(&g, V, D, err) ||
                         emb_backward_sparse(&m.emb, &g, inputs, B, m.dx, err);
     if (rc == 0) {
         rows[0] = grad_rows_nonzero(m.grad_emb_path, V, D);
@@ -952,7 +998,8 @@ int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs, const int64_
         memcpy(sum, m.grad_proj_path, (size_t)(V * D) * sizeof(float));
         sparse_add_to_dense(&g, sum);  // PyTorch: the dense .grad += the sparse entries
         *diff = 0;
-        for (int64_t k = 0; k < V * D; k++) *diff = fmax(*diff, fabs(sum[k] - m.emb.grad[k]));
+        for (int64_t k = 0; k < V * D; k++)
+            *diff = fmax(*diff, fabs(sum[k] - m.emb.grad[k]));
         OptimOptions o = optim_defaults(OPTIM_ADAM);
         rc = lm_parameters(&m, &params, err) || sparse_adam_init(&opt, &o, &params, err);
         if (rc == 0 && sparse_optim_step(&opt, &params, refusal) == 0)
@@ -998,7 +1045,8 @@ int64_t sparse_training_bytes(SparseKind sk, OptimKind kind, const OptimOptions 
         state = optim_state_bytes_for(kind, o, numel);
     }
     grad = sparse ? sparse_grad_bytes(N, D) : table;
-    if (state < 0 || grad < 0 || table > INT64_MAX - grad || table + grad > INT64_MAX - state)
+    if (state < 0 || grad < 0 || table > INT64_MAX - grad ||
+        table + grad > INT64_MAX - state)
         return -1;
     return table + grad + state;
 }
@@ -1019,10 +1067,12 @@ int zipf_init(Zipf *z, int64_t V, double s, EmbError *err) {
     memset(z, 0, sizeof *z);
     int64_t bytes;
     if (V < 1 || emb_mul_size(V, (int64_t)sizeof(double), &bytes) != 0 || !(s > 0))
-        return emb_fail(err, "Zipf over %lld rows with exponent %g: V must be >= 1, s > 0",
+        return emb_fail(err,
+                        "Zipf over %lld rows with exponent %g: V must be >= 1, s > 0",
                         (long long)V, s);
     z->cdf = malloc((size_t)bytes);  // (V,)
-    if (!z->cdf) return emb_fail(err, "out of memory for Zipf over %lld rows", (long long)V);
+    if (!z->cdf)
+        return emb_fail(err, "out of memory for Zipf over %lld rows", (long long)V);
     double total = 0;
     for (int64_t r = 0; r < V; r++) z->cdf[r] = total += pow((double)(r + 1), -s);
     for (int64_t r = 0; r < V; r++) z->cdf[r] /= total;
@@ -1056,6 +1106,62 @@ int64_t sparse_distinct(const int64_t *idx, int64_t n, bool *seen) {
         if (!seen[idx[i]]) seen[idx[i]] = true, distinct++;
     for (int64_t i = 0; i < n; i++) seen[idx[i]] = false;
     return distinct;
+}
+
+/**
+## One step, dense or sparse
+
+The crossover below, and `make bench`, time one training step of a table
+four ways: dense SGD and dense Adam (clear the $(V, D)$ gradient,
+scatter-add, update all $V$ rows) against sparse SGD and SparseAdam
+(clear the entries, copy the batch's rows, update those rows).
+`step_bench_run` is that step; the caller holds the clock.
+*/
+
+int step_bench_init(StepBench *b, int64_t V, int64_t D, EmbError *err) {
+    memset(b, 0, sizeof *b);
+    TorchGenerator gen;
+    rng_manual_seed(&gen, 0);
+    b->adam = optim_defaults(OPTIM_ADAM);
+    if (emb_init(&b->e, V, D, &gen, err) != 0) return -1;
+    b->m = zeroed(V * D), b->v = zeroed(V * D);
+    if (!b->m || !b->v || emb_alloc_grad(&b->e, err) ||
+        sparse_grad_init(&b->g, V, D, err) || sparse_grad_init(&b->c, V, D, err)) {
+        step_bench_free(b);
+        return emb_fail(err, "out of memory for a %lld x %lld step", (long long)V,
+                        (long long)D);
+    }
+    return 0;
+}
+
+void step_bench_free(StepBench *b) {
+    emb_free(&b->e);
+    sparse_grad_free(&b->g), sparse_grad_free(&b->c);
+    free(b->m), free(b->v);
+    memset(b, 0, sizeof *b);
+}
+
+int step_bench_run(StepBench *b, StepKind kind, const int64_t *idx, int64_t n,
+                   const float *G, EmbError *err) {
+    int64_t V = b->e.num_embeddings, D = b->e.embedding_dim;
+    if (kind == STEP_DENSE_SGD || kind == STEP_DENSE_ADAM) {
+        memset(b->e.grad, 0, (size_t)(V * D) * sizeof(float));  // zero_grad
+        if (emb_backward(&b->e, idx, n, G, err) != 0) return -1;
+        if (kind == STEP_DENSE_SGD) sgd_step(b->e.weight, b->e.grad, V * D, 0.01f);
+        else
+            adam_update(b->e.weight, b->e.grad, b->m, b->v, NULL, V * D, 2, &b->adam,
+                        false);
+        return 0;
+    }
+    sparse_grad_zero(&b->g);  // zero_grad
+    if (emb_backward_sparse(&b->e, &b->g, idx, n, G, err) != 0) return -1;
+    if (kind == STEP_SPARSE_SGD) {
+        sparse_sgd_update(b->e.weight, &b->g, 0.01, false);
+        return 0;
+    }
+    if (sparse_coalesce(&b->g, &b->c, err) != 0) return -1;
+    sparse_adam_update(b->e.weight, &b->c, b->m, b->v, 2, &b->adam);
+    return 0;
 }
 
 /**
@@ -1111,7 +1217,8 @@ int emb_lookup_prefetch(const Embedding *e, const int64_t *idx, int64_t n, float
     for (int64_t i = 0; i < n; i++) {
         if (i + distance < n) {
             const char *ahead = (const char *)(e->weight + idx[i + distance] * D);
-            for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b, 0, 0);
+            for (int64_t b = 0; b < row_bytes; b += 64)
+                __builtin_prefetch(ahead + b, 0, 0);
         }
         memcpy(out + i * D, e->weight + idx[i] * D, (size_t)row_bytes);  // row idx[i]
     }
@@ -1120,7 +1227,8 @@ int emb_lookup_prefetch(const Embedding *e, const int64_t *idx, int64_t n, float
 
 int emb_lookup_sorted(const Embedding *e, const int64_t *idx, int64_t n, float *out,
                       int64_t *perm, EmbError *err) {
-    if (emb_check_indices(e, idx, n, err) != 0 || sparse_sort_order(idx, n, perm, err) != 0)
+    if (emb_check_indices(e, idx, n, err) != 0 ||
+        sparse_sort_order(idx, n, perm, err) != 0)
         return -1;
     int64_t D = e->embedding_dim;
     for (int64_t j = 0; j < n; j++) {
@@ -1190,7 +1298,8 @@ int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *i
                              EmbError *err) {
     for (int64_t i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= V)
-            return emb_fail(err, "index out of range in self: index %lld, num_embeddings %lld",
+            return emb_fail(err,
+                            "index out of range in self: index %lld, num_embeddings %lld",
                             (long long)idx[i], (long long)V);
     RowShare base = {grad, idx, grad_out, n, D, 0, 0, 1.0f, true};
     return row_share_scatter(base, V, threads, err);
@@ -1225,28 +1334,33 @@ typedef struct Options {
 } Options;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ch06 [options]\n\n"
-               "Sparse gradients and optimizers: trains chapter 2's model with each,\n"
-               "measures SparseAdam's late rows, memory, Zipf skew and the dense/sparse\n"
-               "crossover, and writes TSV files.\n\n"
-               "  --steps N       training steps per optimizer, default 1000\n"
-               "  --batch B       positions per step, default 32\n"
-               "  --skew-max-v V  largest vocabulary of the skew experiment, default 1000000\n"
-               "  --seed S        torch.manual_seed for the model and batches, default 0\n"
-               "  --out DIR       folder for the output files, default build/ch06\n"
-               "  --help          this text\n");
+    fprintf(
+        f,
+        "usage: ch06 [options]\n\n"
+        "Sparse gradients and optimizers: trains chapter 2's model with each,\n"
+        "measures SparseAdam's late rows, memory, Zipf skew and the dense/sparse\n"
+        "crossover, and writes TSV files.\n\n"
+        "  --steps N       training steps per optimizer, default 1000\n"
+        "  --batch B       positions per step, default 32\n"
+        "  --skew-max-v V  largest vocabulary of the skew experiment, default 1000000\n"
+        "  --seed S        torch.manual_seed for the model and batches, default 0\n"
+        "  --out DIR       folder for the output files, default build/ch06\n"
+        "  --help          this text\n");
 }
 
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o = (Options){.steps = 1000, .batch = 32, .skew_max_v = 1000000, .out = "build/ch06"};
+    *o =
+        (Options){.steps = 1000, .batch = 32, .skew_max_v = 1000000, .out = "build/ch06"};
     for (int a = 1; a < argc; a++) {
         const char *name = argv[a];
         if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
         if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
         const char *val = argv[++a];
         int rc = 0;
-        if (!strcmp(name, "--steps")) rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
-        else if (!strcmp(name, "--batch")) rc = cli_int64(name, val, 1, 100000, &o->batch, err);
+        if (!strcmp(name, "--steps"))
+            rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
+        else if (!strcmp(name, "--batch"))
+            rc = cli_int64(name, val, 1, 100000, &o->batch, err);
         else if (!strcmp(name, "--skew-max-v"))
             rc = cli_int64(name, val, 1000, 100000000, &o->skew_max_v, err);
         else if (!strcmp(name, "--seed")) rc = cli_seed(val, &o->seed, err);
@@ -1263,7 +1377,8 @@ static void value(FILE *f, const char *key, const char *fmt, ...)
 static void value(FILE *f, const char *key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    for (const char *c = key; *c; c++) fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
+    for (const char *c = key; *c; c++)
+        fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
     fputc('\t', f);
     vfprintf(f, fmt, ap);
     fputc('\n', f);
@@ -1307,14 +1422,22 @@ static int experiment_gradients(const Options *op, FILE *values, EmbError *err) 
     for (int k = 0; k < N * D; k++)
         fprintf(fs.f, "%d\t%d\t%.6f\t%lld\n", k / D, k % D, g.values[k],
                 (long long)g.indices[k / D]);
-    const int64_t tgt[N] = {7, 3, 0, 11, 7, 3, 5, 1};  // a next-token batch for the tie
+    value(values, "grad.nnz", "%lld", (long long)g.nnz);
+    value(values, "grad.max_diff", "%g", diff);
+    printf("one batch of %d lookups in a %d x %d table: %lld sparse entries, "
+           "max |dense - sum of entries| = %g\n", N, V, D, (long long)g.nnz, diff);
+    sparse_grad_free(&g);
+    return outfile_commit(&fd, err) || outfile_commit(&fs, err) ? -1 : 0;
+}
+
+// Experiment 1b: the same batch through chapter 5's tied model, sparse=True.
+static int experiment_tied(FILE *values, EmbError *err) {
+    const int64_t idx[8] = {3, 7, 3, 0, 11, 7, 3, 5}, tgt[8] = {7, 3, 0, 11, 7, 3, 5, 1};
     int64_t rows[3];
     double tied_diff;
     EmbError refusal;
-    if (lm_tied_sparse_run(V, D, idx, tgt, N, rows, &tied_diff, &refusal, err) != 0) {
-        outfile_abort(&fd), outfile_abort(&fs), sparse_grad_free(&g);
+    if (lm_tied_sparse_run(12, 4, idx, tgt, 8, rows, &tied_diff, &refusal, err) != 0)
         return -1;
-    }
     value(values, "tied.rows_emb", "%lld", (long long)rows[0]);
     value(values, "tied.rows_proj", "%lld", (long long)rows[1]);
     value(values, "tied.rows_sum", "%lld", (long long)rows[2]);
@@ -1322,12 +1445,7 @@ static int experiment_gradients(const Options *op, FILE *values, EmbError *err) 
     printf("tied, sparse=True: rows with a gradient: %lld (lookup), %lld (projection), "
            "%lld (sum); SparseAdam: %s\n", (long long)rows[0], (long long)rows[1],
            (long long)rows[2], refusal.msg);
-    value(values, "grad.nnz", "%lld", (long long)g.nnz);
-    value(values, "grad.max_diff", "%g", diff);
-    printf("one batch of %d lookups in a %d x %d table: %lld sparse entries, "
-           "max |dense - sum of entries| = %g\n", N, V, D, (long long)g.nnz, diff);
-    sparse_grad_free(&g);
-    return outfile_commit(&fd, err) || outfile_commit(&fs, err) ? -1 : 0;
+    return 0;
 }
 
 // A training run: dense or sparse table, one optimizer, the extras.
@@ -1347,11 +1465,22 @@ static const Spec RUNS[] = {
     {"dense-Adam", false, false, OPTIM_ADAM, 0.05, 0, {0}},
     {"SparseAdam", true, true, OPTIM_ADAM, 0.05, 0, {0}},
     {"SparseAdam-row-steps", true, true, OPTIM_ADAM, 0.05, 0, {true, 0, 0}},
-    {"SparseAdam-lazy-decay", true, true, OPTIM_ADAM, 0.05, 0, {false, 0.1, SPARSE_DECAY_LAZY}},
-    {"SparseAdam-global-decay", true, true, OPTIM_ADAM, 0.05, 0,
+    {"SparseAdam-lazy-decay",
+     true,
+     true,
+     OPTIM_ADAM,
+     0.05,
+     0,
+     {false, 0.1, SPARSE_DECAY_LAZY}},
+    {"SparseAdam-global-decay",
+     true,
+     true,
+     OPTIM_ADAM,
+     0.05,
+     0,
      {false, 0.1, SPARSE_DECAY_GLOBAL}},
 };
-enum { N_RUNS = COUNT(RUNS), SMOOTH = 50, RARE = 5 };
+enum { N_RUNS = COUNT(RUNS), SMOOTH = 50, RARE = 5 };  // RARE: rows in each norm
 
 typedef struct Run {
     double *loss;               // (steps,)
@@ -1382,7 +1511,8 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
     int64_t *in = malloc((size_t)B * 2 * sizeof(int64_t)), *tgt = in ? in + B : NULL;
     float *before = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
     rng_manual_seed(&gen, op->seed);
-    int rc = !in || !before ? emb_fail(err, "out of memory") : ntm_init(&m, V, D, B, &gen, err);
+    int rc = !in || !before ? emb_fail(err, "out of memory")
+                            : ntm_init(&m, V, D, B, &gen, err);
     if (rc != 0) return free(in), free(before), -1;
     rc = sparse_grad_init(&g, V, D, err) ||
          (spec->sparse ? ntm_sparse_parameters(&m, &g, &params, err)
@@ -1399,7 +1529,8 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
         memcpy(before, m.emb.weight, (size_t)(V * D) * sizeof(float));
         ntm_zero_grad(&m);
         sparse_grad_zero(&g);
-        rc = ntm_forward(&m, in, tgt, B, &run->loss[s], err) || ntm_backward(&m, in, B, err) ||
+        rc = ntm_forward(&m, in, tgt, B, &run->loss[s], err) ||
+             ntm_backward(&m, in, B, err) ||
              (spec->sparse && emb_backward_sparse(&m.emb, &g, in, B, m.dx, err)) ||
              (spec->sparse_adam ? sparse_optim_step(&opt, &table, err) ||
                                       sparse_optim_step(&adam, &rest, err)
@@ -1416,25 +1547,6 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
     return rc ? -1 : 0;
 }
 
-// Mean norm of the RARE rarest (used) and RARE commonest rows of a trained table.
-static void rare_common_norms(const Corpus *c, const float *table, int64_t D,
-                              double out[2]) {
-    int64_t order[256], n = 0;  // used ids, rarest first (the corpus has < 256 words)
-    for (int64_t k = 0; k < c->vocab_size && n < 256; k++)
-        if (c->counts[k] > 0) order[n++] = k;
-    for (int64_t i = 1; i < n; i++)  // insertion sort by count
-        for (int64_t j = i; j > 0 && c->counts[order[j - 1]] > c->counts[order[j]]; j--) {
-            int64_t t = order[j];
-            order[j] = order[j - 1], order[j - 1] = t;
-        }
-    out[0] = out[1] = 0;
-    for (int end = 0; end < 2; end++)
-        for (int64_t r = 0; r < RARE && r < n; r++) {
-            int64_t k = end == 0 ? order[r] : order[n - 1 - r];
-            out[end] += emb_row_norm(table + k * D, D, 2.0) / RARE;
-        }
-}
-
 // Prints run r's line and writes its values.
 static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
                       FILE *values) {
@@ -1445,7 +1557,7 @@ static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
         moved += (double)run->moved[s] / (double)(n - n / 2);
         looked += (double)run->looked[s] / (double)(n - n / 2);
     }
-    rare_common_norms(c, run->table, 8, norms);
+    emb_rare_common_norms(run->table, c->vocab_size, 8, c->counts, RARE, norms, NULL);
     printf("%-24s %7.3f %10.1f %10.2f %10.2f\n", RUNS[r].name, loss, moved, norms[0],
            norms[1]);
     char key[96];
@@ -1459,7 +1571,8 @@ static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
     if (run->buffer[n - 1] > 0) {
         value(values, "train.buffer_first", "%lld", (long long)run->buffer[0]);
         value(values, "train.buffer_last", "%lld", (long long)run->buffer[n - 1]);
-        value(values, "train.buffer_ratio", "%.0f", (double)run->buffer[n - 1] / op->batch);
+        value(values, "train.buffer_ratio", "%.0f",
+              (double)run->buffer[n - 1] / op->batch);
     }
 }
 
@@ -1472,7 +1585,8 @@ static int write_touched(const Options *op, const Run *runs, EmbError *err) {
     fprintf(f.f, "\tmomentum_entries\n");
     for (int64_t s = 0; s < op->steps; s++) {
         fprintf(f.f, "%lld\t%lld", (long long)s + 1, (long long)runs[0].looked[s]);
-        for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%lld", (long long)runs[r].moved[s]);
+        for (int r = 0; r < N_RUNS; r++)
+            fprintf(f.f, "\t%lld", (long long)runs[r].moved[s]);
         fprintf(f.f, "\t%lld\n", (long long)runs[2].buffer[s]);
     }
     return outfile_commit(&f, err);
@@ -1561,8 +1675,9 @@ static int experiment_memory(const Options *op, FILE *values, EmbError *err) {
         for (int m = 0; m < COUNT(MEMORY); m++) {
             OptimOptions o = optim_defaults(MEMORY[m].kind);
             o.weight_decay = 0, o.momentum = MEMORY[m].mom;
-            int64_t bytes = sparse_training_bytes(MEMORY[m].sk, MEMORY[m].kind, &o,
-                                                  TABLES[t].V, TABLES[t].D, N, MEMORY[m].sparse);
+            int64_t bytes =
+                sparse_training_bytes(MEMORY[m].sk, MEMORY[m].kind, &o, TABLES[t].V,
+                                      TABLES[t].D, N, MEMORY[m].sparse);
             fprintf(f.f, "\t%lld", (long long)bytes);
             char key[64];
             snprintf(key, sizeof key, "memory.%s.%s_gb", TABLES[t].key, MEMORY[m].key);
@@ -1571,6 +1686,19 @@ static int experiment_memory(const Options *op, FILE *values, EmbError *err) {
     }
     fprintf(f.f, "\n");
     return outfile_commit(&f, err);
+}
+
+// How often a row of rank 1, 100, 10^4 ... of z is in a batch of N: once in
+// 1 / (1 - (1 - p)^N) batches.
+static void skew_gaps(const Zipf *z, int64_t N, FILE *values) {
+    value(values, "skew.v", "%lld", (long long)z->V);
+    for (int64_t r = 1; r <= z->V; r *= 100) {
+        double p = zipf_prob(z, r - 1), batch = 1 - pow(1 - p, (double)N);
+        char key[48];
+        snprintf(key, sizeof key, "skew.rank%lld.gap", (long long)r);
+        value(values, key, "%.0f", 1 / batch);
+    }
+    value(values, "skew.top1_share", "%.1f", 100 * zipf_prob(z, 0));
 }
 
 // Experiment 6: distinct rows per batch, uniform and Zipf(1.1), and how often
@@ -1588,13 +1716,16 @@ static int experiment_skew(const Options *op, FILE *values, EmbError *err) {
     if (rc == 0) fprintf(f.f, "V\tuniform\tuniform (expected)\tZipf 1.1\n");
     Zipf z = {0};
     for (int64_t V = 1000; rc == 0 && V <= op->skew_max_v; V *= 10) {
-        double uni = 0, zip = 0, expect = (double)V * (1 - pow(1 - 1.0 / (double)V, (double)N));
+        double uni = 0, zip = 0,
+               expect = (double)V * (1 - pow(1 - 1.0 / (double)V, (double)N));
         zipf_free(&z);
         if ((rc = zipf_init(&z, V, 1.1, err)) != 0) break;
         for (int64_t b = 0; b < BATCHES; b++) {
-            for (int64_t i = 0; i < N; i++) idx[i] = (int64_t)(rng_uniform_double(&gen) * V);
+            for (int64_t i = 0; i < N; i++)
+                idx[i] = (int64_t)(rng_uniform_double(&gen) * V);
             uni += (double)sparse_distinct(idx, N, seen) / BATCHES;
-            for (int64_t i = 0; i < N; i++) idx[i] = zipf_draw(&z, rng_uniform_double(&gen));
+            for (int64_t i = 0; i < N; i++)
+                idx[i] = zipf_draw(&z, rng_uniform_double(&gen));
             zip += (double)sparse_distinct(idx, N, seen) / BATCHES;
         }
         fprintf(f.f, "%lld\t%.1f\t%.1f\t%.1f\n", (long long)V, uni, expect, zip);
@@ -1604,15 +1735,8 @@ static int experiment_skew(const Options *op, FILE *values, EmbError *err) {
         snprintf(key, sizeof key, "skew.v%lld.zipf", (long long)V);
         value(values, key, "%.0f", zip);
     }
-    if (rc == 0) {  // z is the largest V: a row of rank r is in a batch with 1-(1-p)^N
-        value(values, "skew.v", "%lld", (long long)z.V);
-        for (int64_t r = 1; r <= z.V; r *= 100) {
-            double p = zipf_prob(&z, r - 1), batch = 1 - pow(1 - p, (double)N);
-            char key[48];
-            snprintf(key, sizeof key, "skew.rank%lld.gap", (long long)r);
-            value(values, key, "%.0f", 1 / batch);
-        }
-        value(values, "skew.top1_share", "%.1f", 100 * zipf_prob(&z, 0));
+    if (rc == 0) {
+        skew_gaps(&z, N, values);
         rc = outfile_commit(&f, err);
     } else if (opened) {
         outfile_abort(&f);
@@ -1622,61 +1746,31 @@ static int experiment_skew(const Options *op, FILE *values, EmbError *err) {
     return rc ? -1 : 0;
 }
 
-// The four steps the crossover times, on one (V, D) table.
-typedef struct Bench {
-    Embedding e;
-    SparseGrad g, c;
-    float *m, *v;  // (V, D): Adam's and SparseAdam's moments
-    OptimOptions adam;
-} Bench;
-
-static double time_step(Bench *b, int which, const int64_t *idx, int64_t n, const float *G,
-                        EmbError *err) {
-    int64_t V = b->e.num_embeddings, D = b->e.embedding_dim;
-    double t0 = now();
-    int rc = 0;
-    if (which == 0 || which == 2) {  // dense: zero_grad, scatter-add, update all V rows
-        memset(b->e.grad, 0, (size_t)(V * D) * sizeof(float));
-        rc = emb_backward(&b->e, idx, n, G, err);
-        if (which == 0) sgd_step(b->e.weight, b->e.grad, V * D, 0.01f);
-        else adam_update(b->e.weight, b->e.grad, b->m, b->v, NULL, V * D, 2, &b->adam, false);
-    } else {  // sparse: zero_grad, the entries, update their rows
-        sparse_grad_zero(&b->g);
-        rc = emb_backward_sparse(&b->e, &b->g, idx, n, G, err);
-        if (rc == 0 && which == 1) sparse_sgd_update(b->e.weight, &b->g, 0.01, false);
-        if (rc == 0 && which == 3 && (rc = sparse_coalesce(&b->g, &b->c, err)) == 0)
-            sparse_adam_update(b->e.weight, &b->c, b->m, b->v, 2, &b->adam);
-    }
-    return rc ? -1 : now() - t0;
-}
-
 // Experiment 7: dense against sparse steps as the batch grows, timed.
 static int experiment_crossover(const Options *op, FILE *values, EmbError *err) {
     const int64_t V = 16384, D = 64, MAX_N = 4 * V, REPS = 5;
-    Bench b = {.adam = optim_defaults(OPTIM_ADAM)};
+    StepBench b;
     TorchGenerator gen;
     rng_manual_seed(&gen, op->seed);
-    int64_t *idx = malloc((size_t)MAX_N * sizeof *idx);              // (MAX_N,)
-    float *G = malloc((size_t)(MAX_N * D) * sizeof(float));          // (MAX_N, D)
-    b.m = zeroed(V * D), b.v = zeroed(V * D);
-    int rc = !idx || !G || !b.m || !b.v ? emb_fail(err, "out of memory")
-             : emb_init(&b.e, V, D, &gen, err) || emb_alloc_grad(&b.e, err) ||
-                 sparse_grad_init(&b.g, V, D, err) || sparse_grad_init(&b.c, V, D, err);
+    int64_t *idx = malloc((size_t)MAX_N * sizeof *idx);      // (MAX_N,)
+    float *G = malloc((size_t)(MAX_N * D) * sizeof(float));  // (MAX_N, D)
     OutFile f = {0};
-    if (rc == 0) rc = outfile_open(&f, op->out, "crossover.tsv", err);
-    if (rc == 0) fprintf(f.f, "N\tN/V\tdense SGD\tsparse SGD\tdense Adam\tSparseAdam\n");
+    int rc = !idx || !G ? emb_fail(err, "out of memory") : step_bench_init(&b, V, D, err);
+    if (rc == 0 && (rc = outfile_open(&f, op->out, "crossover.tsv", err)) != 0)
+        step_bench_free(&b);
+    if (rc != 0) return free(idx), free(G), -1;
+    fprintf(f.f, "N\tN/V\tdense SGD\tsparse SGD\tdense Adam\tSparseAdam\n");
     double cross[2] = {0, 0};  // the first N/V at which sparse is not faster
     for (int64_t n = 16; rc == 0 && n <= MAX_N; n *= 2) {
         for (int64_t i = 0; i < n; i++) idx[i] = (int64_t)(rng_uniform_double(&gen) * V);
         rng_normal_(&gen, G, n * D, 0.0f, 1.0f);
-        double best[4] = {1e30, 1e30, 1e30, 1e30};
+        double best[4] = {1e30, 1e30, 1e30, 1e30}, t0;
         for (int64_t r = 0; r < REPS && rc == 0; r++)
             for (int w = 0; w < 4 && rc == 0; w++) {  // taking turns
-                double t = time_step(&b, w, idx, n, G, err);
-                if (t < 0) rc = -1;
-                else best[w] = fmin(best[w], t);
+                t0 = now();
+                rc = step_bench_run(&b, (StepKind)w, idx, n, G, err);
+                best[w] = fmin(best[w], now() - t0);
             }
-        if (rc != 0) break;
         fprintf(f.f, "%lld\t%g\t%.4f\t%.4f\t%.4f\t%.4f\n", (long long)n, (double)n / V,
                 1e3 * best[0], 1e3 * best[1], 1e3 * best[2], 1e3 * best[3]);
         for (int k = 0; k < 2; k++)
@@ -1684,13 +1778,14 @@ static int experiment_crossover(const Options *op, FILE *values, EmbError *err) 
     }
     for (int k = 0; rc == 0 && k < 2; k++) {
         if (cross[k] > 0) value(values, k ? "cross.adam" : "cross.sgd", "%g", cross[k]);
-        else value(values, k ? "cross.adam" : "cross.sgd", "none up to %g", (double)MAX_N / V);
+        else
+            value(values, k ? "cross.adam" : "cross.sgd", "none up to %g",
+                  (double)MAX_N / V);
     }
     if (rc == 0) rc = outfile_commit(&f, err);
-    else if (f.f) outfile_abort(&f);
-    emb_free(&b.e);
-    sparse_grad_free(&b.g), sparse_grad_free(&b.c);
-    free(b.m), free(b.v), free(idx), free(G);
+    else outfile_abort(&f);
+    step_bench_free(&b);
+    free(idx), free(G);
     return rc ? -1 : 0;
 }
 
@@ -1700,10 +1795,11 @@ static int run_chapter(const Options *op, EmbError *err) {
     if (corpus_builtin(&c, op->seed, 2000, err) != 0) return -1;
     int rc = outfile_open(&values, op->out, "values.tsv", err);
     if (rc == 0) {
-        rc = experiment_gradients(op, values.f, err) ||
+        rc = experiment_gradients(op, values.f, err) || experiment_tied(values.f, err) ||
              experiment_training(op, &c, values.f, err) ||
              experiment_late(op, values.f, err) || experiment_memory(op, values.f, err) ||
-             experiment_skew(op, values.f, err) || experiment_crossover(op, values.f, err);
+             experiment_skew(op, values.f, err) ||
+             experiment_crossover(op, values.f, err);
         if (rc == 0) rc = outfile_commit(&values, err);
         else outfile_abort(&values);
     }
@@ -1795,12 +1891,22 @@ it comes.
 The last four runs use SparseAdam, on the same model and batches. These
 two choices are **not** PyTorch's; `SparseExtras` turns them on.
 
-| SparseAdam | loss | rows moved per step | mean norm, 5 rarest rows | 5 commonest |
-|---|---|---|---|---|
-| PyTorch's | {{train.sparseadam.loss}} | {{train.sparseadam.moved}} | {{train.sparseadam.rare_norm}} | {{train.sparseadam.common_norm}} |
-| count per row | {{train.sparseadam_row_steps.loss}} | {{train.sparseadam_row_steps.moved}} | {{train.sparseadam_row_steps.rare_norm}} | {{train.sparseadam_row_steps.common_norm}} |
-| lazy decay 0.1 | {{train.sparseadam_lazy_decay.loss}} | {{train.sparseadam_lazy_decay.moved}} | {{train.sparseadam_lazy_decay.rare_norm}} | {{train.sparseadam_lazy_decay.common_norm}} |
-| global decay 0.1 | {{train.sparseadam_global_decay.loss}} | {{train.sparseadam_global_decay.moved}} | {{train.sparseadam_global_decay.rare_norm}} | {{train.sparseadam_global_decay.common_norm}} |
+* PyTorch's: a loss of {{train.sparseadam.loss}},
+  {{train.sparseadam.moved}} rows moved per step, a mean norm of
+  {{train.sparseadam.rare_norm}} for the 5 rarest rows and
+  {{train.sparseadam.common_norm}} for the 5 commonest;
+* a count per row: {{train.sparseadam_row_steps.loss}},
+  {{train.sparseadam_row_steps.moved}} rows,
+  {{train.sparseadam_row_steps.rare_norm}} and
+  {{train.sparseadam_row_steps.common_norm}};
+* lazy decoupled decay of 0.1: {{train.sparseadam_lazy_decay.loss}},
+  {{train.sparseadam_lazy_decay.moved}} rows,
+  {{train.sparseadam_lazy_decay.rare_norm}} and
+  {{train.sparseadam_lazy_decay.common_norm}};
+* global decoupled decay of 0.1: {{train.sparseadam_global_decay.loss}},
+  {{train.sparseadam_global_decay.moved}} rows,
+  {{train.sparseadam_global_decay.rare_norm}} and
+  {{train.sparseadam_global_decay.common_norm}}.
 
 A count per row tames the rare rows' oversized first steps: their norm
 falls from {{train.sparseadam.rare_norm}} to
@@ -1825,13 +1931,19 @@ With batches of 4096 lookups and $D = 64$, a table of $10^6$ rows needs
 saves one table, not more, because SparseAdam's two moments are dense.
 Sparse SGD needs {{memory.v1e6.sparse_sgd_gb}} GB against
 {{memory.v1e6.sgd_gb}} GB, half, as its only other buffer was the
-gradient. The real tables (`memory.tsv` has every optimizer):
+gradient. The real tables, in the same order (`memory.tsv` has every
+optimizer):
 
-| table | dense Adam | SparseAdam | dense SGD | sparse SGD | sparse Adagrad |
-|---|---|---|---|---|---|
-| BERT-base, 30522 x 768 | {{memory.bert.adam_gb}} GB | {{memory.bert.sparse_adam_gb}} GB | {{memory.bert.sgd_gb}} GB | {{memory.bert.sparse_sgd_gb}} GB | {{memory.bert.sparse_adagrad_gb}} GB |
-| GPT-2, 50257 x 768 | {{memory.gpt2.adam_gb}} GB | {{memory.gpt2.sparse_adam_gb}} GB | {{memory.gpt2.sgd_gb}} GB | {{memory.gpt2.sparse_sgd_gb}} GB | {{memory.gpt2.sparse_adagrad_gb}} GB |
-| recommender, $10^7$ x 64 | {{memory.rec.adam_gb}} GB | {{memory.rec.sparse_adam_gb}} GB | {{memory.rec.sgd_gb}} GB | {{memory.rec.sparse_sgd_gb}} GB | {{memory.rec.sparse_adagrad_gb}} GB |
+* BERT-base, 30522 x 768: {{memory.bert.adam_gb}} GB with dense Adam,
+  {{memory.bert.sparse_adam_gb}} GB with SparseAdam; {{memory.bert.sgd_gb}}
+  GB with dense SGD, {{memory.bert.sparse_sgd_gb}} GB with sparse SGD,
+  {{memory.bert.sparse_adagrad_gb}} GB with sparse Adagrad;
+* GPT-2, 50257 x 768: {{memory.gpt2.adam_gb}}, {{memory.gpt2.sparse_adam_gb}},
+  {{memory.gpt2.sgd_gb}}, {{memory.gpt2.sparse_sgd_gb}} and
+  {{memory.gpt2.sparse_adagrad_gb}} GB;
+* a recommender table of $10^7$ x 64: {{memory.rec.adam_gb}},
+  {{memory.rec.sparse_adam_gb}}, {{memory.rec.sgd_gb}},
+  {{memory.rec.sparse_sgd_gb}} and {{memory.rec.sparse_adagrad_gb}} GB.
 
 For BERT and GPT-2 the vocabulary is small next to a batch of 4096
 tokens of 768 values each, and the saving is modest; for the

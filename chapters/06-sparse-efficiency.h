@@ -157,7 +157,8 @@ void sparse_adam_update(float *param, const SparseGrad *c, float *exp_avg,
 // nn.Embedding(sparse=True): the table's gradient is g (sparse), the
 // projection's dense. params is ntm_parameters(m) with item 0's gradient
 // replaced by g (see ntm_sparse_parameters). inputs, targets are (B,).
-int ntm_sparse_parameters(NextTokenModel *m, SparseGrad *g, ParamList *out, EmbError *err);
+int ntm_sparse_parameters(NextTokenModel *m, SparseGrad *g, ParamList *out,
+                          EmbError *err);
 int ntm_sparse_train_step(NextTokenModel *m, SparseOptimizer *o, const ParamList *params,
                           SparseGrad *g, const int64_t *inputs, const int64_t *targets,
                           int64_t B, double *loss, EmbError *err);
@@ -166,8 +167,13 @@ int ntm_sparse_train_step(NextTokenModel *m, SparseOptimizer *o, const ParamList
 // every step and row 1 a gradient of ones first at step t (>= 1). Returns
 // row 1's move at that step in learning rates (the mean |change| / lr),
 // under SparseAdam with options o, or with per-row step counts.
-int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, double *move,
-                         EmbError *err);
+int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t,
+                         double *move, EmbError *err);
+
+// Mean 2-norm of the k rarest and of the k commonest rows of a (V, D) table
+// by counts (V,) (rows never seen left out): out[0] rare, out[1] common.
+int emb_rare_common_norms(const float *table, int64_t V, int64_t D, const int64_t *counts,
+                          int64_t k, double out[2], EmbError *err);
 
 /* --- tied tables are dense ---------------------------------------------------- */
 
@@ -176,9 +182,9 @@ int sparse_adam_late_row(const OptimOptions *o, bool per_row_steps, int64_t t, d
 // path, from the projection path and in the one gradient; *diff the largest
 // |(projection path + the embedding path's sparse entries) - the gradient|;
 // refusal what SparseAdam says when given the tied parameter.
-int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs, const int64_t *targets,
-                       int64_t B, int64_t rows[3], double *diff, EmbError *refusal,
-                       EmbError *err);
+int lm_tied_sparse_run(int64_t V, int64_t D, const int64_t *inputs,
+                       const int64_t *targets, int64_t B, int64_t rows[3], double *diff,
+                       EmbError *refusal, EmbError *err);
 
 /* --- memory ------------------------------------------------------------------ */
 
@@ -208,6 +214,31 @@ double zipf_prob(const Zipf *z, int64_t r);
 // Distinct values among idx (n,), all in [0, V); seen is (V,) scratch,
 // all false on entry and on return.
 int64_t sparse_distinct(const int64_t *idx, int64_t n, bool *seen);
+
+/* --- one step, dense or sparse, for the crossover and the bench --------------- */
+
+typedef enum StepKind {
+    STEP_DENSE_SGD,
+    STEP_SPARSE_SGD,
+    STEP_DENSE_ADAM,
+    STEP_SPARSE_ADAM
+} StepKind;
+
+// A (V, D) table (seed 0), its dense and sparse gradients and Adam's moments.
+typedef struct StepBench {
+    Embedding e;
+    SparseGrad g, c;  // the step's entries; coalesced
+    float *m, *v;     // (V, D)
+    OptimOptions adam;
+} StepBench;
+int step_bench_init(StepBench *b, int64_t V, int64_t D, EmbError *err);
+void step_bench_free(StepBench *b);
+
+// One training step of the table: zero_grad, backward of the lookup idx (n,)
+// with upstream gradient G (n, D), and the update: dense (every row) or
+// sparse (the rows looked up), SGD (lr 0.01) or Adam (defaults, step 2).
+int step_bench_run(StepBench *b, StepKind kind, const int64_t *idx, int64_t n,
+                   const float *G, EmbError *err);
 
 /* --- making the memory-bound part fast ---------------------------------------- */
 

@@ -7,7 +7,8 @@ set title "Rows moved per step (of 29); the grey line: rows looked up"
 set ylabel 'rows'
 set key outside right noenhanced
 set yrange [0:31]
-plot dir.'/touched.tsv' using 1:2 every 10 with lines lc rgb '#bbbbbb' lw 6 title 'looked up', \
+plot dir.'/touched.tsv' using 1:2 every 10 with lines lc rgb '#bbbbbb' lw 6 \
+         title 'looked up', \
      '' using 1:3 every 10 with lines lt 1 title 'dense SGD', \
      '' using 1:5 every 10 with lines lt 2 title 'sparse SGD, momentum', \
      '' using 1:6 every 10 with lines lt 3 title 'sparse Adagrad', \

@@ -43,7 +43,8 @@ START_TEST(backward_keeps_entries_in_order_and_drops_padding) {
     for (int k = 0; k < 4; k++) ck_assert_int_eq(g.indices[k], want[k]);
     const int pos[4] = {0, 3, 4, 5};
     for (int k = 0; k < 4; k++)
-        for (int d = 0; d < 2; d++) ck_assert_float_eq(g.values[k * 2 + d], G[pos[k] * 2 + d]);
+        for (int d = 0; d < 2; d++)
+            ck_assert_float_eq(g.values[k * 2 + d], G[pos[k] * 2 + d]);
     sparse_grad_zero(&g);  // an all-padding batch: no entries
     const int64_t pads[3] = {2, 2, 2};
     ck_assert_int_eq(emb_backward_sparse(&e, &g, pads, 3, G, NULL), 0);
@@ -61,8 +62,9 @@ START_TEST(backward_refuses_what_pytorch_refuses) {
     e.scale_grad_by_freq = true;
     const int64_t idx[2] = {0, 1}, bad[2] = {0, 4};
     ck_assert_int_eq(emb_backward_sparse(&e, &g, idx, 2, G, &err), -1);
-    ck_assert_str_eq(err.msg,
-                     "embedding_backward: scale_grad_by_freq not supported with sparse gradients");
+    ck_assert_str_eq(
+        err.msg,
+        "embedding_backward: scale_grad_by_freq not supported with sparse gradients");
     e.scale_grad_by_freq = false;
     ck_assert_int_eq(emb_backward_sparse(&e, &g, bad, 2, G, &err), -1);
     ck_assert_str_eq(err.msg, "index out of range in self: index 4, num_embeddings 4");
@@ -126,27 +128,31 @@ END_TEST
 /* ------------------------------------------------------------ coalescing */
 
 // torch 1.13: keys.sort() and sparse_coo_tensor(keys, vals).coalesce(), seed 6.
-static const int64_t SORT_KEYS[40] = {2, 3, 3, 2, 4, 3, 5, 0, 4, 0, 5, 1, 1, 5, 1, 2, 3, 5, 4, 4,
-                                      0, 3, 2, 2, 4, 4, 5, 3, 2, 3, 3, 4, 1, 3, 2, 2, 5, 5, 5, 5};
+static const int64_t SORT_KEYS[40] = {2, 3, 3, 2, 4, 3, 5, 0, 4, 0, 5, 1, 1, 5,
+                                      1, 2, 3, 5, 4, 4, 0, 3, 2, 2, 4, 4, 5, 3,
+                                      2, 3, 3, 4, 1, 3, 2, 2, 5, 5, 5, 5};
 static const int64_t SORT_PERM[40] = {20, 7, 9, 14, 32, 12, 11, 0, 22, 23, 15, 28, 34, 3,
                                       35, 29, 30, 33, 27, 21, 1, 2, 5, 16, 18, 4, 31, 8,
                                       25, 24, 19, 13, 10, 26, 6, 17, 36, 37, 38, 39};
 static const uint32_t SORT_VALS[120] = {
-    0xc0160e44, 0xbe767e81, 0xc0290ca6, 0xbfe93a23, 0x3f667cb5, 0xbe4b4dd2, 0x3f29f957, 0x3f7bb48f,
-    0xbf110333, 0x3f93e5d7, 0x3eac44f8, 0x3f2be7dc, 0xbe85f59f, 0xbf8262c1, 0x3f81bfaa, 0x3fc7fab6,
-    0xbf2c653a, 0xbf9a625e, 0x3f43bc91, 0xbf448ce9, 0xbf49d5eb, 0xbf859a0d, 0xbf494dca, 0x3d80c551,
-    0x3e8f9528, 0xbfa083d4, 0xbf7ba50e, 0x3f06b376, 0x3f9378a1, 0x3fc4a57c, 0xbf6a49d8, 0x3fc5b4d3,
-    0x3fffe8eb, 0xbfa2b951, 0xbe6fbc30, 0x3dadaa41, 0x400fe11b, 0x3df11cb9, 0xbd4ed61b, 0xbfe801aa,
-    0x3fcb0844, 0x3f910dfc, 0x3e8d2046, 0x3f646c48, 0xbf05fd86, 0xbf5f39fa, 0x3e820404, 0x3ea2785a,
-    0x3f62f249, 0xbc5bc1c3, 0xbf5ed103, 0x3e89db26, 0x3e78a276, 0xbcafebb7, 0xbe72dc94, 0xbfe4d6ea,
-    0xbdbd47dd, 0x3f78a2f1, 0x3fa2c4f1, 0x3f857035, 0xbfbab71a, 0xbf860f4f, 0xbed67576, 0x402a193d,
-    0xbf8433a0, 0xbf21dee0, 0x3de866b5, 0xbffa00aa, 0x3f90b928, 0xbe142c29, 0xbed46643, 0xbf85e3af,
-    0x3f24806a, 0x3fe06a70, 0xbfb673e8, 0x3fec629e, 0x3f8c3414, 0x3f04ddaf, 0x3e157833, 0x3fbb7fd2,
-    0xbf0aee7c, 0xbf717dcc, 0x40258b8c, 0xbf7032bf, 0xbf3ca66e, 0x3d22c2a3, 0x3f3b7fbb, 0xbf5c2bb7,
-    0x3fa5f5ad, 0xbe0357c1, 0xc0140c08, 0x3f9a14b4, 0x3e2d2553, 0x3f3504fa, 0xbec76393, 0xbfcb4dc3,
-    0x3f7e5f17, 0xbeb32906, 0xbf74f1b4, 0x3fdae7e2, 0xbcd172ae, 0x3eabc77d, 0xbf1d840b, 0xbdcf7acf,
-    0xbecae473, 0xbdf1d3be, 0xbf6db4de, 0x3eac400f, 0x3f849620, 0x3f66a8e1, 0x3f92402c, 0x3eb3db1e,
-    0x3f741932, 0x3e4a352b, 0x3f771096, 0x3f9a7b6d, 0xbe7e8d30, 0xbe421a25, 0x400c03c4, 0x3f5d2c0c};
+    0xc0160e44, 0xbe767e81, 0xc0290ca6, 0xbfe93a23, 0x3f667cb5, 0xbe4b4dd2, 0x3f29f957,
+    0x3f7bb48f, 0xbf110333, 0x3f93e5d7, 0x3eac44f8, 0x3f2be7dc, 0xbe85f59f, 0xbf8262c1,
+    0x3f81bfaa, 0x3fc7fab6, 0xbf2c653a, 0xbf9a625e, 0x3f43bc91, 0xbf448ce9, 0xbf49d5eb,
+    0xbf859a0d, 0xbf494dca, 0x3d80c551, 0x3e8f9528, 0xbfa083d4, 0xbf7ba50e, 0x3f06b376,
+    0x3f9378a1, 0x3fc4a57c, 0xbf6a49d8, 0x3fc5b4d3, 0x3fffe8eb, 0xbfa2b951, 0xbe6fbc30,
+    0x3dadaa41, 0x400fe11b, 0x3df11cb9, 0xbd4ed61b, 0xbfe801aa, 0x3fcb0844, 0x3f910dfc,
+    0x3e8d2046, 0x3f646c48, 0xbf05fd86, 0xbf5f39fa, 0x3e820404, 0x3ea2785a, 0x3f62f249,
+    0xbc5bc1c3, 0xbf5ed103, 0x3e89db26, 0x3e78a276, 0xbcafebb7, 0xbe72dc94, 0xbfe4d6ea,
+    0xbdbd47dd, 0x3f78a2f1, 0x3fa2c4f1, 0x3f857035, 0xbfbab71a, 0xbf860f4f, 0xbed67576,
+    0x402a193d, 0xbf8433a0, 0xbf21dee0, 0x3de866b5, 0xbffa00aa, 0x3f90b928, 0xbe142c29,
+    0xbed46643, 0xbf85e3af, 0x3f24806a, 0x3fe06a70, 0xbfb673e8, 0x3fec629e, 0x3f8c3414,
+    0x3f04ddaf, 0x3e157833, 0x3fbb7fd2, 0xbf0aee7c, 0xbf717dcc, 0x40258b8c, 0xbf7032bf,
+    0xbf3ca66e, 0x3d22c2a3, 0x3f3b7fbb, 0xbf5c2bb7, 0x3fa5f5ad, 0xbe0357c1, 0xc0140c08,
+    0x3f9a14b4, 0x3e2d2553, 0x3f3504fa, 0xbec76393, 0xbfcb4dc3, 0x3f7e5f17, 0xbeb32906,
+    0xbf74f1b4, 0x3fdae7e2, 0xbcd172ae, 0x3eabc77d, 0xbf1d840b, 0xbdcf7acf, 0xbecae473,
+    0xbdf1d3be, 0xbf6db4de, 0x3eac400f, 0x3f849620, 0x3f66a8e1, 0x3f92402c, 0x3eb3db1e,
+    0x3f741932, 0x3e4a352b, 0x3f771096, 0x3f9a7b6d, 0xbe7e8d30, 0xbe421a25, 0x400c03c4,
+    0x3f5d2c0c};
 static const uint32_t SORT_SUMS[18] = {
     0xbffcf76d, 0xbf2e7b26, 0x3f971474, 0x400fc042, 0x3eda18a0, 0xbfb913aa,
     0xc06402a0, 0xc04089e8, 0xbf653616, 0x3fc563ed, 0x40a735a5, 0xc08124dc,
@@ -165,7 +171,10 @@ START_TEST(sort_order_is_std_sorts) {
     int64_t keys[1000], p[1000];
     for (int pattern = 0; pattern < 4; pattern++) {
         for (int k = 0; k < 1000; k++)
-            keys[k] = pattern == 0 ? 7 : pattern == 1 ? k : pattern == 2 ? 1000 - k : k % 17;
+            keys[k] = pattern == 0   ? 7
+                      : pattern == 1 ? k
+                      : pattern == 2 ? 1000 - k
+                                     : k % 17;
         ck_assert_int_eq(sparse_sort_order(keys, 1000, p, NULL), 0);
         bool *used = calloc(1000, 1);
         for (int k = 0; k < 1000; k++) {
@@ -201,7 +210,8 @@ START_TEST(coalesce_sums_repeats_in_pytorchs_order) {
     // a stable order gives other bits: the order is the trap
     float stable[18] = {0};
     for (int k = 0; k < 40; k++)
-        for (int d = 0; d < 3; d++) stable[SORT_KEYS[k] * 3 + d] += from_bits(SORT_VALS[3 * k + d]);
+        for (int d = 0; d < 3; d++)
+            stable[SORT_KEYS[k] * 3 + d] += from_bits(SORT_VALS[3 * k + d]);
     int differ = 0;
     for (int k = 0; k < 18; k++) differ += test_bits(stable[k]) != SORT_SUMS[k];
     ck_assert_int_ge(differ, 3);
@@ -261,7 +271,8 @@ static void fixture(Fixture *f, const int64_t *idx, int64_t n) {
 
 // Rows of the fixture's table that changed in any bit.
 static int64_t rows_changed(const Fixture *f, bool *which) {
-    for (int r = 0; r < 6; r++) which[r] = memcmp(f->w + 3 * r, f->before + 3 * r, 12) != 0;
+    for (int r = 0; r < 6; r++)
+        which[r] = memcmp(f->w + 3 * r, f->before + 3 * r, 12) != 0;
     return emb_rows_changed(f->before, f->w, 6, 3);
 }
 
@@ -275,7 +286,8 @@ START_TEST(sparse_sgd_applies_entries_one_by_one) {
     ck_assert_int_eq(sparse_optim_init(&o, OPTIM_SGD, &op, &f.params, NULL), 0);
     ck_assert_int_eq(sparse_optim_step(&o, &f.params, NULL), 0);
     for (int d = 0; d < 3; d++) {  // row 1: two fused steps, in entry order
-        float want = fmaf(f.g.values[6 + d], -0.1f, fmaf(f.g.values[d], -0.1f, f.before[3 + d]));
+        float want =
+            fmaf(f.g.values[6 + d], -0.1f, fmaf(f.g.values[d], -0.1f, f.before[3 + d]));
         ck_assert_uint_eq(test_bits(f.w[3 + d]), test_bits(want));
     }
     bool which[6];
@@ -294,9 +306,12 @@ START_TEST(lazy_optimizers_leave_other_rows_bit_identical) {
         SparseOptimizer o;
         OptimOptions op = optim_defaults(kind ? OPTIM_ADAM : OPTIM_ADAGRAD);
         op.lr = 0.1;
-        ck_assert_int_eq(kind ? sparse_adam_init(&o, &op, &f.params, NULL)
-                              : sparse_optim_init(&o, OPTIM_ADAGRAD, &op, &f.params, NULL), 0);
-        for (int s = 0; s < 3; s++) ck_assert_int_eq(sparse_optim_step(&o, &f.params, NULL), 0);
+        ck_assert_int_eq(kind
+                             ? sparse_adam_init(&o, &op, &f.params, NULL)
+                             : sparse_optim_init(&o, OPTIM_ADAGRAD, &op, &f.params, NULL),
+                         0);
+        for (int s = 0; s < 3; s++)
+            ck_assert_int_eq(sparse_optim_step(&o, &f.params, NULL), 0);
         bool which[6];
         ck_assert_int_eq(rows_changed(&f, which), 2);
         ck_assert(which[2] && which[5]);
@@ -362,16 +377,20 @@ static const char *refusal(int kind, double wd) {
 }
 
 START_TEST(refusals_use_pytorchs_messages) {
-    ck_assert_str_eq(refusal(OPTIM_ADAM, 0),
-                     "Adam does not support sparse gradients, please consider SparseAdam instead");
+    ck_assert_str_eq(
+        refusal(OPTIM_ADAM, 0),
+        "Adam does not support sparse gradients, please consider SparseAdam instead");
     ck_assert_str_eq(refusal(OPTIM_ADAMW, 0), "AdamW does not support sparse gradients");
-    ck_assert_str_eq(refusal(OPTIM_RMSPROP, 0), "RMSprop does not support sparse gradients");
-    ck_assert_str_eq(refusal(OPTIM_SGD, 0.1),
-                     "add(sparse, dense) is not supported. Use add(dense, sparse) instead.");
+    ck_assert_str_eq(refusal(OPTIM_RMSPROP, 0),
+                     "RMSprop does not support sparse gradients");
+    ck_assert_str_eq(
+        refusal(OPTIM_SGD, 0.1),
+        "add(sparse, dense) is not supported. Use add(dense, sparse) instead.");
     ck_assert_str_eq(refusal(OPTIM_ADAGRAD, 0.1),
                      "weight_decay option is not compatible with sparse gradients");
-    ck_assert_str_eq(refusal(-1, 0),
-                     "SparseAdam does not support dense gradients, please consider Adam instead");
+    ck_assert_str_eq(
+        refusal(-1, 0),
+        "SparseAdam does not support dense gradients, please consider Adam instead");
 }
 END_TEST
 
@@ -390,7 +409,8 @@ START_TEST(sparse_adam_checks_its_options) {
     param_list_add(&l, "w", w, NULL, 1, 2, NULL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         OptimOptions o = optim_defaults(OPTIM_ADAM);
-        o.lr = cases[i].lr, o.eps = cases[i].eps, o.beta1 = cases[i].b1, o.beta2 = cases[i].b2;
+        o.lr = cases[i].lr, o.eps = cases[i].eps, o.beta1 = cases[i].b1,
+        o.beta2 = cases[i].b2;
         SparseOptimizer so;
         EmbError err;
         ck_assert_int_eq(sparse_adam_init(&so, &o, &l, &err), -1);
@@ -424,7 +444,8 @@ START_TEST(sparse_adam_row_is_pytorchs_formula) {
     float w2[1] = {0}, g2[1] = {1}, m2[1] = {0.5f}, v2[1] = {0.25f};
     sparse_adam_row(w2, g2, m2, v2, 1, 0.01, &o);
     ck_assert_uint_eq(test_bits(m2[0]), test_bits(0.5f + (1 - 0.5f) * (float)(1 - 0.9)));
-    ck_assert_uint_eq(test_bits(v2[0]), test_bits(0.25f + (1 - 0.25f) * (float)(1 - 0.999)));
+    ck_assert_uint_eq(test_bits(v2[0]),
+                      test_bits(0.25f + (1 - 0.25f) * (float)(1 - 0.999)));
 }
 END_TEST
 
@@ -477,23 +498,31 @@ START_TEST(memory_from_the_state_accounting) {
     OptimOptions sgd = optim_defaults(OPTIM_SGD), adam = optim_defaults(OPTIM_ADAM);
     OptimOptions adagrad = optim_defaults(OPTIM_ADAGRAD), mom = sgd;
     mom.momentum = 0.9;
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAM, &adam, V, D, N, false),
-                     4 * table_bytes);
+    ck_assert_int_eq(
+        sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAM, &adam, V, D, N, false),
+        4 * table_bytes);
     ck_assert_int_eq(sparse_training_bytes(SPARSE_ADAM, OPTIM_ADAM, &adam, V, D, N, true),
                      3 * table_bytes + entries);  // saves one table minus the entries
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_SGD, &sgd, V, D, N, true),
-                     table_bytes + entries);
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_SGD, &mom, V, D, N, true),
-                     table_bytes + 2 * entries);
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAGRAD, &adagrad, V, D, N,
-                                           true), 2 * table_bytes + entries);
+    ck_assert_int_eq(
+        sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_SGD, &sgd, V, D, N, true),
+        table_bytes + entries);
+    ck_assert_int_eq(
+        sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_SGD, &mom, V, D, N, true),
+        table_bytes + 2 * entries);
+    ck_assert_int_eq(
+        sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAGRAD, &adagrad, V, D, N, true),
+        2 * table_bytes + entries);
     // refused combinations and overflow
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAM, &adam, V, D, N, true), -1);
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_ADAM, OPTIM_ADAM, &adam, V, D, N, false), -1);
+    ck_assert_int_eq(
+        sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAM, &adam, V, D, N, true), -1);
+    ck_assert_int_eq(
+        sparse_training_bytes(SPARSE_ADAM, OPTIM_ADAM, &adam, V, D, N, false), -1);
     sgd.weight_decay = 0.1;
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_SGD, &sgd, V, D, N, true), -1);
-    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAM, &adam, INT64_MAX / 4,
-                                           64, N, false), -1);
+    ck_assert_int_eq(
+        sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_SGD, &sgd, V, D, N, true), -1);
+    ck_assert_int_eq(sparse_training_bytes(SPARSE_WRAP_DENSE, OPTIM_ADAM, &adam,
+                                           INT64_MAX / 4, 64, N, false),
+                     -1);
 }
 END_TEST
 
@@ -502,13 +531,15 @@ START_TEST(tied_tables_are_dense) {
     int64_t rows[3];
     double diff;
     EmbError refusal;
-    ck_assert_int_eq(lm_tied_sparse_run(12, 4, in, tgt, 8, rows, &diff, &refusal, NULL), 0);
+    ck_assert_int_eq(lm_tied_sparse_run(12, 4, in, tgt, 8, rows, &diff, &refusal, NULL),
+                     0);
     ck_assert_int_eq(rows[0], 5);   // the lookup's rows
     ck_assert_int_eq(rows[1], 12);  // the projection reaches every row
     ck_assert_int_eq(rows[2], 12);
     ck_assert(diff < 1e-6);  // projection path + sparse entries = the one gradient
-    ck_assert_str_eq(refusal.msg,
-                     "SparseAdam does not support dense gradients, please consider Adam instead");
+    ck_assert_str_eq(
+        refusal.msg,
+        "SparseAdam does not support dense gradients, please consider Adam instead");
 }
 END_TEST
 
@@ -548,7 +579,8 @@ static void big(Big *b, float *w) {
     rng_manual_seed(&gen, 6);
     rng_normal_(&gen, w, 5000 * 8, 0.0f, 1.0f);
     rng_normal_(&gen, b->G, 3000 * 8, 0.0f, 1.0f);
-    for (int i = 0; i < 3000; i++) b->idx[i] = (int64_t)(rng_uniform_double(&gen) * 700) * 7;
+    for (int i = 0; i < 3000; i++)
+        b->idx[i] = (int64_t)(rng_uniform_double(&gen) * 700) * 7;
     b->e = (Embedding){.num_embeddings = 5000, .embedding_dim = 8, .weight = w,
                        .requires_grad = true, .padding_idx = EMB_NO_PADDING};
 }
@@ -573,14 +605,16 @@ START_TEST(huge_pages_prefetch_and_sorting_keep_the_bits) {
     b->idx[17] = 5000;
     EmbError err;
     ck_assert_int_eq(emb_lookup_prefetch(&b->e, b->idx, 3000, fast, 8, &err), -1);
-    ck_assert_str_eq(err.msg, "index out of range in self: index 5000, num_embeddings 5000");
+    ck_assert_str_eq(err.msg,
+                     "index out of range in self: index 5000, num_embeddings 5000");
     ck_assert_int_eq(emb_lookup_sorted(&b->e, b->idx, 3000, fast, perm, NULL), -1);
     free(plain), free(fast), free(perm), free(b), free(w);
 }
 END_TEST
 
 START_TEST(threads_owning_rows_keep_the_bits) {
-    float *w = malloc(5000 * 8 * 4), *w1 = malloc(5000 * 8 * 4), *w2 = malloc(5000 * 8 * 4);
+    float *w = malloc(5000 * 8 * 4), *w1 = malloc(5000 * 8 * 4),
+          *w2 = malloc(5000 * 8 * 4);
     Big *b = malloc(sizeof *b);
     big(b, w);
     SparseGrad g;
@@ -597,7 +631,8 @@ START_TEST(threads_owning_rows_keep_the_bits) {
     memset(w1, 0, 5000 * 8 * 4);
     memset(w2, 0, 5000 * 8 * 4);
     ck_assert_int_eq(emb_backward(&b->e, b->idx, 3000, b->G, NULL), 0);
-    ck_assert_int_eq(emb_scatter_add_parallel(w2, 5000, 8, b->idx, 3000, b->G, 3, NULL), 0);
+    ck_assert_int_eq(emb_scatter_add_parallel(w2, 5000, 8, b->idx, 3000, b->G, 3, NULL),
+                     0);
     ck_assert_mem_eq(w2, w1, 5000 * 8 * 4);
     EmbError err;
     ck_assert_int_eq(sparse_sgd_update_parallel(w2, &g, 0.1, 0, &err), -1);
@@ -619,8 +654,9 @@ static double value_of(const char *values, const char *key) {
 
 START_TEST(program_runs_the_experiments) {
     char *out;
-    ck_assert_int_eq(test_run(BIN_DIR "/ch06 --out build/tests/ch06-run --skew-max-v 100000",
-                              &out), 0);
+    ck_assert_int_eq(
+        test_run(BIN_DIR "/ch06 --out build/tests/ch06-run --skew-max-v 100000", &out),
+        0);
     free(out);
     FILE *f = fopen("build/tests/ch06-run/values.tsv", "r");
     ck_assert_ptr_nonnull(f);
@@ -634,7 +670,8 @@ START_TEST(program_runs_the_experiments) {
     ck_assert_double_eq_tol(value_of(v, "train.sgd.moved"), looked, 1e-9);
     ck_assert_double_eq_tol(value_of(v, "train.adagrad.moved"), looked, 1e-9);
     ck_assert_double_eq_tol(value_of(v, "train.sparseadam.moved"), looked, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "train.sparseadam_lazy_decay.moved"), looked, 1e-9);
+    ck_assert_double_eq_tol(value_of(v, "train.sparseadam_lazy_decay.moved"), looked,
+                            1e-9);
     ck_assert_double_eq_tol(value_of(v, "train.dense_adam.moved"), 28, 1e-9);
     ck_assert_double_eq_tol(value_of(v, "train.sgd_momentum.moved"), 28, 1e-9);
     ck_assert_double_eq_tol(value_of(v, "train.sparseadam_global_decay.moved"), 29, 1e-9);
@@ -651,7 +688,8 @@ START_TEST(program_runs_the_experiments) {
     ck_assert_double_eq_tol(value_of(v, "memory.v1e6.adam_gb"), 1.02, 1e-9);
     ck_assert_double_eq_tol(value_of(v, "memory.v1e6.sparse_adam_gb"), 0.77, 1e-9);
     ck_assert_double_eq_tol(value_of(v, "memory.rec.sparse_sgd_gb"), 2.56, 1e-9);
-    ck_assert(value_of(v, "skew.v100000.zipf") < 0.5 * value_of(v, "skew.v100000.uniform"));
+    ck_assert(value_of(v, "skew.v100000.zipf") <
+              0.5 * value_of(v, "skew.v100000.uniform"));
     free(v);
     const char *files[] = {"grad-dense.tsv", "touched.tsv", "late.tsv", "memory.tsv",
                            "skew.tsv", "crossover.tsv"};
@@ -666,15 +704,19 @@ START_TEST(program_runs_the_experiments) {
 END_TEST
 
 START_TEST(program_rejects_bad_input) {
-    struct { const char *args, *want; } cases[] = {
-        {"--steps 0", "ch06: --steps: expected a whole number in [1, 1000000], got '0'\n"},
-        {"--skew-max-v 10", "ch06: --skew-max-v: expected a whole number in [1000, 100000000], "
-                            "got '10'\n"},
+    struct { const char *args, *want;
+    } cases[] = {
+        {"--steps 0",
+         "ch06: --steps: expected a whole number in [1, 1000000], got '0'\n"},
+        {"--skew-max-v 10",
+         "ch06: --skew-max-v: expected a whole number in [1000, 100000000], "
+         "got '10'\n"},
         {"--bogus 1", "ch06: unknown option '--bogus' (see --help)\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[512], *out;
-        snprintf(cmd, sizeof cmd, BIN_DIR "/ch06 --out build/tests/ch06-bad %s", cases[i].args);
+        snprintf(cmd, sizeof cmd, BIN_DIR "/ch06 --out build/tests/ch06-bad %s",
+                 cases[i].args);
         ck_assert_int_eq(test_run(cmd, &out), 1);
         ck_assert_str_eq(out, cases[i].want);
         free(out);
