@@ -25,3 +25,22 @@ $(BENCH_DIR)/bench: $(BENCH_DIR)/bench.o $(LIB)
 $(BENCH_DIR)/bench.o: tests/bench/bench.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Chapter 6: sparse steps and the fast lookup beside their floors and PyTorch
+# (tests/bench/bench_ch06.c says what each column is). About 8 GB a side at
+# its peak; `make bench-ch06 BENCH_CH06_VMAX=100000` runs the small sizes only.
+BENCH_CH06_VMAX ?= 10000000
+
+## bench-ch06: time chapter 6's sparse steps and fast lookup beside their floors and PyTorch
+bench-ch06: $(BENCH_DIR)/bench_ch06 FORCE
+	@mkdir -p $(BENCH_DIR)
+	$(BENCH_DIR)/bench_ch06 --dir $(BENCH_DIR) --vmax $(BENCH_CH06_VMAX) --torch tests/bench/bench_ch06_torch.py
+
+bench: bench-ch06
+
+$(BENCH_DIR)/bench_ch06: $(BENCH_DIR)/bench_ch06.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BENCH_DIR)/bench_ch06.o: tests/bench/bench_ch06.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
