@@ -131,6 +131,17 @@ static int sparse_reserve(SparseGrad *g, int64_t want, EmbError *err) {
     return 0;
 }
 
+// Gives g the dense shape (V, D), dropping its buffers if D changes (their
+// size is counted in entries of D values).
+static void sparse_reshape(SparseGrad *g, int64_t V, int64_t D) {
+    if (g->row_dim != D) {
+        free(g->indices), free(g->values);
+        g->indices = NULL, g->values = NULL, g->capacity = 0;
+    }
+    g->num_rows = V, g->row_dim = D;
+    sparse_grad_zero(g);
+}
+
 int sparse_grad_append(SparseGrad *g, int64_t row, const float *values, EmbError *err) {
     if (row < 0 || row >= g->num_rows)
         return emb_fail(err,
@@ -395,8 +406,7 @@ is, and so is one with fewer than two entries.
 
 int sparse_coalesce(const SparseGrad *g, SparseGrad *out, EmbError *err) {
     int64_t n = g->nnz, D = g->row_dim;
-    sparse_grad_zero(out);
-    out->num_rows = g->num_rows, out->row_dim = D;
+    sparse_reshape(out, g->num_rows, D);
     if (sparse_reserve(out, n, err) != 0) return -1;
     int64_t *perm = malloc((size_t)(n > 0 ? n : 1) * sizeof *perm);  // (n,)
     if (!perm)
@@ -479,8 +489,7 @@ SPARSE_FMA_CLONES
 static int sparse_merge(const SparseGrad *t, const SparseGrad *s, float alpha,
                         SparseGrad *r, EmbError *err) {
     int64_t D = t->row_dim, ti = 0, si = 0, ri = 0;
-    sparse_grad_zero(r);
-    r->num_rows = t->num_rows, r->row_dim = D;
+    sparse_reshape(r, t->num_rows, D);
     if (sparse_reserve(r, t->nnz + s->nnz, err) != 0) return -1;
     bool t_only = s->nnz == 0, s_only = !t_only && t->nnz == 0;
     while (ti < t->nnz || si < s->nnz) {
@@ -512,8 +521,7 @@ static int sparse_merge(const SparseGrad *t, const SparseGrad *s, float alpha,
 static int sparse_copy(const SparseGrad *src, SparseGrad *dst, bool negate,
                        EmbError *err) {
     int64_t D = src->row_dim;
-    sparse_grad_zero(dst);
-    dst->num_rows = src->num_rows, dst->row_dim = D;
+    sparse_reshape(dst, src->num_rows, D);
     if (sparse_reserve(dst, src->nnz, err) != 0) return -1;
     memcpy(dst->indices, src->indices, (size_t)src->nnz * sizeof(int64_t));
     for (int64_t k = 0; k < src->nnz * D; k++)

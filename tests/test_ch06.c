@@ -220,6 +220,74 @@ START_TEST(coalesce_sums_repeats_in_pytorchs_order) {
 }
 END_TEST
 
+// torch 1.13: Embedding.from_pretrained(W, freeze=False, sparse=True), SparseAdam(lr=0.05),
+// batches [0, 2, 0] and [2, 1, 1, 1] with upstream gradients G0, G1.
+static const uint32_t SA_W[15] = {0x3fea1ae3, 0xbe610bfd, 0x3eaf54e8, 0xbfe703b7, 0x3deed7ec,
+                                  0x3f915f42, 0x3bce8f44, 0x3d9adec8, 0xbe0a62a2, 0x3e9c23e9,
+                                  0xc0387747, 0xbf2c0e5e, 0xbefcc093, 0xbee14539, 0xbf5d6555};
+static const uint32_t SA_G[35] = {
+    0xbea1e633, 0xbeb4f74e, 0xbe796cda, 0xbf9b93e3, 0xbeab4782, 0x3ed7efb8, 0xbf9bcef9,
+    0xbff663c6, 0xbe28a571, 0x3fd4d7b9, 0xbfa255a0, 0xbf28e9de, 0xbe45407e, 0xbe5cb867,
+    0xbdafdbd9, 0x3fbe4ec6, 0xbe0b5a24, 0xbf632c65, 0xbf53573d, 0x3f56d66e, 0xbe7fea92,
+    0xbe16e74c, 0xbf9572d3, 0x3fe97959, 0xbf4ba3b7, 0xbfea1de5, 0x3eaabbb8, 0x3c439847,
+    0x3e65cc3c, 0x3e78888d, 0xc00b2665, 0xbf08fb51, 0xbea61056, 0xbe4bd1cd, 0xbecf428f};
+static const uint32_t SA_AFTER[2][15] = {
+    {0x3ff08149, 0xbe2dd8cc, 0x3ec8ee80, 0xbfe09d51, 0x3e2a9f26, 0x3f915f42, 0x3bce8f44,
+     0x3d9adec8, 0xbe0a62a2, 0x3e9c23e9, 0xc03baa7a, 0xbf1f4192, 0xbee326fa, 0xbec7aba3,
+     0xbf6a3222},
+    {0x3ff08149, 0xbe2dd8cc, 0x3ec8ee80, 0xbfe09d51, 0x3e2a9f26, 0x3f962274, 0x3d323812,
+     0x3de711e0, 0xbe307c2e, 0x3eaf30af, 0xc03e8aaf, 0xbf15ac7b, 0xbecb98db, 0xbeb1a250,
+     0xbf76252a}};
+
+START_TEST(sparse_adam_steps_match_torch_bit_for_bit) {
+    float w[15], G[35];
+    for (int k = 0; k < 15; k++) w[k] = from_bits(SA_W[k]);
+    for (int k = 0; k < 35; k++) G[k] = from_bits(SA_G[k]);
+    Embedding e = table(w, 3, 5);
+    for (int k = 0; k < 15; k++) w[k] = from_bits(SA_W[k]);
+    SparseGrad g;
+    ParamList params;
+    SparseOptimizer o;
+    OptimOptions op = optim_defaults(OPTIM_ADAM);
+    op.lr = 0.05;
+    sparse_grad_init(&g, 3, 5, NULL);
+    emb_sparse_parameters(&e, &g, &params, NULL);
+    ck_assert_int_eq(sparse_adam_init(&o, &op, &params, NULL), 0);
+    const int64_t b0[3] = {0, 2, 0}, b1[4] = {2, 1, 1, 1};
+    for (int s = 0; s < 2; s++) {
+        sparse_grad_zero(&g);
+        ck_assert_int_eq(emb_backward_sparse(&e, &g, s ? b1 : b0, s ? 4 : 3, G + 15 * s, NULL), 0);
+        ck_assert_int_eq(sparse_optim_step(&o, &params, NULL), 0);
+        for (int k = 0; k < 15; k++)
+            ck_assert_msg(test_bits(w[k]) == SA_AFTER[s][k], "step %d value %d: got %08x, "
+                          "want %08x", s + 1, k, test_bits(w[k]), SA_AFTER[s][k]);
+    }
+    sparse_optim_free(&o);
+    sparse_grad_free(&g);
+}
+END_TEST
+
+START_TEST(coalesce_keeps_a_coalesced_gradient_as_it_is) {
+    SparseGrad g, c;
+    sparse_grad_init(&g, 9, 2, NULL);
+    sparse_grad_init(&c, 9, 2, NULL);
+    const float a[2] = {-0.0f, 1}, b[2] = {2, -0.0f}, d[2] = {3, 4};
+    sparse_grad_append(&g, 1, a, NULL);
+    sparse_grad_append(&g, 4, b, NULL);
+    sparse_grad_append(&g, 8, d, NULL);
+    ck_assert(g.coalesced);
+    ck_assert_int_eq(sparse_coalesce(&g, &c, NULL), 0);
+    ck_assert_int_eq(c.num_rows, 9);
+    ck_assert_int_eq(c.row_dim, 2);
+    ck_assert_int_eq(c.nnz, 3);
+    ck_assert(c.coalesced);
+    for (int k = 0; k < 3; k++) ck_assert_int_eq(c.indices[k], g.indices[k]);
+    ck_assert_mem_eq(c.values, g.values, 6 * sizeof(float));  // -0.0 kept
+    sparse_grad_free(&g);
+    sparse_grad_free(&c);
+}
+END_TEST
+
 START_TEST(coalesce_edge_cases) {
     SparseGrad g, c;
     sparse_grad_init(&g, 5, 2, NULL);
@@ -738,6 +806,7 @@ static Suite *chapter6_suite(void) {
     tcase_add_test(grad, sort_order_is_std_sorts);
     tcase_add_test(grad, coalesce_sums_repeats_in_pytorchs_order);
     tcase_add_test(grad, coalesce_edge_cases);
+    tcase_add_test(grad, coalesce_keeps_a_coalesced_gradient_as_it_is);
     suite_add_tcase(s, grad);
     TCase *opt = tcase_create("optimizers");
     tcase_add_test(opt, sparse_sgd_applies_entries_one_by_one);
@@ -746,6 +815,7 @@ static Suite *chapter6_suite(void) {
     tcase_add_test(opt, refusals_use_pytorchs_messages);
     tcase_add_test(opt, sparse_adam_checks_its_options);
     tcase_add_test(opt, sparse_adam_row_is_pytorchs_formula);
+    tcase_add_test(opt, sparse_adam_steps_match_torch_bit_for_bit);
     tcase_add_test(opt, late_rows_take_long_first_steps);
     tcase_add_test(opt, lazy_and_global_decay);
     suite_add_tcase(s, opt);
