@@ -43,7 +43,11 @@ improvement shows up in a model small enough to train in seconds.
 ## The model, tied or untied
 
 `LangModel` is chapter 2's next-token model with chapter 3's table
-options and two switches, `tied` and `bias`. The untied model is the
+options and three switches: `tied`, `bias`, and `hidden`, an optional
+layer $a = \tanh(H x + c)$ ($D \times D$) between the lookup and the
+projection, the stand-in for the recurrent layer of PyTorch's
+word-language-model example (why it matters for tying, we will see in the
+experiment). The untied model is the
 baseline every comparison in this chapter uses, so both are built by the
 same function from the same draws: `torch.manual_seed(seed)`, then
 `nn.Embedding(V, D)`, then `nn.Linear(D, V, bias=bias)`. PyTorch draws
@@ -73,11 +77,11 @@ static float *zeroed(int64_t rows, int64_t cols) {
 // The scratch buffers and the two path buffers of a model of V x D.
 static int alloc_buffers(LangModel *m, int64_t V, int64_t D, EmbError *err) {
     int64_t B = m->max_batch;
-    m->x = zeroed(B, D), m->dx = zeroed(B, D);
+    m->x = zeroed(B, D), m->dx = zeroed(B, D), m->a = zeroed(B, D), m->da = zeroed(B, D);
     m->logits = zeroed(B, V), m->dlogits = zeroed(B, V);
     m->grad_emb_path = zeroed(V, D), m->grad_proj_path = zeroed(V, D);
-    if (!m->x || !m->dx || !m->logits || !m->dlogits || !m->grad_emb_path ||
-        !m->grad_proj_path)
+    if (!m->x || !m->dx || !m->a || !m->da || !m->logits || !m->dlogits ||
+        !m->grad_emb_path || !m->grad_proj_path)
         return emb_fail(err, "cannot allocate a model of %lld x %lld for batches of %lld",
                         (long long)V, (long long)D, (long long)B);
     return 0;
@@ -89,7 +93,10 @@ int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_
     if (max_batch < 1)
         return emb_fail(err, "max_batch %lld: must be at least 1", (long long)max_batch);
     if (emb_init_with_options(&m->emb, V, D, &o->emb, gen, err) != 0) return -1;
-    if (linear_init_bias(&m->proj, D, V, o->bias, gen, err) != 0) {
+    m->hidden = o->hidden;
+    if ((o->hidden && linear_init(&m->hid, D, D, gen, err) != 0) ||
+        linear_init_bias(&m->proj, D, V, o->bias, gen, err) != 0) {
+        linear_free(&m->hid);
         emb_free(&m->emb);
         return -1;
     }
@@ -104,10 +111,37 @@ int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_
 
 void lm_free(LangModel *m) {
     linear_free(&m->proj);  // leaves a tied weight alone: the table owns it
+    linear_free(&m->hid);
     emb_free(&m->emb);
-    free(m->x), free(m->dx), free(m->logits), free(m->dlogits);
+    free(m->x), free(m->dx), free(m->a), free(m->da), free(m->logits), free(m->dlogits);
     free(m->grad_emb_path), free(m->grad_proj_path);
     memset(m, 0, sizeof *m);
+}
+
+/**
+PyTorch's default initialization suits an untied table, and a tied one
+badly, as the experiment below shows. PyTorch's word-language-model
+example, the source of the published numbers, initializes both matrices
+uniformly in $[-0.1, 0.1]$ and the bias to zero. `lm_init_uniform` does
+the same with PyTorch's `uniform_` draws (chapter 2's), the table first,
+so the tied and untied tables are again identical; the tied model simply
+has no second matrix to draw. (The example itself ties first and then
+draws the projection, so its tied table gets the second draw; the
+distribution is the same.)
+*/
+
+void lm_init_uniform(LangModel *m, double range, TorchGenerator *gen) {
+    int64_t n = m->emb.num_embeddings * m->emb.embedding_dim;
+    float from = (float)-range, to = (float)range;
+    for (int pass = 0; pass < (m->tied ? 1 : 2); pass++) {
+        float *w = pass == 0 ? m->emb.weight : m->proj.weight;  // (V, D)
+        for (int64_t i = 0; i < n; i++) {  // tensor.uniform_(from, to), float32
+            double u = (double)(rng_random(gen) & 0xFFFFFF) / (double)(1 << 24);
+            w[i] = (float)(u * ((double)to - (double)from) + (double)from);
+        }
+    }
+    if (m->proj.bias)
+        memset(m->proj.bias, 0, (size_t)m->proj.out_features * sizeof(float));
 }
 
 /**
@@ -129,16 +163,18 @@ and chapter 2's `emb_alloc_grad` never replaces an existing buffer.
 
 int lm_tie(LangModel *m, EmbError *err) {
     const Embedding *e = &m->emb;
-    if (m->proj.in_features != e->embedding_dim || m->proj.out_features != e->num_embeddings)
+    if (m->proj.in_features != e->embedding_dim ||
+        m->proj.out_features != e->num_embeddings)
         return emb_fail(err,
                         "cannot tie nn.Linear(%lld, %lld) to a table of %lld x %lld: "
                         "the projection must be nn.Linear(D, V)",
                         (long long)m->proj.in_features, (long long)m->proj.out_features,
                         (long long)e->num_embeddings, (long long)e->embedding_dim);
     if (!e->grad)
-        return emb_fail(err, "cannot tie: the table has no gradient buffer yet; allocate "
-                             "it (emb_alloc_grad) before the tie, or the projection keeps "
-                             "a stale gradient pointer");
+        return emb_fail(err,
+                        "cannot tie: the table has no gradient buffer yet; allocate "
+                        "it (emb_alloc_grad) before the tie, or the projection keeps "
+                        "a stale gradient pointer");
     if (linear_share_weight(&m->proj, e->weight, e->grad, err) != 0) return -1;
     m->tied = true;
     return 0;
@@ -162,11 +198,17 @@ int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int6
                         (long long)B, (long long)m->max_batch);
     for (int64_t i = 0; i < B; i++) {
         if (targets[i] < 0 || targets[i] >= V)
-            return emb_fail(err, "Target %lld is out of bounds: the classes are [0, %lld)",
+            return emb_fail(err,
+                            "Target %lld is out of bounds: the classes are [0, %lld)",
                             (long long)targets[i], (long long)V);
     }
     if (emb_forward(&m->emb, inputs, B, m->x, err) != 0) return -1;  // x = emb(inputs)
-    linear_forward(&m->proj, m->x, B, m->logits);                     // logits = proj(x)
+    if (m->hidden) {
+        int64_t n = B * m->emb.embedding_dim;
+        linear_forward(&m->hid, m->x, B, m->a);                    // a = hid(x)
+        for (int64_t k = 0; k < n; k++) m->a[k] = tanhf(m->a[k]);  // a = tanh(a)
+    }
+    linear_forward(&m->proj, m->hidden ? m->a : m->x, B, m->logits);  // logits = proj(.)
     *loss = loss_cross_entropy(m->logits, targets, B, V, m->dlogits);
     return 0;
 }
@@ -175,16 +217,19 @@ int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int6
 ## Backward: two paths, one gradient
 
 The loss reaches the tied matrix along two paths. Write $x_i = W_{t_i}$
-for the looked-up rows and $z_i = W x_i$ for the logits (no bias, to keep
-the formula short). Then
+for the looked-up rows and $z_i = W x_i$ for the logits (no bias and no
+hidden layer, to keep the formula short), and $g_i = \partial L /
+\partial z_i$. Then
 
 $$
 \frac{\partial L}{\partial W} =
-\underbrace{\sum_i e_{t_i} \Big(\frac{\partial L}{\partial x_i}\Big)^{\!\top}}_{\text{embedding path}}
-+ \underbrace{\sum_i \frac{\partial L}{\partial z_i}\, x_i^\top}_{\text{projection path}},
-\qquad
-\frac{\partial L}{\partial x_i} = W^\top \frac{\partial L}{\partial z_i}.
+\underbrace{\sum_i e_{t_i} \big(W^\top g_i\big)^{\!\top}}_{\text{embedding path}}
++ \underbrace{\sum_i g_i\, x_i^\top}_{\text{projection path}}.
 $$
+
+With the hidden layer, $z_i = W a_i$ with $a_i = \tanh(H x_i + c)$: the
+projection path becomes $\sum_i g_i a_i^\top$ and the embedding path
+carries the gradient back through the layer first; nothing else changes.
 
 The embedding path is chapter 2's scatter-add: it touches only the rows
 that were looked up. The projection path is the weight gradient of a
@@ -208,16 +253,24 @@ int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err) {
         return emb_fail(err, "batch of %lld positions: the model takes 1 to %lld",
                         (long long)B, (long long)m->max_batch);
     memset(m->grad_proj_path, 0, (size_t)n * sizeof(float));
-    Linear proj = m->proj;                   // a view: the projection path alone
-    proj.weight_grad = m->grad_proj_path;    // (the bias gradient is the real one)
-    linear_backward(&proj, m->x, m->dlogits, B, m->dx);
+    Linear proj = m->proj;                 // a view: the projection path alone
+    proj.weight_grad = m->grad_proj_path;  // (the bias gradient is the real one)
+    if (m->hidden) {
+        int64_t nb = B * m->emb.embedding_dim;
+        linear_backward(&proj, m->a, m->dlogits, B, m->da);
+        for (int64_t k = 0; k < nb; k++) m->da[k] *= 1.0f - m->a[k] * m->a[k];  // tanh'
+        linear_backward(&m->hid, m->x, m->da, B, m->dx);
+    } else {
+        linear_backward(&proj, m->x, m->dlogits, B, m->dx);
+    }
     memset(m->grad_emb_path, 0, (size_t)n * sizeof(float));
-    Embedding table = m->emb;                // a view: the embedding path alone
+    Embedding table = m->emb;  // a view: the embedding path alone
     table.grad = m->grad_emb_path;
     if (emb_backward_opts(&table, inputs, B, m->dx, err) != 0) return -1;
     float *g = m->emb.grad;  // (V, D)
     if (m->tied) {
-        for (int64_t k = 0; k < n; k++) g[k] += m->grad_emb_path[k] + m->grad_proj_path[k];
+        for (int64_t k = 0; k < n; k++)
+            g[k] += m->grad_emb_path[k] + m->grad_proj_path[k];
     } else {
         float *gp = m->proj.weight_grad;  // (V, D)
         for (int64_t k = 0; k < n; k++) g[k] += m->grad_emb_path[k];
@@ -238,19 +291,26 @@ parameter, one gradient, and one optimizer state.
 
 The bug this prevents is real. Collect the parameters module by module,
 `list(emb.parameters()) + list(proj.parameters())`, and the tied matrix
-is in the list twice. Older PyTorch accepted such a list with a warning;
-an optimizer given it keeps *two* states for one matrix and updates it
-*twice* per step, each time with the whole gradient. Chapter 4's
-`param_list_add` now refuses a buffer it already holds, with a message
-that names both entries. `lm_double_listing_run` builds the doubled list
-by hand, bypassing that check, to measure what it would do.
+is in the list twice. PyTorch 1.13 accepts that list with a warning
+(`optimizer contains a parameter group with duplicate parameters; in
+future, this will cause an error`) and then updates the matrix *twice*
+per step, each time with the whole gradient; its state is keyed by the
+tensor, so both updates share one state whose step count advances by
+two. Build one optimizer per module, as some training scripts do, and
+the matrix also gets *two* states. Our optimizer keeps state by position
+in the list, so a doubled list would mean both bugs at once. Chapter 4's
+`param_list_add` therefore refuses a buffer it already holds, with a
+message that names both entries. `lm_double_listing_run` builds the
+doubled list by hand, bypassing that check, to measure what it would do.
 */
 
 int lm_parameters(LangModel *m, ParamList *out, EmbError *err) {
     out->n = 0;
     float *grad = m->emb.requires_grad ? m->emb.grad : NULL;  // frozen: p.grad is None
     if (param_list_add(out, "emb.weight", m->emb.weight, grad, m->emb.num_embeddings,
-                       m->emb.embedding_dim, err) != 0)
+                       m->emb.embedding_dim, err) != 0 ||
+        (m->hidden &&
+         linear_parameters(&m->hid, "hid.weight", "hid.bias", out, err) != 0))
         return -1;
     return linear_parameters(&m->proj, "proj.weight", "proj.bias", out, err);
 }
@@ -259,8 +319,12 @@ int lm_double_listing_run(OptimKind kind, const OptimOptions *o, float out_twice
                           float out_once[6], int64_t *state_twice, int64_t *state_once,
                           EmbError *err) {
     float g[6] = {1, 1, 1, 1, 1, 1};
-    Param p = {.name = "emb.weight", .data = out_twice, .grad = g, .ndim = 2,
-               .shape = {3, 2}, .numel = 6};
+    Param p = {.name = "emb.weight",
+               .data = out_twice,
+               .grad = g,
+               .ndim = 2,
+               .shape = {3, 2},
+               .numel = 6};
     ParamList twice = {.n = 2, .items = {p, p}}, once = {0};  // the bug, built by hand
     twice.items[1].name = "proj.weight";
     for (int k = 0; k < 6; k++) out_twice[k] = out_once[k] = 0.5f;
@@ -288,22 +352,26 @@ checks our accumulation against PyTorch's.
 
 void lm_zero_grad(LangModel *m) {
     emb_zero_grad(&m->emb);
-    if (!m->proj.shares_weight) linear_zero_grad(&m->proj);
+    if (m->hidden) linear_zero_grad(&m->hid);
+    if (!m->proj.shares_weight)
+        linear_zero_grad(&m->proj);
     else if (m->proj.bias_grad)
         memset(m->proj.bias_grad, 0, (size_t)m->proj.out_features * sizeof(float));
 }
 
-int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params, const int64_t *inputs,
-                  const int64_t *targets, int64_t B, double *loss, EmbError *err) {
-    lm_zero_grad(m);                                                    // zero_grad()
+int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params,
+                  const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
+                  EmbError *err) {
+    lm_zero_grad(m);                                                   // zero_grad()
     if (lm_forward(m, inputs, targets, B, loss, err) != 0) return -1;  // loss = model(x)
     if (lm_backward(m, inputs, B, err) != 0) return -1;                // loss.backward()
-    return optim_step(o, params, err);                                  // step()
+    return optim_step(o, params, err);                                 // step()
 }
 
 int lm_eval_loss(LangModel *m, const int64_t *tokens, int64_t n, double *loss,
                  EmbError *err) {
-    if (n < 2) return emb_fail(err, "a text of %lld tokens has no next token", (long long)n);
+    if (n < 2)
+        return emb_fail(err, "a text of %lld tokens has no next token", (long long)n);
     double total = 0;
     for (int64_t i = 0; i < n - 1; i += m->max_batch) {
         int64_t B = n - 1 - i < m->max_batch ? n - 1 - i : m->max_batch;
@@ -396,11 +464,32 @@ int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, in
                                                            : m->grad_proj_path;
         for (int64_t k = 0; k < n; k++) entries[k] = k;
         CheckCtx ctx = {m, inputs, targets, B};
-        *result = gradcheck_run(m->emb.weight, analytic, entries, n, check_loss, &ctx, 1e-3f,
-                                1e-4, 1e-2);
+        *result = gradcheck_run(m->emb.weight, analytic, entries, n, check_loss, &ctx,
+                                1e-3f, 1e-4, 1e-2);
     }
     free(entries);
     return rc ? -1 : 0;
+}
+
+/**
+`lm_check_parts` runs the check on the chapter's example, a tied $7 \times
+3$ model from seed 0 with a bias, on the batch `[1 2 1 4 0 5]` with
+targets `[2 1 4 5 3 1]`, for each part in turn.
+*/
+
+int lm_check_parts(GradcheckResult result[3], EmbError *err) {
+    const int64_t in[6] = {1, 2, 1, 4, 0, 5}, tgt[6] = {2, 1, 4, 5, 3, 1};
+    TorchGenerator gen;
+    LmOptions o = lm_default_options();
+    o.tied = true;
+    LangModel m;
+    rng_manual_seed(&gen, 0);
+    if (lm_init(&m, 7, 3, &o, 6, &gen, err) != 0) return -1;
+    int rc = 0;
+    for (int k = 0; k < 3 && rc == 0; k++)
+        rc = lm_gradcheck(&m, in, tgt, 6, (LmGradPart)k, &result[k], err);
+    lm_free(&m);
+    return rc;
 }
 
 /**
@@ -535,7 +624,8 @@ static int remap(const Corpus *train, const Corpus *text, int64_t *valid) {
     qsort(known + 1, (size_t)(V - 1), sizeof *known, by_word);  // <unk> stays out
     for (int64_t k = 0; k < text->vocab_size; k++) {
         WordId key = {text->words[k], 0};
-        const WordId *hit = bsearch(&key, known + 1, (size_t)(V - 1), sizeof *known, by_word);
+        const WordId *hit =
+            bsearch(&key, known + 1, (size_t)(V - 1), sizeof *known, by_word);
         id_of[k] = hit ? hit->id : CORPUS_UNK;
     }
     for (int64_t i = 0; i < text->n_tokens; i++) valid[i] = id_of[text->tokens[i]];
@@ -548,11 +638,13 @@ static int tokenise(LmCorpus *c, const Text *train, const Text *valid, int64_t m
                     EmbError *err) {
     char tpath[64], vpath[64];
     Corpus v = {0};
-    if (temp_file(train, tpath) != 0) return emb_fail(err, "cannot write a temporary file");
+    if (temp_file(train, tpath) != 0)
+        return emb_fail(err, "cannot write a temporary file");
     int rc = corpus_from_file(&c->train, tpath, max_vocab, err);
     unlink(tpath);
     if (rc != 0) return -1;
-    if (temp_file(valid, vpath) != 0) return emb_fail(err, "cannot write a temporary file");
+    if (temp_file(valid, vpath) != 0)
+        return emb_fail(err, "cannot write a temporary file");
     rc = corpus_from_file(&v, vpath, INT64_MAX, err);
     unlink(vpath);
     if (rc != 0) return -1;
@@ -567,7 +659,8 @@ int lm_corpus_load(LmCorpus *c, const char *dir, int64_t max_vocab, int64_t vali
                    EmbError *err) {
     memset(c, 0, sizeof *c);
     if (valid_every < 2)
-        return emb_fail(err, "valid_every %lld: must be at least 2", (long long)valid_every);
+        return emb_fail(err, "valid_every %lld: must be at least 2",
+                        (long long)valid_every);
     int n = 0;
     char **names = fortune_files(dir, &n);
     Text train = {0}, valid = {0};
@@ -583,8 +676,8 @@ int lm_corpus_load(LmCorpus *c, const char *dir, int64_t max_vocab, int64_t vali
             rc = emb_fail(err, "cannot read %s", path);
     }
     if (rc == 0 && valid.len == 0)
-        rc = emb_fail(err, "%s: %lld fortunes, too few for a validation text",
-                      dir, (long long)c->n_fortunes);
+        rc = emb_fail(err, "%s: %lld fortunes, too few for a validation text", dir,
+                      (long long)c->n_fortunes);
     if (rc == 0) rc = tokenise(c, &train, &valid, max_vocab, err);
     c->n_files = n;
     for (int i = 0; i < n; i++) free(names[i]);
@@ -656,7 +749,8 @@ static void add_path_norms(const LangModel *m, LmRunLog *log) {
 // Evaluation number k, after step: the loss on each split's first tokens.
 static int evaluate(LangModel *m, const LmCorpus *c, const LmRunConfig *cfg, int k,
                     int64_t step, LmRunLog *log, EmbError *err) {
-    int64_t nt = c->train.n_tokens < cfg->eval_tokens ? c->train.n_tokens : cfg->eval_tokens;
+    int64_t nt =
+        c->train.n_tokens < cfg->eval_tokens ? c->train.n_tokens : cfg->eval_tokens;
     int64_t nv = c->n_valid < cfg->eval_tokens ? c->n_valid : cfg->eval_tokens;
     log->eval_step[k] = step;
     return lm_eval_loss(m, c->train.tokens, nt, &log->train_loss[k], err) ||
@@ -668,12 +762,13 @@ static int run_setup(const LmCorpus *c, const LmRunConfig *cfg, LangModel *m,
                      ParamList *params, Optimizer *opt, EmbError *err) {
     TorchGenerator gen;
     LmOptions o = lm_default_options();
-    o.tied = cfg->tied, o.bias = cfg->bias;
+    o.tied = cfg->tied, o.bias = cfg->bias, o.hidden = cfg->hidden;
     OptimOptions oo = optim_defaults(cfg->optimizer);
     oo.lr = cfg->lr;
     rng_manual_seed(&gen, cfg->seed);
     int64_t B = cfg->batch > 256 ? cfg->batch : 256;  // evaluation reads 256 at a time
     if (lm_init(m, c->train.vocab_size, cfg->D, &o, B, &gen, err) != 0) return -1;
+    if (cfg->init_range > 0) lm_init_uniform(m, cfg->init_range, &gen);
     if (lm_parameters(m, params, err) == 0 &&
         optim_init(opt, cfg->optimizer, &oo, params, err) == 0)
         return 0;
@@ -697,7 +792,8 @@ int lm_run(const LmCorpus *c, const LmRunConfig *cfg, LmRunLog *log, EmbError *e
         if (rc == 0 && !isfinite(log->batch_loss[s]))
             rc = emb_fail(err, "step %lld: the loss is %g; try a smaller --lr",
                           (long long)s + 1, log->batch_loss[s]);
-        log->rows_with_grad[s] = grad_rows_nonzero(m.emb.grad, m.emb.num_embeddings, cfg->D);
+        log->rows_with_grad[s] =
+            grad_rows_nonzero(m.emb.grad, m.emb.num_embeddings, cfg->D);
         log->rows_looked_up[s] = emb_rows_touched(&m.emb, in, B);
         add_path_norms(&m, log);
         if (rc == 0 && ((s + 1) % cfg->eval_every == 0 || s + 1 == cfg->steps))
@@ -708,3 +804,667 @@ int lm_run(const LmCorpus *c, const LmRunConfig *cfg, LmRunLog *log, EmbError *e
     free(in);
     return rc ? -1 : 0;
 }
+
+/**
+Two small runs serve the figures and the text. `lm_train_snapshots`
+trains a tied table of $D = 2$ on chapter 2's grammar corpus and keeps
+snapshots for the trajectory figure. `lm_padding_demo` rebuilds the
+reference case `model/tied-padding` from its seed: our initialization is
+PyTorch's to the bit, so these are the same numbers PyTorch computed.
+*/
+
+int lm_train_snapshots(const Corpus *c, int64_t steps, int64_t batch, double lr,
+                       uint64_t seed, Snapshots *s, EmbError *err) {
+    TorchGenerator gen, batches;
+    LmOptions o = lm_default_options();
+    o.tied = true;
+    OptimOptions oo = optim_defaults(OPTIM_SGD);
+    oo.lr = lr;
+    LangModel m;
+    ParamList params;
+    Optimizer opt = {0};
+    int64_t *in = malloc((size_t)batch * 2 * sizeof *in), *tgt = in + batch;
+    rng_manual_seed(&gen, seed);
+    rng_manual_seed(&batches, seed + 1);
+    if (!in || lm_init(&m, c->vocab_size, 2, &o, batch, &gen, err) != 0)
+        return free(in), in ? -1 : emb_fail(err, "out of memory");
+    int rc =
+        lm_parameters(&m, &params, err) || optim_init(&opt, OPTIM_SGD, &oo, &params, err);
+    for (int64_t step = 0; rc == 0 && step <= steps; step++) {
+        snapshots_take(s, step, m.emb.weight);
+        if (step == steps) break;
+        double loss;
+        ntm_sample_batch(&batches, c->tokens, c->n_tokens, batch, in, tgt);
+        rc = lm_train_step(&m, &opt, &params, in, tgt, batch, &loss, err);
+    }
+    optim_free(&opt);
+    lm_free(&m);
+    free(in);
+    return rc ? -1 : 0;
+}
+
+int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4],
+                    EmbError *err) {
+    const int64_t in[4] = {0, 1, 0, 2}, tgt[4] = {1, 0, 2, 3};
+    TorchGenerator gen;
+    LmOptions o = lm_default_options();
+    o.emb.has_padding_idx = true, o.emb.padding_idx = 0;
+    o.tied = true, o.bias = false;
+    OptimOptions oo = optim_defaults(OPTIM_SGD);
+    oo.lr = 0.5;
+    LangModel m;
+    ParamList params;
+    Optimizer opt = {0};
+    double loss;
+    rng_manual_seed(&gen, 1770);
+    if (lm_init(&m, 7, 4, &o, 4, &gen, err) != 0) return -1;
+    int rc = lm_parameters(&m, &params, err) ||
+             optim_init(&opt, OPTIM_SGD, &oo, &params, err) ||
+             lm_train_step(&m, &opt, &params, in, tgt, 4, &loss, err);
+    memcpy(emb_path, m.grad_emb_path, 4 * sizeof(float));  // row 0: the padding row
+    memcpy(proj_path, m.grad_proj_path, 4 * sizeof(float));
+    memcpy(after, m.emb.weight, 4 * sizeof(float));
+    optim_free(&opt);
+    lm_free(&m);
+    return rc ? -1 : 0;
+}
+
+/**
+`lm_initial_loss` measures what the initialization alone does: the loss
+of a model that has not been trained, tied or untied, from PyTorch's
+$N(0, 1)$ table (range 0) or from the uniform one.
+*/
+
+int lm_initial_loss(int64_t V, int64_t D, bool tied, double range, const int64_t *tokens,
+                    int64_t n, double *loss, EmbError *err) {
+    TorchGenerator gen;
+    LmOptions o = lm_default_options();
+    o.tied = tied;
+    LangModel m;
+    rng_manual_seed(&gen, 0);
+    if (lm_init(&m, V, D, &o, 256, &gen, err) != 0) return -1;
+    if (range > 0) lm_init_uniform(&m, range, &gen);
+    int rc = lm_eval_loss(&m, tokens, n, loss, err);
+    lm_free(&m);
+    return rc;
+}
+
+/**
+## The program
+
+The program loads the fortunes, trains the tied and the untied model for
+every embedding size of `--dims` and every seed, and runs the small
+demonstrations. Its defaults are the reduced run `make chapter5` makes
+in a few seconds; `make experiment5` runs the full experiment with the
+options in `experiments/ch05/COMMAND`. Both write the same files.
+*/
+
+#ifndef EMB_LIBRARY
+
+#include <ctype.h>
+#include <stdarg.h>
+
+#include "../src/cli.h"
+
+typedef struct Options {
+    int64_t steps, batch, vocab, seeds, eval_every, eval_tokens, *dims, n_dims, *layers,
+        n_layers, valid_every, train_tokens;
+    double lr, init_range;
+    const char *fortunes, *out;
+} Options;
+
+static void usage(FILE *f) {
+    fprintf(
+        f,
+        "usage: ch05 [options]\n\n"
+        "Trains a tied and an untied next-token model on the fortunes package's\n"
+        "English text and writes TSV files and values.tsv.\n\n"
+        "  --dims D,D...     embedding sizes, default 16\n"
+        "  --layers L,L...   hidden layers, 0 or 1, default 0,1\n"
+        "  --seeds N         seeds 0..N-1 per size and tie, default 3\n"
+        "  --steps N         Adam steps per run, default 120\n"
+        "  --batch B         positions per step, default 32\n"
+        "  --lr LR           Adam's learning rate, default 0.01\n"
+        "  --init-range R    uniform init in [-R, R]; 0: PyTorch's N(0, 1), default 0.1\n"
+        "  --vocab V         vocabulary with <unk>, default 1000\n"
+        "  --eval-every N    steps between evaluations, default 40\n"
+        "  --eval-tokens N   tokens of each split evaluated, default 1000\n"
+        "  --valid-every N   every N-th fortune is validation text, default 10\n"
+        "  --train-tokens N  train on the first N tokens only, default all\n"
+        "  --fortunes DIR    default " LM_FORTUNES_DIR
+        "\n"
+        "  --out DIR         default build/ch05\n");
+}
+
+static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
+    static int64_t dim16 = 16, both[2] = {0, 1};
+    *o = (Options){.steps = 120, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 40,
+                   .eval_tokens = 1000, .dims = &dim16, .n_dims = 1, .layers = both,
+                   .n_layers = 2, .valid_every = 10, .lr = 0.01, .init_range = 0.1,
+                   .fortunes = LM_FORTUNES_DIR, .out = "build/ch05"};
+    for (int a = 1; a < argc; a++) {
+        const char *name = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
+        if (!strcmp(name, "--help") || !strcmp(name, "-h")) return 1;
+        if (!val) return emb_fail(err, "%s: missing value (see --help)", name);
+        a++;
+        int64_t *n = !strcmp(name, "--steps")          ? &o->steps
+                     : !strcmp(name, "--batch")        ? &o->batch
+                     : !strcmp(name, "--vocab")        ? &o->vocab
+                     : !strcmp(name, "--seeds")        ? &o->seeds
+                     : !strcmp(name, "--eval-every")   ? &o->eval_every
+                     : !strcmp(name, "--eval-tokens")  ? &o->eval_tokens
+                     : !strcmp(name, "--valid-every")  ? &o->valid_every
+                     : !strcmp(name, "--train-tokens") ? &o->train_tokens
+                                                       : NULL;
+        int rc = 0;
+        if (n)
+            rc = cli_int64(name, val, n == &o->vocab || n == &o->valid_every ? 2 : 1,
+                           n == &o->train_tokens ? INT64_MAX : 1000000, n, err);
+        else if (!strcmp(name, "--lr"))
+            rc = cli_double(name, val, 1e-6, 10, &o->lr, err);
+        else if (!strcmp(name, "--init-range"))
+            rc = cli_double(name, val, 0, 10, &o->init_range, err);
+        else if (!strcmp(name, "--dims"))
+            rc = cli_int64_list(name, val, &o->dims, &o->n_dims, err);
+        else if (!strcmp(name, "--layers"))
+            rc = cli_int64_list(name, val, &o->layers, &o->n_layers, err);
+        else if (!strcmp(name, "--fortunes"))
+            o->fortunes = val;
+        else if (!strcmp(name, "--out"))
+            o->out = val;
+        else
+            return emb_fail(err, "unknown option '%s' (see --help)", name);
+        if (rc != 0) return -1;
+    }
+    for (int64_t i = 0; i < o->n_dims; i++)
+        if (o->dims[i] < 1 || o->dims[i] > 4096)
+            return emb_fail(err, "--dims: %lld is not in [1, 4096]",
+                            (long long)o->dims[i]);
+    for (int64_t i = 0; i < o->n_layers; i++)
+        if (o->layers[i] != 0 && o->layers[i] != 1)
+            return emb_fail(err, "--layers: %lld is not 0 or 1", (long long)o->layers[i]);
+    if (o->n_dims < 1 || o->n_layers < 1)
+        return emb_fail(err, "--dims, --layers: give at least one value");
+    return 0;
+}
+
+// values.tsv: "key<TAB>value".
+static void value(FILE *f, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void value(FILE *f, const char *key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(f, "%s\t", key);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    va_end(ap);
+}
+
+// A model variant: size dims[v / n_layers], hidden layers layers[v % n_layers].
+#define DIM(op, v)    ((op)->dims[(v) / (op)->n_layers])
+#define LAYERS(op, v) ((op)->layers[(v) % (op)->n_layers])
+// The log of variant v, tie t, seed s.
+#define LOG(op, logs, v, t, s) (&(logs)[((v)*2 + (t)) * (op)->seeds + (s)])
+
+static int run_all(const Options *op, const LmCorpus *c, LmRunLog *logs, EmbError *err) {
+    for (int64_t v = 0; v < op->n_dims * op->n_layers; v++)
+        for (int t = 0; t < 2; t++)
+            for (int64_t s = 0; s < op->seeds; s++) {
+                LmRunConfig cfg = {DIM(op, v),     op->steps,          op->batch,
+                                   op->eval_every, op->eval_tokens,    t,
+                                   true,           LAYERS(op, v) == 1, OPTIM_ADAM,
+                                   op->lr,         (uint64_t)s,        (uint64_t)s + 1000,
+                                   op->init_range};
+                LmRunLog *log = LOG(op, logs, v, t, s);
+                if (lm_run_log_init(log, c->train.vocab_size, op->steps, op->eval_every,
+                                    err) != 0 ||
+                    lm_run(c, &cfg, log, err) != 0)
+                    return -1;
+                printf("D=%lld layers=%lld %s seed %lld: validation loss %.3f\n",
+                       (long long)cfg.D, (long long)LAYERS(op, v), t ? "tied" : "untied",
+                       (long long)s, log->valid_loss[log->n_evals - 1]);
+            }
+    return 0;
+}
+
+// Mean, smallest and largest of loss k over the seeds of (d, t); exp if ppl.
+static void over_seeds(const Options *op, const LmRunLog *logs, int64_t d, int t, int k,
+                       bool valid, double out[3]) {
+    out[0] = 0, out[1] = INFINITY, out[2] = -INFINITY;
+    for (int64_t s = 0; s < op->seeds; s++) {
+        const LmRunLog *l = LOG(op, logs, d, t, s);
+        double x = valid ? l->valid_loss[k] : l->train_loss[k];
+        out[0] += x / (double)op->seeds, out[1] = fmin(out[1], x),
+                                         out[2] = fmax(out[2], x);
+    }
+}
+
+// loss.tsv: per evaluation, mean/min/max over seeds of both losses, every run.
+static int write_loss(const Options *op, const LmRunLog *logs, FILE *values,
+                      EmbError *err) {
+    static const char *const tie[2] = {"untied", "tied"}, *const split[2] = {"train",
+                                                                             "valid"};
+    OutFile f;
+    if (outfile_open(&f, op->out, "loss.tsv", err) != 0) return -1;
+    fprintf(f.f, "step");
+    for (int64_t d = 0; d < op->n_dims * op->n_layers; d++)
+        for (int t = 0; t < 2; t++)
+            for (int v = 0; v < 2; v++)
+                fprintf(f.f, "\tD=%lld layers=%lld %s %s\tmin\tmax",
+                        (long long)DIM(op, d), (long long)LAYERS(op, d), tie[t],
+                        split[v]);
+    for (int k = 0; k < logs[0].n_evals; k++) {
+        fprintf(f.f, "\n%lld", (long long)logs[0].eval_step[k]);
+        for (int64_t d = 0; d < op->n_dims * op->n_layers; d++)
+            for (int t = 0; t < 2; t++)
+                for (int v = 0; v < 2; v++) {
+                    double x[3];
+                    over_seeds(op, logs, d, t, k, v, x);
+                    fprintf(f.f, "\t%.5f\t%.5f\t%.5f", x[0], x[1], x[2]);
+                    if (k + 1 < logs[0].n_evals) continue;
+                    char key[64];
+                    int n = snprintf(key, sizeof key, "d%lld.l%lld.%s.%s_ppl",
+                                     (long long)DIM(op, d), (long long)LAYERS(op, d),
+                                     tie[t], split[v]);
+                    value(values, key, "%.1f", exp(x[0]));
+                    snprintf(key + n, sizeof key - (size_t)n, "_min");
+                    value(values, key, "%.1f", exp(x[1]));
+                    snprintf(key + n, sizeof key - (size_t)n, "_max");
+                    value(values, key, "%.1f", exp(x[2]));
+                }
+    }
+    fprintf(f.f, "\n");
+    return outfile_commit(&f, err);
+}
+
+// rows.tsv (rows with a gradient per step) and split.tsv (each path's mean
+// row norm by frequency rank), from the first size's seed-0 runs.
+static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs,
+                      FILE *values, EmbError *err) {
+    const LmRunLog *u = LOG(op, logs, 0, 0, 0), *t = LOG(op, logs, 0, 1, 0);
+    OutFile f, g;
+    double looked = 0, untied = 0, tied = 0;
+    if (outfile_open(&f, op->out, "rows.tsv", err) != 0) return -1;
+    fprintf(f.f, "step\tlooked up\tuntied\ttied\n");
+    for (int64_t s = 0; s < op->steps; s++) {
+        fprintf(f.f, "%lld\t%lld\t%lld\t%lld\n", (long long)s + 1,
+                (long long)t->rows_looked_up[s], (long long)u->rows_with_grad[s],
+                (long long)t->rows_with_grad[s]);
+        looked += (double)t->rows_looked_up[s] / (double)op->steps;
+        untied += (double)u->rows_with_grad[s] / (double)op->steps;
+        tied += (double)t->rows_with_grad[s] / (double)op->steps;
+    }
+    value(values, "rows.looked", "%.1f", looked);
+    value(values, "rows.untied", "%.1f", untied);
+    value(values, "rows.tied", "%.1f", tied);
+    value(values, "rows.v", "%lld", (long long)c->train.vocab_size);
+    if (outfile_commit(&f, err) != 0 || outfile_open(&g, op->out, "split.tsv", err) != 0)
+        return -1;
+    fprintf(g.f, "rank\tword\tcount\tembedding path\tprojection path\n");
+    for (int64_t v = 0; v < c->train.vocab_size; v++)
+        fprintf(g.f, "%lld\t%s\t%lld\t%.6g\t%.6g\n", (long long)v, c->train.words[v],
+                (long long)c->train.counts[v], t->emb_path_norm[v], t->proj_path_norm[v]);
+    return outfile_commit(&g, err);
+}
+
+// The padding row, the doubled parameter list and the gradient check.
+static int demos(FILE *values, EmbError *err) {
+    float e[4], p[4], after[4], twice[6], once[6];
+    int64_t st2, st1;
+    if (lm_padding_demo(e, p, after, err) != 0) return -1;
+    value(values, "pad.emb_path", "%g",
+          fabs(e[0]) + fabs(e[1]) + fabs(e[2]) + fabs(e[3]));
+    value(values, "pad.proj_path", "[%.4f, %.4f, %.4f, %.4f]", p[0], p[1], p[2], p[3]);
+    value(values, "pad.after", "[%.4f, %.4f, %.4f, %.4f]", after[0], after[1], after[2],
+          after[3]);
+    for (int k = 0; k < 2; k++) {
+        OptimKind kind = k ? OPTIM_ADAM : OPTIM_SGD;
+        OptimOptions o = optim_defaults(kind);
+        o.lr = 0.1;
+        char key[64];
+        if (lm_double_listing_run(kind, &o, twice, once, &st2, &st1, err) != 0) return -1;
+        snprintf(key, sizeof key, "double.%s.", k ? "adam" : "sgd");
+        size_t n = strlen(key);
+        value(values, strcat(key, "twice"), "%.4f", twice[0]);
+        key[n] = '\0', value(values, strcat(key, "once"), "%.4f", once[0]);
+        key[n] = '\0', value(values, strcat(key, "state_twice"), "%lld", (long long)st2);
+        key[n] = '\0', value(values, strcat(key, "state_once"), "%lld", (long long)st1);
+    }
+    static const char *const part[3] = {"sum", "emb_path", "proj_path"};
+    GradcheckResult r[3];
+    if (lm_check_parts(r, err) != 0) return -1;
+    for (int k = 0; k < 3; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "check.%s", part[k]);
+        value(values, key, "%.1e", r[k].max_abs_err);
+        printf("gradient check, %-9s max abs err %.1e: %s\n", part[k], r[k].max_abs_err,
+               r[k].passed ? "passed" : "FAILED");
+    }
+    return 0;
+}
+
+// memory.tsv: parameters and Adam's bytes, tied and untied, for real sizes.
+static int write_memory(const Options *op, int64_t V, FILE *values, EmbError *err) {
+    static const struct {
+        const char *name, *key;
+        int64_t V, D;
+    } SIZES[] = {{"word-language-model, WikiText-2", "wlm", 33278, 650},
+                 {"BERT-base", "bert", 30522, 768},
+                 {"GPT-2", "gpt2", 50257, 768}};
+    OutFile f;
+    if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
+    fprintf(f.f,
+            "model\tV\tD\tuntied params\ttied params\tsaved\tuntied Adam bytes\ttied "
+            "Adam bytes\n");
+    for (int i = -1; i < 3; i++) {
+        int64_t v = i < 0 ? V : SIZES[i].V, d = i < 0 ? op->dims[0] : SIZES[i].D;
+        const char *key = i < 0 ? "book" : SIZES[i].key;
+        int64_t pu = lm_param_count(v, d, false, false),
+                pt = lm_param_count(v, d, true, false);
+        int64_t bu = lm_adam_bytes(v, d, false, false),
+                bt = lm_adam_bytes(v, d, true, false);
+        fprintf(f.f, "%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n",
+                i < 0 ? "this chapter" : SIZES[i].name, (long long)v, (long long)d,
+                (long long)pu, (long long)pt, (long long)(pu - pt), (long long)bu,
+                (long long)bt);
+        char k[64];
+        snprintf(k, sizeof k, "memory.%s.untied_mb", key);
+        value(values, k, "%.0f", (double)bu / 1e6);
+        snprintf(k, sizeof k, "memory.%s.tied_mb", key);
+        value(values, k, "%.0f", (double)bt / 1e6);
+    }
+    return outfile_commit(&f, err);
+}
+
+// The 2-D tied table on chapter 2's corpus: trajectory.tsv, categories.tsv.
+static int write_trajectory(const Options *op, FILE *values, EmbError *err) {
+    Corpus g = {0};
+    Snapshots s = {0};
+    int rc = corpus_builtin(&g, 0, 2000, err) ||
+             snapshots_init(&s, g.vocab_size, 2, 40, 1000, err) ||
+             lm_train_snapshots(&g, 1000, 32, 0.5, 0, &s, err);
+    RowLabels labels = {(const char *const *)g.words, g.category, g.category_names,
+                        g.n_categories};
+    if (rc == 0) rc = snapshots_write(&s, op->out, &labels, false, err);
+    if (rc == 0) {
+        const float *first = s.rows, *last = s.rows + (int64_t)s.n * g.vocab_size * 2;
+        value(values, "unk.count", "%lld", (long long)g.counts[CORPUS_UNK]);
+        value(values, "unk.moved", "%.2f", hypot(last[0] - first[0], last[1] - first[1]));
+    }
+    snapshots_free(&s);
+    corpus_free(&g);
+    return rc ? -1 : 0;
+}
+
+// The validation loss before training, tied and untied, under PyTorch's
+// N(0, 1) initialization and under the uniform one (bare model, seed 0).
+static int init_losses(const Options *op, const LmCorpus *c, FILE *values,
+                       EmbError *err) {
+    int64_t n = c->n_valid < op->eval_tokens ? c->n_valid : op->eval_tokens;
+    for (int k = 0; k < 4; k++) {
+        double loss;
+        char key[64];
+        if (lm_initial_loss(c->train.vocab_size, op->dims[0], k % 2, k < 2 ? 0 : 0.1,
+                            c->valid, n, &loss, err) != 0)
+            return -1;
+        snprintf(key, sizeof key, "init.%s.%s", k < 2 ? "normal" : "uniform",
+                 k % 2 ? "tied" : "untied");
+        value(values, key, "%.1f", loss);
+    }
+    return 0;
+}
+
+static int run_chapter(const Options *op, EmbError *err) {
+    LmCorpus c;
+    OutFile values = {0};
+    int64_t n = op->n_dims * op->n_layers * 2 * op->seeds;
+    LmRunLog *logs = calloc((size_t)n, sizeof *logs);
+    if (!logs || lm_corpus_load(&c, op->fortunes, op->vocab, op->valid_every, err) != 0)
+        return free(logs), logs ? -1 : emb_fail(err, "out of memory");
+    if (op->train_tokens > 1 && op->train_tokens < c.train.n_tokens)
+        c.train.n_tokens = op->train_tokens;  // the vocabulary is still the whole text's
+    printf(
+        "fortunes: %d files, %lld fortunes; training text %lld words, validation %lld, "
+        "vocabulary %lld\n",
+        c.n_files, (long long)c.n_fortunes, (long long)c.train.n_tokens,
+        (long long)c.n_valid, (long long)c.train.vocab_size);
+    int rc = outfile_open(&values, op->out, "values.tsv", err) ||
+             run_all(op, &c, logs, err) || write_loss(op, logs, values.f, err) ||
+             write_rows(op, &c, logs, values.f, err) || demos(values.f, err) ||
+             write_memory(op, c.train.vocab_size, values.f, err) ||
+             write_trajectory(op, values.f, err) || init_losses(op, &c, values.f, err);
+    if (rc == 0)
+        rc = outfile_commit(&values, err);
+    else if (values.f)
+        outfile_abort(&values);
+    for (int64_t i = 0; i < n; i++) lm_run_log_free(&logs[i]);
+    free(logs);
+    lm_corpus_free(&c);
+    return rc ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+    Options op;
+    EmbError err;
+    int parsed = parse_options(argc, argv, &op, &err);
+    if (parsed == 1) usage(stdout);
+    if (parsed == 1) return 0;
+    if (parsed != 0 || cli_make_dir(op.out, &err) != 0 || run_chapter(&op, &err) != 0) {
+        fprintf(stderr, "ch05: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+#endif  // EMB_LIBRARY
+
+/**
+## Running it
+
+`make chapter5` runs the reduced experiment: a vocabulary of
+{{rows.v}} words, $D = 16$, the bare model and the one with a hidden
+layer, tied and untied, three seeds each, a few hundred Adam steps. The
+numbers in this section come from that run, unless they are marked as
+coming from the full experiment (`make experiment5`, whose results are
+committed in `experiments/ch05/`).
+
+### Every row, every step
+
+![Rows with a non-zero gradient per step.](fig-rows.png)
+
+A batch of 32 positions looks up {{rows.looked}} distinct words on
+average. The untied table's gradient has exactly those rows
+({{rows.untied}} per step); the tied table's has all {{rows.tied}} of
+its {{rows.v}} rows at every step. Every optimizer of chapter 4 then
+updates every row. This is the first practical consequence of tying: a
+tied table is a dense parameter, and chapter 6's sparse gradients buy
+nothing for it (PyTorch, given `sparse=True` and a tie, accumulates both
+paths into one dense gradient; `SparseAdam` then refuses it).
+
+### Where the gradient comes from
+
+![Each path's share of a tied row's gradient, by frequency rank.](fig-split.png)
+
+The figure shows, for each row of a tied table, the mean norm of its
+gradient along each path, rows in order of frequency. The embedding path
+is large for frequent words and falls off with rank: a word that is
+rarely looked up rarely receives it. The projection path falls off much
+less, because every row is scored at every position, and for the rare
+words it is the larger of the two. That is the argument of Press and
+Wolf for tying: in an untied model the input row of a rare word learns
+only from its few occurrences, while tied it also learns, at every step,
+from the output side.
+
+The same can be seen on chapter 2's grammar corpus with $D = 2$:
+
+![A tied 2-D table during training.](fig-trajectories.png)
+
+`<unk>` occurs {{unk.count}} times in that corpus and is never looked up,
+so an untied table would leave its row where it was drawn. Tied, the
+output role moves it {{unk.moved}} units: its score is pushed down at every
+step, because it is never the next word.
+
+### The gradient check
+
+With the tied $7 \times 3$ table of the program, the sum of the two
+paths matches the finite differences to {{check.sum}}; the embedding path
+alone is off by up to {{check.emb_path}} and the projection path alone by
+{{check.proj_path}}. Each part is a real gradient, of a different
+function (the loss with the other role's weight held fixed); only the
+sum is the gradient of the tied model.
+
+### The padding row moves
+
+The reference case `model/tied-padding` (`padding_idx=0`, a zero row at
+the start) rebuilt from its seed: after one step the padding row's
+embedding-path gradient is {{pad.emb_path}}, as `padding_idx` promises,
+but its projection-path gradient is {{pad.proj_path}}, and after one SGD
+step at `lr=0.5` the padding row is {{pad.after}}, the numbers PyTorch
+computes for the same case. `padding_idx` only stops the embedding
+path; the padding token is still a class the model scores, and its score
+is pushed down at every position. A model that ties and pads therefore
+gets a non-zero vector for every padding position: it must mask those
+positions (as the attention masks of transformer models do), not rely on
+the row being zero.
+
+### Two states for one matrix
+
+Listed twice (and given two states, as our optimizer would), a tied
+$3 \times 2$ table at 0.5 with a gradient of ones takes two updates per
+step: one SGD step at `lr=0.1` takes it to
+{{double.sgd.twice}} instead of {{double.sgd.once}}, and one Adam step to
+{{double.adam.twice}} instead of {{double.adam.once}}, with
+{{double.adam.state_twice}} bytes of state instead of
+{{double.adam.state_once}}. For a table of GPT-2's size that is an extra
+309 MB of Adam state and a learning rate silently doubled.
+
+### max_norm with a tied table
+
+`max_norm` renormalises rows in place in the forward pass. Tied, those
+rows are also the projection's. In the order our model runs (look up,
+then project) this is well defined: the projection scores with the
+renormalised rows, and the reference case `model/tied-max-norm` checks
+that our numbers are PyTorch's. PyTorch fails only when the projection has
+read the weight *before* a later lookup renormalises it within the same
+backward pass, for example a second lookup after the projection
+(`proj(emb(x)); emb(y)`): the saved weight has changed, and backward
+stops with `one of the variables needed for gradient computation has
+been modified by an inplace operation` (checked on torch 1.13). Our
+model makes one lookup per forward pass, before its projection, and one
+backward pass per forward pass, so that order cannot arise; we reproduce
+PyTorch's numbers where PyTorch has numbers and have no error to
+reproduce. A model that needs several lookups per backward pass should
+renormalise the table once, before the forward pass, outside the lookup.
+
+### Parameters and memory
+
+Tying saves $VD$ parameters: 38,597,376 for GPT-2's $50257 \times 768$
+table. With Adam, a parameter costs 16 bytes (weight, gradient, two
+moments), so the two matrices of GPT-2's embedding and output layer take
+{{memory.gpt2.untied_mb}} MB untied and {{memory.gpt2.tied_mb}} MB tied;
+BERT-base's $30522 \times 768$ {{memory.bert.untied_mb}} and
+{{memory.bert.tied_mb}} MB; and the word-language-model's WikiText-2
+model with 650 dimensions, $33278 \times 650$, {{memory.wlm.untied_mb}}
+and {{memory.wlm.tied_mb}} MB (`memory.tsv`).
+
+### Tied against untied on real text
+
+First, the initialization. PyTorch's default draws the table from
+$N(0, 1)$. Untied, that is harmless; tied, the score of word $v$ after
+word $t$ is $w_v \cdot w_t$, a sum of $D$ products of unit variance, and
+the current word's own score is $\lVert w_t \rVert^2 \approx D$. Before
+any training the validation loss of the bare model with $D = 16$ is
+{{init.normal.untied}} nats untied and {{init.normal.tied}} tied: the
+tied model starts out confidently predicting that every word repeats.
+With the word-language-model's initialization, uniform in $[-0.1, 0.1]$,
+both start at {{init.uniform.untied}} and {{init.uniform.tied}} nats
+($\ln V$). Every run below uses it.
+
+![Training and validation loss, tied and untied (this run).](fig-loss.png)
+
+In this run, after a few hundred steps, the bare model's validation
+perplexity is {{d16.l0.untied.valid_ppl}} untied (seeds from
+{{d16.l0.untied.valid_ppl_min}} to {{d16.l0.untied.valid_ppl_max}}) and
+{{d16.l0.tied.valid_ppl}} tied ({{d16.l0.tied.valid_ppl_min}} to
+{{d16.l0.tied.valid_ppl_max}}): tying *hurts*, by far more than the seeds
+spread. The reason is in the formula: without a layer in between, the
+tied model's score of $v$ after $t$ is $w_v \cdot w_t$, which is also the
+score of $t$ after $v$, and every word scores itself $\lVert w_t
+\rVert^2$. A bigram model whose table must be symmetric cannot say that
+"of" follows "one" but "one" does not follow "of". (The suite checks the
+symmetry bit for bit.) With the hidden layer the scores are $w_v \cdot
+\tanh(H w_t + c)$, no longer symmetric, and the two models are close:
+{{d16.l1.untied.valid_ppl}} untied ({{d16.l1.untied.valid_ppl_min}} to
+{{d16.l1.untied.valid_ppl_max}}) and {{d16.l1.tied.valid_ppl}} tied
+({{d16.l1.tied.valid_ppl_min}} to {{d16.l1.tied.valid_ppl_max}}).
+*/
+
+/**
+### The full experiment
+
+EXPERIMENT
+
+## What PyTorch does
+
+* `proj.weight = emb.weight` registers the same `Parameter` in both
+  modules. `model.parameters()` and `named_parameters()` yield it once
+  (under the first name, `emb.weight`); `list(emb.parameters()) +
+  list(proj.parameters())` yields it twice, and an optimizer built from
+  that list keeps two states for it.
+* Autograd adds the two paths' gradients before accumulating into
+  `.grad`, so the tied gradient is the float32 sum of the two parts; the
+  conformance runner checks every tied case (`model/tied-*`: SGD, Adam
+  with and without `amsgrad`, AdamW, with and without a bias, with
+  padding, with `max_norm`, without `zero_grad`) against PyTorch 1.13.
+* With `sparse=True` and a tie, the embedding's sparse gradient and the
+  projection's dense one are accumulated into one dense `.grad`
+  (chapter 6 checks `model/tied-sparse-sgd`).
+* `nn.Linear(D, V)` draws its weight in the constructor even if it is
+  tied right after, so tying does not change any later random draw; we
+  do the same.
+* Where we differ: nowhere in the numbers of a correct model. Our
+  `param_list_add` refuses a buffer listed twice, where PyTorch 1.13's
+  optimizers accept it with a warning, update it twice per step and keep
+  one state for it.
+
+## Summary
+
+* Tying makes the output projection's weight *and gradient* the table's
+  buffers; the table's gradient must exist before the tie and never be
+  replaced.
+* The tied gradient is the sum of the embedding path (a scatter-add into
+  the looked-up rows) and the projection path (dense: every row, every
+  step); only the sum passes the gradient check.
+* A tied table has one parameter and one optimizer state; listed twice it
+  gets two states and two updates per step, which the book's parameter
+  list refuses.
+* `zero_grad` clears both paths at once; forgetting it corrupts every
+  row. `padding_idx` stops only the embedding path: a tied padding row
+  moves.
+* `max_norm` renormalises the shared rows before the projection reads
+  them; PyTorch fails only when the projection read them first.
+* Tying saves $VD$ parameters (38,597,376 for GPT-2) and, with Adam,
+  $16VD$ bytes.
+* With PyTorch's default $N(0, 1)$ initialization a tied model starts
+  with logits of size $D$; tied models need a small initialization. With
+  no layer between lookup and projection, tying forces symmetric scores
+  and hurts; with a layer, see the full experiment.
+
+## Exercises
+
+1. Predict, then check in Lab 5: how many rows of a tied table with
+   $V = 50$ get a gradient from a batch of 5 distinct words? With
+   `bias=False`?
+2. Write `lm_tie` with its two checks (Lab 5 grades it). Why must the
+   table's gradient exist before the tie?
+3. Write `lm_backward` (Lab 5 grades it). Why add the two paths first and
+   then add their sum, and not each into `.grad` in turn?
+4. Show that for the bare tied model the score matrix $W W^\top$ is
+   symmetric and that the diagonal dominates when the rows are long.
+   What does that predict for the most frequent bigram "of the"?
+5. Tie a table of $V = 10^5$, $D = 256$ and train it with Adam. How many
+   bytes does the optimizer state take, tied and untied? How many rows
+   does each step update?
+6. Run `build/bin/ch05 --init-range 0` (PyTorch's default
+   initialization). What happens to the tied runs, and why?
+*/

@@ -24,6 +24,7 @@
 
 #include "04-optimizers.h"
 #include "../src/corpus.h"
+#include "../src/snapshots.h"
 
 /* --- the model ------------------------------------------------------------- */
 
@@ -33,14 +34,18 @@ typedef struct LmOptions {
     EmbeddingOptions emb;  // start from emb_default_options()
     bool tied;             // proj.weight = emb.weight
     bool bias;             // nn.Linear(D, V, bias=bias)
+    bool hidden;           // a layer tanh(nn.Linear(D, D)) between lookup and projection
 } LmOptions;
 
 typedef struct LangModel {
-    Embedding emb;          // (V, D): the input table (and, tied, the output one)
-    Linear proj;            // D -> V; tied: weight and weight_grad are emb's
-    bool tied;
+    Embedding emb;  // (V, D): the input table (and, tied, the output one)
+    Linear hid;     // D -> D, or all zero without the hidden layer
+    Linear proj;    // D -> V; tied: weight and weight_grad are emb's
+    bool tied, hidden;
     int64_t max_batch;      // rows of the scratch buffers
     float *x;               // (max_batch, D): looked-up rows
+    float *a;               // (max_batch, D): tanh(hid(x)), with the hidden layer
+    float *da;              // (max_batch, D): its gradient
     float *logits;          // (max_batch, V)
     float *dlogits;         // (max_batch, V)
     float *dx;              // (max_batch, D)
@@ -51,13 +56,19 @@ typedef struct LangModel {
 // LmOptions with PyTorch's defaults: untied, with a bias, no table options.
 LmOptions lm_default_options(void);
 
-// torch.manual_seed(seed); nn.Embedding(V, D, **emb); nn.Linear(D, V,
-// bias=bias); then, if tied, proj.weight = emb.weight. The projection's
+// torch.manual_seed(seed); nn.Embedding(V, D, **emb); with hidden,
+// nn.Linear(D, D); nn.Linear(D, V, bias=bias); then, if tied,
+// proj.weight = emb.weight. The projection's
 // weight is drawn even when tied, as in PyTorch, so the bias and every
 // later draw are the same tied and untied.
 int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_batch,
             TorchGenerator *gen, EmbError *err);
 void lm_free(LangModel *m);
+
+// PyTorch's word-language-model example's init_weights: the table uniform
+// in [-range, range], then (untied only) the projection's weight the same
+// way, drawn after the table's; the bias, if any, zero. range > 0.
+void lm_init_uniform(LangModel *m, double range, TorchGenerator *gen);
 
 // The tie: the projection's weight and gradient become the table's. The
 // table must have its gradient already (emb_alloc_grad), and the
@@ -73,16 +84,18 @@ int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int6
 // to the parameters' gradients (tied: their sum into the one gradient).
 int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err);
 
-// model.parameters(): emb.weight, proj.weight (untied only), proj.bias (if
-// any). grad is NULL for a frozen table.
+// model.parameters(): emb.weight, hid.weight and hid.bias (with the hidden
+// layer), proj.weight (untied only), proj.bias (if any). grad is NULL for a
+// frozen table.
 int lm_parameters(LangModel *m, ParamList *out, EmbError *err);
 
 // optimizer.zero_grad() for the model's parameters.
 void lm_zero_grad(LangModel *m);
 
 // zero_grad, forward, backward, step.
-int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params, const int64_t *inputs,
-                  const int64_t *targets, int64_t B, double *loss, EmbError *err);
+int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params,
+                  const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
+                  EmbError *err);
 
 // Mean loss of predicting tokens[i+1] from tokens[i] over a whole stream of
 // n (>= 2) tokens, in batches of the model's max_batch; no gradient.
@@ -115,6 +128,10 @@ typedef enum LmGradPart { LM_GRAD_SUM, LM_GRAD_EMB_PATH, LM_GRAD_PROJ_PATH } LmG
 int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
                  LmGradPart part, GradcheckResult *result, EmbError *err);
 
+// The check of each part (sum, embedding path, projection path) on a tied
+// 7 x 3 model of seed 0 with a bias, batch [1 2 1 4 0 5] -> [2 1 4 5 3 1].
+int lm_check_parts(GradcheckResult result[3], EmbError *err);
+
 // The bug of listing a tied weight twice, reproduced by building the list
 // by hand (param_list_add refuses it): a 3 x 2 table with gradient g of
 // ones, one step of kind from weight w0 = 0.5. out_twice and out_once are
@@ -131,11 +148,11 @@ int lm_double_listing_run(OptimKind kind, const OptimOptions *o, float out_twice
 // A training and a validation split over one vocabulary (the training
 // text's): validation words outside it are <unk>.
 typedef struct LmCorpus {
-    Corpus train;          // its words, counts and vocabulary
-    int64_t n_valid;       // tokens of the validation text
-    int64_t *valid;        // (n_valid,) ids in train's vocabulary
-    int n_files;           // fortune files read
-    int64_t n_fortunes;    // fortunes read (texts between "%" lines)
+    Corpus train;        // its words, counts and vocabulary
+    int64_t n_valid;     // tokens of the validation text
+    int64_t *valid;      // (n_valid,) ids in train's vocabulary
+    int n_files;         // fortune files read
+    int64_t n_fortunes;  // fortunes read (texts between "%" lines)
 } LmCorpus;
 
 // Reads every fortune file of dir (regular files whose names do not end in
@@ -154,11 +171,12 @@ typedef struct LmRunConfig {
     int64_t D, steps, batch;  // embedding_dim, optimizer steps, positions per step
     int64_t eval_every;       // evaluate after every eval_every steps (and at 0)
     int64_t eval_tokens;      // tokens of each split the evaluation reads
-    bool tied, bias;
+    bool tied, bias, hidden;
     OptimKind optimizer;
     double lr;
     uint64_t seed;        // torch.manual_seed for the model
     uint64_t batch_seed;  // the generator that draws the batches
+    double init_range;    // > 0: lm_init_uniform(range) after lm_init; 0: N(0, 1)
 } LmRunConfig;
 
 // What a run records. The path norms are the mean over steps of each
@@ -185,5 +203,24 @@ void lm_run_log_free(LmRunLog *log);
 // cfg->batch positions drawn from a generator seeded with batch_seed, so
 // tied and untied runs see the same batches.
 int lm_run(const LmCorpus *c, const LmRunConfig *cfg, LmRunLog *log, EmbError *err);
+
+// The loss over tokens (n >= 2) of an untrained model of V x D, seed 0,
+// with a bias: PyTorch's N(0, 1) table for range 0, else lm_init_uniform.
+int lm_initial_loss(int64_t V, int64_t D, bool tied, double range, const int64_t *tokens,
+                    int64_t n, double *loss, EmbError *err);
+
+/* --- the chapter's small demonstrations ------------------------------------- */
+
+// A tied 2-D model of the corpus's vocabulary trained with SGD at lr from
+// torch.manual_seed(seed), batches from a generator seeded seed + 1;
+// snapshots s (V x 2, over steps) of the table.
+int lm_train_snapshots(const Corpus *c, int64_t steps, int64_t batch, double lr,
+                       uint64_t seed, Snapshots *s, EmbError *err);
+
+// The reference case model/tied-padding rebuilt from its seed (1770, the
+// sum of the bytes of its name): V 7, D 4, padding_idx 0, tied, no bias;
+// one step of SGD at lr 0.5 on inputs [0 1 0 2], targets [1 0 2 3]. Out:
+// row 0 of each gradient path and of the table after the step.
+int lm_padding_demo(float emb_path[4], float proj_path[4], float after[4], EmbError *err);
 
 #endif

@@ -1,0 +1,5 @@
+# The full experiment (make experiment5), from its committed results: the
+# same panels as fig-loss.png, one per embedding size and hidden layer.
+data = 'experiments/ch05/loss.tsv'
+output = dir.'/fig-experiment.png'
+load 'chapters/05-loss.gp'
