@@ -412,22 +412,42 @@ later gradients are halved. Without momentum the buffer is never made
 (PyTorch stores `momentum_buffer = None`), and SGD is chapter 2's step.
 */
 
+// SGD's scalars, each converted to float once per step, as PyTorch does.
+typedef struct SgdScalars {
+    float wd, mom, one_minus_damp, neg_lr;
+    bool maximize, l2, nesterov;
+} SgdScalars;
+
+// One value of _single_tensor_sgd: returns the new parameter; buf is NULL
+// without momentum, and set to the gradient (undamped) on the first step.
+static inline float sgd_value(float p, float grad, float *buf, bool first,
+                              const SgdScalars *k) {
+    float d = k->maximize ? -grad : grad;                   // d_p = -d_p if maximize
+    d = k->l2 ? fmaf(p, k->wd, d) : d;                      // d_p.add(param, alpha=wd)
+    if (buf) {
+        *buf = first ? d : fmaf(d, k->one_minus_damp, *buf * k->mom);  // clone(d_p), or
+        d = k->nesterov ? fmaf(*buf, k->mom, d) : *buf;  // buf.mul_(m).add_(d_p, 1-damp)
+    }                                                       // nesterov: d_p.add(buf, m)
+    return fmaf(d, k->neg_lr, p);                           // param.add_(d_p, alpha=-lr)
+}
+
 OPTIM_FMA_CLONES
 void sgd_update(float *restrict param, const float *restrict grad,
                 float *restrict momentum_buffer, bool first, int64_t n,
                 const OptimOptions *o) {
-    const float wd = (float)o->weight_decay, mom = (float)o->momentum;
-    const float damp = (float)(1.0 - o->dampening), neg_lr = (float)-o->lr;
-    for (int64_t i = 0; i < n; i++) {
-        float d = o->maximize ? -grad[i] : grad[i];           // d_p = -d_p if maximize
-        if (o->weight_decay != 0) d = fmaf(param[i], wd, d);  // d_p.add(param, alpha=wd)
-        if (o->momentum != 0) {
-            float *buf = &momentum_buffer[i];
-            if (first) *buf = d;                          // torch.clone(d_p)
-            else *buf = fmaf(d, damp, *buf * mom);        // buf.mul_(m).add_(d_p, 1-damp)
-            d = o->nesterov ? fmaf(*buf, mom, d) : *buf;  // d_p.add(buf, alpha=m)
-        }
-        param[i] = fmaf(d, neg_lr, param[i]);  // param.add_(d_p, alpha=-lr)
+    const SgdScalars k = {
+        .wd = (float)o->weight_decay, .mom = (float)o->momentum,
+        .one_minus_damp = (float)(1.0 - o->dampening), .neg_lr = (float)-o->lr,
+        .maximize = o->maximize, .l2 = o->weight_decay != 0, .nesterov = o->nesterov};
+    if (o->momentum == 0 || !momentum_buffer) {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = sgd_value(param[i], grad[i], NULL, false, &k);
+    } else if (first) {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = sgd_value(param[i], grad[i], &momentum_buffer[i], true, &k);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = sgd_value(param[i], grad[i], &momentum_buffer[i], false, &k);
     }
 }
 
@@ -451,7 +471,7 @@ Both averages start at zero, so early on they are too small; dividing by
 $1 - \beta^t$ (the *bias correction*) undoes that exactly for a constant
 gradient. Note where $\epsilon$ goes: after the correction of
 $\sqrt{v}$. With `amsgrad`, the denominator uses the largest $v$ seen so
-far (`max_exp_avg_sq`), so the step size can only shrink.
+far (`max_exp_avg_sq`), so the denominator can only grow.
 
 The first step is $\eta \cdot g / (|g| + \epsilon) \approx \eta$ in every
 coordinate whose gradient is well above $\epsilon$, however small it is
@@ -547,9 +567,10 @@ void adagrad_update(float *restrict param, const float *restrict grad,
                     float *restrict sum, int64_t n, int64_t step, const OptimOptions *o) {
     double clr = o->lr / (1.0 + (double)(step - 1) * o->lr_decay);
     const float neg_clr = (float)-clr, eps = (float)o->eps, wd = (float)o->weight_decay;
+    const bool maximize = o->maximize, l2 = o->weight_decay != 0;
     for (int64_t i = 0; i < n; i++) {
-        float g = o->maximize ? -grad[i] : grad[i];           // -grad if maximize
-        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);  // grad.add(param, alpha=wd)
+        float g = maximize ? -grad[i] : grad[i];    // -grad if maximize
+        g = l2 ? fmaf(param[i], wd, g) : g;         // grad.add(param, alpha=wd)
         sum[i] = fmaf(g, g, sum[i]);                // sum.addcmul_(g, g, value=1)
         float std = sqrtf(sum[i]) + eps;            // sum.sqrt().add_(eps)
         param[i] = param[i] + (neg_clr * g) / std;  // addcdiv_(g, std, value=-clr)
@@ -572,36 +593,51 @@ mean square. With `momentum`, the fraction $g / (\ldots)$ goes into a
 buffer $b \leftarrow \mu b + g/(\ldots)$ and the step is $\eta b$.
 */
 
+// RMSprop's scalars, each converted to float once per step.
+typedef struct RmspropScalars {
+    float alpha, one_minus_alpha, eps, wd, mom, neg_lr;
+    bool maximize, l2;
+} RmspropScalars;
+
+// One value of _single_tensor_rmsprop: returns the new parameter; ga is
+// NULL unless centered, buf NULL unless momentum > 0.
+static inline float rmsprop_value(float p, float grad, float *sq, float *ga, float *buf,
+                                  const RmspropScalars *k) {
+    float g = k->maximize ? -grad : grad;                   // -grad if maximize
+    g = k->l2 ? fmaf(p, k->wd, g) : g;                      // grad.add(param, alpha=wd)
+    *sq = fmaf(k->one_minus_alpha * g, g, *sq * k->alpha);  // .mul_(a).addcmul_(g,g,1-a)
+    float avg = *sq;
+    if (ga) {
+        *ga = fmaf(g, k->one_minus_alpha, *ga * k->alpha);  // ga.mul_(a).add_(g, 1-a)
+        avg = fmaf(-*ga, *ga, avg);                         // sq.addcmul(ga, ga, -1)
+    }
+    avg = sqrtf(avg) + k->eps;                              // .sqrt_(), avg.add_(eps)
+    if (!buf) return p + (k->neg_lr * g) / avg;             // addcdiv_(g, avg, value=-lr)
+    *buf = *buf * k->mom + g / avg;                         // buf.mul_(m).addcdiv_(g,avg)
+    return fmaf(*buf, k->neg_lr, p);                        // param.add_(buf, alpha=-lr)
+}
+
 OPTIM_FMA_CLONES
 void rmsprop_update(float *restrict param, const float *restrict grad,
                     float *restrict square_avg, float *restrict grad_avg,
                     float *restrict momentum_buffer, int64_t n, const OptimOptions *o) {
-    const float alpha = (float)o->alpha, one_minus_alpha = (float)(1.0 - o->alpha);
-    const float eps = (float)o->eps, wd = (float)o->weight_decay,
-                mom = (float)o->momentum;
-    const float neg_lr = (float)-o->lr;
-    for (int64_t i = 0; i < n; i++) {
-        float g = o->maximize ? -grad[i] : grad[i];           // -grad if maximize
-        if (o->weight_decay != 0) g = fmaf(param[i], wd, g);  // grad.add(param, wd)
-        float sq =
-            fmaf(one_minus_alpha * g, g, square_avg[i] * alpha);  // .mul_().addcmul_()
-        square_avg[i] = sq;
-        float avg;
-        if (grad_avg) {
-            float ga = fmaf(g, one_minus_alpha, grad_avg[i] * alpha);  // .mul_().add_()
-            grad_avg[i] = ga;
-            avg = sqrtf(fmaf(-ga, ga, sq));  // sq.addcmul(ga, ga, value=-1).sqrt_()
-        } else {
-            avg = sqrtf(sq);  // square_avg.sqrt()
-        }
-        avg = avg + eps;  // avg.add_(eps)
-        if (momentum_buffer) {
-            float b = momentum_buffer[i] * mom + g / avg;  // buf.mul_(m).addcdiv_(g, avg)
-            momentum_buffer[i] = b;
-            param[i] = fmaf(b, neg_lr, param[i]);  // param.add_(buf, alpha=-lr)
-        } else {
-            param[i] = param[i] + (neg_lr * g) / avg;  // addcdiv_(g, avg, value=-lr)
-        }
+    const RmspropScalars k = {
+        .alpha = (float)o->alpha, .one_minus_alpha = (float)(1.0 - o->alpha),
+        .eps = (float)o->eps, .wd = (float)o->weight_decay, .mom = (float)o->momentum,
+        .neg_lr = (float)-o->lr, .maximize = o->maximize, .l2 = o->weight_decay != 0};
+    float *sq = square_avg, *ga = grad_avg, *buf = momentum_buffer;
+    if (ga && buf) {  // one loop per combination of buffers: no branch inside
+        for (int64_t i = 0; i < n; i++)
+            param[i] = rmsprop_value(param[i], grad[i], &sq[i], &ga[i], &buf[i], &k);
+    } else if (ga) {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = rmsprop_value(param[i], grad[i], &sq[i], &ga[i], NULL, &k);
+    } else if (buf) {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = rmsprop_value(param[i], grad[i], &sq[i], NULL, &buf[i], &k);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            param[i] = rmsprop_value(param[i], grad[i], &sq[i], NULL, NULL, &k);
     }
 }
 
@@ -1356,9 +1392,10 @@ int main(int argc, char **argv) {
 /**
 ## Running it
 
-`make chapter4` trains chapter 2's model six times, 1000 steps each, and
-runs the three small experiments; it takes a fraction of a second. The
-conformance runner checks the optimizers themselves: every case of
+`make chapter4` trains chapter 2's model six times, {{train.steps}} steps
+each, and runs the three small experiments; it takes a fraction of a
+second. The conformance runner checks the optimizers themselves: every
+case of
 `tests/reference/sgd.ref`, `optimizers.ref` and `options.ref` that uses a
 chapter-4 optimizer, including runs on an 11 x 7 table (77 values: 64 in
 the vector body of PyTorch's kernels, 13 in their scalar tail), matches
@@ -1383,25 +1420,26 @@ $\sqrt{1-\alpha} = 0.1$ times the gradient. Adam moves the row
 {{ghost.adam.move1}}, {{ghost.adam.move2}} and {{ghost.adam.move3}}
 learning rates in its first three steps, although the gradient was zero
 from step 2 on: $m$ decays by $\beta_1$ per step, $\sqrt{v}$ only by
-$\sqrt{\beta_2}$, and the bias corrections shrink. The row keeps
-drifting, to {{ghost.adam.total}} learning rates after 60 steps. SGD with momentum
-0.9 repeats the first step with weights $0.9, 0.81, \ldots$, which add
-up to 10: the row drifts to {{ghost.sgd_momentum.total}} learning rates.
+$\sqrt{\beta_2}$, and the bias corrections fade. The row keeps
+drifting, to {{ghost.adam.total}} learning rates after {{ghost.steps}}
+steps. SGD with momentum 0.9 repeats the first step with weights $0.9,
+0.81, \ldots$, which add up to 10: the row drifts to
+{{ghost.sgd_momentum.total}} learning rates.
 
 Row 3 never had a gradient. It moves only under weight decay, and how
 much depends on the optimizer: SGD's decay and AdamW's decoupled decay
 move it by $\eta\lambda w$ per step ({{ghost.sgd_wd.never}} and
-{{ghost.adamw.never}} learning rates after 60 steps), while Adam's L2
-decay, normalised like any gradient, moves it almost a full learning rate
-per step: {{ghost.adam_wd.never}} learning rates after 60 steps, for a row
-no input ever used.
+{{ghost.adamw.never}} learning rates after {{ghost.steps}} steps), while
+Adam's L2 decay, normalised like any gradient, moves it almost a full
+learning rate per step: {{ghost.adam_wd.never}} learning rates after
+{{ghost.steps}} steps, for a row no input ever used.
 
 ### Rows looked up, rows moved
 
 ![Rows looked up by each batch, and rows each optimizer moved.](fig-touched.png)
 
-In training, a batch of 32 positions looks up {{train.looked}} of the
-29 rows on average. SGD, Adagrad and RMSprop move exactly those
+In training, a batch of {{train.batch}} positions looks up {{train.looked}} of the
+{{train.vocab}} rows on average. SGD, Adagrad and RMSprop move exactly those
 ({{train.sgd.moved}}, {{train.adagrad.moved}}, {{train.rmsprop.moved}}
 per step); SGD with momentum and Adam move every row that was ever looked
 up ({{train.sgd_momentum.moved}} and {{train.adam.moved}}: all but

@@ -1,7 +1,7 @@
 # Rows looked up vs rows moved per step, per optimizer.
 load 'chapters/style.gp'
 set output dir.'/fig-touched.png'
-set title "Rows looked up by each batch, and rows each optimizer moved (of 29)\nSGD, Adagrad and RMSprop move exactly the rows looked up: their lines lie on the grey one"
+set title "Rows looked up by each batch, and rows each optimizer moved, of the whole vocabulary\nSGD, Adagrad and RMSprop move exactly the rows looked up: their lines lie on the grey one"
 set xlabel 'step'
 set ylabel 'rows'
 set key bottom right
