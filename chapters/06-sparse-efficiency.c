@@ -474,8 +474,8 @@ lists as if both were sorted: it walks the two lists side by side, takes
 the entry with the smaller row, and adds two entries into one only when
 their rows are equal at the same moment. For uncoalesced lists this is
 not a sort, just a deterministic interleaving; entries are rarely
-combined, so the buffer's entry count grows by about a batch every step
-and nothing ever removes an entry. Its values decay by $\mu$ per step,
+combined, so the buffer's entry count grows at every step and nothing
+ever removes an entry. Its values decay by $\mu$ per step,
 and every entry is applied to the weight at every step. So under sparse
 SGD with momentum a row keeps moving for as long as the buffer remembers
 it (forever, in exact arithmetic): "only the touched rows move" is false
@@ -1869,8 +1869,10 @@ Dense Adam moves {{train.dense_adam.moved}}, every row ever looked up.
 Sparse SGD with momentum moves {{train.sgd_momentum.moved}} as well: its
 sparse buffer carries every row it has seen, and it grew from
 {{train.buffer_first}} entries after the first step to
-{{train.buffer_last}} after the last, a batch per step, so by the end
-each step applied {{train.buffer_ratio}} times as many entries as the batch has.
+{{train.buffer_last}} after the last, about {{train.buffer_per_step}}
+entries per step (the merge adds two entries into one only when equal
+rows meet at the same moment), so by the end each step applied
+{{train.buffer_ratio}} times as many entries as the batch has.
 Sparse momentum is not lazy, and its cost grows without bound.
 
 Dense and sparse SGD take the same steps, summed in a different order:
@@ -2019,7 +2021,7 @@ points.
 * Coalescing sums the repeats; bit-exactness with PyTorch needs the
   order `std::sort` leaves them in.
 * Sparse SGD applies each entry in turn; with momentum its sparse buffer
-  keeps every row it has seen and grows by a batch per step.
+  keeps every row it has seen and grows at every step.
 * Sparse Adagrad and SparseAdam update only the rows present, but keep
   dense state. SparseAdam's single step count makes a late row's first
   step several learning rates long.
