@@ -1246,6 +1246,34 @@ int emb_lookup_sorted(const Embedding *e, const int64_t *idx, int64_t n, float *
     return 0;
 }
 
+/**
+One more saving needs no trick at all. With `zero_grad` before each step,
+sparse SGD's gradient is exactly the batch's upstream rows, and its
+update applies them one by one: the entries need not be stored first.
+`emb_sparse_sgd_fused` does the backward pass and the update in one loop,
+with the same fused multiply-adds in the same order, so the same bits,
+and without writing and reading back $N D$ floats.
+*/
+
+SPARSE_FMA_CLONES
+int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
+                         double lr, EmbError *err) {
+    if (emb_check_indices(e, idx, n, err) != 0) return -1;
+    if (e->scale_grad_by_freq)
+        return emb_fail(err, "embedding_backward: scale_grad_by_freq not supported with "
+                             "sparse gradients");
+    if (!e->requires_grad) return 0;
+    const float neg_lr = (float)-lr;
+    int64_t D = e->embedding_dim;
+    for (int64_t i = 0; i < n; i++) {
+        if (idx[i] == e->padding_idx) continue;
+        float *w_ix = e->weight + idx[i] * D;  // seek to row idx[i]
+        const float *g_i = grad_out + i * D;
+        for (int64_t j = 0; j < D; j++) w_ix[j] = fmaf(g_i[j], neg_lr, w_ix[j]);
+    }
+    return 0;
+}
+
 // One thread's share of a row-owned scatter: rows [lo, hi).
 typedef struct RowShare {
     float *dst;               // (V, D)

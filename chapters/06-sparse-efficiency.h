@@ -258,6 +258,14 @@ int emb_lookup_prefetch(const Embedding *e, const int64_t *idx, int64_t n, float
 int emb_lookup_sorted(const Embedding *e, const int64_t *idx, int64_t n, float *out,
                       int64_t *perm, EmbError *err);
 
+// Backward and sparse SGD fused, for a gradient that would be empty before
+// the backward pass (zero_grad, then one lookup): for each position i in
+// order, padding skipped, w[idx[i]] = fmaf(grad_out[i], -lr, w[idx[i]]).
+// The bits of emb_backward_sparse followed by sparse_sgd_update, without
+// storing the entries. idx is (n,), grad_out (n, D).
+int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
+                         double lr, EmbError *err);
+
 // The sparse SGD step (dense weight, sparse gradient) with threads: each
 // of `threads` threads owns a contiguous range of rows and applies, in
 // entry order, the entries that fall in it, so no two threads write the

@@ -695,6 +695,11 @@ START_TEST(threads_owning_rows_keep_the_bits) {
         ck_assert_int_eq(sparse_sgd_update_parallel(w2, &g, 0.1, threads, NULL), 0);
         ck_assert_mem_eq(w2, w1, 5000 * 8 * 4);
     }
+    memcpy(w2, w, 5000 * 8 * 4);  // backward and update fused: the same bits
+    b->e.weight = w2;
+    ck_assert_int_eq(emb_sparse_sgd_fused(&b->e, b->idx, 3000, b->G, 0.1, NULL), 0);
+    ck_assert_mem_eq(w2, w1, 5000 * 8 * 4);
+    b->e.weight = w;
     b->e.grad = w1;  // the dense scatter-add, one thread and several
     memset(w1, 0, 5000 * 8 * 4);
     memset(w2, 0, 5000 * 8 * 4);

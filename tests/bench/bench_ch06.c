@@ -9,7 +9,8 @@
  *   lookup       chapter 1's emb_lookup on a table without huge pages;
  *   lookup+      emb_lookup_prefetch on a table with transparent huge pages;
  *   sgd          a sparse SGD step: lookup+, emb_backward_sparse, sparse_sgd_update;
- *   sgd-2t       the same with the update split by rows over 2 threads;
+ *   sgd-fused    lookup+, then backward and update in one loop (emb_sparse_sgd_fused);
+ *   sgd-2t       sgd with the update split by rows over 2 threads;
  *   sgd-floor    the memory traffic a sparse SGD step cannot avoid: gather the
  *                N rows and add lr * G into them, with no checks and no list;
  *   adam         a SparseAdam step: lookup+, backward, coalesce, the row update;
@@ -54,9 +55,9 @@
 
 static const int64_t VS[] = {1000, 10000, 100000, 1000000, 10000000};
 static const char *DISTS[] = {"uniform", "zipf"};
-enum { C_LOOKUP, C_LOOKUP_FAST, T_LOOKUP, C_SGD, C_SGD_2T, F_SGD, T_SGD, C_ADAM, F_ADAM,
-       T_ADAM, N_COLS };
-static const char *COLS[N_COLS] = {"lookup", "lookup+", "torch-lookup", "sgd", "sgd-2t",
+enum { C_LOOKUP, C_LOOKUP_FAST, T_LOOKUP, C_SGD, C_SGD_FUSED, C_SGD_2T, F_SGD, T_SGD, C_ADAM,
+       F_ADAM, T_ADAM, N_COLS };
+static const char *COLS[N_COLS] = {"lookup", "lookup+", "torch-lookup", "sgd", "sgd-fused", "sgd-2t",
                                    "sgd-floor", "torch-sgd", "adam", "adam-floor",
                                    "torch-adam"};
 
@@ -134,6 +135,13 @@ static int case_sgd(Bench *b, int dist, int vi, int k) {
     if (sparse_forward_backward(b, dist, vi, k) != 0) return -1;
     sparse_sgd_update(b->huge, &b->g, 0.01, false);
     return 0;
+}
+
+static int case_sgd_fused(Bench *b, int dist, int vi, int k) {
+    Embedding e = view(b->huge, VS[vi]);
+    const int64_t *idx = batch_of(b, dist, vi, k);
+    if (emb_lookup_prefetch(&e, idx, N, b->out, 8, NULL) != 0) return -1;
+    return emb_sparse_sgd_fused(&e, idx, N, b->G, 0.01, NULL);
 }
 
 static int case_sgd_2t(Bench *b, int dist, int vi, int k) {
@@ -239,6 +247,7 @@ static void sparse_round(Bench *b, int dist, int vi, bool with_plain) {
         return;
     }
     keep(&best[C_SGD], median_ms(b, case_sgd, dist, vi));
+    keep(&best[C_SGD_FUSED], median_ms(b, case_sgd_fused, dist, vi));
     keep(&best[C_SGD_2T], median_ms(b, case_sgd_2t, dist, vi));
     keep(&best[F_SGD], median_ms(b, case_sgd_floor, dist, vi));
     snprintf(req, sizeof req, "sgd %s %lld", dn, V);
@@ -329,6 +338,8 @@ static void write_values(const Bench *b, FILE *f) {
             fprintf(f, "ch06.%s.v%lld.torch_sgd_ms\t%.3f\n", dn, V, x[T_SGD]);
             fprintf(f, "ch06.%s.v%lld.sgd_speedup\t%.1f\n", dn, V, x[T_SGD] / x[C_SGD]);
             fprintf(f, "ch06.%s.v%lld.sgd_floor\t%.2f\n", dn, V, x[C_SGD] / x[F_SGD]);
+            fprintf(f, "ch06.%s.v%lld.fused_speedup\t%.1f\n", dn, V, x[T_SGD] / x[C_SGD_FUSED]);
+            fprintf(f, "ch06.%s.v%lld.fused_floor\t%.2f\n", dn, V, x[C_SGD_FUSED] / x[F_SGD]);
             fprintf(f, "ch06.%s.v%lld.adam_ms\t%.3f\n", dn, V, x[C_ADAM]);
             fprintf(f, "ch06.%s.v%lld.torch_adam_ms\t%.3f\n", dn, V, x[T_ADAM]);
             fprintf(f, "ch06.%s.v%lld.adam_speedup\t%.1f\n", dn, V, x[T_ADAM] / x[C_ADAM]);
@@ -340,6 +351,8 @@ static void write_values(const Bench *b, FILE *f) {
     for (int dist = 0; dist < 2; dist++) {
         const double(*x)[N_COLS] = b->best[dist];
         fprintf(f, "ch06.%s.sgd_flat\t%.2f\n", DISTS[dist], x[b->nv - 1][C_SGD] / x[0][C_SGD]);
+        fprintf(f, "ch06.%s.fused_flat\t%.2f\n", DISTS[dist],
+                x[b->nv - 1][C_SGD_FUSED] / x[0][C_SGD_FUSED]);
         fprintf(f, "ch06.%s.adam_flat\t%.2f\n", DISTS[dist], x[b->nv - 1][C_ADAM] / x[0][C_ADAM]);
     }
 }
