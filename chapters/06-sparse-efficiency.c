@@ -523,7 +523,8 @@ static int sparse_copy(const SparseGrad *src, SparseGrad *dst, bool negate,
     int64_t D = src->row_dim;
     sparse_reshape(dst, src->num_rows, D);
     if (sparse_reserve(dst, src->nnz, err) != 0) return -1;
-    memcpy(dst->indices, src->indices, (size_t)src->nnz * sizeof(int64_t));
+    if (src->nnz > 0)
+        memcpy(dst->indices, src->indices, (size_t)src->nnz * sizeof(int64_t));
     for (int64_t k = 0; k < src->nnz * D; k++)
         dst->values[k] = negate ? -src->values[k] : src->values[k];
     dst->nnz = src->nnz;
