@@ -48,6 +48,13 @@ opt.zero_grad(); loss.backward(); opt.step()
 #define SPARSE_FMA_CLONES
 #endif
 
+// Asks for the bytes of a row ahead of time (a hint: it changes no result).
+static inline void prefetch_row(const float *row, int64_t D) {
+    for (int64_t b = 0; b < D * (int64_t)sizeof(float); b += 64)
+        __builtin_prefetch((const char *)row + b, 1, 0);
+}
+enum { PREFETCH_AHEAD = 8 };  // entries ahead: enough misses in flight to overlap
+
 /**
 ## The sparse gradient
 
@@ -457,6 +464,8 @@ void sparse_sgd_update(float *param, const SparseGrad *g, double lr, bool maximi
     const float neg_lr = (float)(maximize ? lr : -lr);  // maximize: d_p = -grad
     int64_t D = g->row_dim;
     for (int64_t k = 0; k < g->nnz; k++) {
+        if (k + PREFETCH_AHEAD < g->nnz)
+            prefetch_row(param + g->indices[k + PREFETCH_AHEAD] * D, D);
         float *w_ix = param + g->indices[k] * D;  // seek to the entry's row
         const float *v_k = g->values + k * D;
         for (int64_t j = 0; j < D; j++) w_ix[j] = fmaf(v_k[j], neg_lr, w_ix[j]);
@@ -654,6 +663,11 @@ void sparse_adam_update(float *param, const SparseGrad *c, float *exp_avg,
     int64_t D = c->row_dim;
     double step_size = sparse_adam_step_size(o, step);
     for (int64_t k = 0; k < c->nnz; k++) {
+        if (k + PREFETCH_AHEAD < c->nnz) {  // a later entry's rows, in all three buffers
+            int64_t ahead = c->indices[k + PREFETCH_AHEAD] * D;
+            prefetch_row(param + ahead, D), prefetch_row(exp_avg + ahead, D);
+            prefetch_row(exp_avg_sq + ahead, D);
+        }
         int64_t off = c->indices[k] * D;  // seek to row r
         sparse_adam_row(param + off, c->values + k * D, exp_avg + off, exp_avg_sq + off,
                         D, step_size, o);
@@ -770,10 +784,13 @@ static int sparse_refuse(const SparseOptimizer *o, const ParamList *params,
     return 0;
 }
 
-// A zeroed state buffer of n floats.
+// A zeroed state buffer of n floats; from 32 MiB on, on huge pages, as the
+// rows of a sparse step's state are read at random like the table's.
 static float *zeroed(int64_t n) {
     int64_t bytes = emb_weight_bytes(n, 1);
-    float *b = bytes < 0 ? NULL : emb_alloc(bytes);
+    float *b = bytes < 0                     ? NULL
+               : bytes < ((int64_t)32 << 20) ? emb_alloc(bytes)
+                                             : emb_alloc_huge(bytes, NULL);
     if (b) memset(b, 0, (size_t)bytes);
     return b;
 }
@@ -1267,6 +1284,7 @@ int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n, const floa
     const float neg_lr = (float)-lr;
     int64_t D = e->embedding_dim;
     for (int64_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) prefetch_row(e->weight + idx[i + PREFETCH_AHEAD] * D, D);
         if (idx[i] == e->padding_idx) continue;
         float *w_ix = e->weight + idx[i] * D;  // seek to row idx[i]
         const float *g_i = grad_out + i * D;

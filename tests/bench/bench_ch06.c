@@ -428,8 +428,10 @@ int main(int argc, char **argv) {
     for (int phase = 0; phase < 2; phase++) {  // lookups, then the steps
         if (phase == 1) {
             free(b.plain), b.plain = NULL;
-            b.m = calloc((size_t)(b.vmax * D), 4), b.v = calloc((size_t)(b.vmax * D), 4);
+            int64_t bytes = emb_weight_bytes(b.vmax, D);  // SparseAdam's moments, zeroed
+            b.m = emb_alloc_huge(bytes, NULL), b.v = emb_alloc_huge(bytes, NULL);
             if (!b.m || !b.v) return fprintf(stderr, "bench_ch06: out of memory\n"), 1;
+            memset(b.m, 0, (size_t)bytes), memset(b.v, 0, (size_t)bytes);
         }
         for (int r = 0; r < ROUNDS; r++)
             for (int vi = 0; vi < b.nv; vi++)
