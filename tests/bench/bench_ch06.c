@@ -259,7 +259,7 @@ static void sparse_round(Bench *b, int dist, int vi, bool with_plain) {
 }
 
 // Dense steps, uniform indices, V <= 10^6: C's (chapter 4's updates) and PyTorch's.
-static int dense_steps(Bench *b, FILE *tsv) {
+static int dense_steps(Bench *b, FILE *tsv, FILE *values) {
     fprintf(tsv, "V\tdense-sgd\ttorch-dense-sgd\tdense-adam\ttorch-dense-adam\n");
     for (int vi = 0; vi < COUNT(VS) && VS[vi] <= 1000000 && VS[vi] <= b->vmax; vi++) {
         StepBench s;
@@ -285,6 +285,9 @@ static int dense_steps(Bench *b, FILE *tsv) {
         step_bench_free(&s);
         fprintf(tsv, "%lld\t%.4f\t%.4f\t%.4f\t%.4f\n", (long long)VS[vi], best[0], best[1],
                 best[2], best[3]);
+        const char *keys[4] = {"sgd_ms", "torch_sgd_ms", "adam_ms", "torch_adam_ms"};
+        for (int k = 0; k < 4; k++)
+            fprintf(values, "ch06.dense.v%lld.%s\t%.2f\n", (long long)VS[vi], keys[k], best[k]);
     }
     return 0;
 }
@@ -443,7 +446,7 @@ int main(int argc, char **argv) {
     print_table(&b, steps);
     free(b.m), free(b.v), free(b.huge);
     b.m = b.v = b.huge = NULL;
-    int rc = dense_steps(&b, dense);
+    int rc = dense_steps(&b, dense, values);
     write_values(&b, values);
     fclose(steps), fclose(dense), fclose(values);
     torch_stop(&b);
