@@ -263,8 +263,8 @@ int emb_lookup_sorted(const Embedding *e, const int64_t *idx, int64_t n, float *
 // order, padding skipped, w[idx[i]] = fmaf(grad_out[i], -lr, w[idx[i]]).
 // The bits of emb_backward_sparse followed by sparse_sgd_update, without
 // storing the entries. idx is (n,), grad_out (n, D).
-int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
-                         double lr, EmbError *err);
+int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
+                         const float *grad_out, double lr, EmbError *err);
 
 // The sparse SGD step (dense weight, sparse gradient) with threads: each
 // of `threads` threads owns a contiguous range of rows and applies, in
