@@ -214,16 +214,18 @@ $(BUILD)/asan/conformance: $(BUILD)/asan/obj/tests/conformance.o $(ASAN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) $^ -o $@ $(LDLIBS)
 
-## experiment5: chapter 5's full experiment (tied vs untied on the fortunes, several seeds; minutes); results into experiments/ch05/
+## experiment5: chapter 5's full experiments (tied vs untied on the fortunes, several seeds; tens of minutes); results into experiments/ch05/*/
 experiment5: $(BUILD)/bin/ch05 FORCE
-	@set -e; run=$(BUILD)/experiment5; rm -rf $$run; mkdir -p $$run; \
-	echo "$(BUILD)/bin/ch05 $$(cat experiments/ch05/ARGS) --out $$run"; \
-	$(BUILD)/bin/ch05 $$(cat experiments/ch05/ARGS) --out $$run > $$run/output.txt; \
-	for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
-	  cp $$run/$$f experiments/ch05/$$f.tmp; done; \
-	for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
-	  mv experiments/ch05/$$f.tmp experiments/ch05/$$f; done; \
-	cat experiments/ch05/output.txt; echo "Results: experiments/ch05/"
+	@set -e; for exp in experiments/ch05/*/; do \
+	  exp=$${exp%/}; run=$(BUILD)/experiment5/$${exp##*/}; rm -rf $$run; mkdir -p $$run; \
+	  echo "$(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run"; \
+	  $(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run > $$run/output.txt; \
+	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
+	    cp $$run/$$f $$exp/$$f.tmp; done; \
+	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
+	    mv $$exp/$$f.tmp $$exp/$$f; done; \
+	  cat $$exp/output.txt; echo "Results: $$exp/"; \
+	done
 
 ## diffs: what each chapter adds to the ones before: new public names, earlier functions it uses (build/diffs/)
 diffs: FORCE
