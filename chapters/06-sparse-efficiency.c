@@ -765,6 +765,9 @@ static int sparse_refuse(const SparseOptimizer *o, const ParamList *params,
                                 "consider Adam instead");
             continue;
         }
+        if (p->grad && !p->sparse_grad && o->sparse_momentum[i])  // buf.add_(dense)
+            return emb_fail(err, "add(sparse, dense) is not supported. Use add(dense, "
+                                 "sparse) instead.");
         if (!p->sparse_grad) continue;
         OptimKind k = o->dense.kind;
         if (k != OPTIM_SGD && k != OPTIM_ADAGRAD)

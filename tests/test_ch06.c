@@ -414,6 +414,12 @@ START_TEST(sparse_momentum_moves_absent_rows_and_its_buffer_grows) {
     ck_assert_int_eq(rows_changed(&f, which), 3);  // rows 1 and 4 move without a gradient
     ck_assert(which[0] && which[1] && which[4]);
     ck_assert_int_eq(o.momentum[0].nnz, 3);  // the buffer only grows
+    float dense_grad[18] = {0};  // a dense gradient now: PyTorch's buf.add_(dense) refuses
+    f.params.items[0].sparse_grad = NULL, f.params.items[0].grad = dense_grad;
+    EmbError err;
+    ck_assert_int_eq(sparse_optim_step(&o, &f.params, &err), -1);
+    ck_assert_str_eq(err.msg, "add(sparse, dense) is not supported. Use add(dense, sparse) "
+                              "instead.");
     sparse_optim_free(&o);
     sparse_grad_free(&f.g);
 }
