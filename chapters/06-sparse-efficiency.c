@@ -1807,7 +1807,7 @@ static int experiment_skew(const Options *op, FILE *values, EmbError *err) {
 
 // Experiment 7: dense against sparse steps as the batch grows, timed.
 static int experiment_crossover(const Options *op, FILE *values, EmbError *err) {
-    const int64_t V = 16384, D = 64, MAX_N = 4 * V, REPS = 5;
+    const int64_t V = 16384, D = 64, MAX_N = 4 * V, REPS = 3;
     StepBench b;
     TorchGenerator gen;
     rng_manual_seed(&gen, op->seed);

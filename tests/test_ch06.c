@@ -734,7 +734,7 @@ static double value_of(const char *values, const char *key) {
 START_TEST(program_runs_the_experiments) {
     char *out;
     ck_assert_int_eq(
-        test_run(BIN_DIR "/ch06 --out build/tests/ch06-run --skew-max-v 100000", &out),
+        test_run(BIN_DIR "/ch06 --out build/tests/ch06-run --steps 400 --skew-max-v 100000", &out),
         0);
     free(out);
     FILE *f = fopen("build/tests/ch06-run/values.tsv", "r");
