@@ -220,11 +220,13 @@ START_TEST(coalesce_sums_repeats_in_pytorchs_order) {
 }
 END_TEST
 
-// torch 1.13: Embedding.from_pretrained(W, freeze=False, sparse=True), SparseAdam(lr=0.05),
-// batches [0, 2, 0] and [2, 1, 1, 1] with upstream gradients G0, G1.
-static const uint32_t SA_W[15] = {0x3fea1ae3, 0xbe610bfd, 0x3eaf54e8, 0xbfe703b7, 0x3deed7ec,
-                                  0x3f915f42, 0x3bce8f44, 0x3d9adec8, 0xbe0a62a2, 0x3e9c23e9,
-                                  0xc0387747, 0xbf2c0e5e, 0xbefcc093, 0xbee14539, 0xbf5d6555};
+// torch 1.13: Embedding.from_pretrained(W, freeze=False, sparse=True),
+// SparseAdam(lr=0.05), batches [0, 2, 0] and [2, 1, 1, 1] with upstream
+// gradients G0, G1.
+static const uint32_t SA_W[15] = {0x3fea1ae3, 0xbe610bfd, 0x3eaf54e8, 0xbfe703b7,
+                                  0x3deed7ec, 0x3f915f42, 0x3bce8f44, 0x3d9adec8,
+                                  0xbe0a62a2, 0x3e9c23e9, 0xc0387747, 0xbf2c0e5e,
+                                  0xbefcc093, 0xbee14539, 0xbf5d6555};
 static const uint32_t SA_G[35] = {
     0xbea1e633, 0xbeb4f74e, 0xbe796cda, 0xbf9b93e3, 0xbeab4782, 0x3ed7efb8, 0xbf9bcef9,
     0xbff663c6, 0xbe28a571, 0x3fd4d7b9, 0xbfa255a0, 0xbf28e9de, 0xbe45407e, 0xbe5cb867,
@@ -256,11 +258,14 @@ START_TEST(sparse_adam_steps_match_torch_bit_for_bit) {
     const int64_t b0[3] = {0, 2, 0}, b1[4] = {2, 1, 1, 1};
     for (int s = 0; s < 2; s++) {
         sparse_grad_zero(&g);
-        ck_assert_int_eq(emb_backward_sparse(&e, &g, s ? b1 : b0, s ? 4 : 3, G + 15 * s, NULL), 0);
+        ck_assert_int_eq(
+            emb_backward_sparse(&e, &g, s ? b1 : b0, s ? 4 : 3, G + 15 * s, NULL), 0);
         ck_assert_int_eq(sparse_optim_step(&o, &params, NULL), 0);
         for (int k = 0; k < 15; k++)
-            ck_assert_msg(test_bits(w[k]) == SA_AFTER[s][k], "step %d value %d: got %08x, "
-                          "want %08x", s + 1, k, test_bits(w[k]), SA_AFTER[s][k]);
+            ck_assert_msg(test_bits(w[k]) == SA_AFTER[s][k],
+                          "step %d value %d: got %08x, "
+                          "want %08x",
+                          s + 1, k, test_bits(w[k]), SA_AFTER[s][k]);
     }
     sparse_optim_free(&o);
     sparse_grad_free(&g);
@@ -414,12 +419,13 @@ START_TEST(sparse_momentum_moves_absent_rows_and_its_buffer_grows) {
     ck_assert_int_eq(rows_changed(&f, which), 3);  // rows 1 and 4 move without a gradient
     ck_assert(which[0] && which[1] && which[4]);
     ck_assert_int_eq(o.momentum[0].nnz, 3);  // the buffer only grows
-    float dense_grad[18] = {0};  // a dense gradient now: PyTorch's buf.add_(dense) refuses
+    float dense_grad[18] = {0}; // a dense gradient now: PyTorch's buf.add_(dense) refuses
     f.params.items[0].sparse_grad = NULL, f.params.items[0].grad = dense_grad;
     EmbError err;
     ck_assert_int_eq(sparse_optim_step(&o, &f.params, &err), -1);
-    ck_assert_str_eq(err.msg, "add(sparse, dense) is not supported. Use add(dense, sparse) "
-                              "instead.");
+    ck_assert_str_eq(err.msg,
+                     "add(sparse, dense) is not supported. Use add(dense, sparse) "
+                     "instead.");
     sparse_optim_free(&o);
     sparse_grad_free(&f.g);
 }
@@ -734,7 +740,9 @@ static double value_of(const char *values, const char *key) {
 START_TEST(program_runs_the_experiments) {
     char *out;
     ck_assert_int_eq(
-        test_run(BIN_DIR "/ch06 --out build/tests/ch06-run --steps 400 --skew-max-v 100000", &out),
+        test_run(BIN_DIR
+                 "/ch06 --out build/tests/ch06-run --steps 400 --skew-max-v 100000",
+                 &out),
         0);
     free(out);
     FILE *f = fopen("build/tests/ch06-run/values.tsv", "r");

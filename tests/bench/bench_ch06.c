@@ -55,11 +55,23 @@
 
 static const int64_t VS[] = {1000, 10000, 100000, 1000000, 10000000};
 static const char *DISTS[] = {"uniform", "zipf"};
-enum { C_LOOKUP, C_LOOKUP_FAST, T_LOOKUP, C_SGD, C_SGD_FUSED, C_SGD_2T, F_SGD, T_SGD, C_ADAM,
-       F_ADAM, T_ADAM, N_COLS };
-static const char *COLS[N_COLS] = {"lookup", "lookup+", "torch-lookup", "sgd", "sgd-fused", "sgd-2t",
-                                   "sgd-floor", "torch-sgd", "adam", "adam-floor",
-                                   "torch-adam"};
+enum {
+    C_LOOKUP,
+    C_LOOKUP_FAST,
+    T_LOOKUP,
+    C_SGD,
+    C_SGD_FUSED,
+    C_SGD_2T,
+    F_SGD,
+    T_SGD,
+    C_ADAM,
+    F_ADAM,
+    T_ADAM,
+    N_COLS
+};
+static const char *COLS[N_COLS] = {"lookup",    "lookup+",    "torch-lookup", "sgd",
+                                   "sgd-fused", "sgd-2t",     "sgd-floor",    "torch-sgd",
+                                   "adam",      "adam-floor", "torch-adam"};
 
 typedef struct Bench {
     const char *dir;
@@ -188,7 +200,8 @@ static int case_adam_floor(Bench *b, int dist, int vi, int k) {
 
 static int torch_start(Bench *b, const char *script) {
     int down[2], up[2];
-    if (access("/usr/bin/python3", X_OK) != 0 || pipe(down) != 0 || pipe(up) != 0) return -1;
+    if (access("/usr/bin/python3", X_OK) != 0 || pipe(down) != 0 || pipe(up) != 0)
+        return -1;
     b->pid = fork();
     if (b->pid < 0) return -1;
     if (b->pid == 0) {
@@ -197,9 +210,9 @@ static int torch_start(Bench *b, const char *script) {
         char vmax[32], n[16], nb[16];
         snprintf(vmax, sizeof vmax, "%lld", (long long)b->vmax);
         snprintf(n, sizeof n, "%d", N), snprintf(nb, sizeof nb, "%d", BATCHES);
-        execl("/usr/bin/python3", "python3", script, "--vmax", vmax, "--dim", "64", "--n", n,
-              "--batches", nb, "--min_calls", "5", "--max_calls", "400", "--budget", "0.08",
-              "--dir", b->dir, (char *)NULL);
+        execl("/usr/bin/python3", "python3", script, "--vmax", vmax, "--dim", "64", "--n",
+              n, "--batches", nb, "--min_calls", "5", "--max_calls", "400", "--budget",
+              "0.08", "--dir", b->dir, (char *)NULL);
         _exit(127);
     }
     close(down[0]), close(up[1]);
@@ -270,24 +283,28 @@ static int dense_steps(Bench *b, FILE *tsv, FILE *values) {
                 StepKind kind = w ? STEP_DENSE_ADAM : STEP_DENSE_SGD;
                 double times[50];
                 int n = 0;
-                for (double start = now(); n < 50 && (n < 3 || now() - start < BUDGET_S);) {
+                for (double start = now();
+                     n < 50 && (n < 3 || now() - start < BUDGET_S);) {
                     double t0 = now();
                     emb_lookup(&s.e, batch_of(b, 0, vi, n % BATCHES), N, b->out, NULL);
-                    step_bench_run(&s, kind, batch_of(b, 0, vi, n % BATCHES), N, b->G, NULL);
+                    step_bench_run(&s, kind, batch_of(b, 0, vi, n % BATCHES), N, b->G,
+                                   NULL);
                     times[n++] = 1e3 * (now() - t0);
                 }
                 qsort(times, (size_t)n, sizeof times[0], cmp_double);
                 keep(&best[2 * w], times[n / 2]);
                 char req[64];
-                snprintf(req, sizeof req, "%s %lld", w ? "dadam" : "dsgd", (long long)VS[vi]);
+                snprintf(req, sizeof req, "%s %lld", w ? "dadam" : "dsgd",
+                         (long long)VS[vi]);
                 keep(&best[2 * w + 1], torch_ms(b, req));
             }
         step_bench_free(&s);
-        fprintf(tsv, "%lld\t%.4f\t%.4f\t%.4f\t%.4f\n", (long long)VS[vi], best[0], best[1],
-                best[2], best[3]);
+        fprintf(tsv, "%lld\t%.4f\t%.4f\t%.4f\t%.4f\n", (long long)VS[vi], best[0],
+                best[1], best[2], best[3]);
         const char *keys[4] = {"sgd_ms", "torch_sgd_ms", "adam_ms", "torch_adam_ms"};
         for (int k = 0; k < 4; k++)
-            fprintf(values, "ch06.dense.v%lld.%s\t%.2f\n", (long long)VS[vi], keys[k], best[k]);
+            fprintf(values, "ch06.dense.v%lld.%s\t%.2f\n", (long long)VS[vi], keys[k],
+                    best[k]);
     }
     return 0;
 }
@@ -322,8 +339,10 @@ static int make_inputs(Bench *b) {
                 idx[i] = dist ? zipf_draw(&z, u) : (int64_t)(u * (double)VS[vi]);
             }
             char name[64];
-            snprintf(name, sizeof name, "ch06-idx-%s-%lld.i64", DISTS[dist], (long long)VS[vi]);
-            if (write_file(b, name, idx, (size_t)BATCHES * N * 8) != 0) return zipf_free(&z), -1;
+            snprintf(name, sizeof name, "ch06-idx-%s-%lld.i64", DISTS[dist],
+                     (long long)VS[vi]);
+            if (write_file(b, name, idx, (size_t)BATCHES * N * 8) != 0)
+                return zipf_free(&z), -1;
         }
         zipf_free(&z);
     }
@@ -341,29 +360,38 @@ static void write_values(const Bench *b, FILE *f) {
             fprintf(f, "ch06.%s.v%lld.torch_sgd_ms\t%.3f\n", dn, V, x[T_SGD]);
             fprintf(f, "ch06.%s.v%lld.sgd_speedup\t%.1f\n", dn, V, x[T_SGD] / x[C_SGD]);
             fprintf(f, "ch06.%s.v%lld.sgd_floor\t%.2f\n", dn, V, x[C_SGD] / x[F_SGD]);
-            fprintf(f, "ch06.%s.v%lld.fused_speedup\t%.1f\n", dn, V, x[T_SGD] / x[C_SGD_FUSED]);
-            fprintf(f, "ch06.%s.v%lld.fused_floor\t%.2f\n", dn, V, x[C_SGD_FUSED] / x[F_SGD]);
+            fprintf(f, "ch06.%s.v%lld.fused_speedup\t%.1f\n", dn, V,
+                    x[T_SGD] / x[C_SGD_FUSED]);
+            fprintf(f, "ch06.%s.v%lld.fused_floor\t%.2f\n", dn, V,
+                    x[C_SGD_FUSED] / x[F_SGD]);
             fprintf(f, "ch06.%s.v%lld.adam_ms\t%.3f\n", dn, V, x[C_ADAM]);
             fprintf(f, "ch06.%s.v%lld.torch_adam_ms\t%.3f\n", dn, V, x[T_ADAM]);
-            fprintf(f, "ch06.%s.v%lld.adam_speedup\t%.1f\n", dn, V, x[T_ADAM] / x[C_ADAM]);
+            fprintf(f, "ch06.%s.v%lld.adam_speedup\t%.1f\n", dn, V,
+                    x[T_ADAM] / x[C_ADAM]);
             fprintf(f, "ch06.%s.v%lld.adam_floor\t%.2f\n", dn, V, x[C_ADAM] / x[F_ADAM]);
-            fprintf(f, "ch06.%s.v%lld.lookup_speedup\t%.2f\n", dn, V, x[T_LOOKUP] / x[C_LOOKUP_FAST]);
-            fprintf(f, "ch06.%s.v%lld.huge_speedup\t%.2f\n", dn, V, x[C_LOOKUP] / x[C_LOOKUP_FAST]);
-            fprintf(f, "ch06.%s.v%lld.sgd_2t_speedup\t%.2f\n", dn, V, x[C_SGD] / x[C_SGD_2T]);
+            fprintf(f, "ch06.%s.v%lld.lookup_speedup\t%.2f\n", dn, V,
+                    x[T_LOOKUP] / x[C_LOOKUP_FAST]);
+            fprintf(f, "ch06.%s.v%lld.huge_speedup\t%.2f\n", dn, V,
+                    x[C_LOOKUP] / x[C_LOOKUP_FAST]);
+            fprintf(f, "ch06.%s.v%lld.sgd_2t_speedup\t%.2f\n", dn, V,
+                    x[C_SGD] / x[C_SGD_2T]);
         }
     for (int dist = 0; dist < 2; dist++) {
         const double(*x)[N_COLS] = b->best[dist];
-        fprintf(f, "ch06.%s.sgd_flat\t%.2f\n", DISTS[dist], x[b->nv - 1][C_SGD] / x[0][C_SGD]);
+        fprintf(f, "ch06.%s.sgd_flat\t%.2f\n", DISTS[dist],
+                x[b->nv - 1][C_SGD] / x[0][C_SGD]);
         fprintf(f, "ch06.%s.fused_flat\t%.2f\n", DISTS[dist],
                 x[b->nv - 1][C_SGD_FUSED] / x[0][C_SGD_FUSED]);
-        fprintf(f, "ch06.%s.adam_flat\t%.2f\n", DISTS[dist], x[b->nv - 1][C_ADAM] / x[0][C_ADAM]);
+        fprintf(f, "ch06.%s.adam_flat\t%.2f\n", DISTS[dist],
+                x[b->nv - 1][C_ADAM] / x[0][C_ADAM]);
     }
 }
 
 static void print_table(const Bench *b, FILE *tsv) {
     fprintf(tsv, "dist\tV");
     printf("%-8s %9s", "dist", "V");
-    for (int c = 0; c < N_COLS; c++) fprintf(tsv, "\t%s", COLS[c]), printf(" %12s", COLS[c]);
+    for (int c = 0; c < N_COLS; c++)
+        fprintf(tsv, "\t%s", COLS[c]), printf(" %12s", COLS[c]);
     fprintf(tsv, "\n"), printf("   (ms)\n");
     for (int dist = 0; dist < 2; dist++)
         for (int vi = 0; vi < b->nv; vi++) {
@@ -395,8 +423,8 @@ static int make_tables(Bench *b) {
 #endif
     for (int64_t k = 0; k < b->vmax * D; k++)
         b->plain[k] = b->huge[k] = (float)((k * 2654435761u) % 2001) / 1000.0f - 1.0f;
-    printf("tables: 2 x %.2f GB; transparent huge pages for the second: %s\n", bytes / 1e9,
-           huge ? "asked for (madvise)" : "not available");
+    printf("tables: 2 x %.2f GB; transparent huge pages for the second: %s\n",
+           bytes / 1e9, huge ? "asked for (madvise)" : "not available");
     return 0;
 }
 
@@ -438,11 +466,13 @@ int main(int argc, char **argv) {
         }
         for (int r = 0; r < ROUNDS; r++)
             for (int vi = 0; vi < b.nv; vi++)
-                for (int dist = 0; dist < 2; dist++) sparse_round(&b, dist, vi, phase == 0);
+                for (int dist = 0; dist < 2; dist++)
+                    sparse_round(&b, dist, vi, phase == 0);
     }
     FILE *steps = open_out(&b, "ch06-steps.tsv"), *dense = open_out(&b, "ch06-dense.tsv");
     FILE *values = open_out(&b, "ch06-values.tsv");
-    if (!steps || !dense || !values) return fprintf(stderr, "bench_ch06: cannot write\n"), 1;
+    if (!steps || !dense || !values)
+        return fprintf(stderr, "bench_ch06: cannot write\n"), 1;
     print_table(&b, steps);
     free(b.m), free(b.v), free(b.huge);
     b.m = b.v = b.huge = NULL;
