@@ -1365,6 +1365,104 @@ int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *i
 }
 
 /**
+Starting threads at every step costs tens of microseconds each, as much
+as a whole sparse step of 4096 rows. A pool starts them once: each worker
+waits for a new job (a generation number under a mutex), runs its share
+of rows, and reports back; the caller runs the last share itself and
+waits for the others. The shares, and so the bits, are those above.
+*/
+
+// A worker's argument: its pool and the share it runs.
+typedef struct PoolSlot {
+    SparsePool *pool;
+    int index;
+} PoolSlot;
+
+struct SparsePool {
+    int threads;
+    pthread_t tid[SPARSE_MAX_THREADS];
+    int started;                // workers running (threads - 1 when all went well)
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;  // a new job; the last worker finished
+    uint64_t generation;        // bumped for every job
+    int pending;                // workers still busy with the job
+    bool quit;
+    RowShare job[SPARSE_MAX_THREADS];
+    PoolSlot slot[SPARSE_MAX_THREADS];
+};
+
+static void *pool_worker(void *arg) {
+    SparsePool *p = ((PoolSlot *)arg)->pool;
+    int index = ((PoolSlot *)arg)->index;
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        bool quit = p->quit;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        if (quit) return NULL;
+        row_share_run(&p->job[index]);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+SparsePool *sparse_pool_new(int threads, EmbError *err) {
+    if (threads < 1 || threads > SPARSE_MAX_THREADS) {
+        emb_fail(err, "threads %d is out of range [1, %d]", threads, SPARSE_MAX_THREADS);
+        return NULL;
+    }
+    SparsePool *p = calloc(1, sizeof *p);
+    if (!p) return emb_fail(err, "out of memory for a pool of %d threads", threads), NULL;
+    p->threads = threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL), pthread_cond_init(&p->done, NULL);
+    for (int t = 0; t < threads - 1; t++) {
+        p->slot[t].pool = p, p->slot[t].index = t;
+        if (pthread_create(&p->tid[t], NULL, pool_worker, &p->slot[t]) != 0) break;
+        p->started++;
+    }
+    if (p->started != threads - 1) {
+        sparse_pool_free(p);
+        return emb_fail(err, "cannot start %d threads", threads - 1), NULL;
+    }
+    return p;
+}
+
+void sparse_pool_free(SparsePool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int t = 0; t < p->started; t++) pthread_join(p->tid[t], NULL);
+    pthread_cond_destroy(&p->wake), pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+void sparse_sgd_update_pool(SparsePool *p, float *param, const SparseGrad *g, double lr) {
+    RowShare base = {param, g->indices, g->values, g->nnz, g->row_dim, 0, 0,
+                     (float)-lr, false};
+    int64_t V = g->num_rows;
+    pthread_mutex_lock(&p->mu);
+    for (int t = 0; t < p->threads; t++) {
+        p->job[t] = base;
+        p->job[t].lo = V * t / p->threads, p->job[t].hi = V * (t + 1) / p->threads;
+    }
+    p->pending = p->threads - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    row_share_run(&p->job[p->threads - 1]);  // the caller's share
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/**
 ## The program
 
 The program runs seven small experiments and writes a TSV file for each,

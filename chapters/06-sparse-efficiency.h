@@ -274,6 +274,16 @@ int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
 int sparse_sgd_update_parallel(float *param, const SparseGrad *g, double lr, int threads,
                                EmbError *err);
 
+// A pool of threads - 1 worker threads that live across steps (the
+// caller is the last one), for sparse_sgd_update_pool. NULL on failure.
+typedef struct SparsePool SparsePool;
+SparsePool *sparse_pool_new(int threads, EmbError *err);
+void sparse_pool_free(SparsePool *p);
+
+// sparse_sgd_update_parallel on the pool's threads: the same shares of
+// rows, the same bits, without starting threads.
+void sparse_sgd_update_pool(SparsePool *p, float *param, const SparseGrad *g, double lr);
+
 // The dense scatter-add (emb_backward's grad[idx[i]] += grad_out[i]) with
 // the same ownership of rows by threads. grad is (V, D), idx is (n,),
 // grad_out (n, D). Same result as emb_backward, bit for bit.

@@ -707,6 +707,20 @@ START_TEST(threads_owning_rows_keep_the_bits) {
         ck_assert_int_eq(sparse_sgd_update_parallel(w2, &g, 0.1, threads, NULL), 0);
         ck_assert_mem_eq(w2, w1, 5000 * 8 * 4);
     }
+    for (int threads = 1; threads <= 4; threads++) {  // a pool, several steps in a row
+        SparsePool *pool = sparse_pool_new(threads, NULL);
+        ck_assert_ptr_nonnull(pool);
+        float *ref = malloc(5000 * 8 * 4);
+        memcpy(w2, w, 5000 * 8 * 4), memcpy(ref, w, 5000 * 8 * 4);
+        for (int step = 0; step < 3; step++) {
+            sparse_sgd_update(ref, &g, 0.1, false);
+            sparse_sgd_update_pool(pool, w2, &g, 0.1);
+        }
+        ck_assert_mem_eq(w2, ref, 5000 * 8 * 4);
+        sparse_pool_free(pool);
+        free(ref);
+    }
+    ck_assert_ptr_null(sparse_pool_new(0, NULL));
     memcpy(w2, w, 5000 * 8 * 4);  // backward and update fused: the same bits
     b->e.weight = w2;
     ck_assert_int_eq(emb_sparse_sgd_fused(&b->e, b->idx, 3000, b->G, 0.1, NULL), 0);

@@ -8,9 +8,12 @@
  *
  *   lookup       chapter 1's emb_lookup on a table without huge pages;
  *   lookup+      emb_lookup_prefetch on a table with transparent huge pages;
+ *   lookup-thp   emb_lookup on the table with huge pages (no prefetching);
+ *   lookup-sorted  emb_lookup_sorted on it: rows visited in increasing order;
  *   sgd          a sparse SGD step: lookup+, emb_backward_sparse, sparse_sgd_update;
  *   sgd-fused    lookup+, then backward and update in one loop (emb_sparse_sgd_fused);
- *   sgd-2t       sgd with the update split by rows over 2 threads;
+ *   sgd-2t       sgd with the update split by rows over 2 threads started per step;
+ *   sgd-pool2    the same split on a pool of 2 threads started once;
  *   sgd-floor    the memory traffic a sparse SGD step cannot avoid: gather the
  *                N rows and add lr * G into them, with no checks and no list;
  *   adam         a SparseAdam step: lookup+, backward, coalesce, the row update;
@@ -67,17 +70,23 @@ enum {
     C_ADAM,
     F_ADAM,
     T_ADAM,
+    C_LOOKUP_THP,
+    C_LOOKUP_SORTED,
+    C_SGD_POOL,
     N_COLS
 };
 static const char *COLS[N_COLS] = {"lookup",    "lookup+",    "torch-lookup", "sgd",
                                    "sgd-fused", "sgd-2t",     "sgd-floor",    "torch-sgd",
-                                   "adam",      "adam-floor", "torch-adam"};
+                                   "adam",      "adam-floor", "torch-adam",   "lookup-thp",
+                                   "lookup-sorted", "sgd-pool2"};
 
 typedef struct Bench {
     const char *dir;
     int64_t vmax, nv;
     float *plain, *huge, *m, *v, *G, *out;  // tables (vmax, D); G, out (N, D)
     int64_t *idx[2][COUNT(VS)];             // (BATCHES, N) per distribution and V
+    int64_t perm[N];                        // scratch of the sorted lookup
+    SparsePool *pool;                       // 2 threads for sgd-pool2
     SparseGrad g, c;
     int64_t adam_step;
     FILE *to, *from;  // PyTorch's pipe
@@ -128,6 +137,16 @@ static int case_lookup(Bench *b, int dist, int vi, int k) {
     return emb_lookup(&e, batch_of(b, dist, vi, k), N, b->out, NULL);
 }
 
+static int case_lookup_thp(Bench *b, int dist, int vi, int k) {
+    Embedding e = view(b->huge, VS[vi]);
+    return emb_lookup(&e, batch_of(b, dist, vi, k), N, b->out, NULL);
+}
+
+static int case_lookup_sorted(Bench *b, int dist, int vi, int k) {
+    Embedding e = view(b->huge, VS[vi]);
+    return emb_lookup_sorted(&e, batch_of(b, dist, vi, k), N, b->out, b->perm, NULL);
+}
+
 static int case_lookup_fast(Bench *b, int dist, int vi, int k) {
     Embedding e = view(b->huge, VS[vi]);
     return emb_lookup_prefetch(&e, batch_of(b, dist, vi, k), N, b->out, 8, NULL);
@@ -159,6 +178,12 @@ static int case_sgd_fused(Bench *b, int dist, int vi, int k) {
 static int case_sgd_2t(Bench *b, int dist, int vi, int k) {
     if (sparse_forward_backward(b, dist, vi, k) != 0) return -1;
     return sparse_sgd_update_parallel(b->huge, &b->g, 0.01, 2, NULL);
+}
+
+static int case_sgd_pool(Bench *b, int dist, int vi, int k) {
+    if (sparse_forward_backward(b, dist, vi, k) != 0) return -1;
+    sparse_sgd_update_pool(b->pool, b->huge, &b->g, 0.01);
+    return 0;
 }
 
 static int case_sgd_floor(Bench *b, int dist, int vi, int k) {
@@ -255,6 +280,8 @@ static void sparse_round(Bench *b, int dist, int vi, bool with_plain) {
     if (with_plain) {
         keep(&best[C_LOOKUP], median_ms(b, case_lookup, dist, vi));
         keep(&best[C_LOOKUP_FAST], median_ms(b, case_lookup_fast, dist, vi));
+        keep(&best[C_LOOKUP_THP], median_ms(b, case_lookup_thp, dist, vi));
+        keep(&best[C_LOOKUP_SORTED], median_ms(b, case_lookup_sorted, dist, vi));
         snprintf(req, sizeof req, "lookup %s %lld", dn, V);
         keep(&best[T_LOOKUP], torch_ms(b, req));
         return;
@@ -262,6 +289,7 @@ static void sparse_round(Bench *b, int dist, int vi, bool with_plain) {
     keep(&best[C_SGD], median_ms(b, case_sgd, dist, vi));
     keep(&best[C_SGD_FUSED], median_ms(b, case_sgd_fused, dist, vi));
     keep(&best[C_SGD_2T], median_ms(b, case_sgd_2t, dist, vi));
+    keep(&best[C_SGD_POOL], median_ms(b, case_sgd_pool, dist, vi));
     keep(&best[F_SGD], median_ms(b, case_sgd_floor, dist, vi));
     snprintf(req, sizeof req, "sgd %s %lld", dn, V);
     keep(&best[T_SGD], torch_ms(b, req));
@@ -373,6 +401,14 @@ static void write_values(const Bench *b, FILE *f) {
                     x[T_LOOKUP] / x[C_LOOKUP_FAST]);
             fprintf(f, "ch06.%s.v%lld.huge_speedup\t%.2f\n", dn, V,
                     x[C_LOOKUP] / x[C_LOOKUP_FAST]);
+            fprintf(f, "ch06.%s.v%lld.thp_only_speedup\t%.2f\n", dn, V,
+                    x[C_LOOKUP] / x[C_LOOKUP_THP]);
+            fprintf(f, "ch06.%s.v%lld.prefetch_speedup\t%.2f\n", dn, V,
+                    x[C_LOOKUP_THP] / x[C_LOOKUP_FAST]);
+            fprintf(f, "ch06.%s.v%lld.sorted_speedup\t%.2f\n", dn, V,
+                    x[C_LOOKUP_THP] / x[C_LOOKUP_SORTED]);
+            fprintf(f, "ch06.%s.v%lld.sgd_pool_speedup\t%.2f\n", dn, V,
+                    x[C_SGD] / x[C_SGD_POOL]);
             fprintf(f, "ch06.%s.v%lld.sgd_2t_speedup\t%.2f\n", dn, V,
                     x[C_SGD] / x[C_SGD_2T]);
         }
@@ -446,7 +482,7 @@ int main(int argc, char **argv) {
         *x = NAN;
     if (make_tables(&b) != 0 || make_inputs(&b) != 0 ||
         sparse_grad_init(&b.g, b.vmax, D, NULL) != 0 ||
-        sparse_grad_init(&b.c, b.vmax, D, NULL) != 0) {
+        sparse_grad_init(&b.c, b.vmax, D, NULL) != 0 || !(b.pool = sparse_pool_new(2, NULL))) {
         fprintf(stderr, "bench_ch06: out of memory for a %lld x %d table\n",
                 (long long)b.vmax, D);
         return 1;
@@ -480,6 +516,7 @@ int main(int argc, char **argv) {
     write_values(&b, values);
     fclose(steps), fclose(dense), fclose(values);
     torch_stop(&b);
+    sparse_pool_free(b.pool);
     printf("wrote %s/ch06-steps.tsv, ch06-dense.tsv, ch06-values.tsv\n", b.dir);
     return rc ? 1 : 0;
 }
