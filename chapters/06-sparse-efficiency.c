@@ -2189,13 +2189,25 @@ figure is drawn from its tables.
   fast as the plain one and
   {{bench:ch06.uniform.v10000000.lookup_speedup}} times as fast as
   `F.embedding`; at $10^6$ rows
-  {{bench:ch06.uniform.v1000000.lookup_speedup}} times.
+  {{bench:ch06.uniform.v1000000.lookup_speedup}} times. Taken apart at
+  $10^7$ rows: huge pages alone gave
+  {{bench:ch06.uniform.v10000000.thp_only_speedup}} times, prefetching on
+  top of them {{bench:ch06.uniform.v10000000.prefetch_speedup}} times more.
+  Sorting the batch first did not pay at any size
+  ({{bench:ch06.uniform.v10000000.sorted_speedup}} times the speed at
+  $10^7$ rows, {{bench:ch06.uniform.v1000.sorted_speedup}} at $10^3$):
+  sorting 4096 indices costs more than the cache misses it saves, when
+  each row is read once anyway.
 * **Threads.** Splitting the update by rows over 2 threads made the step
-  slower ({{bench:ch06.uniform.v10000000.sgd_2t_speedup}} times the speed
-  of one thread at $10^7$ rows): starting two threads per step costs more
-  than the step's 4096 rows of work. The split is race-free and keeps the
-  bits, as the tests check; it pays only with a pool of threads that live
-  across steps, or with batches far larger than this one.
+  slower, both with threads started at every step
+  ({{bench:ch06.uniform.v10000000.sgd_2t_speedup}} times the speed of one
+  thread at $10^7$ rows) and on a pool of threads started once
+  ({{bench:ch06.uniform.v10000000.sgd_pool_speedup}} times): on this
+  shared two-core machine the second core was rarely free, every thread
+  reads the whole entry list to find its rows, and a step's 4096 rows are
+  too little work to share. The split is race-free and keeps the bits, as
+  the tests check; it can pay only with idle cores and batches far larger
+  than this one.
 
 ## What PyTorch does
 

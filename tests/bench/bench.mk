@@ -27,8 +27,10 @@ $(BENCH_DIR)/bench.o: tests/bench/bench.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Chapter 6: sparse steps and the fast lookup beside their floors and PyTorch
-# (tests/bench/bench_ch06.c says what each column is). About 8 GB a side at
-# its peak; `make bench-ch06 BENCH_CH06_VMAX=100000` runs the small sizes only.
+# (tests/bench/bench_ch06.c says what each column is). About a minute and a
+# half on the busy 2-core machine; 12.6 GB in all at its peak (C and PyTorch
+# each hold a 2.56 GB table and SparseAdam's two moments). `make bench-ch06
+# BENCH_CH06_VMAX=100000` runs the small sizes only.
 BENCH_CH06_VMAX ?= 10000000
 
 ## bench-ch06: time chapter 6's sparse steps and fast lookup beside their floors and PyTorch

@@ -30,8 +30,7 @@
  * cell keeps its best round, so a burst of other work on the shared machine hits
  * neither side alone. The tables are trained in place by both sides; the values
  * do not matter to the times. Memory: about 7.7 GB on each side at its peak
- * (the 2.56 GB table and SparseAdam's two moments), 5.1 GB more on the C side
- * while the lookups compare the two tables.
+ * (the 2.56 GB table and SparseAdam's two moments); measured, 12.6 GB in all.
  *
  * Writes ch06-steps.tsv, ch06-dense.tsv and ch06-values.tsv to the bench folder.
  */
