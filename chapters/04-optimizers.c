@@ -1157,7 +1157,8 @@ static void summarise(const Options *op, int r, const Run *run, FILE *values) {
         moved += (double)run->moved[s] / (double)(n - half);
         looked += (double)run->looked[s] / (double)(n - half);
     }
-    printf("%-14s %8.3f %14lld %16.1f\n", RUNS[r].name, loss, (long long)first, moved);
+    printf("%-14s %8.3f %14lld %10.1f %10.1f\n", RUNS[r].name, loss, (long long)first,
+           looked, moved);
     char key[64];
     snprintf(key, sizeof key, "train.%s.loss", RUNS[r].name);
     value(values, key, "%.2f", loss);
@@ -1228,8 +1229,8 @@ static int experiment_training(const Options *op, const Corpus *c, FILE *values,
     Run runs[N_RUNS] = {{0}};
     size_t n = (size_t)op->steps;
     int rc = 0;
-    printf("%-14s %8s %14s %16s\n", "optimizer", "loss", "spread < 0.2",
-           "rows moved/step");
+    printf("%-14s %8s %14s %10s %10s\n", "optimizer", "loss", "spread < 0.2", "looked up",
+           "moved");
     for (int r = 0; r < N_RUNS && rc == 0; r++) {
         Run *run = &runs[r];
         run->loss = calloc(n, 8), run->spread = calloc(n, 8);
