@@ -9,10 +9,11 @@ ncol = STATS_columns
 nv = (ncol - 1) / 12
 set terminal pngcairo size 420 * nv + 140, 460 enhanced font 'DejaVu Sans,11' linewidth 1.5
 set output output
-set multiplot layout 1, nv title 'Tied (red) and untied (blue), training (dashed) and validation (solid) loss; bands: the seeds'' spread'
+set multiplot layout 1, nv title 'Tied (red), untied (blue): training (dashed), validation (solid)'
 set xlabel 'step'
 set ylabel 'cross-entropy (nats)'
 set key top right
+set yrange [:6]
 col(v, t, s) = 2 + ((v * 2 + t) * 2 + s) * 3
 do for [v = 0:nv - 1] {
     set title sprintf('%s', system(sprintf("head -1 %s | cut -f%d | cut -d' ' -f1-2", data, col(v, 0, 1))))

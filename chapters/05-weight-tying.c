@@ -479,22 +479,44 @@ int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, in
 /**
 `lm_check_parts` runs the check on the chapter's example, a tied $7 \times
 3$ model from seed 0 with a bias, on the batch `[1 2 1 4 0 5]` with
-targets `[2 1 4 5 3 1]`, for each part in turn.
+targets `[2 1 4 5 3 1]`, for each part in turn; `lm_paths_example` returns
+that example's two parts and the gradient, so that they can be shown.
 */
 
-int lm_check_parts(GradcheckResult result[3], EmbError *err) {
-    const int64_t in[6] = {1, 2, 1, 4, 0, 5}, tgt[6] = {2, 1, 4, 5, 3, 1};
+static const int64_t EXAMPLE_IN[6] = {1, 2, 1, 4, 0, 5};   // inputs
+static const int64_t EXAMPLE_TGT[6] = {2, 1, 4, 5, 3, 1};  // targets
+
+// The example's model: tied 7 x 3 with a bias, from seed 0.
+static int example_model(LangModel *m, EmbError *err) {
     TorchGenerator gen;
     LmOptions o = lm_default_options();
     o.tied = true;
-    LangModel m;
     rng_manual_seed(&gen, 0);
-    if (lm_init(&m, 7, 3, &o, 6, &gen, err) != 0) return -1;
+    return lm_init(m, 7, 3, &o, 6, &gen, err);
+}
+
+int lm_check_parts(GradcheckResult result[3], EmbError *err) {
+    LangModel m;
+    if (example_model(&m, err) != 0) return -1;
     int rc = 0;
     for (int k = 0; k < 3 && rc == 0; k++)
-        rc = lm_gradcheck(&m, in, tgt, 6, (LmGradPart)k, &result[k], err);
+        rc = lm_gradcheck(&m, EXAMPLE_IN, EXAMPLE_TGT, 6, (LmGradPart)k, &result[k], err);
     lm_free(&m);
     return rc;
+}
+
+int lm_paths_example(float emb_path[21], float proj_path[21], float grad[21],
+                     EmbError *err) {
+    LangModel m;
+    double loss;
+    if (example_model(&m, err) != 0) return -1;
+    int rc = lm_forward(&m, EXAMPLE_IN, EXAMPLE_TGT, 6, &loss, err) ||
+             lm_backward(&m, EXAMPLE_IN, 6, err);
+    memcpy(emb_path, m.grad_emb_path, 21 * sizeof(float));
+    memcpy(proj_path, m.grad_proj_path, 21 * sizeof(float));
+    memcpy(grad, m.emb.grad, 21 * sizeof(float));
+    lm_free(&m);
+    return rc ? -1 : 0;
 }
 
 /**
@@ -554,7 +576,8 @@ static bool is_fortune_file(const char *dir, const char *name) {
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// The sorted names of dir's fortune files (*n of them; the caller frees).
+// The sorted names of dir's fortune files (*n of them; the caller frees);
+// *n < 0 when memory ran out after -*n - 1 names.
 static char **fortune_files(const char *dir, int *n) {
     DIR *d = opendir(dir);
     char **names = NULL;
@@ -562,14 +585,15 @@ static char **fortune_files(const char *dir, int *n) {
     for (struct dirent *e; d && (e = readdir(d));) {
         if (!is_fortune_file(dir, e->d_name)) continue;
         char **more = realloc(names, (size_t)(*n + 1) * sizeof *names);
-        if (!more || !(more[*n] = strdup(e->d_name))) {
-            names = more ? more : names;
+        if (more) names = more;
+        if (!more || !(names[*n] = strdup(e->d_name))) {
+            *n = -*n - 1;  // out of memory: the caller frees the -*n - 1 names
             break;
         }
-        names = more, (*n)++;
+        (*n)++;
     }
     if (d) closedir(d);
-    if (names) qsort(names, (size_t)*n, sizeof *names, by_name);
+    if (names && *n > 0) qsort(names, (size_t)*n, sizeof *names, by_name);
     return names;
 }
 
@@ -597,9 +621,10 @@ static int split_file(const char *path, int64_t every, int64_t *count, Text *tra
 }
 
 // Writes a text to a new temporary file and returns its path in path.
-static int temp_file(const Text *t, char path[64]) {
+static int temp_file(const Text *t, char path[4096]) {
     const char *tmp = getenv("TMPDIR");
-    snprintf(path, 64, "%.40s/lm-text-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (snprintf(path, 4096, "%s/lm-text-XXXXXX", tmp && *tmp ? tmp : "/tmp") >= 4096)
+        return -1;
     int fd = mkstemp(path);
     if (fd < 0) return -1;
     FILE *f = fdopen(fd, "w");
@@ -641,7 +666,7 @@ static int remap(const Corpus *train, const Corpus *text, int64_t *valid) {
 // Tokenises the two texts: train with its vocabulary, valid into train's ids.
 static int tokenise(LmCorpus *c, const Text *train, const Text *valid, int64_t max_vocab,
                     EmbError *err) {
-    char tpath[64], vpath[64];
+    char tpath[4096], vpath[4096];
     Corpus v = {0};
     if (temp_file(train, tpath) != 0)
         return emb_fail(err, "cannot write a temporary file");
@@ -673,7 +698,9 @@ int lm_corpus_load(LmCorpus *c, const char *dir, int64_t max_vocab, int64_t vali
                                "no fortune files in %s: install Debian's fortunes "
                                "package (apt-get install fortunes)",
                                dir)
-                    : 0;
+             : n < 0 ? emb_fail(err, "out of memory listing %s", dir)
+                     : 0;
+    if (n < 0) n = -n - 1;  // the names to free
     for (int i = 0; i < n && rc == 0; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -929,13 +956,13 @@ static void usage(FILE *f) {
         "  --dims D,D...     embedding sizes, default 16\n"
         "  --layers L,L...   hidden layers, 0 or 1, default 0,1\n"
         "  --seeds N         seeds 0..N-1 per size and tie, default 3\n"
-        "  --steps N         Adam steps per run, default 120\n"
+        "  --steps N         Adam steps per run, default 100\n"
         "  --batch B         positions per step, default 32\n"
         "  --lr LR           Adam's learning rate, default 0.01\n"
         "  --init-range R    uniform init in [-R, R]; 0: PyTorch's N(0, 1), default 0.1\n"
         "  --vocab V         vocabulary with <unk>, default 1000\n"
-        "  --eval-every N    steps between evaluations, default 40\n"
-        "  --eval-tokens N   tokens of each split evaluated, default 1000\n"
+        "  --eval-every N    steps between evaluations, default 50\n"
+        "  --eval-tokens N   tokens of each split evaluated, default 500\n"
         "  --valid-every N   every N-th fortune is validation text, default 10\n"
         "  --train-tokens N  train on the first N tokens only, default all\n"
         "  --fortunes DIR    default " LM_FORTUNES_DIR
@@ -954,8 +981,8 @@ static void free_options(Options *o) {
 static int check_lists(const Options *o, EmbError *err);
 
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o = (Options){.steps = 120, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 40,
-                   .eval_tokens = 1000, .dims = DEFAULT_DIMS, .n_dims = 1,
+    *o = (Options){.steps = 100, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 50,
+                   .eval_tokens = 500, .dims = DEFAULT_DIMS, .n_dims = 1,
                    .layers = DEFAULT_LAYERS, .n_layers = 2, .valid_every = 10, .lr = 0.01,
                    .init_range = 0.1, .fortunes = LM_FORTUNES_DIR, .out = "build/ch05"};
     for (int a = 1; a < argc; a++) {
@@ -1140,6 +1167,8 @@ static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs
     return outfile_commit(&g, err);
 }
 
+static int check_values(FILE *values, EmbError *err);
+
 // The padding row, the doubled parameter list and the gradient check.
 static int demos(FILE *values, EmbError *err) {
     float e[4], p[4], after[4], twice[6], once[6];
@@ -1163,9 +1192,24 @@ static int demos(FILE *values, EmbError *err) {
         key[n] = '\0', value(values, strcat(key, "state_twice"), "%lld", (long long)st2);
         key[n] = '\0', value(values, strcat(key, "state_once"), "%lld", (long long)st1);
     }
+    return check_values(values, err);
+}
+
+// The gradient check per part, and the parts of rows 1 and 3 of its example.
+static int check_values(FILE *values, EmbError *err) {
     static const char *const part[3] = {"sum", "emb_path", "proj_path"};
     GradcheckResult r[3];
-    if (lm_check_parts(r, err) != 0) return -1;
+    float pe[21], pp[21], g[21];
+    if (lm_check_parts(r, err) != 0 || lm_paths_example(pe, pp, g, err) != 0) return -1;
+    for (int row = 1; row <= 3; row += 2) {  // row 1: looked up twice; row 3: never
+        char key[64];
+        const float *part_of[3] = {pe, pp, g};
+        static const char *const names[3] = {"emb", "proj", "sum"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(key, sizeof key, "paths.r%d.%s", row, names[k]);
+            value(values, key, "%.4f", part_of[k][row * 3]);
+        }
+    }
     for (int k = 0; k < 3; k++) {
         char key[64];
         snprintf(key, sizeof key, "check.%s", part[k]);
@@ -1318,14 +1362,17 @@ paths into one dense gradient; `SparseAdam` then refuses it).
 ![Each path's share of a tied row's gradient, by frequency rank.](fig-split.png)
 
 The figure shows, for each row of a tied table, the mean norm of its
-gradient along each path, rows in order of frequency. The embedding path
-is large for frequent words and falls off with rank: a word that is
-rarely looked up rarely receives it. The projection path falls off much
-less, because every row is scored at every position, and for the rare
-words it is the larger of the two. That is the argument of Press and
+gradient per step along each path, rows in order of frequency, from the
+full experiment's first tied run ($D = 16$, no hidden layer,
+{{full:run.steps}} steps). Both fall with rank: a rare word is rarely
+looked up, so its embedding path is zero in most steps, and a trained
+model gives it a small probability, which is what the projection path
+is made of. But the projection path is the larger of the two for all but
+the most frequent words, about twice the embedding path over most of the
+range, and it arrives at every step. That is the argument of Press and
 Wolf for tying: in an untied model the input row of a rare word learns
-only from its few occurrences, while tied it also learns, at every step,
-from the output side.
+only from its few occurrences, while tied it also learns from the output
+side, all the time.
 
 The same can be seen on chapter 2's grammar corpus with $D = 2$:
 
@@ -1338,7 +1385,12 @@ step, because it is never the next word.
 
 ### The gradient check
 
-With the tied $7 \times 3$ table of the program, the sum of the two
+In the tied $7 \times 3$ example (inputs `[1 2 1 4 0 5]`), row 1 is
+looked up twice: the first value of its gradient is {{paths.r1.sum}}, the
+embedding path's {{paths.r1.emb}} plus the projection path's
+{{paths.r1.proj}}. Row 3 is never looked up: {{paths.r3.emb}} from the
+embedding path, {{paths.r3.proj}} from the projection path, and
+{{paths.r3.sum}} in all. For this table the sum of the two
 paths matches the finite differences to {{check.sum}}; the embedding path
 alone is off by up to {{check.emb_path}} and the projection path alone by
 {{check.proj_path}}. Each part is a real gradient, of a different
@@ -1367,8 +1419,8 @@ step: one SGD step at `lr=0.1` takes it to
 {{double.sgd.twice}} instead of {{double.sgd.once}}, and one Adam step to
 {{double.adam.twice}} instead of {{double.adam.once}}, with
 {{double.adam.state_twice}} bytes of state instead of
-{{double.adam.state_once}}. For a table of GPT-2's size that is an extra
-309 MB of Adam state and a learning rate silently doubled.
+{{double.adam.state_once}}. For a table of GPT-2's size that is two more
+copies of the table in memory and a learning rate silently doubled.
 
 ### max_norm with a tied table
 
@@ -1436,8 +1488,8 @@ symmetry bit for bit.) With the hidden layer the scores are $w_v \cdot
 
 `make experiment5` runs two experiments, with the options in
 `experiments/ch05/full/ARGS` and `experiments/ch05/slice/ARGS`, and
-commits their results; `{{full:...}}` and `{{slice:...}}` below are
-their numbers. The first trains on the whole training text
+commits their results (`experiments/ch05/`); every number in this
+section comes from them. The first trains on the whole training text
 ({{full:corpus.train}} words from {{full:corpus.fortunes}} fortunes in
 {{full:corpus.files}} files; {{full:corpus.valid}} validation words), with
 a vocabulary of {{full:rows.v}} words, $D = 16$ and $D = 64$, with and
@@ -1470,7 +1522,26 @@ The training perplexities, on the first words of the training text, are
 {{full:d64.l1.untied.train_ppl}} untied and {{full:d64.l1.tied.train_ppl}}
 tied for the hidden layer at $D = 64$ (`values.tsv` has them all).
 
-SLICE
+At every size the tied model is behind, by more than the seeds spread,
+and far behind without the hidden layer. These runs see
+{{full:run.epochs}} of an epoch, far from overfitting, where the
+regularising effect Press and Wolf describe cannot help. The second
+experiment puts the models where it could: {{slice:run.steps}} steps on a
+slice of {{slice:corpus.train}} training words, {{slice:run.epochs}}
+epochs, $D = 64$ with the hidden layer.
+
+![The slice experiment: both models overfit the 40,000-word
+slice.](fig-slice.png)
+
+Both overfit: their training perplexities fall to
+{{slice:d64.l1.untied.train_ppl}} untied and
+{{slice:d64.l1.tied.train_ppl}} tied while the validation loss turns
+upward after the first epoch. At the end, the validation perplexity is
+{{slice:d64.l1.untied.valid_ppl}} untied ({{slice:d64.l1.untied.valid_ppl_min}}
+to {{slice:d64.l1.untied.valid_ppl_max}}) and
+{{slice:d64.l1.tied.valid_ppl}} tied ({{slice:d64.l1.tied.valid_ppl_min}} to
+{{slice:d64.l1.tied.valid_ppl_max}}): the seeds' ranges overlap, and
+tying neither helps nor hurts measurably.
 
 So the published effect (WikiText-2, PyTorch's word-language-model
 example: 117.61 untied against 110.44 tied validation perplexity) does

@@ -132,6 +132,11 @@ int lm_gradcheck(LangModel *m, const int64_t *inputs, const int64_t *targets, in
 // 7 x 3 model of seed 0 with a bias, batch [1 2 1 4 0 5] -> [2 1 4 5 3 1].
 int lm_check_parts(GradcheckResult result[3], EmbError *err);
 
+// The same example after one forward and backward from zero: each part
+// and the gradient, (7, 3) each.
+int lm_paths_example(float emb_path[21], float proj_path[21], float grad[21],
+                     EmbError *err);
+
 // The bug of listing a tied weight twice, reproduced by building the list
 // by hand (param_list_add refuses it): a 3 x 2 table with gradient g of
 // ones, one step of kind from weight w0 = 0.5. out_twice and out_once are

@@ -336,6 +336,10 @@ START_TEST(normal_init_hurts_a_tied_model) {
     GradcheckResult r[3];
     ck_assert_int_eq(lm_check_parts(r, NULL), 0);
     ck_assert(r[0].passed && !r[1].passed && !r[2].passed);
+    float pe[21], pp[21], g[21];
+    ck_assert_int_eq(lm_paths_example(pe, pp, g, NULL), 0);
+    for (int k = 0; k < 21; k++) ck_assert(g[k] == pe[k] + pp[k]);
+    ck_assert(pe[3 * 3] == 0.0f && pp[3 * 3] != 0.0f);  // row 3: never looked up
 }
 END_TEST
 
@@ -514,6 +518,11 @@ START_TEST(program_rejects_bad_input) {
         ck_assert_str_eq(out, cases[i].want);
         free(out);
     }
+    char *out;
+    ck_assert_int_eq(test_run(BIN_DIR "/ch05 --help", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--fortunes DIR"));
+    ck_assert_ptr_nonnull(strstr(out, "--train-tokens N"));
+    free(out);
 }
 END_TEST
 
