@@ -27,7 +27,8 @@ $(BENCH_DIR)/bench.o: tests/bench/bench.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Chapter 6: sparse steps and the fast lookup beside their floors and PyTorch
-# (tests/bench/bench_ch06.c says what each column is). About a minute and a
+# (tests/bench/ch06/bench_ch06.c says what each column is; it is a program of
+# its own, in a folder of its own, until it joins the per-chapter bench harness). About a minute and a
 # half on the busy 2-core machine; 12.6 GB in all at its peak (C and PyTorch
 # each hold a 2.56 GB table and SparseAdam's two moments). `make bench-ch06
 # BENCH_CH06_VMAX=100000` runs the small sizes only.
@@ -36,7 +37,7 @@ BENCH_CH06_VMAX ?= 10000000
 ## bench-ch06: time chapter 6's sparse steps and fast lookup beside their floors and PyTorch
 bench-ch06: $(BENCH_DIR)/bench_ch06 FORCE
 	@mkdir -p $(BENCH_DIR)
-	$(BENCH_DIR)/bench_ch06 --dir $(BENCH_DIR) --vmax $(BENCH_CH06_VMAX) --torch tests/bench/bench_ch06_torch.py
+	$(BENCH_DIR)/bench_ch06 --dir $(BENCH_DIR) --vmax $(BENCH_CH06_VMAX) --torch tests/bench/ch06/bench_ch06_torch.py
 	@# Only a full run (V up to 10^7, PyTorch measured) replaces the committed results.
 	@if [ "$(BENCH_CH06_VMAX)" = 10000000 ] && grep -q torch_sgd_ms $(BENCH_DIR)/ch06-values.tsv \
 	    && ! grep -qi nan $(BENCH_DIR)/ch06-values.tsv; then \
@@ -47,9 +48,9 @@ bench-ch06: $(BENCH_DIR)/bench_ch06 FORCE
 
 bench: bench-ch06
 
-$(BENCH_DIR)/bench_ch06: $(BENCH_DIR)/bench_ch06.o $(LIB)
+$(BENCH_DIR)/bench_ch06: $(BENCH_DIR)/ch06/bench_ch06.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BENCH_DIR)/bench_ch06.o: tests/bench/bench_ch06.c
+$(BENCH_DIR)/ch06/bench_ch06.o: tests/bench/ch06/bench_ch06.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@

@@ -19,7 +19,7 @@
  *   adam         a SparseAdam step: lookup+, backward, coalesce, the row update;
  *   adam-floor   gather the N rows and update weight, exp_avg and exp_avg_sq
  *                of each entry's row with Adam's arithmetic, without coalescing;
- *   torch-*      PyTorch 1.13 on one thread (tests/bench/bench_ch06_torch.py):
+ *   torch-*      PyTorch 1.13 on one thread (tests/bench/ch06/bench_ch06_torch.py):
  *                F.embedding, and zero_grad + backward + step of
  *                nn.Embedding(sparse=True) with SGD or SparseAdam;
  *   dense-*      dense SGD and Adam steps, C (chapter 4's updates) and PyTorch,
@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../chapters/06-sparse-efficiency.h"
+#include "../../../chapters/06-sparse-efficiency.h"
 
 #define D 64
 #define N 4096
