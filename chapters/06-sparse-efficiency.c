@@ -83,8 +83,10 @@ whatever the batch; the sparse one $N$ indices and $N D$ floats, whatever
 $V$ is.
 
 `SparseGrad` is that tensor. Its buffers grow like a vector's, because a
-second backward pass without `zero_grad` *appends* its entries (PyTorch
-concatenates), and `zero_grad` sets the count to zero.
+second backward pass without `zero_grad` adds its entries to the old ones
+(with PyTorch's sparse `add`, which merges the two lists as SGD's momentum
+does below: the entries stay, a pair of equal rows met at the same moment
+becomes one), and `zero_grad` sets the count to zero.
 */
 
 int sparse_grad_init(SparseGrad *g, int64_t V, int64_t D, EmbError *err) {
@@ -1213,7 +1215,8 @@ Three things help, and none of them changes a single bit of the result:
   waiting one after another.
 * **Sorting.** Visiting the rows in increasing order turns random jumps
   into a forward walk and reads a repeated row once while it is in cache.
-  The sort itself costs $O(N \log N)$ and pays only at large $V$.
+  The sort itself costs $O(N \log N)$; whether that pays is for `make
+  bench` to say (for batches of 4096, it does not).
 
 And the machine's cores: the sparse update (and the dense scatter-add of
 chapter 2) can be split among threads **by rows**, as PyTorch's
@@ -1365,8 +1368,8 @@ int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *i
 }
 
 /**
-Starting threads at every step costs tens of microseconds each, as much
-as a whole sparse step of 4096 rows. A pool starts them once: each worker
+Starting threads at every step costs tens of microseconds, a good part
+of a whole sparse step of 4096 rows. A pool starts them once: each worker
 waits for a new job (a generation number under a mutex), runs its share
 of rows, and reports back; the caller runs the last share itself and
 waits for the others. The shares, and so the bits, are those above.
@@ -1989,7 +1992,7 @@ runner checks the chapter against PyTorch: every case of
 `tests/reference/sparse.ref` and the sparse cases of `model.ref` pass,
 the weights after every sparse SGD, Adagrad and SparseAdam step **bit
 for bit**, the uncoalesced indices and values of every gradient exactly.
-The cases include runs with 20 to 40 lookups of 9 rows per step, so
+The cases include runs with 25 to 40 lookups of 9 rows per step, so
 that coalescing sorts with quicksort and the order of the repeated sums
 matters, a step that looks up only the padding row (a gradient with no
 entries), and gradients accumulated without `zero_grad`.
@@ -2149,7 +2152,7 @@ points.
 $N = 4096$ lookups, $V$ from $10^3$ to $10^7$, uniform and Zipf(1.1)
 indices, one thread, beside PyTorch 1.13 on one thread, the two taking
 turns case by case on a shared and busy machine
-(`tests/bench/bench_ch06.c` says exactly what each column times). The
+(`tests/bench/ch06/bench_ch06.c` says exactly what each column times). The
 numbers here are from the committed run, `tests/bench/values.tsv`; the
 figure is drawn from its tables.
 
