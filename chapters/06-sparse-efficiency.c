@@ -1733,6 +1733,8 @@ static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
         value(values, "train.buffer_last", "%lld", (long long)run->buffer[n - 1]);
         value(values, "train.buffer_ratio", "%.0f",
               (double)run->buffer[n - 1] / op->batch);
+        value(values, "train.buffer_per_step", "%.0f",
+              (double)(run->buffer[n - 1] - run->buffer[0]) / (double)(n > 1 ? n - 1 : 1));
     }
 }
 
