@@ -1300,6 +1300,51 @@ int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
     return 0;
 }
 
+/**
+SparseAdam can be fused the same way: sort the batch's positions in
+`coalesce`'s order, add up each row's upstream rows in that order in a
+row-sized buffer, and update the row at once. No entry list, no table of
+sums: the same bits.
+*/
+
+int emb_sparse_adam_fused(Embedding *e, const int64_t *idx, int64_t n,
+                          const float *grad_out, float *exp_avg, float *exp_avg_sq,
+                          int64_t step, const OptimOptions *o, int64_t *perm,
+                          EmbError *err) {
+    if (emb_check_indices(e, idx, n, err) != 0) return -1;
+    if (e->scale_grad_by_freq)
+        return emb_fail(err, "embedding_backward: scale_grad_by_freq not supported with "
+                             "sparse gradients");
+    if (!e->requires_grad) return 0;      // frozen: no gradient, no step
+    int64_t D = e->embedding_dim, m = 0;  // m: positions that are not padding
+    for (int64_t i = 0; i < n; i++)
+        if (idx[i] != e->padding_idx) perm[m++] = idx[i];  // the entries' rows, in order
+    float *sum = malloc((size_t)D * sizeof(float));       // (D,): one row's gradient
+    int64_t *rows = malloc((size_t)(m > 0 ? m : 1) * sizeof *rows), *pos = perm;
+    if (!sum || !rows) return free(sum), free(rows), emb_fail(err, "out of memory");
+    memcpy(rows, perm, (size_t)m * sizeof *rows);
+    if (m >= 2 && sparse_sort_order(rows, m, pos, err) != 0)
+        return free(sum), free(rows), -1;
+    if (m < 2)
+        for (int64_t k = 0; k < m; k++) pos[k] = k;
+    int64_t *entry = rows;  // entry k's position in the batch: rows is reused for it
+    for (int64_t i = 0, k = 0; i < n; i++)
+        if (idx[i] != e->padding_idx) entry[k++] = i;
+    double step_size = sparse_adam_step_size(o, step);
+    for (int64_t j = 0; j < m;) {
+        int64_t row = idx[entry[pos[j]]];
+        memcpy(sum, grad_out + entry[pos[j]] * D, (size_t)D * sizeof(float));
+        for (j++; j < m && idx[entry[pos[j]]] == row; j++)
+            for (int64_t d = 0; d < D; d++) sum[d] += grad_out[entry[pos[j]] * D + d];
+        if (o->maximize)  // -grad: the negated sum is the sum of the negations, exactly
+            for (int64_t d = 0; d < D; d++) sum[d] = -sum[d];
+        sparse_adam_row(e->weight + row * D, sum, exp_avg + row * D, exp_avg_sq + row * D,
+                        D, step_size, o);
+    }
+    free(sum), free(rows);
+    return 0;
+}
+
 // One thread's share of a row-owned scatter: rows [lo, hi).
 typedef struct RowShare {
     float *dst;               // (V, D)
@@ -1734,7 +1779,8 @@ static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
         value(values, "train.buffer_ratio", "%.0f",
               (double)run->buffer[n - 1] / op->batch);
         value(values, "train.buffer_per_step", "%.0f",
-              (double)(run->buffer[n - 1] - run->buffer[0]) / (double)(n > 1 ? n - 1 : 1));
+              (double)(run->buffer[n - 1] - run->buffer[0]) /
+                  (double)(n > 1 ? n - 1 : 1));
     }
 }
 

@@ -266,6 +266,17 @@ int emb_lookup_sorted(const Embedding *e, const int64_t *idx, int64_t n, float *
 int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
                          const float *grad_out, double lr, EmbError *err);
 
+// Backward, coalescing and SparseAdam's update fused, for a gradient that
+// would be empty before the backward pass: the positions are visited in
+// sparse_sort_order's order, each row's upstream rows summed in that order
+// and the row updated at once with step count `step`. The bits of
+// emb_backward_sparse, sparse_coalesce and sparse_adam_update, without
+// storing the entries or their sums. perm is scratch of (n,).
+int emb_sparse_adam_fused(Embedding *e, const int64_t *idx, int64_t n,
+                          const float *grad_out, float *exp_avg, float *exp_avg_sq,
+                          int64_t step, const OptimOptions *o, int64_t *perm,
+                          EmbError *err);
+
 // The sparse SGD step (dense weight, sparse gradient) with threads: each
 // of `threads` threads owns a contiguous range of rows and applies, in
 // entry order, the entries that fall in it, so no two threads write the

@@ -692,6 +692,39 @@ START_TEST(huge_pages_prefetch_and_sorting_keep_the_bits) {
 }
 END_TEST
 
+START_TEST(fused_sparse_adam_keeps_the_bits) {
+    float *w = malloc(5000 * 8 * 4), *w2 = malloc(5000 * 8 * 4);
+    float *m = calloc(5000 * 8, 4), *v = calloc(5000 * 8, 4);
+    float *m2 = calloc(5000 * 8, 4), *v2 = calloc(5000 * 8, 4);
+    int64_t *perm = malloc(3000 * 8);
+    Big *b = malloc(sizeof *b);
+    big(b, w);
+    memcpy(w2, w, 5000 * 8 * 4);
+    SparseGrad g, c;
+    sparse_grad_init(&g, 5000, 8, NULL), sparse_grad_init(&c, 5000, 8, NULL);
+    for (int s = 1; s <= 3; s++) {  // padding row 7 on; maximize at step 3
+        OptimOptions o = optim_defaults(OPTIM_ADAM);
+        o.lr = 0.05, o.maximize = s == 3;
+        b->e.padding_idx = 7;
+        b->e.weight = w;  // the three calls, as sparse_optim_step makes them
+        sparse_grad_zero(&g);
+        ck_assert_int_eq(emb_backward_sparse(&b->e, &g, b->idx, 3000, b->G, NULL), 0);
+        for (int64_t k = 0; o.maximize && k < g.nnz * 8; k++) g.values[k] = -g.values[k];
+        ck_assert_int_eq(sparse_coalesce(&g, &c, NULL), 0);
+        sparse_adam_update(w, &c, m, v, s, &o);
+        b->e.weight = w2;  // fused
+        ck_assert_int_eq(
+            emb_sparse_adam_fused(&b->e, b->idx, 3000, b->G, m2, v2, s, &o, perm, NULL),
+            0);
+        ck_assert_mem_eq(w2, w, 5000 * 8 * 4);
+        ck_assert_mem_eq(m2, m, 5000 * 8 * 4);
+        ck_assert_mem_eq(v2, v, 5000 * 8 * 4);
+    }
+    sparse_grad_free(&g), sparse_grad_free(&c);
+    free(w), free(w2), free(m), free(v), free(m2), free(v2), free(perm), free(b);
+}
+END_TEST
+
 START_TEST(threads_owning_rows_keep_the_bits) {
     float *w = malloc(5000 * 8 * 4), *w1 = malloc(5000 * 8 * 4),
           *w2 = malloc(5000 * 8 * 4);
@@ -860,6 +893,7 @@ static Suite *chapter6_suite(void) {
     TCase *fast = tcase_create("same_bits_faster");
     tcase_add_test(fast, huge_pages_prefetch_and_sorting_keep_the_bits);
     tcase_add_test(fast, threads_owning_rows_keep_the_bits);
+    tcase_add_test(fast, fused_sparse_adam_keeps_the_bits);
     suite_add_tcase(s, fast);
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 30);

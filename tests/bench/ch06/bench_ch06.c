@@ -17,6 +17,8 @@
  *   sgd-floor    the memory traffic a sparse SGD step cannot avoid: gather the
  *                N rows and add lr * G into them, with no checks and no list;
  *   adam         a SparseAdam step: lookup+, backward, coalesce, the row update;
+ *   adam-fused   lookup+, then emb_sparse_adam_fused (backward, coalescing and
+ *                the update in one pass, the same bits);
  *   adam-floor   gather the N rows and update weight, exp_avg and exp_avg_sq
  *                of each entry's row with Adam's arithmetic, without coalescing;
  *   torch-*      PyTorch 1.13 on one thread (tests/bench/ch06/bench_ch06_torch.py):
@@ -72,12 +74,13 @@ enum {
     C_LOOKUP_THP,
     C_LOOKUP_SORTED,
     C_SGD_POOL,
+    C_ADAM_FUSED,
     N_COLS
 };
-static const char *COLS[N_COLS] = {"lookup",    "lookup+",    "torch-lookup", "sgd",
-                                   "sgd-fused", "sgd-2t",     "sgd-floor",    "torch-sgd",
-                                   "adam",      "adam-floor", "torch-adam",   "lookup-thp",
-                                   "lookup-sorted", "sgd-pool2"};
+static const char *COLS[N_COLS] = {
+    "lookup",     "lookup+",    "torch-lookup",  "sgd",       "sgd-fused",
+    "sgd-2t",     "sgd-floor",  "torch-sgd",     "adam",      "adam-floor",
+    "torch-adam", "lookup-thp", "lookup-sorted", "sgd-pool2", "adam-fused"};
 
 typedef struct Bench {
     const char *dir;
@@ -205,6 +208,15 @@ static int case_adam(Bench *b, int dist, int vi, int k) {
     return 0;
 }
 
+static int case_adam_fused(Bench *b, int dist, int vi, int k) {
+    OptimOptions o = optim_defaults(OPTIM_ADAM);
+    Embedding e = view(b->huge, VS[vi]);
+    const int64_t *idx = batch_of(b, dist, vi, k);
+    if (emb_lookup_prefetch(&e, idx, N, b->out, 8, NULL) != 0) return -1;
+    return emb_sparse_adam_fused(&e, idx, N, b->G, b->m, b->v, ++b->adam_step, &o,
+                                 b->perm, NULL);
+}
+
 static int case_adam_floor(Bench *b, int dist, int vi, int k) {
     const int64_t *idx = batch_of(b, dist, vi, k);
     for (int i = 0; i < N; i++) memcpy(b->out + i * D, b->huge + idx[i] * D, D * 4);
@@ -293,6 +305,7 @@ static void sparse_round(Bench *b, int dist, int vi, bool with_plain) {
     snprintf(req, sizeof req, "sgd %s %lld", dn, V);
     keep(&best[T_SGD], torch_ms(b, req));
     keep(&best[C_ADAM], median_ms(b, case_adam, dist, vi));
+    keep(&best[C_ADAM_FUSED], median_ms(b, case_adam_fused, dist, vi));
     keep(&best[F_ADAM], median_ms(b, case_adam_floor, dist, vi));
     snprintf(req, sizeof req, "adam %s %lld", dn, V);
     keep(&best[T_ADAM], torch_ms(b, req));
@@ -406,6 +419,10 @@ static void write_values(const Bench *b, FILE *f) {
                     x[C_LOOKUP_THP] / x[C_LOOKUP_FAST]);
             fprintf(f, "ch06.%s.v%lld.sorted_speedup\t%.2f\n", dn, V,
                     x[C_LOOKUP_THP] / x[C_LOOKUP_SORTED]);
+            fprintf(f, "ch06.%s.v%lld.adam_fused_speedup\t%.1f\n", dn, V,
+                    x[T_ADAM] / x[C_ADAM_FUSED]);
+            fprintf(f, "ch06.%s.v%lld.adam_fused_floor\t%.2f\n", dn, V,
+                    x[C_ADAM_FUSED] / x[F_ADAM]);
             fprintf(f, "ch06.%s.v%lld.sgd_pool_speedup\t%.2f\n", dn, V,
                     x[C_SGD] / x[C_SGD_POOL]);
             fprintf(f, "ch06.%s.v%lld.sgd_2t_speedup\t%.2f\n", dn, V,
@@ -481,7 +498,8 @@ int main(int argc, char **argv) {
         *x = NAN;
     if (make_tables(&b) != 0 || make_inputs(&b) != 0 ||
         sparse_grad_init(&b.g, b.vmax, D, NULL) != 0 ||
-        sparse_grad_init(&b.c, b.vmax, D, NULL) != 0 || !(b.pool = sparse_pool_new(2, NULL))) {
+        sparse_grad_init(&b.c, b.vmax, D, NULL) != 0 ||
+        !(b.pool = sparse_pool_new(2, NULL))) {
         fprintf(stderr, "bench_ch06: out of memory for a %lld x %d table\n",
                 (long long)b.vmax, D);
         return 1;
