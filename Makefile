@@ -96,6 +96,15 @@ $(eval $(call LIBRARY_RULES,$(BUILD)/asan/obj,$(SANITIZE),$(BUILD)/asan/bin))
 LIB      := $(BUILD)/obj/libbook.a
 ASAN_LIB := $(BUILD)/asan/obj/libbook.a
 
+# A chapter's `// extends: NAME` tags (docs/ARCHITECTURE.md) must name a
+# function an earlier chapter defines: a bad tag stops every build that
+# needs the library. (Order-only: the check's stamp is not in the archive.)
+$(BUILD)/stamps/extends.checked: $(CHAPTER_SOURCES) docs/chapter-diff.sh
+	@mkdir -p $(@D)
+	docs/chapter-diff.sh --check $(CHAPTER_SOURCES)
+	@touch $@
+$(LIB) $(ASAN_LIB): | $(BUILD)/stamps/extends.checked
+
 # Test suites: every tests/test_*.c is one Check suite, linked with the library.
 SUITE_SOURCES := $(sort $(wildcard tests/test_*.c))
 SUITES        := $(SUITE_SOURCES:tests/%.c=%)
@@ -112,10 +121,11 @@ $(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(ASAN_LIB)
 #   build/chNN/             its run: output.txt, TSV files, figures (PNG); a link
 #                           to the run's folder under build/runs/
 #   chapters/NN-*.gp        one gnuplot script per figure, drawing build/chNN/*.png
-# Support suites (test_rng ...) are run with chapter 1, which they serve.
+# Support suites (test_rng ...) are run with chapter 1, which they serve;
+# test_programs, which runs every chapter's program, only by `make test`.
 # ---------------------------------------------------------------------------
 
-SUPPORT_SUITES := $(filter-out test_ch%,$(SUITES))
+SUPPORT_SUITES := $(filter-out test_ch% test_programs,$(SUITES))
 
 # $(1) = N, $(2) = NN-title, $(3) = chNN, $(4) = NN
 define CHAPTER_RULES
@@ -136,16 +146,22 @@ $(BUILD)/stamps/$(3).tested: $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) $(BUILD)
 	then mv $$@.tmp $$@; else cat $$@.tmp; rm -f $$@.tmp; exit 1; fi
 
 # A run is a set: the program's output and the figures drawn from it are
-# made in a fresh folder under $(BUILD)/runs/, and only then does the link
-# $(BUILD)/$(3) move to it (a rename, so it is atomic). Killed at any moment,
+# made in a fresh folder under $(BUILD)/runs/ (the program creates the
+# folder whole, src/run_dir.h, so what it prints waits beside the folder and
+# joins it after), and only then does the link $(BUILD)/$(3) move to it
+# (a rename, so it is atomic). Killed at any moment,
 # the link names the old run or the new one; folders of unfinished or
 # replaced runs are removed by the next run.
+# A program run by hand with its default --out replaces $(BUILD)/$(3), the
+# link, by a folder of its own without figures: then the run is made again.
+$(if $(shell [ -d $(BUILD)/$(3) ] && [ ! -L $(BUILD)/$(3) ] && echo by-hand),\
+    $(shell rm -f $(BUILD)/stamps/$(3).figures))
 $(BUILD)/stamps/$(3).figures: $(BUILD)/stamps/$(3).tested $(BUILD)/bin/$(3) \
         $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp
 	@set -e; mkdir -p $(BUILD)/runs $$(@D); \
-	new=$(3)-$$$$$$$$; run=$(BUILD)/runs/$$$$new; mkdir $$$$run; \
+	new=$(3)-$$$$$$$$; run=$(BUILD)/runs/$$$$new; \
 	echo "$(BUILD)/bin/$(3) --out $$$$run"; \
-	$(BUILD)/bin/$(3) --out $$$$run > $$$$run/output.txt; \
+	$(BUILD)/bin/$(3) --out $$$$run > $$$$run.txt; mv $$$$run.txt $$$$run/output.txt; \
 	for gp in $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)); do \
 	  echo "$$(GNUPLOT) $$$$gp"; $$(GNUPLOT) -e "dir='$$$$run'" -c $$$$gp; \
 	done; \
@@ -173,6 +189,10 @@ CHAPTER_IDS := $(foreach n,$(CHAPTER_NUMS),$(call chapter_id,$(n)))
 PROGRAMS    := $(CHAPTER_IDS:%=$(BUILD)/bin/%)
 ASAN_PROGRAMS := $(CHAPTER_IDS:%=$(BUILD)/asan/bin/%)
 
+# test_programs runs every chapter's program, so every program is built first.
+$(BUILD)/tests/test_programs: | $(PROGRAMS)
+$(BUILD)/asan/tests/test_programs: | $(ASAN_PROGRAMS)
+
 # ---------------------------------------------------------------------------
 # The whole book, the tests, and the rest of the interface
 # ---------------------------------------------------------------------------
@@ -198,8 +218,11 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
 	@echo "== The first run on a machine without the tools =="
 	@tests/run-suites --script tests/test-deps
-	@echo "== Lab notebooks, and every exercise both ways (notebooks/notebooks.mk) =="
+	@echo "== Every line of the chapters within 90 characters; numbers from runs in the weave; extends: tags =="
+	@tests/run-suites --script tests/line-length tests/weave-values tests/test-extends
+	@echo "== Lab notebooks, every exercise, a class graded (notebooks/notebooks.mk) =="
 	@$(MAKE) --no-print-directory notebooks exercises-check
+	@tests/run-suites --script tests/test-grade-class
 	@echo "== All tests =="
 	@tests/run-suites --total
 
@@ -227,7 +250,7 @@ experiment5: $(BUILD)/bin/ch05 FORCE
 	  cat $$exp/output.txt; echo "Results: $$exp/"; \
 	done
 
-## diffs: what each chapter adds to the ones before: new public names, earlier functions it uses (build/diffs/)
+## diffs: what each chapter adds: new names, earlier functions it uses, program-half share, code diffs of extending functions
 diffs: FORCE
 	@docs/chapter-diff.sh $(BUILD)/diffs $(CHAPTER_SOURCES)
 

@@ -99,7 +99,8 @@ $[0, 1)$ is the draw's low 24 bits times $2^{-24}$. Normal samples come from
 the Box-Muller transform: two uniforms $u_1, u_2$ give two independent
 normal samples
 
-$$z_0 = \sqrt{-2 \ln u_1}\,\cos(2\pi u_2), \qquad z_1 = \sqrt{-2 \ln u_1}\,\sin(2\pi u_2).$$
+$$z_0 = \sqrt{-2 \ln u_1}\,\cos(2\pi u_2), \qquad
+  z_1 = \sqrt{-2 \ln u_1}\,\sin(2\pi u_2).$$
 
 PyTorch has two ways of doing this, and which one runs depends on the size
 of the table:
@@ -142,17 +143,22 @@ void *emb_alloc(int64_t bytes) {
 
 int emb_init(Embedding *e, int64_t V, int64_t D, TorchGenerator *gen, EmbError *err) {
     memset(e, 0, sizeof *e);
-    if (V < 1) return emb_fail(err, "num_embeddings must be at least 1, got %lld", (long long)V);
-    if (D < 1) return emb_fail(err, "embedding_dim must be at least 1, got %lld", (long long)D);
+    if (V < 1) {
+        return emb_fail(err, "num_embeddings must be at least 1, got %lld", (long long)V);
+    }
+    if (D < 1) {
+        return emb_fail(err, "embedding_dim must be at least 1, got %lld", (long long)D);
+    }
     int64_t bytes = emb_weight_bytes(V, D);
     if (bytes < 0) {
-        return emb_fail(err, "a table of %lld x %lld float32 values is too large to address",
+        return emb_fail(err,
+                        "a table of %lld x %lld float32 values is too large to address",
                         (long long)V, (long long)D);
     }
     float *weight = emb_alloc(bytes);
     if (!weight) {
-        return emb_fail(err, "cannot allocate a %lld x %lld table (%lld bytes)", (long long)V,
-                        (long long)D, (long long)bytes);
+        return emb_fail(err, "cannot allocate a %lld x %lld table (%lld bytes)",
+                        (long long)V, (long long)D, (long long)bytes);
     }
     rng_normal_(gen, weight, V * D, 0.0f, 1.0f);  // weight is (V, D)
     *e = (Embedding){
@@ -195,10 +201,13 @@ which PyTorch's CPU message leaves out.
 */
 
 int emb_check_indices(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
-    if (n < 0) return emb_fail(err, "number of indices must be >= 0, got %lld", (long long)n);
+    if (n < 0) {
+        return emb_fail(err, "number of indices must be >= 0, got %lld", (long long)n);
+    }
     for (int64_t i = 0; i < n; i++) {
         if (idx[i] < 0 || idx[i] >= e->num_embeddings) {
-            return emb_fail(err, "index out of range in self: index %lld, num_embeddings %lld",
+            return emb_fail(err,
+                            "index out of range in self: index %lld, num_embeddings %lld",
                             (long long)idx[i], (long long)e->num_embeddings);
         }
     }
@@ -212,7 +221,8 @@ new, contiguous tensor. The output never aliases the weight; changing it
 does not change the table.
 */
 
-int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out, EmbError *err) {
+int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out,
+               EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     int64_t D = e->embedding_dim;
     for (int64_t i = 0; i < n; i++) {
@@ -245,7 +255,10 @@ int emb_onehot_matmul(const Embedding *e, const int64_t *idx, int64_t n, float *
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     int64_t V = e->num_embeddings, D = e->embedding_dim;
     float *x_i = malloc((size_t)V * sizeof(float));  // one one-hot row, (V,)
-    if (!x_i) return emb_fail(err, "cannot allocate a one-hot row of %lld floats", (long long)V);
+    if (!x_i) {
+        return emb_fail(err, "cannot allocate a one-hot row of %lld floats",
+                        (long long)V);
+    }
     for (int64_t i = 0; i < n; i++) {
         for (int64_t k = 0; k < V; k++) x_i[k] = (k == idx[i]) ? 1.0f : 0.0f;
         float *out_i = out + i * D;  // row i of the output
@@ -295,123 +308,25 @@ option has a default, so `make chapter1` runs it with no arguments.
 #ifndef EMB_LIBRARY
 
 #include "../src/cli.h"
+#include "../src/histogram.h"
+#include "../src/tsv.h"
 
 typedef struct Options {
-    int64_t vocab, dim;          // the small table, printed
-    uint64_t seed;               // torch.manual_seed
-    int64_t *indices, n;         // the ids to look up
+    int64_t vocab, dim;            // the small table, printed
+    uint64_t seed;                 // torch.manual_seed
+    const char *indices;           // the ids to look up, "1,4,4,9"
     int64_t hist_vocab, hist_dim;  // the large table, summarised
-    const char *out;             // folder for TSV files
+    const char *out;               // folder for the run's files
 } Options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ch01 [options]\n"
-            "\n"
-            "Builds torch.manual_seed(SEED); nn.Embedding(V, D), prints it as PyTorch does,\n"
-            "looks rows up, and writes TSV files for the chapter's figures.\n"
-            "\n"
-            "  --vocab V        rows of the printed table (num_embeddings), default 10\n"
-            "  --dim D          columns (embedding_dim), default 4\n"
-            "  --seed S         the seed given to torch.manual_seed, default 0\n"
-            "  --indices LIST   comma-separated ids to look up, default 1,4,4,9\n"
-            "  --hist-vocab V   rows of the large table for the histogram, default 30522\n"
-            "  --hist-dim D     its columns, default 768\n"
-            "  --out DIR        folder for the TSV files, default build/ch01\n"
-            "  --help           this text\n");
-}
-
-// Parses argv into opt. Returns 0, 1 for --help, or -1 with a message.
-static int parse_options(int argc, char **argv, Options *opt, EmbError *err) {
-    *opt = (Options){.vocab = 10, .dim = 4, .seed = 0, .hist_vocab = 30522,
-                     .hist_dim = 768, .out = "build/ch01"};
-    const char *indices = "1,4,4,9";
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc;
-        if (strcmp(name, "--vocab") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->vocab, err);
-        else if (strcmp(name, "--dim") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->dim, err);
-        else if (strcmp(name, "--seed") == 0) rc = cli_seed(val, &opt->seed, err);
-        else if (strcmp(name, "--indices") == 0) { indices = val; rc = 0; }
-        else if (strcmp(name, "--hist-vocab") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->hist_vocab, err);
-        else if (strcmp(name, "--hist-dim") == 0) rc = cli_int64(name, val, 1, INT64_MAX, &opt->hist_dim, err);
-        else if (strcmp(name, "--out") == 0) { opt->out = val; rc = 0; }
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return cli_int64_list("--indices", indices, &opt->indices, &opt->n, err);
-}
-
 /**
-The small table goes to `table.tsv`, one line per value, with how many
-times its row was looked up, so the heat map can mark those rows:
+The program writes the small table to `table.tsv` with how many times
+each row was looked up (`src/tsv.c`), and a histogram of the large one to
+`init-hist.tsv` (`src/histogram.c`). The memory table uses the same
+`emb_weight_bytes` as `emb_init`:
 */
 
-static int write_table(const Options *opt, const Embedding *e, EmbError *err) {
-    OutFile of;
-    if (outfile_open(&of, opt->out, "table.tsv", err) != 0) return -1;
-    fprintf(of.f, "row\tcol\tvalue\tlookups\n");
-    for (int64_t r = 0; r < e->num_embeddings; r++) {
-        int64_t lookups = 0;
-        for (int64_t i = 0; i < opt->n; i++) lookups += (opt->indices[i] == r);
-        for (int64_t c = 0; c < e->embedding_dim; c++) {
-            fprintf(of.f, "%lld\t%lld\t%.9g\t%lld\n", (long long)r, (long long)c,
-                    e->weight[r * e->embedding_dim + c], (long long)lookups);
-        }
-    }
-    return outfile_commit(&of, err);
-}
-
-/**
-The large table is summarised by a histogram with bins of width 0.1 from
-$-5$ to $5$. Each bin's height is scaled to a density (count divided by
-the number of values and the bin width) so it can be drawn against the
-standard normal density $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$ at the bin's
-centre. The program also prints the mean, the standard deviation and the
-share of values within one and two standard deviations.
-*/
-
-enum { HIST_BINS = 100 };
-#define HIST_LO (-5.0)
-#define HIST_WIDTH 0.1
-
-static int write_histogram(const Options *opt, const Embedding *big, EmbError *err) {
-    int64_t n = big->num_embeddings * big->embedding_dim, counts[HIST_BINS] = {0};
-    double sum = 0.0, sum_sq = 0.0, within1 = 0.0, within2 = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double x = big->weight[i];
-        sum += x;
-        sum_sq += x * x;
-        within1 += fabs(x) < 1.0;
-        within2 += fabs(x) < 2.0;
-        int64_t bin = (int64_t)floor((x - HIST_LO) / HIST_WIDTH);
-        if (bin >= 0 && bin < HIST_BINS) counts[bin]++;
-    }
-    double mean = sum / (double)n, std = sqrt(sum_sq / (double)n - mean * mean);
-    printf("%lld x %lld table, %lld values: mean %.5f, std %.5f, "
-           "|x| < 1: %.2f%% (normal: 68.27%%), |x| < 2: %.2f%% (normal: 95.45%%)\n",
-           (long long)big->num_embeddings, (long long)big->embedding_dim, (long long)n, mean,
-           std, 100.0 * within1 / (double)n, 100.0 * within2 / (double)n);
-    OutFile of;
-    if (outfile_open(&of, opt->out, "init-hist.tsv", err) != 0) return -1;
-    fprintf(of.f, "center\tcount\tdensity\tnormal_pdf\n");
-    for (int b = 0; b < HIST_BINS; b++) {
-        double center = HIST_LO + (b + 0.5) * HIST_WIDTH;
-        double density = (double)counts[b] / ((double)n * HIST_WIDTH);
-        double pdf = exp(-0.5 * center * center) / sqrt(2.0 * 3.14159265358979323846);
-        fprintf(of.f, "%.2f\t%lld\t%.6f\t%.6f\n", center, (long long)counts[b], density, pdf);
-    }
-    return outfile_commit(&of, err);
-}
-
-/**
-The memory table uses the same `emb_weight_bytes` as `emb_init`:
-*/
-
-static int write_memory(const Options *opt, EmbError *err) {
+static int write_memory(const Options *opt, const char *dir, EmbError *err) {
     static const struct { const char *name; int64_t V, D; } tables[] = {
         {"this chapter's table", 10, 4},
         {"BERT-base word pieces", 30522, 768},
@@ -419,88 +334,120 @@ static int write_memory(const Options *opt, EmbError *err) {
         {"recommender, 10^7 items", 10000000, 64},
     };
     OutFile of;
-    if (outfile_open(&of, opt->out, "memory.tsv", err) != 0) return -1;
+    if (outfile_open(&of, dir, "memory.tsv", err) != 0) return -1;
     fprintf(of.f, "table\tV\tD\tbytes\n");
     printf("\n%-26s %10s %5s %16s\n", "memory of a table", "V", "D", "V*D*4 bytes");
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
-        int64_t V = t == 0 ? opt->vocab : tables[t].V, D = t == 0 ? opt->dim : tables[t].D;
+        int64_t V = t == 0 ? opt->vocab : tables[t].V,
+                D = t == 0 ? opt->dim : tables[t].D;
         int64_t bytes = emb_weight_bytes(V, D);
         printf("%-26s %10lld %5lld %16lld (%.1f MB)\n", tables[t].name, (long long)V,
                (long long)D, (long long)bytes, (double)bytes / 1e6);
-        fprintf(of.f, "%s\t%lld\t%lld\t%lld\n", tables[t].name, (long long)V, (long long)D,
-                (long long)bytes);
+        fprintf(of.f, "%s\t%lld\t%lld\t%lld\n", tables[t].name, (long long)V,
+                (long long)D, (long long)bytes);
     }
     return outfile_commit(&of, err);
 }
 
 /**
-`run` ties it together. It prints what PyTorch would print for the same
-calls, so you can run the Python lines in the comments beside it.
+`look_up` and `run` print what PyTorch would print for the same calls (the
+Python is in the comments beside them).
 */
 
-static int run(const Options *opt, EmbError *err) {
+// Looks idx up both ways and prints the rows and the difference.
+static int look_up(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
+    int64_t D = e->embedding_dim, bytes = emb_weight_bytes(n > 0 ? n : 1, D);
+    float *rows = bytes > 0 ? malloc((size_t)bytes) : NULL;  // (n, D)
+    float *product = bytes > 0 ? malloc((size_t)bytes) : NULL;  // (n, D)
+    int rc = -1;
+    if (!rows || !product) {
+        emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)n,
+                 (long long)D);
+    } else if (emb_lookup(e, idx, n, rows, err) == 0 &&  // emb(idx)
+               emb_onehot_matmul(e, idx, n, product, err) == 0) {
+        printf("\n>>> emb(torch.tensor([");
+        for (int64_t i = 0; i < n; i++) {
+            printf("%s%lld", i ? ", " : "", (long long)idx[i]);
+        }
+        printf("]))\n");
+        tensor_print(stdout, rows, n, D, "grad_fn=<EmbeddingBackward0>");
+        double diff = 0.0;  // the largest |rows - product|
+        for (int64_t i = 0; i < n * D; i++) diff = fmax(diff, fabs(rows[i] - product[i]));
+        printf("\none_hot(idx) @ weight equals the lookup: max |difference| = %g\n",
+               diff);
+        printf("cost: the product did %lld multiply-adds, the lookup copied %lld "
+               "floats\n", (long long)(n * e->num_embeddings * D), (long long)(n * D));
+        rc = 0;
+    }
+    free(rows);
+    free(product);
+    return rc;
+}
+
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    const Options *opt = options;
     TorchGenerator gen;
     Embedding e = {0}, big = {0};
-    float *rows = NULL, *product = NULL;
+    int64_t *idx = NULL, n;
+    NormalSummary s;
     int rc = -1;
-
+    if (cli_int64_list("--indices", opt->indices, &idx, &n, err) != 0) return -1;
     rng_manual_seed(&gen, opt->seed);  // torch.manual_seed(seed)
-    if (emb_init(&e, opt->vocab, opt->dim, &gen, err) != 0) goto done;  // nn.Embedding(V, D)
+    // nn.Embedding(V, D)
+    if (emb_init(&e, opt->vocab, opt->dim, &gen, err) != 0) goto done;
     printf(">>> torch.manual_seed(%llu); emb = nn.Embedding(%lld, %lld); emb.weight\n",
            (unsigned long long)opt->seed, (long long)opt->vocab, (long long)opt->dim);
     emb_print_weight(stdout, &e);
-
-    int64_t out_values;
-    if (emb_mul_size(opt->n > 0 ? opt->n : 1, opt->dim, &out_values) != 0 ||
-        !(rows = malloc((size_t)out_values * sizeof(float))) ||
-        !(product = malloc((size_t)out_values * sizeof(float)))) {
-        emb_fail(err, "cannot allocate the (%lld, %lld) output", (long long)opt->n,
-                 (long long)opt->dim);
+    if (look_up(&e, idx, n, err) != 0) goto done;
+    if (emb_init(&big, opt->hist_vocab, opt->hist_dim, &gen, err) != 0 ||
+        hist_write_normal(big.weight, big.num_embeddings * big.embedding_dim, dir,
+                          "init-hist.tsv", &s, err) != 0) goto done;
+    printf("\n%lld x %lld table, %lld values: mean %.5f, std %.5f, |x| < 1: %.2f%% "
+           "(normal: 68.27%%), |x| < 2: %.2f%% (normal: 95.45%%)\n",
+           (long long)opt->hist_vocab, (long long)opt->hist_dim, (long long)s.n, s.mean,
+           s.std, s.within1_pct, s.within2_pct);
+    run_values_set(values, "init.mean", "%.5f", s.mean);
+    run_values_set(values, "init.std", "%.5f", s.std);
+    run_values_set(values, "init.within1_pct", "%.2f", s.within1_pct);
+    run_values_set(values, "init.within2_pct", "%.2f", s.within2_pct);
+    if (write_memory(opt, dir, err) != 0 ||
+        tsv_write_lookups(dir, "table.tsv", e.weight, opt->vocab, opt->dim, idx, n,
+                          err) != 0) {
         goto done;
     }
-    if (emb_lookup(&e, opt->indices, opt->n, rows, err) != 0) goto done;  // emb(idx)
-    printf("\n>>> emb(torch.tensor([");
-    for (int64_t i = 0; i < opt->n; i++) printf("%s%lld", i ? ", " : "", (long long)opt->indices[i]);
-    printf("]))\n");
-    tensor_print(stdout, rows, opt->n, opt->dim, "grad_fn=<EmbeddingBackward0>");
-
-    if (emb_onehot_matmul(&e, opt->indices, opt->n, product, err) != 0) goto done;
-    double max_diff = 0.0;
-    for (int64_t i = 0; i < opt->n * opt->dim; i++) max_diff = fmax(max_diff, fabs(rows[i] - product[i]));
-    printf("\none_hot(idx) @ weight equals the lookup: max |difference| = %g\n", max_diff);
-    printf("cost: the product did %lld multiply-adds, the lookup copied %lld floats\n",
-           (long long)(opt->n * opt->vocab * opt->dim), (long long)(opt->n * opt->dim));
-
-    if (emb_init(&big, opt->hist_vocab, opt->hist_dim, &gen, err) != 0) goto done;
-    printf("\n");
-    if (write_histogram(opt, &big, err) != 0 || write_memory(opt, err) != 0 ||
-        write_table(opt, &e, err) != 0)
-        goto done;
     printf("\nwrote %s/table.tsv, init-hist.tsv, memory.tsv\n", opt->out);
     rc = 0;
 done:
-    free(rows);
-    free(product);
+    free(idx);
     emb_free(&e);
     emb_free(&big);
     return rc;
 }
 
+/**
+The options are a table that `src/cli.c` parses (`--name VALUE` or
+`--name=VALUE`), checks and prints for `--help`; `cli_main` then runs the
+program so that its `--out` folder is replaced only by a whole run.
+*/
+
 int main(int argc, char **argv) {
-    Options opt;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &opt, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(opt.out, &err) != 0 || run(&opt, &err) != 0) {
-        fprintf(stderr, "ch01: %s\n", err.msg);
-        free(opt.indices);
-        return 1;
-    }
-    free(opt.indices);
-    return 0;
+    Options o;
+    CliOption options[] = {
+        {"vocab", "V", CLI_INT, &o.vocab, "10", "num_embeddings of the printed table",
+         .lo = 1, .hi = INT64_MAX},
+        {"dim", "D", CLI_INT, &o.dim, "4", "embedding_dim", .lo = 1, .hi = INT64_MAX},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "for torch.manual_seed"},
+        {"indices", "LIST", CLI_STRING, &o.indices, "1,4,4,9", .help = "ids to look up"},
+        {"hist-vocab", "V", CLI_INT, &o.hist_vocab, "30522", "V of the histogram's table",
+         .lo = 1, .hi = INT64_MAX},
+        {"hist-dim", "D", CLI_INT, &o.hist_dim, "768", "its D", .lo = 1, .hi = INT64_MAX},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch01", .help = "the run's folder"},
+    };
+    CliProgram prog = {"ch01",
+        "Builds torch.manual_seed(SEED); nn.Embedding(V, D), prints it as PyTorch does,\n"
+        "looks rows up, and writes TSV files for the chapter's figures.",
+        options, CLI_COUNT(options), &o.out, run, &o};
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY
@@ -531,13 +478,20 @@ tensor([[-1.1258, -1.1524, -0.2506, -0.4339],
 The figure below is the heat map of that table, with the rows that the
 default indices `1,4,4,9` look up marked on the right (row 4 twice).
 
-![The $10 \times 4$ table of seed 0. Marked rows were looked up; the number is how many times.](fig-table.png)
+![The $10 \times 4$ table of seed 0. Marked rows were looked up; the
+number is how many times.](fig-table.png)
 
-The histogram of the BERT-sized table lies on the normal density: the
-23 million values have mean about 0 and standard deviation about 1, and
-68.3% of them lie within one standard deviation, as they should.
+The histogram of the BERT-sized table has bins of width 0.1 from $-5$ to
+$5$, each bar's height scaled to a density (its count divided by the number
+of values and the bin width), drawn against the standard normal density
+$\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. It lies on that density: the
+23 million values have mean {{init.mean}} and standard deviation
+{{init.std}}, and {{init.within1_pct}}% of them lie within one standard
+deviation ($\mathcal{N}(0, 1)$: 68.27%), {{init.within2_pct}}% within two
+(95.45%), as they should.
 
-![Initial values of a $30522 \times 768$ table (bars) against the $\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
+![Initial values of a $30522 \times 768$ table (bars) against the
+$\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
 
 ## What PyTorch does
 
@@ -561,42 +515,109 @@ The histogram of the BERT-sized table lies on the normal density: the
 
 ## Performance
 
-`make bench` times `emb_lookup` for $N = 4096$ ids and $D = 64$ as $V$
-grows from $10^3$ to $10^7$, for uniformly random ids and for Zipf-skewed
-ids (a few ids very often, as words are), beside one `memcpy` per looked-up
-row without the index check (the ceiling), and beside PyTorch's
-`F.embedding` on the same ids, in the same run, both on one thread (the
-benchmark prints the core count because PyTorch would otherwise use all of
-them). A lookup writes $N \cdot D \cdot 4 = 1$ MiB per call whatever $V$ is;
-what changes with $V$ is where the rows come from. On the 2-core machine
-where this chapter was written (an AMD EPYC with a 32 MiB L3 cache):
+`make bench` measures this chapter's costs beside PyTorch's, in one run,
+both on one thread (the benchmark prints the core count because PyTorch
+would otherwise use all of them), and writes every number quoted here to
+`tests/bench/values.tsv`, from which the book inserts them. The machine:
+{{bench:bench.cpu}}, {{bench:bench.cores}} cores, a
+{{bench:bench.largest_cache}} last-level cache, shared with other work
+while the benchmark ran (its load average was {{bench:bench.load_start}}
+when the run began and {{bench:bench.load_end}} when it ended). C and
+PyTorch take turns, case by case, for several rounds, so a burst of other
+work slows neither side alone; each cell keeps its best round, and the
+spread of a ratio over the rounds says how noisy it is.
 
-| V | ids | C ms/call | C GB/s | memcpy rows ms | PyTorch ms/call | PyTorch / C |
-|---|---|---|---|---|---|---|
-| $10^3$ | uniform | 0.013 | 79 | 0.013 | 0.016 | 1.17 |
-| $10^5$ | uniform | 0.042 | 25 | 0.043 | 0.046 | 1.09 |
-| $10^6$ | uniform | 0.094 | 11 | 0.098 | 0.103 | 1.10 |
-| $10^7$ | uniform | 0.098 | 11 | 0.106 | 0.110 | 1.12 |
-| $10^7$ | Zipf | 0.032 | 33 | 0.035 | 0.037 | 1.17 |
+**Filling the table.** Creating the $(10^7, 64)$ table, 2.56 GB, bit for
+bit as `torch.manual_seed(0); nn.Embedding(10**7, 64)` creates it, took
+{{bench:ch01.fill.c_s}} s in C and {{bench:ch01.fill.torch_s}} s in
+PyTorch; refilling the same memory in place, without the page faults of
+fresh memory, took {{bench:ch01.fill.refill_c_s}} s against
+{{bench:ch01.fill.refill_torch_s}} s (PyTorch / C over the rounds:
+{{bench:ch01.fill.refill_ratio_min}} to {{bench:ch01.fill.refill_ratio_max}}).
+The bits are the same; the order of work
+is not. PyTorch draws all the uniforms first, one at a time, and then
+transforms them eight lanes at a time. `src/torch_rng.c` tempers a run of
+the generator's words in one loop the compiler vectorises, transforms each
+chunk of 4096 uniforms while it is still in cache, and, on a CPU with AVX2
+and FMA, does so with the same vector instructions as PyTorch's kernel,
+lane for lane. The one-value-at-a-time version, `fmaf` for `fmaf`,
+stays in the file as the reference that the tests compare the fast one
+with, on every length from 16 to 300 and around every chunk boundary.
 
-While the rows a run touches fit in cache, a lookup moves 60 to 90 GB/s,
-about the speed of one contiguous `memcpy`. At $V = 10^5$ the table
-(26 MB) still just fits the 32 MiB cache and the rate halves; beyond it
-(uniform ids, $V \ge 10^6$) every row is a trip to main memory and the
-rate falls to about 11 GB/s. Even then a row costs about 25 ns, less than
-one memory latency, because the CPU keeps many misses in flight. In
-those memory-bound rows C and PyTorch wait on the same memory and are
-tied: over three runs of `make bench` the ratio there ranged from 0.84 to
-1.16, and the unchecked copies were no faster.
-Zipf-skewed ids reuse a few hot rows, so they stay three times faster at
-large $V$. Our lookup stays within a microsecond of the unchecked copies
-when the rows are in cache (the index check costs about that), and
-PyTorch does the same work plus its dispatch overhead, 2 to 12
-microseconds per call here. The one-hot product grows almost tenfold
-with each decade of $V$: about 600 times slower than the gather at
-$V = 100$, 5,000 times at $10^3$ and 40,000 times at $10^4$, in C and in
-PyTorch alike. Your numbers will differ; run `make bench` to get your
-own.
+**Lookups.** The benchmark times `emb_lookup` for $N = 4096$ ids and
+$D = 64$ as $V$ grows from $10^3$ to $10^7$, for uniformly random ids and
+for Zipf-skewed ids (a few ids very often, as words are), beside one
+`memcpy` per looked-up row without the index check (the ceiling), and
+beside PyTorch's `F.embedding` on the same ids. A lookup writes
+$N \cdot D \cdot 4 = 1$ MiB per call whatever $V$ is; what changes with
+$V$ is where the rows come from.
+
+In milliseconds per call, best round, with the ratio's range over the
+rounds:
+
+* $V = 10^3$, uniform ids: C {{bench:ch01.lookup.uniform_1e3.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e3.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e3.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e3.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e3.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e3.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e3.torch_over_c_max}} over the rounds.
+* $V = 10^5$, uniform ids: C {{bench:ch01.lookup.uniform_1e5.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e5.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e5.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e5.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e5.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e5.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e5.torch_over_c_max}} over the rounds.
+* $V = 10^6$, uniform ids: C {{bench:ch01.lookup.uniform_1e6.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e6.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e6.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e6.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e6.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e6.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e6.torch_over_c_max}} over the rounds.
+* $V = 10^7$, uniform ids: C {{bench:ch01.lookup.uniform_1e7.c_ms}} ms a
+  call ({{bench:ch01.lookup.uniform_1e7.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.uniform_1e7.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.uniform_1e7.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.uniform_1e7.torch_over_c}}, from
+  {{bench:ch01.lookup.uniform_1e7.torch_over_c_min}} to
+  {{bench:ch01.lookup.uniform_1e7.torch_over_c_max}} over the rounds.
+* $V = 10^7$, Zipf ids: C {{bench:ch01.lookup.zipf_1e7.c_ms}} ms a call
+  ({{bench:ch01.lookup.zipf_1e7.c_gbps}} GB/s), the unchecked copies
+  {{bench:ch01.lookup.zipf_1e7.memcpy_ms}} ms, PyTorch
+  {{bench:ch01.lookup.zipf_1e7.torch_ms}} ms; PyTorch / C
+  {{bench:ch01.lookup.zipf_1e7.torch_over_c}}, from
+  {{bench:ch01.lookup.zipf_1e7.torch_over_c_min}} to
+  {{bench:ch01.lookup.zipf_1e7.torch_over_c_max}} over the rounds.
+
+While the rows a run touches fit in cache ($V = 10^3$), a lookup moves
+{{bench:ch01.lookup.uniform_1e3.c_gbps}} GB/s. As the table outgrows the
+caches the rate falls, to {{bench:ch01.lookup.uniform_1e5.c_gbps}} GB/s
+at $V = 10^5$ (a 26 MB table) and
+{{bench:ch01.lookup.uniform_1e7.c_gbps}} GB/s at $10^7$, where
+nearly every row is a trip to main memory, about
+{{bench:ch01.lookup.uniform_1e7.ns_per_row}} ns a row. There C and
+PyTorch wait on the same memory, and the unchecked copies take about as
+long.
+Zipf-skewed ids reuse a few hot rows, so at $V = 10^7$ they take
+{{bench:ch01.lookup.zipf_1e7.c_ms}} ms where uniform ids take
+{{bench:ch01.lookup.uniform_1e7.c_ms}} ms. The index check is cheap:
+our lookup took {{bench:ch01.lookup.c_over_memcpy_min}} to
+{{bench:ch01.lookup.c_over_memcpy_max}} times as long as the unchecked
+copies, depending on the case and on the noise. PyTorch does the same
+work plus its dispatch overhead, which was
+{{bench:ch01.lookup.uniform_1e3.torch_minus_c_us}} microseconds per call
+at $V = 10^3$. The ratios move from round to round, as their ranges
+show: on a shared machine, read a PyTorch / C near 1 as a tie. The
+one-hot product does ten times more work with each decade of $V$: it was
+{{bench:ch01.onehot.1e2.c_over_gather}} times slower than the gather at
+$V = 100$, {{bench:ch01.onehot.1e3.c_over_gather}} times at $10^3$ and
+{{bench:ch01.onehot.1e4.c_over_gather}} times at $10^4$ in C, and
+{{bench:ch01.onehot.1e2.torch_over_gather}},
+{{bench:ch01.onehot.1e3.torch_over_gather}} and
+{{bench:ch01.onehot.1e4.torch_over_gather}} times in PyTorch. Your
+numbers will differ; run `make bench` to get your own.
 
 ## Summary
 

@@ -58,15 +58,18 @@ int emb_init(Embedding *e, int64_t V, int64_t D, TorchGenerator *gen, EmbError *
 // Frees what emb_init allocated (not a caller's weight) and zeroes *e.
 void emb_free(Embedding *e);
 
-// Checks that every index is in [0, V), as F.embedding does.
+// Checks that n >= 0 and that every index is in [0, V), as F.embedding does;
+// the message names the first bad index.
 int emb_check_indices(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err);
 
 // F.embedding(idx, weight): gathers rows. idx is (n,), out is (n, D).
-int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out, EmbError *err);
+int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out,
+               EmbError *err);
 
 // The same result computed as one_hot(idx) @ weight, in O(n*V*D).
 // idx is (n,), out is (n, D).
-int emb_onehot_matmul(const Embedding *e, const int64_t *idx, int64_t n, float *out, EmbError *err);
+int emb_onehot_matmul(const Embedding *e, const int64_t *idx, int64_t n, float *out,
+                      EmbError *err);
 
 // Prints the weight the way PyTorch prints embedding.weight
 // ("Parameter containing:\ntensor([[...]], requires_grad=True)").

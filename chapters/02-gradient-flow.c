@@ -60,7 +60,8 @@ that the lookup is the product $X W$ with one-hot rows $X_i = e_{t_i}$, so
 its gradient is $X^{\top}\, \partial L / \partial x$, which sends
 $\partial L / \partial x_i$ back to row $t_i$ and nowhere else:
 
-$$\frac{\partial L}{\partial W_k} = \sum_{i \,:\, t_i = k} \frac{\partial L}{\partial x_i}.$$
+$$\frac{\partial L}{\partial W_k} =
+  \sum_{i \,:\, t_i = k} \frac{\partial L}{\partial x_i}.$$
 
 This one formula is the whole story of how an embedding table learns, and
 it has three consequences that the rest of the book keeps coming back to:
@@ -81,6 +82,8 @@ The code starts from chapter 1's table.
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/snapshots.h"
+
 /**
 ## The gradient buffer
 
@@ -92,16 +95,24 @@ on every backward pass adds into it, exactly like PyTorch's `.grad`.
 int emb_alloc_grad(Embedding *e, EmbError *err) {
     if (e->grad) return 0;
     int64_t bytes = emb_weight_bytes(e->num_embeddings, e->embedding_dim);
-    if (bytes < 0) return emb_fail(err, "table of %lld x %lld is too large for a gradient",
-                                   (long long)e->num_embeddings, (long long)e->embedding_dim);
+    if (bytes < 0) {
+        return emb_fail(err, "table of %lld x %lld is too large for a gradient",
+                        (long long)e->num_embeddings, (long long)e->embedding_dim);
+    }
     e->grad = emb_alloc(bytes);  // aligned like the weight
-    if (!e->grad) return emb_fail(err, "cannot allocate a gradient of %lld bytes", (long long)bytes);
+    if (!e->grad) {
+        return emb_fail(err, "cannot allocate a gradient of %lld bytes",
+                        (long long)bytes);
+    }
     memset(e->grad, 0, (size_t)bytes);
     return 0;
 }
 
 void emb_zero_grad(Embedding *e) {
-    if (e->grad) memset(e->grad, 0, (size_t)(e->num_embeddings * e->embedding_dim) * sizeof(float));
+    if (e->grad) {
+        memset(e->grad, 0,
+               (size_t)(e->num_embeddings * e->embedding_dim) * sizeof(float));
+    }
 }
 
 /**
@@ -183,8 +194,8 @@ time.
 // The FMA clone of sgd_step: where glibc's loader can choose between clones.
 // (GCC only: clang 14 names the dispatcher sgd_step.ifunc, which other files
 // cannot link against.)
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && !defined(__clang__) && \
-    defined(__has_attribute)
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && \
+    !defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define SGD_FMA_CLONES __attribute__((target_clones("fma", "default")))
 #endif
@@ -230,9 +241,11 @@ int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGener
                 EmbError *err) {
     memset(l, 0, sizeof *l);
     int64_t n;
-    if (in_features < 1 || out_features < 1 || emb_mul_size(in_features, out_features, &n) != 0 ||
+    if (in_features < 1 || out_features < 1 ||
+        emb_mul_size(in_features, out_features, &n) != 0 ||
         emb_weight_bytes(in_features, out_features) < 0) {
-        return emb_fail(err, "nn.Linear(%lld, %lld): sizes must be positive and addressable",
+        return emb_fail(err,
+                        "nn.Linear(%lld, %lld): sizes must be positive and addressable",
                         (long long)in_features, (long long)out_features);
     }
     l->in_features = in_features;
@@ -243,8 +256,8 @@ int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGener
     l->bias_grad = calloc((size_t)out_features, sizeof(float));
     if (!l->weight || !l->bias || !l->weight_grad || !l->bias_grad) {
         linear_free(l);
-        return emb_fail(err, "cannot allocate nn.Linear(%lld, %lld)", (long long)in_features,
-                        (long long)out_features);
+        return emb_fail(err, "cannot allocate nn.Linear(%lld, %lld)",
+                        (long long)in_features, (long long)out_features);
     }
     double bound = 1.0 / sqrt((double)in_features);
     uniform_fill(gen, l->weight, n, bound);
@@ -320,8 +333,8 @@ $e^{z}$ cannot overflow, and accumulates in double precision. Its gradient
 is the softmax minus the one-hot target, divided by the batch size.
 */
 
-double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                     float *dlogits) {
+double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B,
+                          int64_t V, float *dlogits) {
     double total = 0.0;
     for (int64_t i = 0; i < B; i++) {
         const float *z_i = logits + i * V;  // row i of the logits
@@ -348,10 +361,13 @@ forward pass keeps $x$ because backward needs it for $\partial L /
 \partial P$.
 */
 
-int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGenerator *gen,
-             EmbError *err) {
+int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch,
+             TorchGenerator *gen, EmbError *err) {
     memset(m, 0, sizeof *m);
-    if (max_batch < 1) return emb_fail(err, "batch size must be at least 1, got %lld", (long long)max_batch);
+    if (max_batch < 1) {
+        return emb_fail(err, "batch size must be at least 1, got %lld",
+                        (long long)max_batch);
+    }
     if (emb_init(&m->emb, V, D, gen, err) != 0) return -1;
     if (linear_init(&m->proj, D, V, gen, err) != 0 || emb_alloc_grad(&m->emb, err) != 0) {
         ntm_free(m);
@@ -366,7 +382,8 @@ int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGe
         !(m->logits = malloc((size_t)bv * sizeof(float))) ||
         !(m->dlogits = malloc((size_t)bv * sizeof(float)))) {
         ntm_free(m);
-        return emb_fail(err, "cannot allocate scratch space for a batch of %lld", (long long)max_batch);
+        return emb_fail(err, "cannot allocate scratch space for a batch of %lld",
+                        (long long)max_batch);
     }
     return 0;
 }
@@ -381,11 +398,12 @@ void ntm_free(NextTokenModel *m) {
     memset(m, 0, sizeof *m);
 }
 
-int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
-                double *loss, EmbError *err) {
+int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets,
+                int64_t B, double *loss, EmbError *err) {
     int64_t V = m->emb.num_embeddings;
     if (B < 1 || B > m->max_batch) {
-        return emb_fail(err, "batch of %lld: expected 1 to %lld rows", (long long)B, (long long)m->max_batch);
+        return emb_fail(err, "batch of %lld: expected 1 to %lld rows", (long long)B,
+                        (long long)m->max_batch);
     }
     for (int64_t i = 0; i < B; i++) {
         if (targets[i] < 0 || targets[i] >= V) {
@@ -403,8 +421,8 @@ int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *
     return emb_backward(&m->emb, inputs, B, m->dx, err);    // dW[inputs] += dx
 }
 
-void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens, int64_t B,
-                      int64_t *inputs, int64_t *targets) {
+void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens,
+                      int64_t B, int64_t *inputs, int64_t *targets) {
     for (int64_t i = 0; i < B; i++) {  // B random positions, each with a next token
         int64_t pos = (int64_t)(rng_uniform_double(gen) * (double)(n_tokens - 1));
         inputs[i] = tokens[pos];
@@ -418,8 +436,25 @@ void ntm_zero_grad(NextTokenModel *m) {
 }
 
 void ntm_sgd_step(NextTokenModel *m, float lr) {
-    sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim, lr);
+    sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim,
+             lr);
     linear_sgd_step(&m->proj, lr);
+}
+
+int ntm_eval_loss(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, double *out,
+                  EmbError *err) {
+    double total = 0.0;
+    int64_t n = n_tokens - 1;  // positions with a next token
+    for (int64_t start = 0; start < n; start += m->max_batch) {
+        int64_t B = n - start < m->max_batch ? n - start : m->max_batch;
+        double loss = 0.0;
+        if (ntm_forward(m, tokens + start, tokens + start + 1, B, &loss, err) != 0) {
+            return -1;
+        }
+        total += loss * (double)B;
+    }
+    *out = total / (double)n;
+    return 0;
 }
 
 /**
@@ -450,8 +485,8 @@ loss. Later chapters reuse it for every new backward pass.
 */
 
 GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
-                    int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps, double atol,
-                    double rtol) {
+                              int64_t n_entries, GradcheckLossFn loss, void *ctx,
+                              float eps, double atol, double rtol) {
     GradcheckResult r = {.passed = true, .worst = -1};
     double worst_excess = -INFINITY;
     for (int64_t e = 0; e < n_entries; e++) {
@@ -478,6 +513,18 @@ GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t
         r.checked++;
     }
     return r;
+}
+
+/**
+For the model, the function that recomputes the loss runs the forward
+pass on a fixed batch; `ntm_batch_loss` is that function.
+*/
+
+double ntm_batch_loss(void *batch) {
+    NtmBatch *b = batch;
+    double loss = NAN;  // stays NaN if the batch is invalid
+    ntm_forward(b->m, b->inputs, b->targets, b->B, &loss, NULL);
+    return loss;
 }
 
 /**
@@ -519,6 +566,85 @@ of the unigram distribution, $H = -\sum_k p_k \log p_k$; anything below it
 means the model uses the current word. That is the baseline drawn in the
 loss figure.
 
+Did the table learn the categories? `emb_category_spread` measures it: the
+mean distance between the rows of two words of the same category, divided
+by the mean distance between the rows of two words of different
+categories. Near 1 the rows ignore the categories; near 0 each category
+has collapsed to a point.
+*/
+
+double emb_category_spread(const float *weight, int64_t V, int64_t D,
+                           const int *category) {
+    double same = 0.0, other = 0.0;
+    int64_t n_same = 0, n_other = 0;
+    for (int64_t a = 0; a < V; a++) {
+        for (int64_t b = a + 1; b < V; b++) {
+            if (category[a] < 0 || category[b] < 0) continue;  // no category: left out
+            const float *w_a = weight + a * D, *w_b = weight + b * D;  // rows a, b
+            double d2 = 0.0;
+            for (int64_t d = 0; d < D; d++) d2 += (w_a[d] - w_b[d]) * (w_a[d] - w_b[d]);
+            if (category[a] == category[b]) same += sqrt(d2), n_same++;
+            else other += sqrt(d2), n_other++;
+        }
+    }
+    return n_same && n_other ? (same / (double)n_same) / (other / (double)n_other) : NAN;
+}
+
+/**
+
+## The training loop
+
+`ntm_train` is the loop every later chapter will vary: sample a batch,
+zero the gradients, forward, backward, step. It records what the figures
+need: the loss and the rows touched at every step, and snapshots of the
+table. With `zero_grad` off it shows what happens when gradients pile up;
+with it on, a loss that stops being finite ends the run with an error that
+names the step (`loss_check_finite`), since every later step would be
+NaN too.
+*/
+
+int loss_check_finite(int64_t step, double loss, double lr, EmbError *err) {
+    if (isfinite(loss)) return 0;
+    return emb_fail(err,
+                    "step %lld: the loss is %s, not a finite number: the steps diverged; "
+                    "try a smaller learning rate (--lr; this run used %g)",
+                    (long long)step,
+                    isnan(loss) ? "NaN"
+                    : loss > 0  ? "inf"
+                                : "-inf",
+                    lr);
+}
+
+int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens,
+              TorchGenerator *gen, const NtmTrainConfig *cfg, NtmTrainLog *log,
+              EmbError *err) {
+    int64_t B = cfg->batch, *inputs = malloc((size_t)B * sizeof *inputs),
+            *targets = malloc((size_t)B * sizeof *targets);  // both (B,)
+    int rc = -1;
+    if (!inputs || !targets) {
+        emb_fail(err, "out of memory for a batch of %lld", (long long)B);
+    }
+    for (int64_t step = 0; inputs && targets && step <= cfg->steps; step++) {
+        if (log->snaps) snapshots_take(log->snaps, step, m->emb.weight);
+        if (step == cfg->steps) { rc = 0; break; }
+        ntm_sample_batch(gen, tokens, n_tokens, B, inputs, targets);
+        if (cfg->zero_grad) ntm_zero_grad(m);
+        double loss;
+        if (ntm_forward(m, inputs, targets, B, &loss, err) != 0 ||
+            (cfg->zero_grad && !cfg->keep_going &&
+             loss_check_finite(step + 1, loss, cfg->lr, err) != 0) ||
+            ntm_backward(m, inputs, B, err) != 0) break;
+        ntm_sgd_step(m, (float)cfg->lr);
+        if (log->loss) log->loss[step] = loss;
+        if (log->touched) log->touched[step] = emb_rows_touched(&m->emb, inputs, B);
+        if (log->on_step) log->on_step(step + 1, cfg->steps, loss);
+    }
+    free(inputs);
+    free(targets);
+    return rc;
+}
+
+/**
 ## The program
 
 The program trains the model with $D = 2$ by default, so each row is a
@@ -536,119 +662,37 @@ writes what the figures need.
 #include "../src/cli.h"
 #include "../src/corpus.h"
 #include "../src/snapshots.h"
+#include "../src/tsv.h"
 
 typedef struct Options {
     int64_t dim, steps, batch, sentences, vocab;
     double lr;
     uint64_t seed;
+    bool keep_going;     // train on when the loss stops being finite
     const char *corpus;  // NULL: the built-in corpus
-    const char *out;
+    const char *out;     // the run's folder, as the user named it
+    const char *dir;     // where this run writes: a fresh folder that becomes out
 } Options;
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ch02 [options]\n"
-            "\n"
-            "Trains a next-token model (embedding -> linear -> softmax cross-entropy) with\n"
-            "plain SGD and writes TSV files for the chapter's figures.\n"
-            "\n"
-            "  --dim D          embedding_dim, default 2 (so the table can be drawn)\n"
-            "  --steps N        SGD steps, default 3000\n"
-            "  --lr LR          learning rate, default 0.5\n"
-            "  --batch B        positions per step, default 32\n"
-            "  --seed S         torch.manual_seed for the model and the batches, default 0\n"
-            "  --corpus FILE    train on a plain-text file instead of the built-in corpus\n"
-            "  --vocab V        with --corpus: keep the V-1 most frequent words, default 1000\n"
-            "  --sentences N    size of the built-in corpus, default 2000\n"
-            "  --out DIR        folder for the TSV files, default build/ch02\n"
-            "  --help           this text\n");
-}
-
-static int parse_options(int argc, char **argv, Options *opt, EmbError *err) {
-    *opt = (Options){.dim = 2, .steps = 3000, .batch = 32, .sentences = 2000, .vocab = 1000,
-                     .lr = 0.5, .seed = 0, .corpus = NULL, .out = "build/ch02"};
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc = 0;
-        if (strcmp(name, "--dim") == 0) rc = cli_int64(name, val, 1, 4096, &opt->dim, err);
-        else if (strcmp(name, "--steps") == 0) rc = cli_int64(name, val, 1, 100000000, &opt->steps, err);
-        else if (strcmp(name, "--batch") == 0) rc = cli_int64(name, val, 1, 1000000, &opt->batch, err);
-        else if (strcmp(name, "--sentences") == 0) rc = cli_int64(name, val, 1, 10000000, &opt->sentences, err);
-        else if (strcmp(name, "--vocab") == 0) rc = cli_int64(name, val, 2, 10000000, &opt->vocab, err);
-        else if (strcmp(name, "--lr") == 0) rc = cli_double(name, val, 0.0, 1e6, &opt->lr, err);
-        else if (strcmp(name, "--seed") == 0) rc = cli_seed(val, &opt->seed, err);
-        else if (strcmp(name, "--corpus") == 0) opt->corpus = val;
-        else if (strcmp(name, "--out") == 0) opt->out = val;
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
-
-/**
-A training run keeps its loss curve and, for the figures, snapshots of the
-table. `train` is the loop every later chapter will vary: sample, zero the
-gradients, forward, backward, step. With `zero_grad` off it shows what
-happens when gradients pile up.
-*/
 
 enum { N_SNAPSHOTS = 60 };
 
 typedef struct Run {
-    double *loss;         // (steps,) batch loss at each step
-    int64_t *touched;     // (steps,) distinct rows looked up at each step
-    Snapshots *snaps;     // the table at evenly spaced steps, or NULL
-    double final_loss;    // mean loss over the whole corpus after training
+    NtmTrainLog log;    // loss and rows touched per step; snapshots of the table
+    double final_loss;  // mean loss over the whole corpus after training
 } Run;
 
-// The model's mean loss over every position of the corpus.
-static int corpus_loss(NextTokenModel *m, const Corpus *c, double *out, EmbError *err) {
-    double total = 0.0;
-    int64_t n = c->n_tokens - 1;
-    for (int64_t start = 0; start < n; start += m->max_batch) {
-        int64_t B = n - start < m->max_batch ? n - start : m->max_batch;
-        double loss;
-        if (ntm_forward(m, c->tokens + start, c->tokens + start + 1, B, &loss, err) != 0) return -1;
-        total += loss * (double)B;
-    }
-    *out = total / (double)n;
-    return 0;
-}
-
-static int train(const Options *opt, const Corpus *c, bool zero_grad, Run *run, EmbError *err) {
+// One run of ntm_train, with zero_grad or without, and its final loss over
+// the whole corpus.
+static int train(const Options *opt, const Corpus *c, bool zero_grad, Run *run,
+                 EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    int64_t V = c->vocab_size, D = opt->dim, B = opt->batch;
-    int64_t *inputs = malloc((size_t)B * sizeof *inputs), *targets = malloc((size_t)B * sizeof *targets);
-    int rc = -1;
-    rng_manual_seed(&gen, opt->seed);
-    if (!inputs || !targets) { emb_fail(err, "out of memory for a batch of %lld", (long long)B); goto done; }
-    if (ntm_init(&m, V, D, B, &gen, err) != 0) goto done;
-    bool tty = isatty(STDERR_FILENO);
-    for (int64_t step = 0; step <= opt->steps; step++) {
-        if (run->snaps) snapshots_take(run->snaps, step, m.emb.weight);
-        if (step == opt->steps) break;
-        ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, inputs, targets);
-        if (zero_grad) ntm_zero_grad(&m);
-        if (ntm_forward(&m, inputs, targets, B, &run->loss[step], err) != 0 ||
-            ntm_backward(&m, inputs, B, err) != 0) goto free_model;
-        ntm_sgd_step(&m, (float)opt->lr);
-        run->touched[step] = emb_rows_touched(&m.emb, inputs, B);
-        if (tty && (step % 100 == 99 || step + 1 == opt->steps)) {
-            fprintf(stderr, "\rstep %lld/%lld  loss %.4f  ", (long long)step + 1,
-                    (long long)opt->steps, run->loss[step]);
-        }
-    }
-    if (tty) fprintf(stderr, "\n");
-    rc = corpus_loss(&m, c, &run->final_loss, err);
-free_model:
+    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, zero_grad, opt->keep_going};
+    rng_manual_seed(&gen, opt->seed);  // the model, then the batches
+    if (ntm_init(&m, c->vocab_size, opt->dim, opt->batch, &gen, err) != 0) return -1;
+    int rc = ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &run->log, err);
+    if (rc == 0) rc = ntm_eval_loss(&m, c->tokens, c->n_tokens, &run->final_loss, err);
     ntm_free(&m);
-done:
-    free(inputs);
-    free(targets);
     return rc;
 }
 
@@ -661,169 +705,220 @@ shows that the check catches it: with a repeated index in the batch, the
 buggy gradient of that row holds only the last contribution.
 */
 
-typedef struct CheckCtx {
-    NextTokenModel *m;
-    const int64_t *inputs, *targets;
-    int64_t B;
-} CheckCtx;
-
-static double check_loss(void *ctx) {
-    CheckCtx *c = ctx;
-    double loss = NAN;
-    ntm_forward(c->m, c->inputs, c->targets, c->B, &loss, NULL);
-    return loss;
-}
-
 // The planted bug: a scatter that overwrites instead of accumulating.
-static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out) {
+static void backward_overwrite(Embedding *e, const int64_t *idx, int64_t n,
+                               const float *grad_out) {
     for (int64_t i = 0; i < n; i++) {
         memcpy(e->grad + idx[i] * e->embedding_dim, grad_out + i * e->embedding_dim,
                (size_t)e->embedding_dim * sizeof(float));
     }
 }
 
-static int check_gradients(const Options *opt, const Corpus *c, EmbError *err) {
+// One gradient check of W: with the real backward, or with the planted bug.
+static GradcheckResult check_pass(NtmBatch *b, const int64_t *entries, int64_t n,
+                                  bool bug) {
+    NextTokenModel *m = b->m;
+    double loss;
+    ntm_zero_grad(m);
+    ntm_forward(m, b->inputs, b->targets, b->B, &loss, NULL);
+    linear_backward(&m->proj, m->x, m->dlogits, b->B, m->dx);
+    if (bug) backward_overwrite(&m->emb, b->inputs, b->B, m->dx);
+    else emb_backward(&m->emb, b->inputs, b->B, m->dx, NULL);
+    GradcheckResult r = gradcheck_run(m->emb.weight, m->emb.grad, entries, n,
+                                      ntm_batch_loss, b, 1e-2f, 1e-4, 1e-2);
+    printf("gradient check, %s backward: %lld entries of W, max abs error %.2e: %s\n",
+           bug ? "overwriting (planted bug)" : "scatter-add", (long long)r.checked,
+           r.max_abs_err, r.passed ? "PASS" : "FAIL");
+    int64_t D = m->emb.embedding_dim;
+    if (!r.passed) {
+        printf("    worst: W[%lld][%lld] analytic %.6f, numeric %.6f\n",
+               (long long)(r.worst / D), (long long)(r.worst % D), r.worst_analytic,
+               r.worst_numeric);
+    }
+    return r;
+}
+
+static int check_gradients(const Options *opt, const Corpus *c, RunValues *values,
+                           EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    enum { B = 16 };
-    int64_t inputs[B], targets[B];
+    enum { B = 16 };  // positions 0..15 of the corpus: a batch with repeats
+    int64_t inputs[B], targets[B], D = opt->dim, n = B * D;  // n entries
+    int64_t *entries = malloc((size_t)n * sizeof *entries);  // the rows looked up, (B, D)
     rng_manual_seed(&gen, opt->seed);
-    if (ntm_init(&m, c->vocab_size, opt->dim, B, &gen, err) != 0) return -1;
-    for (int64_t i = 0; i < B; i++) {  // a batch with repeats: positions 0..15 of the corpus
+    if (!entries) return emb_fail(err, "out of memory for %lld entries", (long long)n);
+    if (ntm_init(&m, c->vocab_size, D, B, &gen, err) != 0) { free(entries); return -1; }
+    for (int64_t i = 0; i < B; i++) {
         inputs[i] = c->tokens[i % (c->n_tokens - 1)];
         targets[i] = c->tokens[i % (c->n_tokens - 1) + 1];
+        for (int64_t d = 0; d < D; d++) entries[i * D + d] = inputs[i] * D + d;
     }
-    double loss;
-    CheckCtx ctx = {&m, inputs, targets, B};
-    int64_t D = opt->dim, entries[B * 64];
-    int64_t n = 0;
-    for (int64_t i = 0; i < B && n + D <= B * 64; i++) {
-        for (int64_t d = 0; d < D; d++) entries[n++] = inputs[i] * D + d;  // rows looked up
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        ntm_zero_grad(&m);
-        if (ntm_forward(&m, inputs, targets, B, &loss, err) != 0) { ntm_free(&m); return -1; }
-        linear_backward(&m.proj, m.x, m.dlogits, B, m.dx);
-        if (pass == 0) emb_backward(&m.emb, inputs, B, m.dx, NULL);
-        else backward_overwrite(&m.emb, inputs, B, m.dx);
-        GradcheckResult r = gradcheck_run(m.emb.weight, m.emb.grad, entries, n, check_loss, &ctx,
-                                1e-2f, 1e-4, 1e-2);
-        printf("gradient check, %s backward: %lld entries of W, max abs error %.2e: %s\n",
-               pass == 0 ? "scatter-add" : "overwriting (planted bug)", (long long)r.checked,
-               r.max_abs_err, r.passed ? "PASS" : "FAIL");
-        if (!r.passed) {
-            printf("    worst: W[%lld][%lld] analytic %.6f, numeric %.6f\n", (long long)(r.worst / D),
-                   (long long)(r.worst % D), r.worst_analytic, r.worst_numeric);
-        }
-        if (pass == 0 && !r.passed) {
-            ntm_free(&m);
-            return emb_fail(err, "the gradient check failed on the real backward pass");
-        }
-    }
+    NtmBatch b = {&m, inputs, targets, B};
+    GradcheckResult real = check_pass(&b, entries, n, false);
+    GradcheckResult bug = real.passed ? check_pass(&b, entries, n, true) : real;
     ntm_free(&m);
+    free(entries);
+    if (!real.passed) {
+        return emb_fail(err, "the gradient check failed on the real backward pass");
+    }
+    run_values_set(values, "gradcheck.entries", "%lld", (long long)real.checked);
+    run_values_set_sci(values, "gradcheck.max_err", real.max_abs_err);
+    run_values_set_sci(values, "gradcheck.bug_err", bug.max_abs_err);
     return 0;
 }
 
 /**
 The output files: the loss at every step (with the unigram baseline and
-the run without `zero_grad`) and the rows touched per step. The
-snapshots of the table go to `trajectory.tsv` (every word's path through
-the plane) and `frames.tsv` (one block per snapshot, for the animation),
-written by `src/snapshots.c`, which chapter 3 uses too.
+the run without `zero_grad`) and the rows touched per step, written by
+`src/tsv.c`. The snapshots of the table go to `trajectory.tsv` (every
+word's path through the plane) and `frames.tsv` (one block per snapshot,
+for the animation), written by `src/snapshots.c`, which chapter 3 uses too.
 */
 
-static int write_loss(const Options *opt, const Run *run, const Run *no_zero, double baseline,
-                      int64_t V, EmbError *err) {
-    OutFile of;
-    if (outfile_open(&of, opt->out, "loss.tsv", err) != 0) return -1;
-    fprintf(of.f, "step\tloss\tloss_without_zero_grad\tunigram_baseline\n");
-    for (int64_t s = 0; s < opt->steps; s++) {
-        fprintf(of.f, "%lld\t%.6f\t%.6f\t%.6f\n", (long long)s + 1, run->loss[s],
-                no_zero->loss[s], baseline);
-    }
-    if (outfile_commit(&of, err) != 0) return -1;
-    if (outfile_open(&of, opt->out, "touched.tsv", err) != 0) return -1;
-    fprintf(of.f, "step\trows_touched\tbatch\tvocab\n");
-    for (int64_t s = 0; s < opt->steps; s++) {
-        fprintf(of.f, "%lld\t%lld\t%lld\t%lld\n", (long long)s + 1, (long long)run->touched[s],
-                (long long)opt->batch, (long long)V);
-    }
-    return outfile_commit(&of, err);
+static int write_files(const Options *opt, const Corpus *c, const Run *run,
+                       const Run *no_zero, double baseline, EmbError *err) {
+    TsvColumn loss[] = {
+        {"loss", TSV_FIXED6, .values = run->log.loss},
+        {"loss_without_zero_grad", TSV_FIXED6, .values = no_zero->log.loss},
+        {"unigram_baseline", TSV_FIXED6, .constant = baseline}};
+    TsvColumn touched[] = {{"rows_touched", TSV_WHOLE, .counts = run->log.touched},
+                           {"batch", TSV_WHOLE, .constant = (double)opt->batch},
+                           {"vocab", TSV_WHOLE, .constant = (double)c->vocab_size}};
+    RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
+                        c->n_categories};
+    int64_t n = opt->steps;
+    if (tsv_write_columns(opt->dir, "loss.tsv", "step", 1, n, loss, 3, err) ||
+        tsv_write_columns(opt->dir, "touched.tsv", "step", 1, n, touched, 3, err) ||
+        snapshots_write(run->log.snaps, opt->dir, &labels, true, err)) return -1;
+    printf("wrote %s/loss.tsv, touched.tsv, trajectory.tsv, frames.tsv, categories.tsv\n",
+           opt->out);
+    return 0;
 }
 
-static int run_chapter(const Options *opt, EmbError *err) {
-    Corpus c = {0};
+/**
+`run` ties it together: the corpus, the gradient check, the two runs, the
+report and the files. `report` prints what the run without `zero_grad`
+did, which is the divergence the chapter sets out to show.
+*/
+
+// Prints the runs' results and records the numbers the prose quotes.
+static void report(const Options *opt, const Corpus *c, const Run *run,
+                   const Run *no_zero, double baseline, RunValues *values) {
+    double mean_touched = 0.0;
+    int64_t above = -1, nan_step = -1, below = -1, below_from = 1;
+    for (int64_t s = opt->steps - 1; s >= 0; s--) {
+        mean_touched += (double)run->log.touched[opt->steps - 1 - s] / (double)opt->steps;
+        if (no_zero->log.loss[s] > 2.0 * baseline) above = s + 1;
+        if (isnan(no_zero->log.loss[s])) nan_step = s + 1;
+        if (run->log.loss[s] < baseline) below = s + 1;
+        if (run->log.loss[s] >= baseline && below_from == 1) below_from = s + 2;
+    }
+    printf("loss over the whole corpus after training: %.4f nats (baseline %.4f)\n",
+           run->final_loss, baseline);
+    if (isnan(no_zero->final_loss)) printf("the same run without zero_grad: loss NaN");
+    else printf("the same run without zero_grad: loss %.4f nats", no_zero->final_loss);
+    if (above > 0) printf("; above twice the baseline from step %lld", (long long)above);
+    if (nan_step > 0) printf("; NaN from step %lld", (long long)nan_step);
+    printf("\n");
+    if (above > 0 || nan_step > 0) {
+        printf("    (on purpose: this divergence is the lesson; old gradients keep "
+               "pulling)\n");
+    }
+    printf("rows touched per step: %.1f of %lld on average (batch %lld)\n", mean_touched,
+           (long long)c->vocab_size, (long long)opt->batch);
+    run_values_set(values, "final_loss", "%.2f", run->final_loss);
+    run_values_set(values, "loss.first_below", "%lld", (long long)below);
+    run_values_set(values, "loss.below_from", "%lld", (long long)below_from);
+    run_values_set(values, "no_zero_grad.blowup_step", "%lld", (long long)above);
+    run_values_set(values, "no_zero_grad.nan_step", "%lld", (long long)nan_step);
+    run_values_set(values, "touched.mean", "%.0f", mean_touched);
+    const Snapshots *sn = run->log.snaps;  // the first is the table before training
+    const float *last = sn->rows + (int64_t)(sn->taken - 1) * sn->V * sn->D;
+    double random = emb_category_spread(sn->rows, sn->V, sn->D, c->category);
+    run_values_set(values, "spread.random_pct", "%.0f", 100.0 * random);
+    run_values_set(values, "spread.trained_pct", "%.0f",
+                   100.0 * emb_category_spread(last, sn->V, sn->D, c->category));
+}
+
+static int run_chapter(const Options *opt, const Corpus *c, RunValues *values,
+                       EmbError *err) {
     Run run = {0}, no_zero = {0};
     Snapshots snaps = {0};
     int rc = -1;
-    if (opt->corpus ? corpus_from_file(&c, opt->corpus, opt->vocab, err)
-                    : corpus_builtin(&c, opt->seed, opt->sentences, err)) goto done;
-    if (opt->batch > c.n_tokens - 1) {
-        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld positions with a next token",
-                 (long long)opt->batch, (long long)(c.n_tokens - 1));
-        goto done;
-    }
-    double baseline = corpus_unigram_entropy(&c);
-    printf("corpus: %lld tokens, vocabulary %lld (%s)\n", (long long)c.n_tokens,
-           (long long)c.vocab_size, opt->corpus ? opt->corpus : "built-in grammar");
-    printf("unigram entropy (loss of a model that ignores its input): %.4f nats\n", baseline);
-    if (check_gradients(opt, &c, err) != 0) goto done;
-
-    int64_t V = c.vocab_size, D = opt->dim;
-    run.loss = calloc((size_t)opt->steps, sizeof(double));
-    run.touched = calloc((size_t)opt->steps, sizeof(int64_t));
-    if (snapshots_init(&snaps, V, D, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
-    run.snaps = &snaps;
-    no_zero.loss = calloc((size_t)opt->steps, sizeof(double));
-    no_zero.touched = calloc((size_t)opt->steps, sizeof(int64_t));
-    if (!run.loss || !run.touched || !no_zero.loss || !no_zero.touched) {
+    double baseline = corpus_unigram_entropy(c);
+    printf("corpus: %lld tokens, vocabulary %lld (%s)\n", (long long)c->n_tokens,
+           (long long)c->vocab_size, opt->corpus ? opt->corpus : "built-in grammar");
+    printf("unigram entropy (loss of a model that ignores its input): %.4f nats\n",
+           baseline);
+    run_values_set_count(values, "corpus.tokens", c->n_tokens);
+    run_values_set(values, "corpus.vocab", "%lld", (long long)c->vocab_size);
+    run_values_set(values, "baseline", "%.2f", baseline);
+    if (check_gradients(opt, c, values, err) != 0) return -1;
+    run.log.loss = calloc((size_t)opt->steps, sizeof(double));
+    run.log.touched = calloc((size_t)opt->steps, sizeof(int64_t));
+    no_zero.log.loss = calloc((size_t)opt->steps, sizeof(double));
+    no_zero.log.touched = calloc((size_t)opt->steps, sizeof(int64_t));
+    run.log.snaps = &snaps;
+    run.log.on_step = cli_progress;
+    if (!run.log.loss || !run.log.touched || !no_zero.log.loss || !no_zero.log.touched) {
         emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
-        goto done;
+    } else if (snapshots_init(&snaps, c->vocab_size, opt->dim, N_SNAPSHOTS, opt->steps,
+                              err) == 0) {
+        printf("training: D=%lld, %lld steps of SGD, lr %g, batch %lld, seed %llu\n",
+               (long long)opt->dim, (long long)opt->steps, opt->lr, (long long)opt->batch,
+               (unsigned long long)opt->seed);
+        if (train(opt, c, true, &run, err) == 0 &&
+            train(opt, c, false, &no_zero, err) == 0) {
+            report(opt, c, &run, &no_zero, baseline, values);
+            rc = write_files(opt, c, &run, &no_zero, baseline, err);
+        }
     }
-    printf("training: D=%lld, %lld steps of SGD, lr %g, batch %lld, seed %llu\n", (long long)D,
-           (long long)opt->steps, opt->lr, (long long)opt->batch, (unsigned long long)opt->seed);
-    if (train(opt, &c, true, &run, err) != 0 || train(opt, &c, false, &no_zero, err) != 0) goto done;
-    double mean_touched = 0.0;
-    for (int64_t s = 0; s < opt->steps; s++) mean_touched += (double)run.touched[s] / (double)opt->steps;
-    printf("loss over the whole corpus after training: %.4f nats (baseline %.4f)\n", run.final_loss, baseline);
-    int64_t blowup = -1, nan_step = -1;  // where the run without zero_grad goes wrong
-    for (int64_t s = opt->steps - 1; s >= 0; s--) {
-        if (no_zero.loss[s] > 2.0 * baseline) blowup = s + 1;
-        if (isnan(no_zero.loss[s])) nan_step = s + 1;
-    }
-    if (isnan(no_zero.final_loss)) printf("the same run without zero_grad: loss NaN");
-    else printf("the same run without zero_grad: loss %.4f nats", no_zero.final_loss);
-    if (blowup > 0) printf("; above twice the baseline from step %lld", (long long)blowup);
-    if (nan_step > 0) printf("; NaN from step %lld", (long long)nan_step);
-    printf("\n");
-    printf("rows touched per step: %.1f of %lld on average (batch %lld)\n", mean_touched,
-           (long long)V, (long long)opt->batch);
-    RowLabels labels = {(const char *const *)c.words, c.category, c.category_names, c.n_categories};
-    if (write_loss(opt, &run, &no_zero, baseline, V, err) != 0 ||
-        snapshots_write(&snaps, opt->out, &labels, true, err) != 0) goto done;
-    printf("wrote %s/loss.tsv, touched.tsv, trajectory.tsv, frames.tsv, categories.tsv\n", opt->out);
-    rc = 0;
-done:
-    free(run.loss); free(run.touched);
-    free(no_zero.loss); free(no_zero.touched);
+    free(run.log.loss), free(run.log.touched), free(no_zero.log.loss),
+        free(no_zero.log.touched);
     snapshots_free(&snaps);
+    return rc;
+}
+
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    Options opt = *(const Options *)options;
+    Corpus c = {0};
+    opt.dir = dir;
+    int rc = -1;
+    if (opt.corpus ? corpus_from_file(&c, opt.corpus, opt.vocab, err)
+                   : corpus_builtin(&c, opt.seed, opt.sentences, err)) return -1;
+    if (opt.batch > c.n_tokens - 1) {
+        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld positions "
+                 "with a next token", (long long)opt.batch, (long long)(c.n_tokens - 1));
+    } else {
+        rc = run_chapter(&opt, &c, values, err);
+    }
     corpus_free(&c);
     return rc;
 }
 
 int main(int argc, char **argv) {
-    Options opt;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &opt, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(opt.out, &err) != 0 || run_chapter(&opt, &err) != 0) {
-        fprintf(stderr, "ch02: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    Options o = {.corpus = NULL};
+    CliOption options[] = {
+        {"dim", "D", CLI_INT, &o.dim, "2", "embedding_dim (2: the table can be drawn)",
+         .lo = 1, .hi = 4096},
+        {"steps", "N", CLI_INT, &o.steps, "3000", "SGD steps", .lo = 1, .hi = 100000000},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", "learning rate", .dlo = 0, .dhi = 1e6},
+        {"batch", "B", CLI_INT, &o.batch, "32", "batch size", .lo = 1, .hi = 1000000},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
+        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL, .help = "text to train on"},
+        {"keep-going", "", CLI_FLAG, &o.keep_going, NULL,
+         .help = "train on when the loss is no longer finite"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", "--corpus's V-1 most frequent words",
+         .lo = 2, .hi = 10000000, .needs = "corpus"},
+        {"sentences", "N", CLI_INT, &o.sentences, "2000", "size of the built-in corpus",
+         .lo = 1, .hi = 10000000},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch02", .help = "the run's folder"},
+    };
+    CliProgram prog = {"ch02",
+        "Trains a next-token model (embedding -> linear -> softmax cross-entropy) with\n"
+        "plain SGD and writes TSV files for the chapter's figures.",
+        options, CLI_COUNT(options), &o.out, run, &o};
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY
@@ -833,31 +928,33 @@ int main(int argc, char **argv) {
 
 `make chapter2` trains for 3000 steps with $D = 2$, a batch of 32 and a
 learning rate of 0.5, which takes a fraction of a second. The gradient
-check comes first: on a batch of 16 positions, the 32 entries of the
-looked-up rows of $W$ agree with the central differences to about
-$3 \cdot 10^{-7}$, far inside the tolerance. The planted bug fails by
-$4 \cdot 10^{-2}$, and the worst entry is a row that the batch looks up
+check comes first: on a batch of 16 positions, the {{gradcheck.entries}}
+entries of the looked-up rows of $W$ agree with the central differences to about
+${{gradcheck.max_err}}$, far inside the tolerance. The planted bug fails by
+${{gradcheck.bug_err}}$, and the worst entry is a row that the batch looks up
 more than once: overwriting keeps only the last of its contributions.
 
-The corpus of 2000 sentences has about 14,000 tokens, and its unigram
-entropy is 3.00 nats. After training, the mean loss over the whole corpus
-is about 1.56 nats, far below that baseline. The chapter's tests also
-train the same model with the table's gradient thrown away before every
-step: the projection alone then only gets the loss to about 2.84, just
-under the baseline, because random rows can tell words apart but cannot
-put words that predict the same things together.
+The corpus of 2000 sentences has {{corpus.tokens}} tokens, and its unigram
+entropy is {{baseline}} nats. After training, the mean loss over the whole
+corpus is {{final_loss}} nats, far below that baseline. The chapter's tests
+also train the same model with the table's gradient thrown away before
+every step: the projection alone then stays within half a nat of the
+baseline, because random rows can tell words apart but cannot put words
+that predict the same things together.
 
-![Every word's row during training (circle: start, dot: end), coloured by category.](fig-trajectories.png)
+![Every word's row during training (circle: start, dot: end), coloured by
+category.](fig-trajectories.png)
 
 The figure above is the table itself, drawn as it learns. The rows start
 as PyTorch's random normal points and move into tight groups, one per
 category: the animals together, the foods together, the places together,
 the two kinds of verbs apart from each other. Nothing told the model what
 the categories are; it found that words used in the same contexts can
-share a row, because they need the same prediction. The tests measure
-it: in the trained table the mean distance between two words of the same
-category is 3% of the mean distance between words of different
-categories; in the random table it is 109%. The grey point that
+share a row, because they need the same prediction. The program measures
+it with `emb_category_spread`: in the trained table the mean distance
+between two words of the same category is {{spread.trained_pct}}% of the
+mean distance between words of different categories; in the random table
+it is {{spread.random_pct}}%. The grey point that
 never moves is `<unk>`, row 0: the corpus never uses it, so it never gets
 a gradient and stays exactly where PyTorch put it. The animation shows the
 same run frame by frame.
@@ -866,17 +963,19 @@ same run frame by frame.
 
 ![Loss per step with and without zero_grad, against the unigram baseline.](fig-loss.png)
 
-The loss curve shows the batch loss falling below the baseline after
-about a hundred steps. The red curve is the same run without `zero_grad`: each
-step adds the new gradient to all the old ones, so the step taken is the
-sum of every gradient seen so far. The loss goes above twice the
-baseline by step 64 (the program prints the step), runs away, and ends
-in NaN.
+The batch loss is noisy: it first dips below the baseline at step
+{{loss.first_below}} and stays below it from step {{loss.below_from}} on. The
+red curve is the same run without `zero_grad`: each step adds the new
+gradient to all the old ones, so the step taken is the sum of every
+gradient seen so far. The loss goes above twice the baseline by step
+{{no_zero_grad.blowup_step}} (the program prints the step), runs away, and
+is NaN from step {{no_zero_grad.nan_step}}.
 
 ![How many rows each step touches.](fig-touched.png)
 
 The last figure counts the distinct rows each batch looked up. A batch of
-32 positions touches about 16 of the 29 rows, because common words repeat
+32 positions touches about {{touched.mean}} of the {{corpus.vocab}} rows,
+because common words repeat
 within a batch; only those rows have a nonzero gradient, and only those
 rows move under SGD. With a real vocabulary the fraction is tiny: try
 `build/bin/ch02 --corpus FILE --vocab 20000` on any long text file.
@@ -914,30 +1013,72 @@ and $D = 64$ as $V$ grows from $10^3$ to $10^7$. The lookup and the
 scatter-add touch only $N$ rows, but `zero_grad` writes the whole
 $V \times D$ gradient, and SGD reads the whole gradient and reads and
 writes the whole weight, because the gradient is dense: most of it is
-zeros, but the step cannot know which. So a step must move about $16VD$
-bytes. The benchmark measures the machine's floor for those bytes in the
-same run, on the same buffers (a `memset` and one streaming loop), and
+zeros, but the step cannot know which. So a step must move $16VD$ bytes
+for the table (zeroing writes $4VD$; SGD reads $8VD$ and writes $4VD$) and
+$20ND$ for the batch's rows (the lookup reads $N$ rows and writes them out,
+backward reads the upstream rows and reads and writes $N$ rows of the
+gradient): at $V = 10^3$ the batch's rows dominate, from $V = 10^5$ on the
+table does. The benchmark measures the machine's floor for those bytes in
+the same run, on the same buffers (a `memset` and one streaming loop), and
 puts PyTorch's dense step (`nn.Embedding` and `torch.optim.SGD`, one
-thread) beside ours:
+thread) beside ours, the two taking turns as in chapter 1. Best of the
+rounds, in milliseconds per step:
 
-| V | bytes to move | floor | C step | C / floor | PyTorch | PyTorch / C |
-|---|---|---|---|---|---|---|
-| $10^3$ | 6 MB | 0.036 ms | 0.042 ms | 1.16 | 0.16 ms | 3.7 |
-| $10^5$ | 108 MB | 1.0 ms | 1.3 ms | 1.28 | 4.0 ms | 3.1 |
-| $10^6$ | 1.0 GB | 15.3 ms | 15.6 ms | 1.02 | 125 ms | 8.0 |
-| $10^7$ | 10.2 GB | 151 ms | 154 ms | 1.02 | 1.81 s | 11.7 |
+* $V = 10^3$, {{bench:ch02.dense.1e3.bytes}} to move: floor
+  {{bench:ch02.dense.1e3.floor_ms}} ms, C step {{bench:ch02.dense.1e3.c_ms}}
+  ms ({{bench:ch02.dense.1e3.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e3.torch_ms}} ms
+  ({{bench:ch02.dense.1e3.torch_over_c}} times C;
+  {{bench:ch02.dense.1e3.torch_over_c_min}} to
+  {{bench:ch02.dense.1e3.torch_over_c_max}} over the rounds).
+* $V = 10^5$, {{bench:ch02.dense.1e5.bytes}} to move: floor
+  {{bench:ch02.dense.1e5.floor_ms}} ms, C step {{bench:ch02.dense.1e5.c_ms}}
+  ms ({{bench:ch02.dense.1e5.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e5.torch_ms}} ms
+  ({{bench:ch02.dense.1e5.torch_over_c}} times C;
+  {{bench:ch02.dense.1e5.torch_over_c_min}} to
+  {{bench:ch02.dense.1e5.torch_over_c_max}} over the rounds).
+* $V = 10^6$, {{bench:ch02.dense.1e6.bytes}} to move: floor
+  {{bench:ch02.dense.1e6.floor_ms}} ms, C step {{bench:ch02.dense.1e6.c_ms}}
+  ms ({{bench:ch02.dense.1e6.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e6.torch_ms}} ms
+  ({{bench:ch02.dense.1e6.torch_over_c}} times C;
+  {{bench:ch02.dense.1e6.torch_over_c_min}} to
+  {{bench:ch02.dense.1e6.torch_over_c_max}} over the rounds).
+* $V = 10^7$, {{bench:ch02.dense.1e7.bytes}} to move: floor
+  {{bench:ch02.dense.1e7.floor_ms}} ms, C step {{bench:ch02.dense.1e7.c_ms}}
+  ms ({{bench:ch02.dense.1e7.c_over_floor}} times the floor), PyTorch
+  {{bench:ch02.dense.1e7.torch_ms}} ms
+  ({{bench:ch02.dense.1e7.torch_over_c}} times C;
+  {{bench:ch02.dense.1e7.torch_over_c_min}} to
+  {{bench:ch02.dense.1e7.torch_over_c_max}} over the rounds).
 
 For a small table the step costs what its batch costs. From $10^5$ rows
 on, the dense gradient takes over and the time grows with $V$, not with
 the batch: at $10^7$ rows a step moves 10 GB of memory to update at most
-4096 rows. The C step is within 2% of the floor there: it is as fast as a
-dense step can be, and it is still slow. PyTorch computes the same bits
-but moves more memory: `zero_grad()` zeroes `.grad` in place, then
-backward builds a *second*, freshly allocated zero gradient, scatters into
-it and adds it into `.grad`; at $10^7$ rows that fresh 2.56 GB costs over
-600,000 page faults per step. Neither can beat the floor, and the floor
-grows with $V$. Chapter 6 removes $V$ from it: a sparse gradient touches
-only the rows in the batch.
+4096 rows. The C step took {{bench:ch02.dense.1e7.c_over_floor}} times
+its floor there ({{bench:ch02.dense.1e7.c_over_floor_min}} to
+{{bench:ch02.dense.1e7.c_over_floor_max}} over the rounds; on a busy
+machine a floor timed in separate calls can even come out slower than
+the step): about as fast as a dense step can be, and still slow. At
+$10^5$ rows the ratio moved from {{bench:ch02.dense.1e5.c_over_floor_min}}
+to {{bench:ch02.dense.1e5.c_over_floor_max}} over the rounds. There the
+weight and its gradient together, 51 MB, just outgrow the
+{{bench:bench.largest_cache}} cache, so each part of the floor, timed
+alone, can find more of its data in cache than the whole step does, and
+how much depends on what else the machine is running. Whenever a step
+misses its goal of 1.5 times the floor, `make bench` prints the step's
+phases, each timed alone, beside the floor's parts, and says whether the
+excess lies in one phase or in running them together.
+
+PyTorch computes the same bits but moves more memory: `zero_grad()`
+zeroes `.grad` in place, then backward builds a *second*, freshly
+allocated zero gradient, scatters into it and adds it into `.grad`; at
+$10^7$ rows that fresh 2.56 GB costs over 600,000 page faults per step.
+How much slower that makes PyTorch depends on how fast the machine hands
+out fresh memory. Neither can move fewer bytes than the floor, and the
+floor grows with $V$. Chapter 6 removes $V$ from it: a sparse gradient touches only the
+rows in the batch.
 
 ## Summary
 

@@ -58,6 +58,8 @@ typedef struct Linear {
 // [-1/sqrt(in), 1/sqrt(in)], drawn as PyTorch draws them; zeroed gradients.
 int linear_init(Linear *l, int64_t in_features, int64_t out_features, TorchGenerator *gen,
                 EmbError *err);
+
+// Frees the weight, the bias and their gradients, and zeroes the struct.
 void linear_free(Linear *l);
 
 // y = x W^T + b. x is (B, in), y is (B, out).
@@ -75,8 +77,8 @@ void linear_sgd_step(Linear *l, float lr);
 
 // Mean softmax cross-entropy of B rows of logits against targets, and its
 // gradient dlogits = (softmax - onehot) / B. logits and dlogits are (B, V).
-double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                     float *dlogits);
+double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B,
+                          int64_t V, float *dlogits);
 
 typedef struct NextTokenModel {
     Embedding emb;      // (V, D): the table that learns
@@ -89,14 +91,16 @@ typedef struct NextTokenModel {
 } NextTokenModel;
 
 // torch.manual_seed(seed); nn.Embedding(V, D); nn.Linear(D, V), in that order.
-int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch, TorchGenerator *gen,
-             EmbError *err);
+int ntm_init(NextTokenModel *m, int64_t V, int64_t D, int64_t max_batch,
+             TorchGenerator *gen, EmbError *err);
+
+// Frees the table, the projection and the scratch buffers; zeroes the struct.
 void ntm_free(NextTokenModel *m);
 
 // Forward: looks up inputs, projects, scores against targets. Keeps what
 // backward needs in the scratch buffers. inputs and targets are (B,).
-int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
-                double *loss, EmbError *err);
+int ntm_forward(NextTokenModel *m, const int64_t *inputs, const int64_t *targets,
+                int64_t B, double *loss, EmbError *err);
 
 // Backward of the last forward: adds the gradients of every parameter.
 int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *err);
@@ -104,14 +108,19 @@ int ntm_backward(NextTokenModel *m, const int64_t *inputs, int64_t B, EmbError *
 // A batch of B next-token pairs from a token stream of n_tokens (>= 2):
 // B positions drawn uniformly from gen, inputs[i] the token at each and
 // targets[i] the token after it. inputs and targets are (B,).
-void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens, int64_t B,
-                      int64_t *inputs, int64_t *targets);
+void ntm_sample_batch(TorchGenerator *gen, const int64_t *tokens, int64_t n_tokens,
+                      int64_t B, int64_t *inputs, int64_t *targets);
 
 // Zeroes every gradient of the model.
 void ntm_zero_grad(NextTokenModel *m);
 
 // One SGD step on every parameter of the model.
 void ntm_sgd_step(NextTokenModel *m, float lr);
+
+// The mean loss over every position of a token stream of n_tokens (>= 2)
+// that has a next token, in batches of max_batch.
+int ntm_eval_loss(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens, double *out,
+                  EmbError *err);
 
 /* --- the gradient check -------------------------------------------------- */
 
@@ -131,7 +140,56 @@ typedef struct GradcheckResult {
 // (loss(param[k] + eps) - loss(param[k] - eps)) / (2 eps) for each k in
 // entries (n_entries of them). param is restored afterwards.
 GradcheckResult gradcheck_run(float *param, const float *analytic, const int64_t *entries,
-                    int64_t n_entries, GradcheckLossFn loss, void *ctx, float eps, double atol,
-                    double rtol);
+                              int64_t n_entries, GradcheckLossFn loss, void *ctx,
+                              float eps, double atol, double rtol);
+
+// Mean distance between the rows (of a (V, D) weight) of two words of the
+// same category over that between words of different categories; rows of
+// category < 0 are left out. NaN if either kind of pair is missing.
+double emb_category_spread(const float *weight, int64_t V, int64_t D,
+                           const int *category);
+
+// A fixed batch of a model, whose loss gradcheck_run recomputes.
+typedef struct NtmBatch {
+    NextTokenModel *m;
+    const int64_t *inputs, *targets;  // (B,)
+    int64_t B;
+} NtmBatch;
+
+// A GradcheckLossFn for an NtmBatch: the batch's loss with the model's
+// current parameters (NaN if the batch is invalid).
+double ntm_batch_loss(void *batch);
+
+/* --- the training loop ---------------------------------------------------- */
+
+struct Snapshots;
+
+// A training run: steps SGD steps of batch random positions each;
+// zero_grad false lets the gradients pile up; keep_going trains on after
+// the loss stops being finite (to watch a divergence).
+typedef struct NtmTrainConfig {
+    int64_t steps, batch;  // batch <= the model's max_batch
+    double lr;
+    bool zero_grad, keep_going;
+} NtmTrainConfig;
+
+// What a run records at each step; any of them may be NULL.
+typedef struct NtmTrainLog {
+    double *loss;               // (steps,) the batch loss of each step
+    int64_t *touched;           // (steps,) distinct rows each batch looked up
+    struct Snapshots *snaps;    // the table at evenly spaced steps
+    void (*on_step)(int64_t step, int64_t steps, double loss);  // progress
+} NtmTrainLog;
+
+// Fails with a message that names the step, the loss and what to try when
+// a training loss is not a finite number (the steps diverged).
+int loss_check_finite(int64_t step, double loss, double lr, EmbError *err);
+
+// Trains m on a token stream of n_tokens (>= 2) as cfg says, drawing the
+// batches from gen, and fills log. With zero_grad and without keep_going, a
+// loss that is not finite stops the run with an error.
+int ntm_train(NextTokenModel *m, const int64_t *tokens, int64_t n_tokens,
+              TorchGenerator *gen, const NtmTrainConfig *cfg, NtmTrainLog *log,
+              EmbError *err);
 
 #endif

@@ -42,6 +42,8 @@ does not).
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/snapshots.h"
+
 /**
 ## The options
 
@@ -51,8 +53,12 @@ flag, and `emb_default_options` gives PyTorch's defaults.
 */
 
 EmbeddingOptions emb_default_options(void) {
-    return (EmbeddingOptions){.has_padding_idx = false, .padding_idx = 0, .has_max_norm = false,
-                              .max_norm = 0.0, .norm_type = 2.0, .scale_grad_by_freq = false};
+    return (EmbeddingOptions){.has_padding_idx = false,
+                              .padding_idx = 0,
+                              .has_max_norm = false,
+                              .max_norm = 0.0,
+                              .norm_type = 2.0,
+                              .scale_grad_by_freq = false};
 }
 
 /**
@@ -70,18 +76,20 @@ int emb_set_options(Embedding *e, const EmbeddingOptions *opt, EmbError *err) {
     int64_t V = e->num_embeddings, padding_idx = EMB_NO_PADDING;
     if (opt->has_padding_idx) {
         if (opt->padding_idx >= V || opt->padding_idx < -V) {
-            return emb_fail(err,
-                            "Padding_idx must be within num_embeddings: padding_idx %lld, "
-                            "num_embeddings %lld (valid: %lld to %lld)",
-                            (long long)opt->padding_idx, (long long)V, (long long)-V, (long long)V - 1);
+            return emb_fail(err, "Padding_idx must be within num_embeddings: padding_idx "
+                            "%lld, num_embeddings %lld (valid: %lld to %lld)",
+                            (long long)opt->padding_idx, (long long)V, (long long)-V,
+                            (long long)V - 1);
         }
         padding_idx = opt->padding_idx < 0 ? V + opt->padding_idx : opt->padding_idx;
     }
     if (opt->has_max_norm && !(opt->max_norm >= 0.0 && isfinite(opt->max_norm))) {
-        return emb_fail(err, "max_norm must be a finite number >= 0, got %g", opt->max_norm);
+        return emb_fail(err, "max_norm must be a finite number >= 0, got %g",
+                        opt->max_norm);
     }
     if (!(opt->norm_type >= 0.0)) {  // also false for NaN
-        return emb_fail(err, "norm_type must be a number >= 0 or inf, got %g", opt->norm_type);
+        return emb_fail(err, "norm_type must be a number >= 0 or inf, got %g",
+                        opt->norm_type);
     }
     e->padding_idx = padding_idx;
     e->max_norm = opt->has_max_norm ? opt->max_norm : EMB_NO_MAX_NORM;
@@ -102,11 +110,12 @@ padding, and the padding row's draws are simply thrown away.
 int emb_init_with_options(Embedding *e, int64_t V, int64_t D, const EmbeddingOptions *opt,
                           TorchGenerator *gen, EmbError *err) {
     Embedding probe = {.num_embeddings = V, .embedding_dim = D};
-    if (V >= 1 && emb_set_options(&probe, opt, err) != 0) return -1;  // check before drawing
+    if (V >= 1 && emb_set_options(&probe, opt, err) != 0) return -1;  // before drawing
     if (emb_init(e, V, D, gen, err) != 0) return -1;
     emb_set_options(e, opt, NULL);
     if (e->padding_idx != EMB_NO_PADDING) {
-        memset(e->weight + e->padding_idx * D, 0, (size_t)D * sizeof(float));  // row padding_idx
+        memset(e->weight + e->padding_idx * D, 0,
+               (size_t)D * sizeof(float));  // row padding_idx
     }
     return 0;
 }
@@ -131,8 +140,8 @@ int emb_from_pretrained(Embedding *e, float *weight, int64_t V, int64_t D, bool 
                         const EmbeddingOptions *opt, EmbError *err) {
     memset(e, 0, sizeof *e);
     if (V < 1 || D < 1 || emb_weight_bytes(V, D) < 0) {
-        return emb_fail(err, "Embeddings parameter is expected to be 2-dimensional with positive "
-                             "sizes, got (%lld, %lld)", (long long)V, (long long)D);
+        return emb_fail(err, "Embeddings parameter is expected to be 2-dimensional with "
+                        "positive sizes, got (%lld, %lld)", (long long)V, (long long)D);
     }
     Embedding table = {.num_embeddings = V, .embedding_dim = D, .weight = weight,
                        .requires_grad = !freeze, .owns_weight = false};
@@ -185,7 +194,9 @@ double emb_row_norm(const float *row, int64_t D, double p) {
 int64_t emb_renorm_(Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     unsigned char *seen = calloc((size_t)e->num_embeddings, 1);
-    if (!seen) return emb_fail(err, "out of memory renormalising %lld rows", (long long)n);
+    if (!seen) {
+        return emb_fail(err, "out of memory renormalising %lld rows", (long long)n);
+    }
     int64_t D = e->embedding_dim, rescaled = 0;
     for (int64_t i = 0; i < n; i++) {
         if (seen[idx[i]]) continue;  // each distinct row once
@@ -232,6 +243,7 @@ Chapter 2's scatter-add needs two changes, and both are small:
 A frozen table needs no gradient at all.
 */
 
+// extends: emb_backward
 int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                       EmbError *err) {
     if (!e->requires_grad) return emb_check_indices(e, idx, n, err);
@@ -240,7 +252,9 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
     int64_t *counts = NULL;
     if (e->scale_grad_by_freq) {
         counts = calloc((size_t)V, sizeof *counts);
-        if (!counts) return emb_fail(err, "out of memory counting %lld rows", (long long)V);
+        if (!counts) {
+            return emb_fail(err, "out of memory counting %lld rows", (long long)V);
+        }
         for (int64_t i = 0; i < n; i++) counts[idx[i]]++;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -273,6 +287,7 @@ window, padding included, and `emb_backward_opts` drops the padding
 positions.
 */
 
+// extends: ntm_init
 int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
              int64_t context, TorchGenerator *gen, EmbError *err) {
     memset(m, 0, sizeof *m);
@@ -281,8 +296,8 @@ int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_ba
         emb_mul_size(bt, D, &btd) != 0 || emb_mul_size(max_batch, D, &bd) != 0 ||
         emb_mul_size(max_batch, n_classes, &bc) != 0 || emb_weight_bytes(btd, 1) < 0 ||
         emb_weight_bytes(bc, 1) < 0) {
-        return emb_fail(err, "batch %lld x context %lld: sizes must be positive and addressable",
-                        (long long)max_batch, (long long)context);
+        return emb_fail(err, "batch %lld x context %lld: sizes must be positive and "
+                        "addressable", (long long)max_batch, (long long)context);
     }
     if (linear_init(&m->proj, D, n_classes, gen, err) != 0) return -1;
     m->emb = *table;
@@ -296,11 +311,13 @@ int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_ba
         !(m->logits = malloc((size_t)bc * sizeof(float))) ||
         !(m->dlogits = malloc((size_t)bc * sizeof(float)))) {
         cm_free(m);
-        return emb_fail(err, "cannot allocate scratch space for a batch of %lld", (long long)max_batch);
+        return emb_fail(err, "cannot allocate scratch space for a batch of %lld",
+                        (long long)max_batch);
     }
     return 0;
 }
 
+// extends: ntm_free
 void cm_free(ContextModel *m) {
     emb_free(&m->emb);
     linear_free(&m->proj);
@@ -313,16 +330,18 @@ void cm_free(ContextModel *m) {
     memset(m, 0, sizeof *m);
 }
 
+// extends: ntm_forward
 int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 const int64_t *targets, int64_t B, double *loss, EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim, C = m->proj.out_features;
     if (B < 1 || B > m->max_batch) {
-        return emb_fail(err, "batch of %lld: expected 1 to %lld windows", (long long)B, (long long)m->max_batch);
+        return emb_fail(err, "batch of %lld: expected 1 to %lld windows", (long long)B,
+                        (long long)m->max_batch);
     }
     for (int64_t b = 0; b < B; b++) {
         if (lengths[b] < 1 || lengths[b] > T) {
-            return emb_fail(err, "window %lld has length %lld: expected 1 to %lld", (long long)b,
-                            (long long)lengths[b], (long long)T);
+            return emb_fail(err, "window %lld has length %lld: expected 1 to %lld",
+                            (long long)b, (long long)lengths[b], (long long)T);
         }
         if (targets[b] < 0 || targets[b] >= C) {
             return emb_fail(err, "Target %lld is out of bounds.", (long long)targets[b]);
@@ -343,8 +362,9 @@ int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
     return 0;
 }
 
-int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
-                 EmbError *err) {
+// extends: ntm_backward
+int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
+                int64_t B, EmbError *err) {
     int64_t T = m->context, D = m->emb.embedding_dim;
     linear_backward(&m->proj, m->x, m->dlogits, B, m->dx);  // dP, dc, and dx
     for (int64_t b = 0; b < B; b++) {
@@ -357,16 +377,230 @@ int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
     return emb_backward_opts(&m->emb, windows, B * T, m->drows, err);
 }
 
+// extends: ntm_zero_grad
 void cm_zero_grad(ContextModel *m) {
     emb_zero_grad(&m->emb);
     linear_zero_grad(&m->proj);
 }
 
+// extends: ntm_sgd_step
 void cm_sgd_step(ContextModel *m, float lr) {
     if (m->emb.requires_grad && m->emb.grad) {
-        sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim, lr);
+        sgd_step(m->emb.weight, m->emb.grad, m->emb.num_embeddings * m->emb.embedding_dim,
+                 lr);
     }
     linear_sgd_step(&m->proj, lr);
+}
+
+/**
+## Padded windows
+
+The model reads windows of $T$ tokens. `windows_make` builds one window
+per position of the corpus: the tokens up to and including that position,
+but never reaching back past the start of the sentence (the token after
+the last `end`, "."), left-padded with the padding row to $T$ tokens. The
+target of each window is the token that comes next.
+*/
+
+int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T,
+                 int64_t pad, Windows *w, EmbError *err) {
+    int64_t n = n_tokens - 1, nT;  // every position with a next token
+    memset(w, 0, sizeof *w);
+    if (n < 1 || T < 1 || emb_mul_size(n, T, &nT) != 0 || emb_weight_bytes(nT, 2) < 0) {
+        return emb_fail(err, "cannot make windows of %lld over %lld tokens", (long long)T,
+                        (long long)n_tokens);
+    }
+    *w = (Windows){.n = n, .T = T, .tokens = malloc((size_t)nT * sizeof(int64_t)),
+                   .lengths = malloc((size_t)n * sizeof(int64_t)),
+                   .targets = malloc((size_t)n * sizeof(int64_t))};
+    if (!w->tokens || !w->lengths || !w->targets) {
+        windows_free(w);
+        return emb_fail(err, "out of memory for %lld windows", (long long)n);
+    }
+    int64_t start = 0;  // where the current sentence started
+    for (int64_t p = 0; p < n; p++) {
+        if (p > 0 && tokens[p - 1] == end) start = p;
+        int64_t len = p - start + 1 < T ? p - start + 1 : T;
+        int64_t *win = w->tokens + p * T;  // seek to window p
+        for (int64_t t = 0; t < T - len; t++) win[t] = pad;
+        for (int64_t t = 0; t < len; t++) win[T - len + t] = tokens[p - len + 1 + t];
+        w->lengths[p] = len;
+        w->targets[p] = tokens[p + 1];
+    }
+    return 0;
+}
+
+void windows_sample(const Windows *w, TorchGenerator *gen, int64_t B, int64_t *windows,
+                    int64_t *lengths, int64_t *targets) {
+    for (int64_t b = 0; b < B; b++) {  // B windows drawn uniformly
+        int64_t p = (int64_t)(rng_uniform_double(gen) * (double)w->n);
+        memcpy(windows + b * w->T, w->tokens + p * w->T, (size_t)w->T * sizeof *windows);
+        lengths[b] = w->lengths[p];
+        targets[b] = w->targets[p];
+    }
+}
+
+void windows_free(Windows *w) {
+    free(w->tokens);
+    free(w->lengths);
+    free(w->targets);
+    memset(w, 0, sizeof *w);
+}
+
+/**
+`cm_eval_loss` is chapter 2's `ntm_eval_loss` for windows.
+*/
+
+// The mean loss over every window, in batches of the model's max_batch.
+int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err) {
+    double total = 0.0;
+    for (int64_t s = 0; s < w->n; s += m->max_batch) {
+        int64_t B = w->n - s < m->max_batch ? w->n - s : m->max_batch;
+        double loss = 0.0;
+        if (cm_forward(m, w->tokens + s * w->T, w->lengths + s, w->targets + s, B, &loss,
+                       err) != 0) return -1;
+        total += loss * (double)B;
+    }
+    *out = total / (double)w->n;
+    return 0;
+}
+
+/**
+Two measurements for the program. `emb_count_renorm` counts the rows a
+forward pass *would* rescale, by the same test as `emb_renorm_`, without
+changing any of them. `emb_norm_stats` gives the mean and the largest
+2-norm of the table's rows, leaving one row (the padding row) out.
+*/
+
+int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n,
+                         EmbError *err) {
+    if (emb_check_indices(e, idx, n, err) != 0) return -1;
+    if (e->max_norm == EMB_NO_MAX_NORM) return 0;
+    unsigned char *seen = calloc((size_t)e->num_embeddings, 1);
+    if (!seen) return emb_fail(err, "out of memory counting %lld rows", (long long)n);
+    int64_t D = e->embedding_dim, too_long = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (seen[idx[i]]) continue;  // each distinct row once
+        seen[idx[i]] = 1;
+        too_long += emb_row_norm(e->weight + idx[i] * D, D, e->norm_type) > e->max_norm;
+    }
+    free(seen);
+    return too_long;
+}
+
+void emb_norm_stats(const Embedding *e, int64_t skip, double *mean, double *max) {
+    double sum = 0.0, mx = 0.0;
+    int64_t rows = 0, D = e->embedding_dim;
+    for (int64_t k = 0; k < e->num_embeddings; k++) {
+        if (k == skip) continue;
+        double nk = emb_row_norm(e->weight + k * D, D, 2.0);  // row k's 2-norm
+        sum += nk;
+        mx = fmax(mx, nk);
+        rows++;
+    }
+    *mean = rows ? sum / (double)rows : 0.0;
+    *max = mx;
+}
+
+/**
+## The training loop
+
+`cm_train` is chapter 2's loop for the context model: sample windows, zero
+the gradients, forward, backward, step. It records the loss at every step,
+the mean and largest norm of the rows before and after every step, and
+optionally snapshots of the table; it counts the rows the first forward
+pass rescales, checks at the end whether the padding row (and the whole
+table) are bit for bit what they were, and measures the final loss over
+every window.
+*/
+
+// Fills the norms of step s and the snapshot due at s.
+static void cm_record(const ContextModel *m, int64_t pad, int64_t s, CmTrainLog *log) {
+    if (log->snaps) snapshots_take(log->snaps, s, m->emb.weight);
+    emb_norm_stats(&m->emb, pad, &log->mean_norm[s], &log->max_norm[s]);
+}
+
+int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen,
+             const NtmTrainConfig *cfg, int64_t pad, CmTrainLog *log, EmbError *err) {
+    int64_t B = cfg->batch, T = w->T, D = m->emb.embedding_dim,
+            VD = m->emb.num_embeddings * D;
+    int64_t *win = malloc((size_t)(B * T) * sizeof *win),
+            *len = malloc((size_t)B * sizeof *len),
+            *tgt = malloc((size_t)B * sizeof *tgt);  // (B, T), (B,), (B,)
+    float *before = malloc((size_t)VD * sizeof(float));  // the table before training
+    int rc = -1;
+    if (!win || !len || !tgt || !before) {
+        emb_fail(err, "out of memory for a batch");
+        goto done;
+    }
+    memcpy(before, m->emb.weight, (size_t)VD * sizeof(float));
+    for (int64_t step = 0; step < cfg->steps; step++) {
+        if (step == 0) cm_record(m, pad, 0, log);
+        windows_sample(w, gen, B, win, len, tgt);
+        if (step == 0) log->renormed_first = emb_count_renorm(&m->emb, win, B * T, NULL);
+        cm_zero_grad(m);
+        if (cm_forward(m, win, len, tgt, B, &log->loss[step], err) != 0 ||
+            loss_check_finite(step + 1, log->loss[step], cfg->lr, err) != 0 ||
+            cm_backward(m, win, len, B, err) != 0) goto done;
+        cm_sgd_step(m, (float)cfg->lr);
+        cm_record(m, pad, step + 1, log);
+    }
+    log->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D,
+                                (size_t)D * sizeof(float)) == 0;
+    log->table_unchanged = memcmp(before, m->emb.weight, (size_t)VD * sizeof(float)) == 0;
+    rc = cm_eval_loss(m, w, &log->final_loss, err);
+done:
+    free(win), free(len), free(tgt), free(before);
+    return rc;
+}
+
+int cm_log_init(CmTrainLog *log, int64_t steps, struct Snapshots *snaps, EmbError *err) {
+    *log = (CmTrainLog){.snaps = snaps, .loss = calloc((size_t)steps, sizeof(double)),
+                        .mean_norm = calloc((size_t)steps + 1, sizeof(double)),
+                        .max_norm = calloc((size_t)steps + 1, sizeof(double))};
+    if (log->loss && log->mean_norm && log->max_norm) return 0;
+    cm_log_free(log);
+    return emb_fail(err, "out of memory for a log of %lld steps", (long long)steps);
+}
+
+void cm_log_free(CmTrainLog *log) {
+    free(log->loss);
+    free(log->mean_norm);
+    free(log->max_norm);
+    memset(log, 0, sizeof *log);
+}
+
+/**
+## Where a table comes from
+
+The program starts its tables in three ways: drawn by `nn.Embedding`; the
+same random draw copied into a buffer of the caller's and handed to
+`from_pretrained` (so it can be frozen); or given rows, such as a table
+trained elsewhere, handed to `from_pretrained`. `emb_make_table` builds
+each; a `from_pretrained` table uses the buffer `*own`, which the caller
+frees after the table.
+*/
+
+int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D,
+                   const float *rows, bool freeze, const EmbeddingOptions *opt,
+                   TorchGenerator *gen, float **own, EmbError *err) {
+    *own = NULL;
+    if (source == TABLE_FRESH) return emb_init_with_options(e, V, D, opt, gen, err);
+    int64_t bytes = emb_weight_bytes(V, D);
+    if (bytes < 0 ||
+        !(*own = malloc((size_t)bytes))) {  // from_pretrained shares this buffer
+        return emb_fail(err, "cannot allocate a %lld x %lld table", (long long)V,
+                        (long long)D);
+    }
+    if (source == TABLE_RANDOM_COPY) {  // a random table, as nn.Embedding would draw it
+        Embedding tmp;
+        if (emb_init_with_options(&tmp, V, D, opt, gen, err) != 0) return -1;
+        memcpy(*own, tmp.weight, (size_t)bytes);
+        emb_free(&tmp);
+    } else {
+        memcpy(*own, rows, (size_t)bytes);
+    }
+    return emb_from_pretrained(e, *own, V, D, freeze, opt, err);
 }
 
 /**
@@ -385,7 +619,7 @@ batches, changing one thing each time:
 |---|---|---|
 | `trainable` | random, `padding_idx=-1` | padding row stays at the origin |
 | `max_norm` | as above, with `max_norm` | rows kept short by the forward pass |
-| `scale_grad_by_freq` | as above, gradients averaged per row | frequent rows take smaller steps |
+| `scale_grad_by_freq` | as above, gradients averaged per row | frequent rows step less |
 | `frozen-random` | random, `freeze=True` | only the projection learns |
 | `frozen-pretrained` | chapter 2's trained table, `freeze=True` | static embeddings |
 | `fine-tuned` | chapter 2's trained table, `freeze=False` | fine-tuning |
@@ -398,453 +632,248 @@ and copies its table, adding a zero row for padding.
 #ifndef EMB_LIBRARY
 
 #include <stdio.h>
-#include <unistd.h>
 
 #include "../src/cli.h"
 #include "../src/corpus.h"
 #include "../src/snapshots.h"
+#include "../src/tsv.h"
 
 typedef struct Options {
     int64_t dim, context, steps, batch, sentences, vocab, pretrain_steps;
     double lr;
     uint64_t seed;
-    EmbeddingOptions emb;  // padding_idx, norm_type; max_norm for the max_norm run
-    const char *corpus, *out;
+    EmbeddingOptions emb;         // padding_idx, norm_type; max_norm for the max_norm run
+    const char *corpus, *out,
+        *dir;  // dir: where this run writes, a folder that becomes out
 } Options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ch03 [options]\n"
-            "\n"
-            "Trains a model that predicts the next word from the mean of the last T words'\n"
-            "rows (padded at sentence starts) six ways: trainable, with max_norm, with\n"
-            "scale_grad_by_freq, frozen random, frozen pre-trained, fine-tuned.\n"
-            "\n"
-            "  --dim D             embedding_dim, default 2\n"
-            "  --context T         words per window, default 3\n"
-            "  --steps N           SGD steps per run, default 2000\n"
-            "  --lr LR             learning rate, default 0.5\n"
-            "  --batch B           windows per step, default 32\n"
-            "  --seed S            torch.manual_seed, default 0\n"
-            "  --padding-idx P     the filler row, in [-V, V), or none; default -1, the <pad>\n"
-            "                      row the program adds last (V counts it); another row\n"
-            "                      makes that word the filler; none: <pad> is not padding_idx\n"
-            "  --max-norm M        max_norm of the max_norm run, default 1\n"
-            "  --norm-type P       norm_type (a number >= 0, or inf), default 2\n"
-            "  --pretrain-steps N  chapter 2 training for the pre-trained table, default 3000\n"
-            "  --corpus FILE       train on a text file instead of the built-in corpus\n"
-            "  --vocab V           with --corpus: most frequent V-1 words, default 1000\n"
-            "  --sentences N       size of the built-in corpus, default 2000\n"
-            "  --out DIR           folder for the TSV files, default build/ch03\n"
-            "  --help              this text\n");
-}
-
-static int parse_options(int argc, char **argv, Options *opt, EmbError *err) {
-    *opt = (Options){.dim = 2, .context = 3, .steps = 2000, .batch = 32, .sentences = 2000,
-                     .vocab = 1000, .pretrain_steps = 3000, .lr = 0.5, .seed = 0,
-                     .emb = emb_default_options(), .corpus = NULL, .out = "build/ch03"};
-    opt->emb.has_padding_idx = true;
-    opt->emb.padding_idx = -1;
-    opt->emb.has_max_norm = true;
-    opt->emb.max_norm = 1.0;
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc = 0;
-        if (strcmp(name, "--dim") == 0) rc = cli_int64(name, val, 1, 4096, &opt->dim, err);
-        else if (strcmp(name, "--context") == 0) rc = cli_int64(name, val, 1, 64, &opt->context, err);
-        else if (strcmp(name, "--steps") == 0) rc = cli_int64(name, val, 1, 100000000, &opt->steps, err);
-        else if (strcmp(name, "--batch") == 0) rc = cli_int64(name, val, 1, 1000000, &opt->batch, err);
-        else if (strcmp(name, "--sentences") == 0) rc = cli_int64(name, val, 1, 10000000, &opt->sentences, err);
-        else if (strcmp(name, "--vocab") == 0) rc = cli_int64(name, val, 2, 10000000, &opt->vocab, err);
-        else if (strcmp(name, "--pretrain-steps") == 0) rc = cli_int64(name, val, 0, 100000000, &opt->pretrain_steps, err);
-        else if (strcmp(name, "--lr") == 0) rc = cli_double(name, val, 0.0, 1e6, &opt->lr, err);
-        else if (strcmp(name, "--seed") == 0) rc = cli_seed(val, &opt->seed, err);
-        else if (strcmp(name, "--padding-idx") == 0) {
-            opt->emb.has_padding_idx = strcmp(val, "none") != 0;
-            if (opt->emb.has_padding_idx) rc = cli_int64(name, val, INT64_MIN, INT64_MAX, &opt->emb.padding_idx, err);
-        } else if (strcmp(name, "--max-norm") == 0) {
-            rc = cli_double(name, val, -INFINITY, INFINITY, &opt->emb.max_norm, err);
-        } else if (strcmp(name, "--norm-type") == 0) {
-            if (strcmp(val, "inf") == 0) opt->emb.norm_type = INFINITY;
-            else rc = cli_double(name, val, -INFINITY, INFINITY, &opt->emb.norm_type, err);
-        } else if (strcmp(name, "--corpus") == 0) opt->corpus = val;
-        else if (strcmp(name, "--out") == 0) opt->out = val;
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
-
 /**
-The batches are windows over the corpus. `make_windows` finds, for every
-position, where its sentence started (the token after the last "."), so
-that a window never reaches back into the previous sentence; the rest of
-the window is padding.
+The six runs, as data. Every table starts from the same generator state,
+so the first three start from the same rows, and `frozen-random` from the
+same rows frozen.
 */
-
-typedef struct Windows {
-    int64_t n, T;       // n windows of T tokens
-    int64_t *tokens;    // (n, T), left-padded
-    int64_t *lengths;   // (n,)
-    int64_t *targets;   // (n,) the token after each window
-} Windows;
-
-static int make_windows(const Corpus *c, int64_t T, int64_t pad, Windows *w, EmbError *err) {
-    int64_t end = -1;  // the id of "." (none in a text file: one long sentence)
-    for (int64_t k = 0; k < c->vocab_size; k++) if (strcmp(c->words[k], ".") == 0) end = k;
-    int64_t n = c->n_tokens - 1;
-    *w = (Windows){.n = n, .T = T, .tokens = malloc((size_t)(n * T) * sizeof(int64_t)),
-                   .lengths = malloc((size_t)n * sizeof(int64_t)),
-                   .targets = malloc((size_t)n * sizeof(int64_t))};
-    if (!w->tokens || !w->lengths || !w->targets) return emb_fail(err, "out of memory for %lld windows", (long long)n);
-    int64_t start = 0;  // where the current sentence started
-    for (int64_t p = 0; p < n; p++) {
-        if (p > 0 && c->tokens[p - 1] == end) start = p;
-        int64_t len = p - start + 1 < T ? p - start + 1 : T;
-        int64_t *win = w->tokens + p * T;  // window p
-        for (int64_t t = 0; t < T - len; t++) win[t] = pad;
-        for (int64_t t = 0; t < len; t++) win[T - len + t] = c->tokens[p - len + 1 + t];
-        w->lengths[p] = len;
-        w->targets[p] = c->tokens[p + 1];
-    }
-    return 0;
-}
-
-static void windows_free(Windows *w) {
-    free(w->tokens);
-    free(w->lengths);
-    free(w->targets);
-}
-
-/**
-The six runs, as data: where each table comes from and which options it
-has.
-*/
-
-typedef enum TableSource { FRESH, RANDOM_COPY, PRETRAINED } TableSource;
 
 static const struct RunSpec {
     const char *name;
-    TableSource source;       // nn.Embedding, from_pretrained(random rows), from_pretrained(ch. 2)
+    TableSource source;  // nn.Embedding, or from_pretrained(random or chapter 2's rows)
     bool freeze;              // from_pretrained(..., freeze=True)
     bool max_norm;            // use --max-norm
     bool scale_grad_by_freq;
 } RUNS[] = {
-    {"trainable", FRESH, false, false, false},
-    {"max_norm", FRESH, false, true, false},
-    {"scale_grad_by_freq", FRESH, false, false, true},
-    {"frozen-random", RANDOM_COPY, true, false, false},
-    {"frozen-pretrained", PRETRAINED, true, false, false},
-    {"fine-tuned", PRETRAINED, false, false, false},
+    {"trainable", TABLE_FRESH, false, false, false},
+    {"max_norm", TABLE_FRESH, false, true, false},
+    {"scale_grad_by_freq", TABLE_FRESH, false, false, true},
+    {"frozen-random", TABLE_RANDOM_COPY, true, false, false},
+    {"frozen-pretrained", TABLE_PRETRAINED, true, false, false},
+    {"fine-tuned", TABLE_PRETRAINED, false, false, false},
 };
-enum { N_RUNS = sizeof RUNS / sizeof RUNS[0], TRAINABLE = 0, MAX_NORM = 1 };
+enum { TRAINABLE, MAX_NORM, N_RUNS = sizeof RUNS / sizeof *RUNS, N_SNAPSHOTS = 40 };
 
 /**
-One training run records its loss at every step, the norms of the rows,
-and (for the first run) snapshots of the table for the trajectory figure.
-Every run draws its batches from a generator seeded the same way, so all
-six see the same windows in the same order.
-*/
-
-enum { N_SNAPSHOTS = 40 };
-
-typedef struct Run {
-    const char *name;
-    double *loss;        // (steps,)
-    double *mean_norm;   // (steps + 1,) mean 2-norm of the word rows
-    double *max_norm;    // (steps + 1,) largest 2-norm of the word rows
-    Snapshots *snaps;    // the table at evenly spaced steps, or NULL
-    double final_loss;   // mean loss over every window of the corpus
-    bool pad_unchanged;  // the padding row ended bit for bit as it started
-    bool table_unchanged;  // ... and the whole table
-    int64_t renormed_first;  // rows the first forward pass rescaled
-} Run;
-
-static void record_norms(const Embedding *e, int64_t pad, Run *run, int64_t step) {
-    double sum = 0.0, mx = 0.0;
-    int64_t rows = 0;
-    for (int64_t k = 0; k < e->num_embeddings; k++) {
-        if (k == pad) continue;
-        double nk = emb_row_norm(e->weight + k * e->embedding_dim, e->embedding_dim, 2.0);
-        sum += nk;
-        mx = fmax(mx, nk);
-        rows++;
-    }
-    run->mean_norm[step] = sum / (double)rows;
-    run->max_norm[step] = mx;
-}
-
-static int eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err) {
-    double total = 0.0;
-    for (int64_t s = 0; s < w->n; s += m->max_batch) {
-        int64_t B = w->n - s < m->max_batch ? w->n - s : m->max_batch;
-        double loss;
-        if (cm_forward(m, w->tokens + s * w->T, w->lengths + s, w->targets + s, B, &loss, err) != 0) return -1;
-        total += loss * (double)B;
-    }
-    *out = total / (double)w->n;
-    return 0;
-}
-
-// Trains m (which owns its table) and fills run. pad is the filler row.
-static int train(const Options *opt, const Windows *w, int64_t pad, ContextModel *m, Run *run,
-                 EmbError *err) {
-    TorchGenerator batches;
-    int64_t B = opt->batch, T = opt->context, V = m->emb.num_embeddings, D = m->emb.embedding_dim;
-    int64_t *win = malloc((size_t)(B * T) * sizeof *win), *len = malloc((size_t)B * sizeof *len),
-            *tgt = malloc((size_t)B * sizeof *tgt);
-    float *before = malloc((size_t)(V * D) * sizeof(float));
-    int rc = -1;
-    if (!win || !len || !tgt || !before) { emb_fail(err, "out of memory for a batch"); goto done; }
-    memcpy(before, m->emb.weight, (size_t)(V * D) * sizeof(float));
-    rng_manual_seed(&batches, opt->seed + 1);
-    record_norms(&m->emb, pad, run, 0);
-    for (int64_t step = 0; step <= opt->steps; step++) {
-        if (run->snaps) snapshots_take(run->snaps, step, m->emb.weight);
-        if (step == opt->steps) break;
-        for (int64_t b = 0; b < B; b++) {  // B random windows
-            int64_t p = (int64_t)(rng_uniform_double(&batches) * (double)w->n);
-            memcpy(win + b * T, w->tokens + p * T, (size_t)T * sizeof *win);
-            len[b] = w->lengths[p];
-            tgt[b] = w->targets[p];
-        }
-        if (step == 0 && m->emb.max_norm != EMB_NO_MAX_NORM) {
-            // Count what the first forward pass will rescale: renormalise the
-            // real table, then put it back from a copy.
-            float *copy = malloc((size_t)(V * D) * sizeof(float));
-            if (!copy) { emb_fail(err, "out of memory"); goto done; }
-            memcpy(copy, m->emb.weight, (size_t)(V * D) * sizeof(float));
-            run->renormed_first = emb_renorm_(&m->emb, win, B * T, NULL);
-            memcpy(m->emb.weight, copy, (size_t)(V * D) * sizeof(float));
-            free(copy);
-        }
-        cm_zero_grad(m);
-        if (cm_forward(m, win, len, tgt, B, &run->loss[step], err) != 0 ||
-            cm_backward(m, win, len, B, err) != 0) goto done;
-        cm_sgd_step(m, (float)opt->lr);
-        record_norms(&m->emb, pad, run, step + 1);
-    }
-    run->pad_unchanged = memcmp(before + pad * D, m->emb.weight + pad * D, (size_t)D * sizeof(float)) == 0;
-    run->table_unchanged = memcmp(before, m->emb.weight, (size_t)(V * D) * sizeof(float)) == 0;
-    rc = eval_loss(m, w, &run->final_loss, err);
-done:
-    free(win); free(len); free(tgt); free(before);
-    return rc;
-}
-
-/**
-The pre-trained table: chapter 2's model, trained with chapter 2's loop
-(sample, zero, forward, backward, step) on the same corpus. Its $V$ rows
-are copied into a $(V+1) \times D$ buffer whose last row, the padding row,
-we set to zero ourselves, since `from_pretrained` will not.
+Each run is one `cm_train`, its batches drawn from a generator seeded the
+same way. The pre-trained table is chapter 2's model after `ntm_train` on
+the same corpus, copied into a $(V+1) \times D$ buffer whose last row, the
+padding row, we set to zero ourselves, since `from_pretrained` will not.
 */
 
 static float *pretrain(const Options *opt, const Corpus *c, EmbError *err) {
     TorchGenerator gen;
     NextTokenModel m;
-    int64_t V = c->vocab_size, D = opt->dim, B = opt->batch;
-    rng_manual_seed(&gen, opt->seed);
-    if (ntm_init(&m, V, D, B, &gen, err) != 0) return NULL;
-    int64_t *in = malloc((size_t)B * sizeof *in), *tgt = malloc((size_t)B * sizeof *tgt);
-    float *table = calloc((size_t)((V + 1) * D), sizeof(float));  // (V + 1, D), row V stays 0
-    bool ok = in && tgt && table;
-    if (!ok) emb_fail(err, "out of memory pre-training");
-    for (int64_t step = 0; ok && step < opt->pretrain_steps; step++) {
-        double loss;
-        ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, in, tgt);
-        ntm_zero_grad(&m);
-        ok = ntm_forward(&m, in, tgt, B, &loss, err) == 0 && ntm_backward(&m, in, B, err) == 0;
-        ntm_sgd_step(&m, (float)opt->lr);
-    }
-    if (ok) memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
-    free(in);
-    free(tgt);
+    int64_t V = c->vocab_size, D = opt->dim;
+    NtmTrainConfig cfg = {opt->pretrain_steps, opt->batch, opt->lr, true, false};
+    NtmTrainLog log = {0};
+    float *table = NULL;  // (V + 1, D), row V stays 0
+    rng_manual_seed(&gen, opt->seed);  // the model, then the batches
+    if (ntm_init(&m, V, D, opt->batch, &gen, err) != 0) return NULL;
+    if (ntm_train(&m, c->tokens, c->n_tokens, &gen, &cfg, &log, err) == 0 &&
+        !(table = calloc((size_t)((V + 1) * D), sizeof(float))))
+        emb_fail(err, "out of memory");
+    if (table) memcpy(table, m.emb.weight, (size_t)(V * D) * sizeof(float));
     ntm_free(&m);
-    if (!ok) {
-        free(table);
-        return NULL;
-    }
     return table;
 }
 
 /**
-The output files: `loss.tsv` (a moving average over 100 steps of each
-run's batch loss), `norms.tsv` (mean and largest row norm of the
-`trainable` and `max_norm` runs), and `trajectory.tsv` with
-`categories.tsv` for the `trainable` run's table, in chapter 2's format.
+The files: `loss.tsv` (each run's loss, a moving average over 100 steps),
+`norms.tsv` (the row norms of `trainable` and `max_norm`) and, for the
+`trainable` table, chapter 2's `trajectory.tsv` and `categories.tsv`.
 */
 
-enum { SMOOTH = 100 };
-
-static int write_outputs(const Options *opt, const Corpus *c, const Run *runs, int n_runs,
-                         int64_t pad, EmbError *err) {
-    OutFile of;
-    if (outfile_open(&of, opt->out, "loss.tsv", err) != 0) return -1;
-    fprintf(of.f, "step");
-    for (int r = 0; r < n_runs; r++) fprintf(of.f, "\t%s", runs[r].name);
-    fprintf(of.f, "\n");
-    double sums[16] = {0};  // n_runs <= 16
-    for (int64_t s = 0; s < opt->steps; s++) {
-        fprintf(of.f, "%lld", (long long)s + 1);
-        for (int r = 0; r < n_runs; r++) {
-            sums[r] += runs[r].loss[s] - (s >= SMOOTH ? runs[r].loss[s - SMOOTH] : 0.0);
-            fprintf(of.f, "\t%.6f", sums[r] / (double)(s + 1 < SMOOTH ? s + 1 : SMOOTH));
-        }
-        fprintf(of.f, "\n");
-    }
-    if (outfile_commit(&of, err) != 0) return -1;
-    if (outfile_open(&of, opt->out, "norms.tsv", err) != 0) return -1;
-    fprintf(of.f, "step\tmean_norm\tmax_norm\tmean_norm_with_max_norm\tmax_norm_with_max_norm\tlimit\n");
-    for (int64_t s = 0; s <= opt->steps; s++) {
-        fprintf(of.f, "%lld\t%.6f\t%.6f\t%.6f\t%.6f\t%g\n", (long long)s, runs[TRAINABLE].mean_norm[s],
-                runs[TRAINABLE].max_norm[s], runs[MAX_NORM].mean_norm[s], runs[MAX_NORM].max_norm[s],
-                opt->emb.max_norm);
-    }
-    if (outfile_commit(&of, err) != 0) return -1;
-    // The rows are the words and then <pad>; the padding row is a category of its own.
-    int64_t V = c->vocab_size + 1;
-    const char **words = malloc((size_t)V * sizeof *words);
-    const char **names = malloc(((size_t)c->n_categories + 1) * sizeof *names);
-    int *category = malloc((size_t)V * sizeof *category);
-    int rc = -1;
-    if (!words || !names || !category) {
-        emb_fail(err, "out of memory for %lld labels", (long long)V);
-    } else {
-        for (int64_t k = 0; k < V; k++) {
-            words[k] = k == c->vocab_size ? "<pad>" : c->words[k];
-            category[k] = k == pad ? c->n_categories : (k < c->vocab_size ? c->category[k] : -1);
-        }
-        for (int g = 0; g < c->n_categories; g++) names[g] = c->category_names[g];
-        names[c->n_categories] = "padding";
-        RowLabels labels = {words, category, names, c->n_categories + 1};
-        rc = snapshots_write(runs[TRAINABLE].snaps, opt->out, &labels, false, err);
-    }
-    free(words);
-    free(names);
-    free(category);
-    return rc;
+static int write_curves(const Options *opt, const CmTrainLog *runs, EmbError *err) {
+    const char *names[N_RUNS];
+    const double *loss[N_RUNS];
+    for (int r = 0; r < N_RUNS; r++) names[r] = RUNS[r].name, loss[r] = runs[r].loss;
+    const CmTrainLog *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
+    TsvColumn norms[] = {{"mean_norm", TSV_FIXED6, .values = t->mean_norm},
+                         {"max_norm", TSV_FIXED6, .values = t->max_norm},
+                         {"mean_norm_with_max_norm", TSV_FIXED6, .values = m->mean_norm},
+                         {"max_norm_with_max_norm", TSV_FIXED6, .values = m->max_norm},
+                         {"limit", TSV_G, .constant = opt->emb.max_norm}};
+    int64_t n = opt->steps;
+    const char *dir = opt->dir;
+    if (tsv_write_smoothed(dir, "loss.tsv", names, loss, N_RUNS, n, 100, err)) return -1;
+    return tsv_write_columns(dir, "norms.tsv", "step", 0, n + 1, norms, 5, err);
 }
 
 /**
-`make_table` builds each run's table from its specification. Every table
-starts from the same generator state, so the first three runs start from
-the same rows, and `frozen-random` from the same rows frozen.
+`run_one` makes one run's table and model, trains it and prints its line
+of the table of results; `run_all` does all six and records the numbers
+the prose quotes.
 */
 
-// Builds run spec's table in e; a from_pretrained table uses *own as its weight.
-static int make_table(const Options *opt, const struct RunSpec *spec, int64_t V,
-                      const float *pretrained, float **own, Embedding *e, EmbError *err) {
-    TorchGenerator gen;
+static int run_one(const Options *opt, int r, const Corpus *c, const Windows *w,
+                   int64_t pad, const float *pretrained, Snapshots *snaps, float **own,
+                   CmTrainLog *log, EmbError *err) {
+    Embedding table;
+    ContextModel m;
+    TorchGenerator gen, batches;
+    NtmTrainConfig cfg = {opt->steps, opt->batch, opt->lr, true, false};
     EmbeddingOptions eo = opt->emb;
-    eo.has_max_norm = spec->max_norm;
-    eo.scale_grad_by_freq = spec->scale_grad_by_freq;
-    rng_manual_seed(&gen, opt->seed);
-    if (spec->source == FRESH) return emb_init_with_options(e, V, opt->dim, &eo, &gen, err);
-    int64_t n = V * opt->dim;
-    *own = malloc((size_t)n * sizeof(float));  // from_pretrained shares this buffer
-    if (!*own) return emb_fail(err, "out of memory for a %lld x %lld table", (long long)V, (long long)opt->dim);
-    if (spec->source == RANDOM_COPY) {  // a random table, as nn.Embedding would draw it
-        Embedding tmp;
-        if (emb_init_with_options(&tmp, V, opt->dim, &eo, &gen, err) != 0) return -1;
-        memcpy(*own, tmp.weight, (size_t)n * sizeof(float));
-        emb_free(&tmp);
-    } else {
-        memcpy(*own, pretrained, (size_t)n * sizeof(float));
+    eo.has_max_norm = RUNS[r].max_norm;
+    eo.scale_grad_by_freq = RUNS[r].scale_grad_by_freq;
+    rng_manual_seed(&gen, opt->seed);  // the table
+    if (cm_log_init(log, cfg.steps, r == TRAINABLE ? snaps : NULL, err) != 0 ||
+        emb_make_table(&table, RUNS[r].source, c->vocab_size + 1, opt->dim, pretrained,
+                       RUNS[r].freeze, &eo, &gen, own, err) != 0) return -1;
+    rng_manual_seed(&gen, opt->seed + 2);  // the projection: the same in every run
+    if (cm_init(&m, &table, c->vocab_size, opt->batch, opt->context, &gen, err) != 0) {
+        emb_free(&table);
+        return -1;
     }
-    return emb_from_pretrained(e, *own, V, opt->dim, spec->freeze, &eo, err);
+    rng_manual_seed(&batches, opt->seed + 1);  // the batches: the same in every run
+    int rc = cm_train(&m, w, &batches, &cfg, pad, log, err);
+    cm_free(&m);
+    if (rc != 0) return -1;
+    printf("%-20s %12.4f  padding row %s", RUNS[r].name, log->final_loss,
+           log->pad_unchanged ? "unchanged" : "MOVED");
+    if (RUNS[r].max_norm) printf("; the first forward pass rescaled %lld rows",
+                                 (long long)log->renormed_first);
+    if (RUNS[r].freeze) printf("; table %s", log->table_unchanged ? "unchanged (frozen)"
+                                                                   : "CHANGED");
+    printf("\n");
+    return 0;
 }
 
-static int run_chapter(const Options *opt, EmbError *err) {
-    Corpus c = {0};
+// Records the final losses and what the norms figure shows.
+static void record_values(const Options *opt, const CmTrainLog *runs, RunValues *values) {
+    char key[64];
+    for (int r = 0; r < N_RUNS; r++) {  // loss.trainable ... loss.fine_tuned
+        snprintf(key, sizeof key, "loss.%s", RUNS[r].name);
+        for (char *k = key; *k; k++) *k = *k == '-' ? '_' : *k;
+        run_values_set(values, key, "%.2f", runs[r].final_loss);
+    }
+    const CmTrainLog *t = &runs[TRAINABLE], *m = &runs[MAX_NORM];
+    double lo = INFINITY, hi = 0.0;  // the mean norm with max_norm, after step 1
+    int64_t at = opt->steps < 200 ? opt->steps : 200, end = opt->steps;
+    for (int64_t s = 1; s <= end; s++) lo = fmin(lo, m->mean_norm[s]);
+    for (int64_t s = 1; s <= end; s++) hi = fmax(hi, m->mean_norm[s]);
+    run_values_set(values, "max_norm.rescaled", "%lld", (long long)m->renormed_first);
+    run_values_set(values, "norms.mean_growth", "%.1f",
+                   t->mean_norm[end] / t->mean_norm[0]);
+    run_values_set(values, "norms.max_end", "%.1f", t->max_norm[end]);
+    run_values_set(values, "norms.clipped.mean_min", "%.2f", lo);
+    run_values_set(values, "norms.clipped.mean_max", "%.2f", hi);
+    run_values_set(values, "norms.clipped.max_start", "%.1f", m->max_norm[0]);
+    run_values_set(values, "norms.clipped.max_at_200", "%.1f", m->max_norm[at]);
+}
+
+// Builds the windows and the pre-trained table, then does the six runs.
+static int run_all(const Options *opt, const Corpus *c, int64_t pad, bool pad_trained,
+                   RunValues *values, EmbError *err) {
     Windows w = {0};
-    Run runs[N_RUNS] = {{0}};
+    CmTrainLog runs[N_RUNS] = {{0}};
     float *pretrained = NULL, *own[N_RUNS] = {0};
     Snapshots snaps = {0};
     int rc = -1;
-    if (opt->corpus ? corpus_from_file(&c, opt->corpus, opt->vocab, err)
-                    : corpus_builtin(&c, opt->seed, opt->sentences, err)) goto done;
-    int64_t V = c.vocab_size + 1, D = opt->dim;  // the words, then <pad>
-    Embedding probe = {.num_embeddings = V, .embedding_dim = D};
-    if (emb_set_options(&probe, &opt->emb, err) != 0) goto done;
-    int64_t pad = probe.padding_idx == EMB_NO_PADDING ? V - 1 : probe.padding_idx;
-    if (opt->batch > c.n_tokens - 1) {
-        emb_fail(err, "--batch %lld is larger than the corpus, which has %lld windows",
-                 (long long)opt->batch, (long long)(c.n_tokens - 1));
-        goto done;
-    }
-    if (make_windows(&c, opt->context, pad, &w, err) != 0) goto done;
-    printf("corpus: %lld tokens, %lld words + <pad> = %lld rows; windows of %lld, padding row %lld%s\n",
-           (long long)c.n_tokens, (long long)c.vocab_size, (long long)V, (long long)opt->context,
-           (long long)pad, probe.padding_idx == EMB_NO_PADDING ? " (padding_idx=None: it is trained)" : "");
-    printf("unigram entropy (baseline): %.4f nats\n", corpus_unigram_entropy(&c));
-    if (!(pretrained = pretrain(opt, &c, err))) goto done;
-    printf("pre-trained table: chapter 2's model, %lld steps\n\n", (long long)opt->pretrain_steps);
-
+    int64_t end = -1, V = c->vocab_size + 1;  // end: the id of "." (a text file has none)
+    for (int64_t k = 0; k < c->vocab_size; k++) end = strcmp(c->words[k], ".") ? end : k;
+    if (windows_make(c->tokens, c->n_tokens, end, opt->context, pad, &w, err)) goto done;
+    printf("corpus: %lld tokens, %lld words + <pad> = %lld rows; windows of %lld, "
+           "padding row %lld%s\n", (long long)c->n_tokens, (long long)c->vocab_size,
+           (long long)V, (long long)opt->context, (long long)pad,
+           pad_trained ? " (padding_idx=None: it is trained)" : "");
+    printf("unigram entropy (baseline): %.4f nats\n", corpus_unigram_entropy(c));
+    run_values_set(values, "baseline", "%.2f", corpus_unigram_entropy(c));
+    if (!(pretrained = pretrain(opt, c, err))) goto done;
+    printf("pre-trained table: chapter 2's model, %lld steps\n\n",
+           (long long)opt->pretrain_steps);
     printf("%-20s %12s  %s\n", "run", "final loss", "notes");
+    if (snapshots_init(&snaps, V, opt->dim, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
     for (int r = 0; r < N_RUNS; r++) {
-        Embedding table;
-        ContextModel m;
-        TorchGenerator gen;
-        Run *run = &runs[r];
-        run->name = RUNS[r].name;
-        run->loss = calloc((size_t)opt->steps, sizeof(double));
-        run->mean_norm = calloc((size_t)opt->steps + 1, sizeof(double));
-        run->max_norm = calloc((size_t)opt->steps + 1, sizeof(double));
-        if (r == TRAINABLE) {
-            if (snapshots_init(&snaps, V, D, N_SNAPSHOTS, opt->steps, err) != 0) goto done;
-            run->snaps = &snaps;
-        }
-        if (!run->loss || !run->mean_norm || !run->max_norm) {
-            emb_fail(err, "out of memory for %lld steps", (long long)opt->steps);
+        if (run_one(opt, r, c, &w, pad, pretrained, &snaps, &own[r], &runs[r], err)) {
             goto done;
         }
-        if (make_table(opt, &RUNS[r], V, pretrained, &own[r], &table, err) != 0) goto done;
-        rng_manual_seed(&gen, opt->seed + 2);  // the projection: the same in every run
-        if (cm_init(&m, &table, c.vocab_size, opt->batch, opt->context, &gen, err) != 0) {
-            emb_free(&table);
-            goto done;
-        }
-        int trained = train(opt, &w, pad, &m, run, err);
-        cm_free(&m);
-        if (trained != 0) goto done;
-        printf("%-20s %12.4f  padding row %s", run->name, run->final_loss,
-               run->pad_unchanged ? "unchanged" : "MOVED");
-        if (RUNS[r].max_norm) printf("; the first forward pass rescaled %lld rows", (long long)run->renormed_first);
-        if (RUNS[r].freeze) printf("; table %s", run->table_unchanged ? "unchanged (frozen)" : "CHANGED");
-        printf("\n");
     }
     printf("\n");
-    if (write_outputs(opt, &c, runs, N_RUNS, pad, err) != 0) goto done;
+    record_values(opt, runs, values);
+    RowLabels words = {(const char *const *)c->words, c->category, c->category_names,
+                       c->n_categories};
+    if (write_curves(opt, runs, err) != 0 ||
+        snapshots_write_padded(&snaps, opt->dir, &words, pad, err) != 0) goto done;
     printf("wrote %s/loss.tsv, norms.tsv, trajectory.tsv, categories.tsv\n", opt->out);
     rc = 0;
 done:
-    for (int r = 0; r < N_RUNS; r++) {
-        free(runs[r].loss); free(runs[r].mean_norm); free(runs[r].max_norm);
-        free(own[r]);
-    }
+    for (int r = 0; r < N_RUNS; r++) cm_log_free(&runs[r]), free(own[r]);
     snapshots_free(&snaps);
     free(pretrained);
     windows_free(&w);
+    return rc;
+}
+
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    Options opt = *(const Options *)options;
+    Corpus c = {0};
+    opt.dir = dir;
+    if (opt.corpus ? corpus_from_file(&c, opt.corpus, opt.vocab, err)
+                   : corpus_builtin(&c, opt.seed, opt.sentences, err)) return -1;
+    int64_t V = c.vocab_size + 1;  // the words, then <pad>
+    Embedding probe = {.num_embeddings = V, .embedding_dim = opt.dim};
+    int rc = emb_set_options(&probe, &opt.emb, err);
+    bool none = probe.padding_idx == EMB_NO_PADDING;
+    int64_t pad = none ? V - 1 : probe.padding_idx;  // the filler row
+    if (rc == 0 && opt.batch > c.n_tokens - 1) {
+        rc = emb_fail(err, "--batch %lld is larger than the corpus, which has %lld "
+                      "windows", (long long)opt.batch, (long long)(c.n_tokens - 1));
+    }
+    if (rc == 0) rc = run_all(&opt, &c, pad, none, values, err);
     corpus_free(&c);
     return rc;
 }
 
 int main(int argc, char **argv) {
-    Options opt;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &opt, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(opt.out, &err) != 0 || run_chapter(&opt, &err) != 0) {
-        fprintf(stderr, "ch03: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    Options o = {.emb = emb_default_options(), .corpus = NULL};
+    CliOption options[] = {
+        {"dim", "D", CLI_INT, &o.dim, "2", "embedding_dim", .lo = 1, .hi = 4096},
+        {"context", "T", CLI_INT, &o.context, "3", "words per window", .lo = 1, .hi = 64},
+        {"steps", "N", CLI_INT, &o.steps, "2000", "steps per run", .lo = 1, .hi = 1e8},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.5", "learning rate", .dlo = 0, .dhi = 1e6},
+        {"batch", "B", CLI_INT, &o.batch, "32", "batch size", .lo = 1, .hi = 1000000},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
+        {"padding-idx", "P", CLI_INT, &o.emb.padding_idx, "-1",
+         "the filler row in [-V, V), or none; -1: the <pad> row added last\n"
+         "(another row makes that word the filler; none: <pad> is a word)",
+         .lo = INT64_MIN, .hi = INT64_MAX,
+         .word = "none", .is_value = &o.emb.has_padding_idx},
+        {"max-norm", "M", CLI_DOUBLE, &o.emb.max_norm, "1", "max_norm of that run",
+         .dlo = 0, .dhi = INFINITY},
+        {"norm-type", "P", CLI_DOUBLE, &o.emb.norm_type, "2", "a number >= 0, or inf",
+         .dlo = 0, .dhi = INFINITY, .inf_ok = true},
+        {"pretrain-steps", "N", CLI_INT, &o.pretrain_steps, "3000",
+         "chapter 2 training for the pre-trained table", .lo = 0, .hi = 100000000},
+        {"corpus", "FILE", CLI_STRING, &o.corpus, NULL, .help = "text to train on"},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", "--corpus's V-1 most frequent words",
+         .lo = 2, .hi = 10000000, .needs = "corpus"},
+        {"sentences", "N", CLI_INT, &o.sentences, "2000", "size of the built-in corpus",
+         .lo = 1, .hi = 10000000},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch03", .help = "the run's folder"},
+    };
+    CliProgram prog = {"ch03",
+        "Trains a model that predicts the next word from the mean of the last T words'\n"
+        "rows (padded at sentence starts) six ways: trainable, with max_norm, with\n"
+        "scale_grad_by_freq, frozen random, frozen pre-trained, fine-tuned.",
+        options, CLI_COUNT(options), &o.out, run, &o};
+    o.emb.has_max_norm = true;
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY
@@ -854,18 +883,19 @@ int main(int argc, char **argv) {
 
 `make chapter3` runs the six trainings with $D = 2$, windows of 3 words,
 2000 steps each, and prints a table like this one (final loss over every
-window of the corpus, in nats; the unigram baseline is 3.00):
+window of the corpus, in nats; the unigram baseline is {{baseline}}):
 
 | run | final loss | notes |
 |---|---|---|
-| `trainable` | 1.58 | padding row unchanged |
-| `max_norm` | 1.88 | the first forward pass rescaled 13 rows |
-| `scale_grad_by_freq` | 1.73 | |
-| `frozen-random` | 2.91 | table unchanged |
-| `frozen-pretrained` | 2.09 | table unchanged |
-| `fine-tuned` | 1.54 | |
+| `trainable` | {{loss.trainable}} | padding row unchanged |
+| `max_norm` | {{loss.max_norm}} | {{max_norm.rescaled}} rows rescaled by the first step |
+| `scale_grad_by_freq` | {{loss.scale_grad_by_freq}} | |
+| `frozen-random` | {{loss.frozen_random}} | table unchanged |
+| `frozen-pretrained` | {{loss.frozen_pretrained}} | table unchanged |
+| `fine-tuned` | {{loss.fine_tuned}} | |
 
-![The `trainable` run's table: every row moves except the padding row, which stays at the origin.](fig-trajectories.png)
+![The `trainable` run's table: every row moves except the padding row,
+which stays at the origin.](fig-trajectories.png)
 
 In the trajectories, every word moves into its category's group as in
 chapter 2, while `<pad>` sits at the origin from the first step to the
@@ -877,15 +907,19 @@ wrong from the first step. The program reports `padding row MOVED`.
 
 ![Row norms during training, without and with `max_norm`.](fig-norms.png)
 
-Without `max_norm` the rows keep growing: the mean norm nearly triples
-and the largest passes 8, because the loss keeps rewarding more confident
-predictions. With `max_norm=1` the mean stays close to 1 (between 0.8
-and 1.01). The largest norm falls from 2.2 to about 1.6 within 200 steps
-and stays there, above the limit, and that is not a bug: it is the
+Without `max_norm` the rows keep growing: the mean norm grows
+{{norms.mean_growth}} times and the largest reaches {{norms.max_end}},
+because the loss keeps rewarding more confident predictions. With
+`max_norm=1` the mean stays close to 1 (between {{norms.clipped.mean_min}}
+and {{norms.clipped.mean_max}} after the first step). The largest norm
+falls from {{norms.clipped.max_start}} to {{norms.clipped.max_at_200}}
+within 200 steps and stays there, above the limit, and that is not a
+bug: it is the
 `<unk>` row, which the corpus never uses, so no forward pass ever looks
-it up and renormalises it (and it pulls the mean slightly above 1). The price of the constraint is a higher
-loss (1.88 against 1.58): short rows make for less confident predictions.
-The very first forward pass rescales 13 rows before any training has
+it up and renormalises it (and it pulls the mean slightly above 1). The
+price of the constraint is a higher loss ({{loss.max_norm}} against
+{{loss.trainable}}): short rows make for less confident predictions. The
+very first forward pass rescales {{max_norm.rescaled}} rows before any training has
 happened, because $\mathcal{N}(0, I_2)$ rows have a norm above 1 more than
 half of the time.
 
@@ -895,7 +929,8 @@ The loss curves compare the ways to start a table. A frozen *random*
 table leaves only the projection to learn, and it barely beats the
 baseline: random rows separate the words but cannot group them. A frozen
 *pre-trained* table, trained by chapter 2 to predict the next word from a
-single word, starts much better and learns fast, but it stops at 2.09: the
+single word, starts much better and learns fast, but it stops at
+{{loss.frozen_pretrained}}: the
 geometry that was right for chapter 2's task is not quite right for
 averaging three words. Fine-tuning it gets the best of both: the fastest
 start and the lowest loss. `scale_grad_by_freq` learns more slowly here,
@@ -957,9 +992,10 @@ carry most of the loss.
    be large? (Hint: how many windows contain padding?)
 3. Set `--max-norm 0.5` and `--max-norm 3`. How do the loss and the norms
    figure change?
-4. Change `make_table` so that the `fine-tuned` run's padding row is
+4. Change `pretrain` so that the pre-trained table's padding row is
    taken from chapter 2's table (`<unk>`'s row) instead of zeros. What
-   does `padding_idx` then guarantee, and what does it not?
+   does `padding_idx` then guarantee in the `fine-tuned` run, and what
+   does it not?
 5. Write `emb_renorm_` yourself from the formula (the lab notebook for
    this chapter grades it with this chapter's tests).
 6. With `scale_grad_by_freq`, a word that occurs 10 times in a batch gets

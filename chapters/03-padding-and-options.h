@@ -30,6 +30,7 @@ typedef struct EmbeddingOptions {
     bool scale_grad_by_freq;  // default false
 } EmbeddingOptions;
 
+// PyTorch's defaults: no padding_idx, no max_norm, norm_type 2, no scaling.
 EmbeddingOptions emb_default_options(void);
 
 // Checks the options for a table of V rows and stores them in e,
@@ -89,6 +90,8 @@ typedef struct ContextModel {
 // to n_classes drawn from gen, and scratch space for B windows of T tokens.
 int cm_init(ContextModel *m, Embedding *table, int64_t n_classes, int64_t max_batch,
              int64_t context, TorchGenerator *gen, EmbError *err);
+
+// Frees the model's table (which it took over), projection and scratch space.
 void cm_free(ContextModel *m);
 
 // Forward: windows is (B, T) token ids, padded with the table's padding_idx;
@@ -98,12 +101,90 @@ int cm_forward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
                 const int64_t *targets, int64_t B, double *loss, EmbError *err);
 
 // Backward of the last forward; adds every parameter's gradient.
-int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths, int64_t B,
-                 EmbError *err);
+int cm_backward(ContextModel *m, const int64_t *windows, const int64_t *lengths,
+                int64_t B, EmbError *err);
 
+// Zeroes the gradients of the table and of the projection.
 void cm_zero_grad(ContextModel *m);
 
 // One SGD step on the projection and, unless it is frozen, the table.
 void cm_sgd_step(ContextModel *m, float lr);
+
+/* --- padded windows, and two measurements --------------------------------- */
+
+// Every position p of a token stream with a next token, as a window of the
+// last T tokens up to p that stays inside p's sentence (a sentence starts
+// after the token `end`), left-padded with `pad` to T tokens.
+typedef struct Windows {
+    int64_t n, T;       // n windows of T tokens
+    int64_t *tokens;    // (n, T), left-padded
+    int64_t *lengths;   // (n,) real tokens of each window, 1..T
+    int64_t *targets;   // (n,) the token after each window
+} Windows;
+
+// Builds the windows of tokens (n_tokens >= 2); end may be -1 (no sentences).
+int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T,
+                 int64_t pad, Windows *w, EmbError *err);
+
+// Copies B windows drawn uniformly from gen: windows is (B, T), lengths and
+// targets are (B,).
+void windows_sample(const Windows *w, TorchGenerator *gen, int64_t B, int64_t *windows,
+                    int64_t *lengths, int64_t *targets);
+
+// Frees the windows and zeroes the struct.
+void windows_free(Windows *w);
+
+// How many distinct rows among idx emb_renorm_ would rescale now (0 without
+// max_norm), without changing any; -1 on a bad index.
+int64_t emb_count_renorm(const Embedding *e, const int64_t *idx, int64_t n,
+                         EmbError *err);
+
+// The mean and the largest 2-norm of the table's rows, row `skip` left out
+// (-1: none).
+void emb_norm_stats(const Embedding *e, int64_t skip, double *mean, double *max);
+
+/* --- the training loop ---------------------------------------------------- */
+
+// What cm_train records.
+typedef struct CmTrainLog {
+    double *loss;            // (steps,) the batch loss of each step
+    double *mean_norm;       // (steps + 1,) mean 2-norm of the rows but pad, before
+    double *max_norm;        // (steps + 1,) ... and the largest; step s after s steps
+    struct Snapshots *snaps; // the table at evenly spaced steps, or NULL
+    int64_t renormed_first;  // rows the first forward pass rescaled (max_norm)
+    bool pad_unchanged;      // row pad ended bit for bit as it started
+    bool table_unchanged;    // ... and the whole table
+    double final_loss;       // the mean loss over every window after training
+} CmTrainLog;
+
+// The mean loss over every window, in batches of the model's max_batch.
+int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err);
+
+// Trains m for cfg->steps SGD steps of cfg->batch windows drawn from gen
+// (cfg->zero_grad is ignored: the gradients are always zeroed) and fills
+// log, ending with the final loss; pad is the filler row. A loss that is
+// not finite stops the run.
+int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen,
+             const NtmTrainConfig *cfg, int64_t pad, CmTrainLog *log, EmbError *err);
+
+// A log for a run of steps steps: zeroed arrays, and snaps (may be NULL).
+int cm_log_init(CmTrainLog *log, int64_t steps, struct Snapshots *snaps, EmbError *err);
+
+// Frees a log's arrays (not its snapshots) and zeroes the struct.
+void cm_log_free(CmTrainLog *log);
+
+/* --- where a table comes from --------------------------------------------- */
+
+typedef enum TableSource {
+    TABLE_FRESH,        // nn.Embedding(V, D, **options), drawn from gen
+    TABLE_RANDOM_COPY,  // the same draw, copied into *own, then from_pretrained
+    TABLE_PRETRAINED,   // rows (V, D) copied into *own, then from_pretrained
+} TableSource;
+
+// Builds a (V, D) table with the options; from_pretrained tables use a new
+// buffer *own (NULL for TABLE_FRESH) as their weight: free it after the table.
+int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D,
+                   const float *rows, bool freeze, const EmbeddingOptions *opt,
+                   TorchGenerator *gen, float **own, EmbError *err);
 
 #endif

@@ -9,7 +9,8 @@
 #                     include: the per-page rules below are made from it when
 #                     this file is read.
 #   a rule for $(BOOK_BUILD)/stamps/chNN.figures per chapter, which runs the
-#                     chapter's program, draws its figures as
+#                     chapter's program (which writes $(BOOK_BUILD)/chNN/values.tsv,
+#                     the numbers the prose quotes), draws its figures as
 #                     $(BOOK_BUILD)/chNN/*.png and then touches the stamp. A
 #                     chapter without figures still needs the stamp.
 #
@@ -25,10 +26,12 @@
 #   $(BOOK_DIR)/index.html         front page: docs/index.md + contents
 #   $(BOOK_DIR)/preface.html       docs/preface.md
 #   $(BOOK_DIR)/NN-name.html       chapters/NN-name.c, woven by docs/weave.lua
-#   $(BOOK_DIR)/book.epub          preface + every chapter, figures inside
+#   $(BOOK_DIR)/appendix-changes.html  the diffs of the chapters' extending functions
+#   $(BOOK_DIR)/book.epub          preface + every chapter + the appendix, figures inside
 #   docs-clean                     removes $(BOOK_DIR)
 # Variables it defines for the includer: BOOK_PAGES (every .html page),
-# BOOK_EPUB, BOOK_CHAPTERS (CHAPTER_SOURCES, sorted).
+# BOOK_EPUB, BOOK_CHAPTERS (CHAPTER_SOURCES, sorted), BOOK_CHANGES (the
+# appendix's Markdown source, made under $(BOOK_BUILD)/appendix/).
 #
 # Figures. A chapter's prose names a figure relative to the chapter's figure
 # folder, ![..](fig-loss.png); the weave rewrites that to ch02/fig-loss.png.
@@ -60,8 +63,10 @@ endif
 
 BOOK_CHAPTERS := $(sort $(CHAPTER_SOURCES))
 BOOK_PREFACE  := $(BOOK_SRC)/preface.md
+# The appendix of code changes, made from the chapters (see below).
+BOOK_CHANGES  := $(BOOK_BUILD)/appendix/appendix-changes.md
 # Every page's source, in reading order (the front page is not in it).
-BOOK_PAGE_SOURCES := $(BOOK_PREFACE) $(BOOK_CHAPTERS)
+BOOK_PAGE_SOURCES := $(BOOK_PREFACE) $(BOOK_CHAPTERS) $(BOOK_CHANGES)
 
 # $(call book_page,chapters/01-lookup-table.c) -> build/book/01-lookup-table.html
 book_page = $(BOOK_DIR)/$(basename $(notdir $(1))).html
@@ -78,7 +83,11 @@ BOOK_TOOLS := $(BOOK_SRC)/weave.lua $(BOOK_SRC)/book.lua $(BOOK_SRC)/template.ht
               $(BOOK_SRC)/book.css $(BOOK_SRC)/book.yaml $(BOOK_SRC)/book.theme \
               $(lastword $(MAKEFILE_LIST))
 
-BOOK_PANDOC_HTML = $(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
+# The weave reads the numbers a chapter's prose quotes from the chapter's run
+# ($(BOOK_BUILD)/chNN/values.tsv) and from tests/bench/values.tsv.
+BOOK_BENCH_VALUES := $(wildcard tests/bench/values.tsv)
+
+BOOK_PANDOC_HTML = EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
     --template $(BOOK_SRC)/template.html \
     --metadata-file $(BOOK_SRC)/book.yaml \
     --lua-filter $(BOOK_SRC)/book.lua \
@@ -105,8 +114,13 @@ $(foreach t,$(_book_triples),$(eval $(call book_page_rules,$(word 1,$(subst @, ,
 # A chapter page shows the chapter's header where the chapter includes it.
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(wildcard $(c:.c=.h))))
 
-# A chapter page also waits for the chapter's figures.
+# A chapter page also waits for the chapter's figures, and is woven again
+# when the numbers of its run or of the benchmarks change. values.tsv is made
+# by the run that touches the stamp.
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(call book_stamp,$(c))))
+$(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): \
+    $(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv $(BOOK_BENCH_VALUES)))
+$(BOOK_BUILD)/ch%/values.tsv: $(BOOK_BUILD)/stamps/ch%.figures ;
 
 # A page opened on its own (after `make chapter3`) needs its style sheet and
 # the pages its bars link to that need no chapter run: a chapter page waits
@@ -143,6 +157,21 @@ $(BOOK_DIR)/index.html: $(BOOK_SRC)/index.md $(BOOK_PAGE_SOURCES) $(BOOK_TOOLS)
 	    -M book-pages="$(BOOK_PAGE_SOURCES)" $< -o $@.tmp
 	@mv $@.tmp $@
 
+# ---- The appendix: what each chapter changed ---------------------------------
+# Every function a chapter marks `// extends: NAME` shown as a unified diff
+# against the earlier function, written by docs/chapter-diff.sh (the same
+# diffs `make diffs` prints). An appendix rather than a section in each
+# chapter: docs/WEAVE.md says why.
+
+$(BOOK_CHANGES): $(BOOK_CHAPTERS) $(BOOK_SRC)/chapter-diff.sh
+	$(BOOK_SRC)/chapter-diff.sh --appendix $@ $(BOOK_CHAPTERS)
+
+# (No source footer: the page is made, not written, and its listings have no line numbers.)
+$(BOOK_DIR)/appendix-changes.html: $(BOOK_CHANGES) $(BOOK_TOOLS)
+	@mkdir -p $(BOOK_DIR)
+	$(BOOK_PANDOC_HTML) $(BOOK_NAV) $< -o $@.tmp
+	@mv $@.tmp $@
+
 $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
 	@mkdir -p $(BOOK_DIR)
 	cp $< $@
@@ -153,9 +182,10 @@ $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
 # $(BOOK_BUILD) (ch01/fig.png -> build/ch01/fig.png) and embedded.
 
 $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stamp,$(c))) \
-              $(BOOK_TOOLS) $(BOOK_SRC)/epub.css
+              $(BOOK_TOOLS) $(BOOK_SRC)/epub.css $(BOOK_BENCH_VALUES) \
+              $(foreach c,$(BOOK_CHAPTERS),$(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv)
 	@mkdir -p $(BOOK_DIR)
-	$(PANDOC) --from $(BOOK_SRC)/weave.lua --to epub3 \
+	EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to epub3 \
 	    --metadata-file $(BOOK_SRC)/book.yaml \
 	    --lua-filter $(BOOK_SRC)/book.lua -M figure-root=$(BOOK_BUILD) \
 	    $(if $(BOOK_STRICT),-M strict-figures=true) \

@@ -29,6 +29,15 @@ called NN-name.c the reader rewrites every relative image path P to chNN/P
 The book build copies build/chNN/ to build/book/chNN/ for the HTML pages, and
 gives the EPUB build --resource-path=build, so chNN/P resolves in both.
 
+Numbers from runs: in the prose of a file called NN-name.c, {{key}} is
+replaced by the value of key in the chapter's run file build/chNN/values.tsv
+(written by the chapter's program; the folder is $EMB_VALUES_DIR/chNN when
+that is set), and {{bench:key}} by the value in tests/bench/values.tsv (or
+$EMB_BENCH_VALUES). Keys are [a-z0-9_.]+. A missing key or file stops the
+build with NN-name.c:LINE. Only the book's reader substitutes: weave_source
+called without its third argument (titles for the navigation bars and the
+notebooks) leaves the placeholders alone.
+
 Several sources in one run (the EPUB: preface.md plus every chapter) are
 woven one by one and concatenated. Sources ending in .md are plain Markdown.
 Heading identifiers that repeat across sources ("summary", "exercises") get
@@ -81,7 +90,8 @@ local function strip_decoration(lines)
 end
 
 --[[ Splits C source text into segments, in file order:
-       {kind = 'prose', text = <markdown>, line = <line of the /**>}
+       {kind = 'prose', text = <markdown>, line = <line of the /**>,
+        first = <line of the text's first line>}
        {kind = 'code',  text = <code>,     line = <line of its first line>}
      Code segments are trimmed of blank lines at both ends; empty ones are
      dropped. Raises an error naming name:line for an unclosed prose block or
@@ -148,8 +158,12 @@ function weave.split(text, name)
         end
       end
       body = strip_decoration(body)
+      -- The file line of the text's first line: the /** line when text
+      -- follows it there (or the block closes on it), else the next one.
+      local first = (not is_blank(head) or i == start) and start or start + 1
       if not is_blank(head) then table.insert(body, 1, head) end
-      segments[#segments + 1] = {kind = 'prose', text = table.concat(body, '\n'), line = start}
+      segments[#segments + 1] = {kind = 'prose', text = table.concat(body, '\n'), line = start,
+        first = first}
     else
       if code_start == nil then code_start = i end
       code[#code + 1] = line
@@ -205,18 +219,77 @@ function weave.own_header(name, code)
     pandoc.Attr('', CODE_CLASSES, {{'startFrom', '1'}}))}, pandoc.Attr('', {'header-listing'}))
 end
 
--- Weaves one source into a Pandoc document.
-function weave.weave_source(src, opts)
+-- The key-value files of the runs, read once each: path -> table, or false
+-- if the file does not exist. Lines starting with # are comments.
+local values_files = {}
+local function read_values(path)
+  if values_files[path] == nil then
+    local f = io.open(path, 'r')
+    if not f then
+      values_files[path] = false
+    else
+      local t = {}
+      for line in f:lines() do
+        local key, value = line:match('^([a-z0-9_.]+)\t(.*)$')
+        if key and not line:match('^#') then t[key] = value end
+      end
+      f:close()
+      values_files[path] = t
+    end
+  end
+  return values_files[path]
+end
+
+-- Where the values of chapter NN and of the benchmarks are.
+function weave.values_paths(nn)
+  local dir = os.getenv('EMB_VALUES_DIR') or 'build'
+  return dir .. '/ch' .. nn .. '/values.tsv',
+    os.getenv('EMB_BENCH_VALUES') or 'tests/bench/values.tsv'
+end
+
+-- Replaces every {{key}} and {{bench:key}} in a prose text whose first line
+-- is line `first` of `name` (chapter nn); errors name the file and line.
+function weave.substitute(text, name, first, nn)
+  if not text:find('{{', 1, true) then return text end
+  local run_path, bench_path = weave.values_paths(nn)
+  local out, lineno = {}, first
+  for line in (text .. '\n'):gmatch('(.-)\n') do
+    out[#out + 1] = line:gsub('{{([a-z0-9_.:]+)}}', function(ref)
+      local key, path = ref, run_path
+      if ref:match('^bench:') then key, path = ref:sub(7), bench_path end
+      local where = string.format('%s:%d: {{%s}}: ', name, lineno, ref)
+      if not key:match('^[a-z0-9_.]+$') then
+        error(where .. 'write {{key}} or {{bench:key}}, keys in [a-z0-9_.]+', 0)
+      end
+      local values = read_values(path)
+      if not values then
+        error(where .. path .. ' is missing (the run that writes it has not run)', 0)
+      end
+      if values[key] == nil then
+        error(where .. 'no key "' .. key .. '" in ' .. path, 0)
+      end
+      return values[key]
+    end)
+    lineno = lineno + 1
+  end
+  return table.concat(out, '\n')
+end
+
+-- Weaves one source into a Pandoc document; with_values: replace the
+-- placeholders of numbers from runs (the book does; titles need not).
+function weave.weave_source(src, opts, with_values)
   local name, text = src.name or '', src.text or ''
   if name:match('%.md$') or name:match('%.markdown$') then
     return pandoc.read(text, 'markdown', opts)
   end
 
   local segments = weave.split(text, name)
+  local nn = weave.chapter_number(name)
   local md, listings = {}, {}
   for _, seg in ipairs(segments) do
     if seg.kind == 'prose' then
-      md[#md + 1] = seg.text
+      md[#md + 1] = (with_values and nn) and weave.substitute(seg.text, name, seg.first, nn)
+        or seg.text
     else
       listings[#listings + 1] = seg
       -- A fenced div at column 0 after a blank line closes any list or
@@ -249,7 +322,6 @@ function weave.weave_source(src, opts)
     end
   end
 
-  local nn = weave.chapter_number(name)
   if nn then
     doc = pandoc.Pandoc(pandoc.walk_block(pandoc.Div(doc.blocks), figure_filter(nn)).content,
       doc.meta)
@@ -328,7 +400,7 @@ end
 function weave.read(input, opts)
   local docs = {}
   for _, src in ipairs(input) do
-    docs[#docs + 1] = {name = src.name, doc = weave.weave_source(src, opts)}
+    docs[#docs + 1] = {name = src.name, doc = weave.weave_source(src, opts, true)}
   end
   if #docs == 1 then return docs[1].doc end
   join_documents(docs)

@@ -32,7 +32,10 @@ Options, as attributes of the block (see notebooks/README.md):
 A cell that fails - non-zero status without .expect-fail, zero status with
 it, a timeout, a compiler error, a forbidden or missing string, a gnuplot cell
 that draws nothing - stops the run with the notebook's name and the line of
-the cell's opening fence, and shows the end of its output.
+the cell's opening fence, and shows the end of its output. The page is still
+written, with that cell marked FAILED (its message and output under it) and
+the cells after it marked as not run; the file FAILED in the work folder
+tells make to fail the run.
 
 Environment (set by notebooks/notebooks.mk):
   NOTEBOOK_ROOT      the repository's top folder (absolute)
@@ -162,6 +165,13 @@ local function relative(path)
   return path
 end
 
+-- A failing cell: the message goes to stderr at once (with the end of the
+-- cell's output) and into the file FAILED in the work folder, which the
+-- make rule reads after pandoc has written the page; the page shows the cell
+-- marked as failed, with the message and its output, and the cells after it
+-- as not run. fail() raises the message; the walker below catches it.
+local failure = nil
+
 local function fail(line, what, out_path)
   local msg = string.format('%s:%d: %s', source, line, what)
   flush_progress('FAILED')
@@ -175,10 +185,9 @@ local function fail(line, what, out_path)
     for i = first, #lines do io.stderr:write(lines[i], '\n') end
     io.stderr:write('---\n')
   end
-  -- The message above says everything; a Lua error would add pandoc's stack
-  -- trace. pandoc has written nothing yet, so stopping here leaves no page.
   io.stderr:flush()
-  os.exit(1)
+  write_file(work .. '/FAILED', msg .. '\n')
+  error({cell_failure = msg, line = line, output = text}, 0)
 end
 
 -- ------------------------------------------------------------- the cells
@@ -308,6 +317,37 @@ local function run_cell(block, line)
   return {pandoc.Div(blocks, pandoc.Attr('cell-' .. name, {'cell', 'cell-' .. kind}))}
 end
 
+-- A cell after a failed one: its code, marked as not run.
+local function not_run(block)
+  local kind = cell_kind(block)
+  local label = kind and KINDS[kind].label or 'cell'
+  local head = {pandoc.Span({pandoc.Str(label)}, pandoc.Attr('', {'cell-kind'})), pandoc.Space(),
+    pandoc.Span({pandoc.Str('not run: a cell above failed')}, pandoc.Attr('', {'cell-status'}))}
+  return {pandoc.Div({pandoc.Div({pandoc.Plain(head)}, pandoc.Attr('', {'cell-head'})),
+    pandoc.CodeBlock(block.text, pandoc.Attr('', {kind and KINDS[kind].lang or ''}))},
+    pandoc.Attr('', {'cell', 'cell-not-run'}))}
+end
+
+-- The failed cell: its code, the failure, and the end of its output.
+local function failed_cell(block, f)
+  local kind = cell_kind(block)
+  local label = kind and KINDS[kind].label or 'cell'
+  local head = {pandoc.Span({pandoc.Str(label)}, pandoc.Attr('', {'cell-kind'})), pandoc.Space(),
+    pandoc.Span({pandoc.Str('FAILED')}, pandoc.Attr('', {'cell-status', 'cell-failed-status'}))}
+  local blocks = {
+    pandoc.Div({pandoc.Plain(head)}, pandoc.Attr('', {'cell-head'})),
+    pandoc.CodeBlock(block.text, pandoc.Attr('', {kind and KINDS[kind].lang or ''})),
+    pandoc.Div({pandoc.Para({pandoc.Strong({pandoc.Str('This cell failed:')}), pandoc.Space(),
+      pandoc.Code(f.cell_failure)})}, pandoc.Attr('', {'cell-error'})),
+  }
+  local shown = as_terminal(f.output or '')
+  if #shown > 0 then
+    blocks[#blocks + 1] = pandoc.Div({pandoc.CodeBlock(shorten(shown, 80, 'the work folder'))},
+      pandoc.Attr('', {'cell-output'}))
+  end
+  return {pandoc.Div(blocks, pandoc.Attr('', {'cell', 'cell-failed'}))}
+end
+
 -- ------------------------------------------------------------ navigation
 
 local weave_loaded = false
@@ -347,7 +387,12 @@ function Pandoc(doc)
         error(string.format('%s: cell %d has no opening fence of its own at column 0' ..
           ' (write cells as ```{.sh .cell}, one per fence)', source, index), 0)
       end
-      return run_cell(block, line)
+      if failure then return not_run(block) end
+      local ok, result = pcall(run_cell, block, line)
+      if ok then return result end
+      if type(result) ~= 'table' or not result.cell_failure then error(result, 0) end
+      failure = result
+      return failed_cell(block, result)
     end,
   }).content
   if index ~= #lines then
@@ -357,9 +402,12 @@ function Pandoc(doc)
 
   local footer = {pandoc.Str('Executed'), pandoc.Space(), pandoc.Str('from'), pandoc.Space(),
     pandoc.Code(source), pandoc.Str(':'), pandoc.Space()}
-  footer = pandoc.List(footer) .. pandoc.List(inline_markdown(string.format('its %d cells ran' ..
-    ' in %.1f s, and every output and figure on this page is what they printed and drew.',
-    cells_run, seconds_total)))
+  local said = failure
+    and string.format('%d cells ran in %.1f s; the cell at line %d failed, and the cells' ..
+      ' after it did not run.', cells_run, seconds_total, failure.line)
+    or string.format('its %d cells ran in %.1f s, and every output and figure on this page' ..
+      ' is what they printed and drew.', cells_run, seconds_total)
+  footer = pandoc.List(footer) .. pandoc.List(inline_markdown(said))
   blocks[#blocks + 1] = pandoc.Div({pandoc.Para(footer)}, pandoc.Attr('', {'notebook-footer'}))
 
   local chapter = meta['chapter-source'] and stringify(meta['chapter-source'])
@@ -369,6 +417,8 @@ function Pandoc(doc)
     meta.next = nav_entry(next_source)
     meta['next-source'] = nil  -- book.lua would link it from this folder
   end
-  flush_progress(string.format('%d cells ran in %.1f s, every one passed', cells_run, seconds_total))
+  if not failure then
+    flush_progress(string.format('%d cells ran in %.1f s, every one passed', cells_run, seconds_total))
+  end
   return pandoc.Pandoc(blocks, meta)
 end

@@ -66,7 +66,15 @@
  * bytes is cut to at most that many bytes, at the start of a UTF-8
  * character when the cut would fall inside one; the rest of it is dropped.
  * Words are counted with a hash table (open addressing, FNV-1a), then
- * sorted, so a file of n bytes takes O(n log n) time and O(n) memory.
+ * sorted, so a file of n bytes takes O(n log n) time.
+ *
+ * Memory. The file is read 64 KiB at a time and never held whole; what
+ * grows is one token per word (4 bytes while reading, widened in place
+ * to the Corpus's 8 at the end) and one entry per distinct word. The peak
+ * is thus about 8 bytes a word: 1.4 times the size of English text (about
+ * 6 bytes a word with its space), 4 times at worst (one-letter words). A
+ * file larger than CORPUS_MAX_BYTES is refused: a regular file before it
+ * is read, a pipe or a device when it gets there.
  */
 #include "corpus.h"
 
@@ -286,66 +294,126 @@ int corpus_builtin(Corpus *c, uint64_t seed, int64_t n_sentences, EmbError *err)
 }
 
 // ---------------------------------------------------------------------------
-// Reading a text file
+// Counting words: a hash table from word to its WordCount entry
 // ---------------------------------------------------------------------------
 
-// Reads the whole file into *text (caller frees), with one spare byte at
-// text[*len] set to 0.
-static int read_whole_file(const char *path, unsigned char **text, int64_t *len,
-                           EmbError *err) {
-    *text = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return emb_fail(err, "cannot open corpus %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        int e = errno;
-        fclose(f);
-        return emb_fail(err, "cannot read corpus %s: %s", path, strerror(e));
+#define ARENA_BLOCK (1 << 20)  // bytes per block of word copies
+
+// The distinct words' bytes, copied into blocks that never move, so that
+// WordCount.word stays valid while the table grows.
+typedef struct ArenaBlock {
+    struct ArenaBlock *prev;
+    size_t used;
+    char bytes[ARENA_BLOCK];
+} ArenaBlock;
+
+typedef struct WordTable {
+    int64_t *slots;      // (cap,) entry index, or -1 for an empty slot
+    int64_t cap;         // a power of two, more than twice n
+    WordCount *entries;  // (n_cap,) the first n used, in order of first appearance
+    int64_t n, n_cap;
+    ArenaBlock *arena;   // the newest block; the others hang off prev
+} WordTable;
+
+// FNV-1a, 64 bits, over the len bytes of word.
+static uint64_t word_hash(const char *word, size_t len) {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)word[i]) * 0x100000001b3u;
+    return h;
+}
+
+// The slot that holds word (len bytes), or the empty slot where it would go.
+static int64_t table_find(const WordTable *t, const char *word, size_t len) {
+    uint64_t mask = (uint64_t)t->cap - 1;
+    int64_t s = (int64_t)(word_hash(word, len) & mask);
+    while (t->slots[s] >= 0) {
+        const char *w = t->entries[t->slots[s]].word;
+        if (strncmp(w, word, len) == 0 && w[len] == '\0') break;
+        s = (int64_t)(((uint64_t)s + 1) & mask);  // linear probing
     }
-    if (S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return emb_fail(err, "cannot read corpus %s: %s", path, strerror(EISDIR));
+    return s;
+}
+
+// Gives the table cap empty slots and puts every entry back in its slot.
+static int table_rehash(WordTable *t, int64_t cap, EmbError *err) {
+    int64_t *slots = alloc_zeroed(cap, sizeof *slots);
+    if (!slots) return emb_fail(err, "cannot allocate a table for %lld words", (long long)t->n);
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    for (int64_t s = 0; s < cap; s++) slots[s] = -1;
+    for (int64_t k = 0; k < t->n; k++) {
+        const char *w = t->entries[k].word;
+        slots[table_find(t, w, strlen(w))] = k;
     }
-    // Room for the size stat reports plus one byte, so that a file that
-    // does not grow is read in one go; grow for files that do (or that
-    // have no size, like pipes).
-    int64_t cap = 65536;
-    if (S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < INT64_MAX - 2) {
-        cap = (int64_t)st.st_size + 2;
-    }
-    unsigned char *buf = NULL;
-    int64_t n = 0;
-    for (;;) {
-        if (!buf || n + 1 >= cap) {
-            if (buf && emb_mul_size(cap, 2, &cap) != 0) cap = -1;
-            unsigned char *bigger =
-                cap > 0 && (uint64_t)cap <= SIZE_MAX ? realloc(buf, (size_t)cap) : NULL;
-            if (!bigger) {
-                free(buf);
-                fclose(f);
-                return emb_fail(err, "cannot read corpus %s: file too large to hold in memory",
-                                path);
-            }
-            buf = bigger;
-        }
-        size_t want = (size_t)(cap - 1 - n);  // keep one byte for the final NUL
-        size_t got = fread(buf + n, 1, want, f);
-        n += (int64_t)got;
-        if (got < want) break;  // end of file, or an error (checked below)
-    }
-    if (ferror(f)) {
-        int e = errno;
-        free(buf);
-        fclose(f);
-        return emb_fail(err, "cannot read corpus %s: %s", path, strerror(e));
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
     return 0;
 }
+
+static void table_free(WordTable *t) {
+    while (t->arena) {
+        ArenaBlock *prev = t->arena->prev;
+        free(t->arena);
+        t->arena = prev;
+    }
+    free(t->slots);
+    free(t->entries);
+    memset(t, 0, sizeof *t);
+}
+
+// A copy of word (len bytes, len <= CORPUS_MAX_WORD) in the arena, or NULL.
+static const char *arena_copy(WordTable *t, const char *word, size_t len) {
+    if (!t->arena || t->arena->used + len + 1 > ARENA_BLOCK) {
+        ArenaBlock *b = malloc(sizeof *b);
+        if (!b) return NULL;
+        b->prev = t->arena;
+        b->used = 0;
+        t->arena = b;
+    }
+    char *copy = t->arena->bytes + t->arena->used;
+    memcpy(copy, word, len);
+    copy[len] = '\0';
+    t->arena->used += len + 1;
+    return copy;
+}
+
+// Makes room for one more distinct word: the entries double when full, and
+// the slots double before they are half full.
+static int table_reserve(WordTable *t, EmbError *err) {
+    if (t->n == t->n_cap) {
+        int64_t n_cap = t->n_cap ? 2 * t->n_cap : 1024, bytes;
+        if (emb_mul_size(n_cap, (int64_t)sizeof *t->entries, &bytes) != 0 ||
+            (uint64_t)bytes > SIZE_MAX) {
+            return emb_fail(err, "too many distinct words: %lld", (long long)t->n);
+        }
+        WordCount *e = realloc(t->entries, (size_t)bytes);
+        if (!e) return emb_fail(err, "cannot allocate %lld words", (long long)n_cap);
+        t->entries = e;
+        t->n_cap = n_cap;
+    }
+    if (2 * (t->n + 1) < t->cap) return 0;
+    return table_rehash(t, t->cap ? 2 * t->cap : 4096, err);
+}
+
+// Counts one occurrence of word (len bytes) and returns its key (entry
+// index), or -1 with err set if out of memory.
+static int64_t table_add(WordTable *t, const char *word, size_t len, EmbError *err) {
+    if (table_reserve(t, err) != 0) return -1;
+    int64_t s = table_find(t, word, len);
+    if (t->slots[s] < 0) {
+        const char *copy = arena_copy(t, word, len);
+        if (!copy) return emb_fail(err, "cannot allocate %lld words", (long long)t->n + 1);
+        t->entries[t->n] = (WordCount){copy, 0, t->n};
+        t->slots[s] = t->n++;
+    }
+    t->entries[t->slots[s]].count++;
+    return t->slots[s];
+}
+
+// ---------------------------------------------------------------------------
+// Reading a text file, a block at a time
+// ---------------------------------------------------------------------------
+
+#define READ_BLOCK (1 << 16)  // bytes read per fread
 
 // Letters, digits and every byte of a multi-byte UTF-8 character.
 static int is_word_byte(unsigned char b) {
@@ -354,150 +422,189 @@ static int is_word_byte(unsigned char b) {
 }
 
 // Where to cut a word of more than CORPUS_MAX_WORD bytes: at
-// CORPUS_MAX_WORD, moved back to the start of a UTF-8 character.
+// CORPUS_MAX_WORD, moved back to the start of a UTF-8 character. word
+// holds at least CORPUS_MAX_WORD + 1 bytes.
 static int64_t cut_point(const unsigned char *word) {
     int64_t cut = CORPUS_MAX_WORD;
     while (cut > 0 && (word[cut] & 0xC0) == 0x80) cut--;  // continuation byte
     return cut > 0 ? cut : CORPUS_MAX_WORD;               // not UTF-8 at all: bytes
 }
 
-// Turns text (len bytes, text[len] == 0) into words separated by runs of
-// NUL bytes, in place: lowercases ASCII letters, zeroes every separator
-// and the dropped tail of every long word. Returns the number of words.
-static int64_t split_words(unsigned char *text, int64_t len) {
-    int64_t n_words = 0, i = 0;
-    while (i < len) {
-        if (!is_word_byte(text[i])) {
-            text[i++] = '\0';
-            continue;
+// The word being read, which may span two blocks of the file: its first
+// CORPUS_MAX_WORD + 1 bytes (enough to find its cut), lowercased, and
+// its length so far (which may be more).
+typedef struct Splitter {
+    unsigned char word[CORPUS_MAX_WORD + 2];
+    int64_t len;
+    WordTable table;
+    uint32_t *keys;  // (keys_cap,) one WordCount key per word of the text, ...
+    int64_t n_keys, keys_cap;  // ... 4 bytes each until the end (see keys_to_ids)
+} Splitter;
+
+// Appends one key, growing the keys by half when full.
+static int splitter_push(Splitter *sp, int64_t key, EmbError *err) {
+    if (key > UINT32_MAX) return emb_fail(err, "too many distinct words: %lld", (long long)key);
+    if (sp->n_keys == sp->keys_cap) {
+        int64_t cap = sp->keys_cap ? sp->keys_cap + sp->keys_cap / 2 : 4096, bytes;
+        if (emb_mul_size(cap, (int64_t)sizeof *sp->keys, &bytes) != 0 ||
+            (uint64_t)bytes > SIZE_MAX) {
+            return emb_fail(err, "corpus too large: cannot hold %lld tokens", (long long)cap);
         }
-        int64_t start = i;
-        for (; i < len && is_word_byte(text[i]); i++) {
-            if (text[i] >= 'A' && text[i] <= 'Z') text[i] = (unsigned char)(text[i] - 'A' + 'a');
-        }
-        if (i - start > CORPUS_MAX_WORD) {
-            int64_t cut = cut_point(text + start);
-            memset(text + start + cut, 0, (size_t)(i - start - cut));
-        }
-        n_words++;
+        uint32_t *keys = realloc(sp->keys, (size_t)bytes);
+        if (!keys) return emb_fail(err, "cannot allocate %lld tokens", (long long)cap);
+        sp->keys = keys;
+        sp->keys_cap = cap;
     }
-    return n_words;
-}
-
-// ---------------------------------------------------------------------------
-// Counting words: a hash table from word to its WordCount entry
-// ---------------------------------------------------------------------------
-
-typedef struct WordTable {
-    int64_t *slots;      // (cap,) entry index, or -1 for an empty slot
-    int64_t cap;         // a power of two, at least twice n
-    WordCount *entries;  // (n_distinct,) in order of first appearance
-    int64_t n;
-} WordTable;
-
-// FNV-1a, 64 bits, over a NUL-terminated word.
-static uint64_t word_hash(const char *word) {
-    uint64_t h = 0xcbf29ce484222325u;
-    for (const unsigned char *p = (const unsigned char *)word; *p; p++) {
-        h = (h ^ *p) * 0x100000001b3u;
-    }
-    return h;
-}
-
-// The slot that holds word, or the empty slot where it would go.
-static int64_t table_find(const WordTable *t, const char *word) {
-    uint64_t mask = (uint64_t)t->cap - 1;
-    int64_t s = (int64_t)(word_hash(word) & mask);
-    while (t->slots[s] >= 0 && strcmp(t->entries[t->slots[s]].word, word) != 0) {
-        s = (int64_t)(((uint64_t)s + 1) & mask);  // linear probing
-    }
-    return s;
-}
-
-// Sets up a table with room for n_max distinct words (n_max >= 1): the
-// slots are twice that, rounded up to a power of two, so it never grows.
-static int table_init(WordTable *t, int64_t n_max, EmbError *err) {
-    memset(t, 0, sizeof *t);
-    int64_t cap = 16;
-    while (cap / 2 < n_max) {
-        if (emb_mul_size(cap, 2, &cap) != 0) return emb_fail(err, "too many words");
-    }
-    t->slots = alloc_zeroed(cap, sizeof *t->slots);
-    t->entries = alloc_zeroed(n_max, sizeof *t->entries);
-    if (!t->slots || !t->entries) {
-        return emb_fail(err, "cannot allocate a table for %lld words", (long long)n_max);
-    }
-    for (int64_t s = 0; s < cap; s++) t->slots[s] = -1;
-    t->cap = cap;
+    sp->keys[sp->n_keys++] = (uint32_t)key;
     return 0;
 }
 
-static void table_free(WordTable *t) {
-    free(t->slots);
-    free(t->entries);
-    memset(t, 0, sizeof *t);
-}
-
-// Counts one occurrence of word and returns its key (entry index).
-static int64_t table_add(WordTable *t, const char *word) {
-    int64_t s = table_find(t, word);
-    if (t->slots[s] < 0) {
-        t->entries[t->n] = (WordCount){word, 0, t->n};
-        t->slots[s] = t->n++;
+// The keys as an (n_keys,) int64 array, widened in place: the buffer grows
+// to 8 bytes a key and the keys move to their new places from the last to
+// the first, so the text never needs 4 + 8 bytes a word at once (unless
+// realloc has to copy). NULL if out of memory; sp->keys is then unchanged.
+static int64_t *keys_to_ids(Splitter *sp) {
+    int64_t n = sp->n_keys;
+    unsigned char *buf = realloc(sp->keys, (size_t)n * sizeof(int64_t));
+    if (!buf) return NULL;
+    sp->keys = NULL;
+    for (int64_t i = n - 1; i >= 0; i--) {  // key i is at 4i, its id goes to 8i >= 4i + 4
+        uint32_t key;
+        memcpy(&key, buf + 4 * i, sizeof key);
+        int64_t id = key;
+        memcpy(buf + 8 * i, &id, sizeof id);
     }
-    t->entries[t->slots[s]].count++;
-    return t->slots[s];
+    return (int64_t *)(void *)buf;
 }
 
-// Counts the words of text (as split_words left it) into t and stores
-// each word's key in c->tokens, which has room for all of them.
-static void count_words(WordTable *t, const unsigned char *text, int64_t len, Corpus *c) {
-    int64_t i = 0;
-    while (i < len) {
-        if (text[i] == '\0') {
-            i++;
-            continue;
+// Ends the current word, if there is one: cuts it, counts it, appends its key.
+static int splitter_end_word(Splitter *sp, EmbError *err) {
+    if (sp->len == 0) return 0;
+    int64_t len = sp->len > CORPUS_MAX_WORD ? cut_point(sp->word) : sp->len;
+    sp->len = 0;
+    int64_t key = table_add(&sp->table, (const char *)sp->word, (size_t)len, err);
+    if (key < 0) return -1;
+    return splitter_push(sp, key, err);
+}
+
+// Feeds n bytes of the text to the splitter.
+static int splitter_feed(Splitter *sp, const unsigned char *bytes, size_t n, EmbError *err) {
+    size_t i = 0;
+    while (i < n) {
+        if (sp->len == 0) {
+            while (i < n && !is_word_byte(bytes[i])) i++;  // between words
         }
-        const char *word = (const char *)text + i;
-        c->tokens[c->n_tokens++] = table_add(t, word);
-        i += (int64_t)strlen(word);
+        for (; i < n && is_word_byte(bytes[i]); i++) {  // in a word
+            unsigned char b = bytes[i];
+            if (b >= 'A' && b <= 'Z') b = (unsigned char)(b - 'A' + 'a');
+            if (sp->len <= CORPUS_MAX_WORD) sp->word[sp->len] = b;
+            sp->len++;
+        }
+        if (i < n) {  // bytes[i] ends the word
+            if (splitter_end_word(sp, err) != 0) return -1;
+            i++;
+        }
     }
+    return 0;
 }
 
-int corpus_from_file(Corpus *c, const char *path, int64_t max_vocab, EmbError *err) {
+// "1 GiB", "64 KiB" or "1000 bytes": a limit as a reader would write it.
+static void format_bytes(int64_t n, char *buf, size_t size) {
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB"};
+    int u = 0;
+    while (u < 3 && n >= 1024 && n % 1024 == 0) {
+        n /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%lld %s", (long long)n, units[u]);
+}
+
+// The error for a text longer than max_bytes.
+static int too_large(const char *path, int64_t max_bytes, EmbError *err) {
+    char limit[32];
+    format_bytes(max_bytes, limit, sizeof limit);
+    return emb_fail(err, "corpus %s is larger than %s, the limit for --corpus",
+                    path, limit);
+}
+
+// Opens path for reading and refuses directories and regular files larger
+// than max_bytes before reading anything.
+static FILE *open_text(const char *path, int64_t max_bytes, EmbError *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        emb_fail(err, "cannot open corpus %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    int e = fstat(fileno(f), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e != 0) {
+        fclose(f);
+        emb_fail(err, "cannot read corpus %s: %s", path, strerror(e));
+        return NULL;
+    }
+    if (S_ISREG(st.st_mode) && (int64_t)st.st_size > max_bytes) {
+        fclose(f);
+        too_large(path, max_bytes, err);
+        return NULL;
+    }
+    return f;
+}
+
+// Reads the text at path block by block into sp, stopping with an error
+// past max_bytes (a pipe or a device has no size to check beforehand).
+static int split_file(Splitter *sp, const char *path, int64_t max_bytes, EmbError *err) {
+    FILE *f = open_text(path, max_bytes, err);
+    if (!f) return -1;
+    unsigned char *block = malloc(READ_BLOCK);
+    int64_t total = 0;
+    int rc = block ? 0 : emb_fail(err, "cannot allocate a read buffer");
+    while (rc == 0) {
+        size_t got = fread(block, 1, READ_BLOCK, f);
+        total += (int64_t)got;
+        if (total > max_bytes) rc = too_large(path, max_bytes, err);
+        else if (got > 0) rc = splitter_feed(sp, block, got, err);
+        if (got < READ_BLOCK) break;  // end of file, or an error (checked below)
+    }
+    if (rc == 0 && ferror(f)) {
+        rc = emb_fail(err, "cannot read corpus %s: %s", path, strerror(errno));
+    }
+    if (rc == 0) rc = splitter_end_word(sp, err);
+    free(block);
+    fclose(f);
+    return rc;
+}
+
+int corpus_from_file_limit(Corpus *c, const char *path, int64_t max_vocab, int64_t max_bytes,
+                           EmbError *err) {
     memset(c, 0, sizeof *c);
     if (max_vocab < 2) {
         return emb_fail(err, "max_vocab must be >= 2 (<unk> and at least one word), got %lld",
                         (long long)max_vocab);
     }
-    unsigned char *text;
-    int64_t len;
-    if (read_whole_file(path, &text, &len, err) != 0) return -1;
-    int64_t n_words = split_words(text, len);
-    if (n_words == 0) {
-        free(text);
-        return emb_fail(err, "corpus %s has no words", path);
-    }
-    WordTable table = {0};
+    Splitter sp = {0};
     int64_t *id_of_key = NULL;
-    int rc = -1;
-    c->tokens = alloc_zeroed(n_words, sizeof *c->tokens);
-    if (!c->tokens) {
-        emb_fail(err, "cannot allocate %lld tokens", (long long)n_words);
-    } else if (table_init(&table, n_words, err) == 0) {
-        count_words(&table, text, len, c);
-        id_of_key = alloc_zeroed(table.n, sizeof *id_of_key);
-        if (!id_of_key) {
-            emb_fail(err, "cannot allocate %lld words", (long long)table.n);
+    int rc = split_file(&sp, path, max_bytes, err);
+    if (rc == 0 && sp.n_keys == 0) rc = emb_fail(err, "corpus %s has no words", path);
+    if (rc == 0) {  // the keys become the tokens, remapped in place to ids
+        c->tokens = keys_to_ids(&sp);
+        c->n_tokens = sp.n_keys;
+        id_of_key = alloc_zeroed(sp.table.n, sizeof *id_of_key);
+        if (!c->tokens || !id_of_key) {
+            rc = emb_fail(err, "cannot allocate %lld tokens", (long long)sp.n_keys);
         } else {
-            rc = corpus_build_vocab(c, table.entries, table.n, max_vocab - 1, id_of_key, err);
+            rc = corpus_build_vocab(c, sp.table.entries, sp.table.n, max_vocab - 1, id_of_key,
+                                    err);
         }
     }
-    table_free(&table);
+    free(sp.keys);
+    table_free(&sp.table);  // the vocabulary holds copies of its words
     free(id_of_key);
-    free(text);  // the vocabulary holds copies of its words
     if (rc != 0) corpus_free(c);
     return rc;
+}
+
+int corpus_from_file(Corpus *c, const char *path, int64_t max_vocab, EmbError *err) {
+    return corpus_from_file_limit(c, path, max_vocab, CORPUS_MAX_BYTES, err);
 }
 
 // ---------------------------------------------------------------------------

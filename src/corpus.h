@@ -18,7 +18,8 @@
  * A text file is lowercased (ASCII letters only) and split on every byte
  * that is not an ASCII letter, a digit or a byte >= 0x80 (so UTF-8 words
  * stay whole); a word longer than CORPUS_MAX_WORD bytes is cut. Words
- * beyond the max_vocab-1 most frequent become <unk>.
+ * beyond the max_vocab-1 most frequent become <unk>. A file may hold at
+ * most CORPUS_MAX_BYTES (1 GiB); loading it takes about 8 bytes per word.
  *
  * Invariants: 0 <= tokens[i] < vocab_size; words[0] is "<unk>";
  * counts[k] is the number of times id k occurs in tokens;
@@ -34,6 +35,7 @@
 
 #define CORPUS_UNK 0
 #define CORPUS_MAX_WORD 64  // longer words in a file are cut to this many bytes
+#define CORPUS_MAX_BYTES (INT64_C(1) << 30)  // a text file (--corpus) is at most 1 GiB
 
 typedef struct Corpus {
     int64_t n_tokens;
@@ -57,6 +59,11 @@ int corpus_builtin(Corpus *c, uint64_t seed, int64_t n_sentences, EmbError *err)
 // from a file have no category (-1), n_categories is 0 and category_names
 // NULL.
 int corpus_from_file(Corpus *c, const char *path, int64_t max_vocab, EmbError *err);
+
+// The same with another size limit than CORPUS_MAX_BYTES: a text of more
+// than max_bytes bytes is refused with an error naming the limit.
+int corpus_from_file_limit(Corpus *c, const char *path, int64_t max_vocab, int64_t max_bytes,
+                           EmbError *err);
 
 // Frees everything and zeroes *c; safe on a zeroed Corpus (and on NULL).
 // On failure corpus_builtin and corpus_from_file leave *c zeroed.

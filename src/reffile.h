@@ -10,9 +10,13 @@
  *     case NAME KIND                a case: init lookup train model bag
  *       KEY VALUE                   a scalar field
  *       KEY TYPE D0 [D1 [D2 [D3]]]  a tensor (f32, bits32 or i64), then one
- *         v v v ...                 line per row of its last dimension
+ *         v v v ...                 line per row of its last dimension (a long
+ *         v v v \                   row continues over lines that end in `\`)
  *       step N                      the fields after it belong to step N
  *     end                           closes the case
+ *
+ * This header is the reader's public face (src/reffile.c); which kinds and
+ * fields exist is the schema's (src/refschema.h, src/refschema.c).
  *
  * Every file is untrusted. ref_parse() either returns a RefFile that
  * satisfies all of the invariants below, or fails with a message
@@ -47,6 +51,7 @@
 #include <stdint.h>
 
 #include "emb_error.h"
+#include "refschema.h"  // RefKind, RefType, and the schema the reader applies
 
 // Limits. A file beyond any of them is rejected with a message, not read.
 #define REF_MAX_FILE_BYTES (16L * 1024 * 1024)  // bytes in one file
@@ -61,31 +66,9 @@
 #define REF_MAX_ATOL 1e-4                       // the loosest tolerance a file may ask for
 #define REF_MAX_RTOL 1e-3
 
-// What a case checks; the runner has one handler per kind.
-typedef enum RefKind {
-    REF_INIT,    // torch.manual_seed(seed); nn.Embedding(V, D): the weight, bit for bit
-    REF_LOOKUP,  // F.embedding(indices, weight), or the error it raises
-    REF_TRAIN,   // steps of lookup, loss = sum(output * G), backward, optimizer step
-    REF_MODEL,   // steps of a next-token model: embedding, projection, cross-entropy
-    REF_BAG,     // steps of nn.EmbeddingBag: lookup, reduce per bag, backward, step
-    REF_NUM_KINDS
-} RefKind;
-
-// The type of a field's value.
-typedef enum RefType {
-    REF_INT,     // scalar: a signed decimal integer (or `none` where allowed)
-    REF_UINT,    // scalar: an unsigned decimal integer up to 2^64-1
-    REF_REAL,    // scalar: a decimal number, inf or -inf, held as a double (or `none`)
-    REF_BOOL,    // scalar: true or false
-    REF_WORD,    // scalar: one of a fixed list of words
-    REF_F32,     // tensor: float32 values written as decimals
-    REF_BITS32,  // tensor: float32 values written as 8 hex digits, compared bit for bit
-    REF_I64,     // tensor: int64 values
-} RefType;
-
 // One field of a case or a step: a scalar or a tensor.
 typedef struct RefField {
-    const char *key;                // points into the reader's static table of keys
+    const char *key;                // points into the schema's static table of keys
     RefType type;
     int line;                       // where it was written; 0 for a default
     // scalars
@@ -93,7 +76,7 @@ typedef struct RefField {
     int64_t i;                      // REF_INT, REF_BOOL (0/1)
     uint64_t u;                     // REF_UINT
     double r;                       // REF_REAL
-    const char *word;               // REF_WORD: points into the reader's static word lists
+    const char *word;               // REF_WORD: points into the schema's static word lists
     // tensors
     int ndim;                       // 1..REF_MAX_DIMS
     int64_t dims[REF_MAX_DIMS];     // row-major shape
@@ -143,9 +126,6 @@ int ref_parse(const char *text, size_t len, const char *name, RefFile *out, EmbE
 
 // Frees everything a RefFile holds and zeroes it; safe on a zeroed RefFile.
 void ref_free(RefFile *f);
-
-// The word for a kind in the file ("init", "lookup", ...).
-const char *ref_kind_name(RefKind kind);
 
 // The field called key, or NULL if there is none.
 const RefField *ref_get(const RefFields *f, const char *key);

@@ -72,3 +72,28 @@ int snapshots_write(const Snapshots *s, const char *dir, const RowLabels *labels
     for (int g = 0; g < labels->n_categories; g++) fprintf(of.f, "%d\t%s\n", g, labels->category_names[g]);
     return outfile_commit(&of, err);
 }
+
+int snapshots_write_padded(const Snapshots *s, const char *dir, const RowLabels *words,
+                           int64_t pad, EmbError *err) {
+    int64_t V = s->V, n_words = V - 1;
+    const char **names = malloc(((size_t)words->n_categories + 1) * sizeof *names);
+    const char **row_words = malloc((size_t)V * sizeof *row_words);
+    int *category = malloc((size_t)V * sizeof *category), rc = -1;
+    if (!row_words || !names || !category) {
+        emb_fail(err, "out of memory for %lld labels", (long long)V);
+    } else {
+        for (int64_t k = 0; k < V; k++) {
+            row_words[k] = k == n_words ? "<pad>" : words->words[k];
+            category[k] = k == pad ? words->n_categories
+                                   : (k < n_words ? words->category[k] : -1);
+        }
+        for (int g = 0; g < words->n_categories; g++) names[g] = words->category_names[g];
+        names[words->n_categories] = "padding";
+        RowLabels labels = {row_words, category, names, words->n_categories + 1};
+        rc = snapshots_write(s, dir, &labels, false, err);
+    }
+    free(row_words);
+    free(names);
+    free(category);
+    return rc;
+}

@@ -26,6 +26,8 @@ typedef struct Snapshots {
 
 // Room for n + 1 copies of a (V, D) table over a run of total_steps steps.
 int snapshots_init(Snapshots *s, int64_t V, int64_t D, int n, int64_t total_steps, EmbError *err);
+
+// Frees the copies and zeroes the struct.
 void snapshots_free(Snapshots *s);
 
 // Copies weight (V, D) once for every snapshot due at this step (several
@@ -48,5 +50,11 @@ typedef struct RowLabels {
 // x and y are the first two columns of each row (y = 0 when D = 1).
 int snapshots_write(const Snapshots *s, const char *dir, const RowLabels *labels, bool frames,
                     EmbError *err);
+
+// The same files for a table whose rows are the V - 1 words of `words`
+// and then a <pad> row; row pad (the filler, perhaps a word) is put in a
+// category "padding" of its own. No frames.
+int snapshots_write_padded(const Snapshots *s, const char *dir, const RowLabels *words,
+                           int64_t pad, EmbError *err);
 
 #endif

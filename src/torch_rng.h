@@ -40,6 +40,12 @@ typedef enum RngNormalPath {
     RNG_PATH_SCALAR,  // PyTorch with ATEN_CPU_CAPABILITY=default, or no AVX2
 } RngNormalPath;
 
+// How normal_ computes its blocks of 16. Both give the same bits.
+typedef enum RngKernel {
+    RNG_KERNEL_FAST,       // chunked, and eight lanes at a time on AVX2 + FMA CPUs
+    RNG_KERNEL_REFERENCE,  // PyTorch's order, one value at a time (for tests)
+} RngKernel;
+
 // torch.manual_seed(seed): only the low 32 bits are used.
 void rng_manual_seed(TorchGenerator *gen, uint64_t seed);
 
@@ -62,5 +68,13 @@ void rng_normal_(TorchGenerator *gen, float *x, int64_t n, float mean, float std
 // The same, choosing the transform used for n >= 16 explicitly.
 void rng_normal_path_(TorchGenerator *gen, float *x, int64_t n, float mean,
                       float std, RngNormalPath path);
+
+// The same, choosing the kernel too.
+void rng_normal_kernel_(TorchGenerator *gen, float *x, int64_t n, float mean, float std,
+                        RngNormalPath path, RngKernel kernel);
+
+// True when this CPU runs the AVX2 path eight lanes at a time (it has AVX2
+// and FMA); otherwise RNG_KERNEL_FAST computes it one lane at a time.
+bool rng_has_vector_kernel(void);
 
 #endif

@@ -26,14 +26,18 @@ static Embedding make_table(uint64_t seed, int64_t V, int64_t D) {
     return e;
 }
 
-// What emb_print_weight prints, as a string (caller frees).
-static char *print_weight(const Embedding *e) {
+// Asserts that emb_print_weight prints want for the table
+// torch.manual_seed(seed); nn.Embedding(V, D).
+static void assert_prints(uint64_t seed, int64_t V, int64_t D, const char *want) {
+    Embedding e = make_table(seed, V, D);
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
-    emb_print_weight(f, e);
+    emb_print_weight(f, &e);
     fclose(f);
-    return buf;
+    ck_assert_str_eq(buf, want);
+    free(buf);
+    emb_free(&e);
 }
 
 // What tensor_print prints for a (rows, cols) matrix (caller frees).
@@ -54,14 +58,14 @@ START_TEST(init_matches_pytorch_bits) {
     const uint32_t first4[] = {0xbf901b85, 0xbf93808a, 0xbe804bd6, 0xbede255d};
     const uint32_t last4[] = {0xbf04a08d, 0xbe9d0855, 0xbfca5e02, 0x3fda734a};
     for (int i = 0; i < 4; i++) {
-        ck_assert_uint_eq(test_bits(e.weight[i]), first4[i]);
-        ck_assert_uint_eq(test_bits(e.weight[36 + i]), last4[i]);
+        assert_float_bits(e.weight[i], first4[i]);
+        assert_float_bits(e.weight[36 + i], last4[i]);
     }
     emb_free(&e);
 
     e = make_table(0, 5, 3);  // 15 values: the double Box-Muller path
     const uint32_t small[] = {0x3fc53f5c, 0xbe963c50, 0xc00b7149, 0x3f1184b6};
-    for (int i = 0; i < 4; i++) ck_assert_uint_eq(test_bits(e.weight[i]), small[i]);
+    for (int i = 0; i < 4; i++) assert_float_bits(e.weight[i], small[i]);
     emb_free(&e);
 }
 END_TEST
@@ -98,9 +102,7 @@ END_TEST
 /* --------------------------------------------------------------- print */
 
 START_TEST(print_matches_pytorch_small) {
-    Embedding e = make_table(0, 10, 4);
-    char *s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(0, 10, 4,
         "Parameter containing:\n"
         "tensor([[-1.1258, -1.1524, -0.2506, -0.4339],\n"
         "        [ 0.8487,  0.6920, -0.3160, -2.1152],\n"
@@ -112,15 +114,11 @@ START_TEST(print_matches_pytorch_small) {
         "        [-0.1740, -0.6787,  0.9383,  0.4889],\n"
         "        [ 1.2032,  0.0845, -1.2001, -0.0048],\n"
         "        [-0.5181, -0.3067, -1.5810,  1.7066]], requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 }
 END_TEST
 
 START_TEST(print_matches_pytorch_summarised) {
-    Embedding e = make_table(0, 300, 4);
-    char *s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(0, 300, 4,
         "Parameter containing:\n"
         "tensor([[-1.1258, -1.1524, -0.2506, -0.4339],\n"
         "        [ 0.8487,  0.6920, -0.3160, -2.1152],\n"
@@ -129,12 +127,8 @@ START_TEST(print_matches_pytorch_summarised) {
         "        [ 1.1469, -0.1733,  0.0637, -1.2699],\n"
         "        [-0.6212, -0.2381,  0.0892,  1.8008],\n"
         "        [-2.0627,  0.3222, -1.1390,  1.2418]], requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 
-    e = make_table(2, 400, 8);  // both dimensions summarised; suffix wraps
-    s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(2, 400, 8,  // both dimensions summarised; suffix wraps
         "Parameter containing:\n"
         "tensor([[-1.0408,  0.9166, -1.3042,  ...,  1.1676, -1.0574, -0.1188],\n"
         "        [-0.9078,  0.3452, -0.5713,  ..., -0.7529, -0.2250, -0.4327],\n"
@@ -144,15 +138,11 @@ START_TEST(print_matches_pytorch_summarised) {
         "        [-0.9154, -1.6842,  2.1327,  ..., -0.1805, -0.5703, -1.0628],\n"
         "        [-1.7333,  0.5120, -0.4081,  ...,  0.1068,  0.2520, -0.4321]],\n"
         "       requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 }
 END_TEST
 
 START_TEST(print_matches_pytorch_wrapped_rows) {
-    Embedding e = make_table(1, 3, 12);
-    char *s = print_weight(&e);
-    ck_assert_str_eq(s,
+    assert_prints(1, 3, 12,
         "Parameter containing:\n"
         "tensor([[-1.5256, -0.7502, -0.6540, -1.6095, -0.1002, -0.6092, -0.9798, -1.6091,\n"
         "         -0.7121,  0.3037, -0.7773, -0.2515],\n"
@@ -160,8 +150,6 @@ START_TEST(print_matches_pytorch_wrapped_rows) {
         "          0.1991,  0.0457,  0.1530, -0.4757],\n"
         "        [-1.8821, -0.7765,  2.0242, -0.0865,  2.3571, -1.0373,  1.5748, -0.6298,\n"
         "          2.4070,  0.2786,  0.2468,  1.1843]], requires_grad=True)\n");
-    free(s);
-    emb_free(&e);
 }
 END_TEST
 
@@ -197,13 +185,13 @@ START_TEST(lookup_gathers_rows_with_duplicates) {
     ck_assert_int_eq(emb_lookup(&e, idx, 5, out, NULL), 0);
     for (int i = 0; i < 5; i++) {
         for (int d = 0; d < 4; d++) {
-            ck_assert_uint_eq(test_bits(out[i * 4 + d]), test_bits(e.weight[idx[i] * 4 + d]));
+            assert_same_float(out[i * 4 + d], e.weight[idx[i] * 4 + d]);
         }
     }
     // The output is a copy: changing it leaves the table alone.
     float before = e.weight[4 * 4];
     out[1 * 4] = 123.0f;
-    ck_assert_uint_eq(test_bits(e.weight[4 * 4]), test_bits(before));
+    assert_same_float(e.weight[4 * 4], before);
     emb_free(&e);
 }
 END_TEST
@@ -223,7 +211,7 @@ START_TEST(onehot_product_equals_lookup) {
     float rows[6 * 7], product[6 * 7];
     ck_assert_int_eq(emb_lookup(&e, idx, 6, rows, NULL), 0);
     ck_assert_int_eq(emb_onehot_matmul(&e, idx, 6, product, NULL), 0);
-    for (int i = 0; i < 6 * 7; i++) ck_assert_uint_eq(test_bits(rows[i]), test_bits(product[i]));
+    for (int i = 0; i < 6 * 7; i++) assert_same_float(rows[i], product[i]);
     emb_free(&e);
 }
 END_TEST
@@ -246,6 +234,28 @@ START_TEST(bad_index_is_an_error_and_writes_nothing) {
     ck_assert_int_eq(emb_onehot_matmul(&e, negative, 1, out, &err), -1);
     ck_assert_str_eq(err.msg, "index out of range in self: index -1, num_embeddings 10");
     ck_assert_int_eq(emb_lookup(&e, negative, 1, out, NULL), -1);  // err may be NULL
+    emb_free(&e);
+}
+END_TEST
+
+// emb_check_indices on its own: 0 for good indices (none at all included),
+// the first bad index named, and a negative count refused, by the check
+// and by the lookup (which then writes nothing).
+START_TEST(check_indices_names_the_first_bad_index_and_refuses_negative_n) {
+    Embedding e = make_table(0, 10, 2);
+    const int64_t good[] = {0, 9, 3}, bad[] = {1, 12, -3};
+    EmbError err;
+    ck_assert_int_eq(emb_check_indices(&e, good, 3, &err), 0);
+    ck_assert_int_eq(emb_check_indices(&e, NULL, 0, &err), 0);
+    ck_assert_int_eq(emb_check_indices(&e, bad, 3, &err), -1);
+    ck_assert_str_eq(err.msg, "index out of range in self: index 12, num_embeddings 10");
+    err.msg[0] = '\0';
+    ck_assert_int_eq(emb_check_indices(&e, good, -1, &err), -1);
+    ck_assert_msg(strstr(err.msg, "-1") != NULL, "the message '%s' does not name n = -1", err.msg);
+    float out[4] = {7, 7, 7, 7};
+    ck_assert_int_eq(emb_lookup(&e, good, -2, out, &err), -1);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(out[i], 7.0f);
+    ck_assert_int_eq(emb_check_indices(&e, good, -1, NULL), -1);  // err may be NULL
     emb_free(&e);
 }
 END_TEST
@@ -294,22 +304,14 @@ START_TEST(program_rejects_bad_input_without_writing) {
     snprintf(path, sizeof path, "%s/table.tsv", dir);
     ck_assert_int_ne(stat(path, &st), 0);  // no output file, not even a partial one
 
-    rc = test_run(BIN_DIR "/ch01 --dim 0", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: --dim: expected a whole number in [1, 9223372036854775807], got '0'\n");
-    free(out);
-    rc = test_run(BIN_DIR "/ch01 --vocab", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: --vocab: missing value (see --help)\n");
-    free(out);
-    rc = test_run(BIN_DIR "/ch01 --bogus 1", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: unknown option '--bogus' (see --help)\n");
-    free(out);
-    rc = test_run(BIN_DIR "/ch01 --indices 1,,2", &out);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_str_eq(out, "ch01: --indices: expected comma-separated whole numbers, got '1,,2'\n");
-    free(out);
+    const TestBadRun cases[] = {
+        {"--dim 0", "--dim|0|9223372036854775807"},
+        {"--vocab", "--vocab|missing"},
+        {"--bogus 1", "--bogus|unknown"},
+        {"--indices 1,,2", "--indices|1,,2"},
+    };
+    test_rejects_bad_input(BIN_DIR "/ch01", "--out build/tests/ch01-bad", cases,
+                           sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
@@ -333,6 +335,30 @@ START_TEST(program_prints_pytorch_table_and_writes_tsv) {
 }
 END_TEST
 
+
+/* ------------------------------------------------ facts quoted in prose */
+
+// The chapter's prose quotes these sizes as facts, typed in; each must be
+// what emb_weight_bytes computes, formatted as the prose prints it.
+START_TEST(memory_facts_in_the_prose_are_right) {
+    FILE *f = fopen("chapters/01-lookup-table.c", "r");
+    ck_assert_ptr_nonnull(f);
+    static char text[1 << 17];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char want[4][64];
+    snprintf(want[0], 64, "is %.1f MB", emb_weight_bytes(30522, 768) / 1e6);  // BERT
+    snprintf(want[1], 64, "is %.1f MB", emb_weight_bytes(50257, 768) / 1e6);  // GPT-2
+    snprintf(want[2], 64, "\n%.2f GB", emb_weight_bytes(10000000, 64) / 1e9);  // 10^7 items
+    snprintf(want[3], 64, "$, %.0f million values)", 30522.0 * 768 / 1e6);  // histogram
+    ck_assert_int_eq(emb_weight_bytes(50257, 768), 154389504);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(strstr(text, want[i]) != NULL, "the prose does not say '%s'", want[i]);
+    }
+}
+END_TEST
+
 static Suite *chapter1_suite(void) {
     Suite *s = suite_create("chapter1");
     TCase *init = tcase_create("init");
@@ -353,8 +379,10 @@ static Suite *chapter1_suite(void) {
     suite_add_tcase(s, lookup);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, bad_index_is_an_error_and_writes_nothing);
+    tcase_add_test(errors, check_indices_names_the_first_bad_index_and_refuses_negative_n);
     tcase_add_test(errors, bad_shape_is_an_error);
     tcase_add_test(errors, weight_bytes_is_checked);
+    tcase_add_test(errors, memory_facts_in_the_prose_are_right);
     suite_add_tcase(s, errors);
     TCase *program = tcase_create("program");
     tcase_set_timeout(program, 30);

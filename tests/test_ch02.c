@@ -41,7 +41,7 @@ START_TEST(backward_sums_repeats_and_zeroes_the_rest) {
     ck_assert_int_eq(emb_backward(&e, idx, 4, G, NULL), 0);
     ck_assert_ptr_nonnull(e.grad);  // (V, D), allocated by the first backward
     const float want[] = {0, 0, 0, 18, 21, 24, 4, 5, 6, 0, 0, 0};
-    for (int i = 0; i < 12; i++) ck_assert_uint_eq(test_bits(e.grad[i]), test_bits(want[i]));
+    for (int i = 0; i < 12; i++) assert_same_float(e.grad[i], want[i]);
     emb_free(&e);
 }
 END_TEST
@@ -75,6 +75,22 @@ START_TEST(backward_rejects_bad_index_and_leaves_grad) {
 }
 END_TEST
 
+// A refused call changes nothing: a table without a gradient still has none.
+START_TEST(backward_refuses_negative_n_and_bad_index_without_allocating) {
+    const float w[6] = {0};
+    Embedding e = table_from(w, 3, 2);
+    const int64_t idx[] = {0, 1}, bad[] = {2, -1};
+    const float G[] = {1, 1, 1, 1};
+    EmbError err;
+    ck_assert_int_eq(emb_backward(&e, idx, -1, G, &err), -1);
+    ck_assert_msg(strstr(err.msg, "-1") != NULL, "the message '%s' does not name n = -1", err.msg);
+    ck_assert_int_eq(emb_backward(&e, bad, 2, G, &err), -1);
+    ck_assert_str_eq(err.msg, "index out of range in self: index -1, num_embeddings 3");
+    ck_assert_ptr_null(e.grad);
+    emb_free(&e);
+}
+END_TEST
+
 START_TEST(rows_touched_counts_distinct_rows) {
     const float w[20] = {0};
     Embedding e = table_from(w, 10, 2);
@@ -82,6 +98,47 @@ START_TEST(rows_touched_counts_distinct_rows) {
     ck_assert_int_eq(emb_rows_touched(&e, idx, 6), 3);
     ck_assert_int_eq(emb_rows_touched(&e, idx, 0), 0);
     emb_free(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------- cross-entropy */
+
+// Logits of +-1000: exp(1000) overflows, so the loss must subtract each row's
+// largest logit first. Values from F.cross_entropy(z, [1, 0]) in torch 1.13.
+START_TEST(cross_entropy_does_not_overflow_for_large_logits) {
+    const float z[] = {1000, 1001, 999, -1000, -1001, -999};
+    const int64_t targets[] = {1, 0};
+    float g[6];
+    double loss = loss_cross_entropy(z, targets, 2, 3, g);
+    ck_assert_msg(isfinite(loss), "loss is %g for logits of 1000", loss);
+    ck_assert_double_eq_tol(loss, 0.9076058864593506, 1e-6);
+    const double want[] = {0.12236424535512924, -0.1673794984817505, 0.04501529037952423,
+                           -0.37763574719429016, 0.04501529037952423, 0.3326205015182495};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_msg(fabs(g[i] - want[i]) <= 1e-6 + 1e-5 * fabs(want[i]),
+                      "dlogits[%d] is %.9g, expected %.9g", i, (double)g[i], want[i]);
+    }
+}
+END_TEST
+
+// One row of 2^20 logits: a sum of that many exponentials kept in float is
+// off in the fourth digit; in double it is exact to far below the tolerance.
+START_TEST(cross_entropy_accumulates_in_double) {
+    enum { V = 1 << 20 };
+    float *z = malloc(V * sizeof *z), *g = malloc(V * sizeof *g);
+    ck_assert_ptr_nonnull(z);
+    ck_assert_ptr_nonnull(g);
+    long double sum = 0;
+    for (int j = 0; j < V; j++) {
+        z[j] = -0.5f * (float)(j % 7);
+        sum += expl((long double)z[j]);  // the largest logit is 0
+    }
+    const int64_t target[] = {3};
+    double want = (double)(logl(sum) - (long double)z[3]);
+    double loss = loss_cross_entropy(z, target, 1, V, g);
+    ck_assert_msg(fabs(loss - want) <= 1e-9, "loss is %.12f, expected %.12f", loss, want);
+    free(z);
+    free(g);
 }
 END_TEST
 
@@ -93,7 +150,7 @@ START_TEST(sgd_matches_pytorch_bits) {
     const float g[3][4] = {{.1f, -.2f, 0, .3f}, {-.4f, .05f, .2f, 0}, {.3f, .3f, -.1f, .6f}};
     for (int s = 0; s < 3; s++) sgd_step(p, g[s], 4, 0.1f);
     const uint32_t want[] = {0x3f000000, 0xbf81eb85, 0x3ffeb852, 0x3e23d70a};
-    for (int i = 0; i < 4; i++) ck_assert_uint_eq(test_bits(p[i]), want[i]);
+    for (int i = 0; i < 4; i++) assert_float_bits(p[i], want[i]);
 }
 END_TEST
 
@@ -133,8 +190,8 @@ START_TEST(model_init_is_pytorch_bits) {
                           0x3efe199d, 0x3e83e755, 0x3e8f4554, 0x3cf8bd67, 0xbe978d0b,
                           0x3dc80bd5, 0xbf0a006b, 0xbed597ce, 0xbe986473, 0x3eba81e2};
     const uint32_t b[] = {0x3ead518a, 0xbe83193f, 0xbcaaa83d, 0x3ebd0e68, 0x3f12ef3d};
-    for (int i = 0; i < 15; i++) ck_assert_uint_eq(test_bits(m.proj.weight[i]), w[i]);
-    for (int i = 0; i < 5; i++) ck_assert_uint_eq(test_bits(m.proj.bias[i]), b[i]);
+    for (int i = 0; i < 15; i++) assert_float_bits(m.proj.weight[i], w[i]);
+    for (int i = 0; i < 5; i++) assert_float_bits(m.proj.bias[i], b[i]);
     ntm_free(&m);
 }
 END_TEST
@@ -166,7 +223,7 @@ START_TEST(model_loss_and_gradients_match_pytorch) {
     }
     for (int i = 0; i < 5; i++) ck_assert_double_eq_tol(m.proj.bias_grad[i], bias_grad[i], 1e-6 + 1e-5 * fabs(bias_grad[i]));
     // Rows 2 and 3 were not looked up: exactly zero, not merely small.
-    for (int i = 6; i < 12; i++) ck_assert_uint_eq(test_bits(m.emb.grad[i]), 0);
+    for (int i = 6; i < 12; i++) assert_float_bits(m.emb.grad[i], 0);
     ntm_free(&m);
 }
 END_TEST
@@ -251,26 +308,6 @@ END_TEST
 
 /* ------------------------------------------------------------ training */
 
-// Mean distance between rows of words of the same category, divided by the
-// mean distance between rows of words of different categories (<unk> left out).
-static double category_spread(const Embedding *e, const Corpus *c) {
-    double same = 0, other = 0;
-    int64_t n_same = 0, n_other = 0, D = e->embedding_dim;
-    for (int64_t a = 0; a < c->vocab_size; a++) {
-        for (int64_t b = a + 1; b < c->vocab_size; b++) {
-            if (c->category[a] < 0 || c->category[b] < 0) continue;
-            double d2 = 0;
-            for (int64_t d = 0; d < D; d++) {
-                double diff = e->weight[a * D + d] - e->weight[b * D + d];
-                d2 += diff * diff;
-            }
-            if (c->category[a] == c->category[b]) { same += sqrt(d2); n_same++; }
-            else { other += sqrt(d2); n_other++; }
-        }
-    }
-    return (same / (double)n_same) / (other / (double)n_other);
-}
-
 // Trains on the built-in corpus; with train_table false the table never moves.
 // *spread gets category_spread of the final table.
 static double train_loss(bool train_table, uint64_t seed, double *spread) {
@@ -297,7 +334,7 @@ static double train_loss(bool train_table, uint64_t seed, double *spread) {
         ck_assert_int_eq(ntm_forward(&m, c.tokens + i, c.tokens + i + 1, 1, &loss, NULL), 0);
         total += loss;
     }
-    *spread = category_spread(&m.emb, &c);
+    *spread = emb_category_spread(m.emb.weight, c.vocab_size, 2, c.category);
     ntm_free(&m);
     corpus_free(&c);
     return total / (double)n;
@@ -337,8 +374,9 @@ START_TEST(program_is_deterministic_and_writes_its_files) {
     system("rm -rf build/tests/ch02-a build/tests/ch02-b");
     ck_assert_int_eq(test_run(BIN_DIR "/ch02 --steps 300 --out build/tests/ch02-a", &a), 0);
     ck_assert_int_eq(test_run(BIN_DIR "/ch02 --steps 300 --out build/tests/ch02-b", &b), 0);
-    *strstr(a, "wrote ") = '\0';  // the last line names the output folder
-    *strstr(b, "wrote ") = '\0';
+    char *wrote_a = strstr(a, "wrote "), *wrote_b = strstr(b, "wrote ");
+    ck_assert_msg(wrote_a && wrote_b, "no 'wrote' line in the output:\n%s", a);
+    *wrote_a = *wrote_b = '\0';  // the last line names the output folder
     ck_assert_str_eq(a, b);
     ck_assert_ptr_nonnull(strstr(a, "gradient check, scatter-add backward"));
     ck_assert_ptr_nonnull(strstr(a, "PASS"));
@@ -358,25 +396,98 @@ START_TEST(program_is_deterministic_and_writes_its_files) {
 END_TEST
 
 START_TEST(program_rejects_bad_input) {
-    struct { const char *args, *want; } cases[] = {
-        {"--dim 0", "ch02: --dim: expected a whole number in [1, 4096], got '0'\n"},
-        {"--lr -0.1", "ch02: --lr: expected a number in [0, 1e+06], got '-0.1'\n"},
-        {"--corpus build/tests/no-such-file.txt", "ch02: cannot open corpus build/tests/no-such-file.txt: No such file or directory\n"},
-        {"--corpus build/tests/ch02-empty.txt", "ch02: corpus build/tests/ch02-empty.txt has no words\n"},
-        {"--sentences 1 --batch 500", "ch02: --batch 500 is larger than the corpus"},
-        {"--steps", "ch02: --steps: missing value (see --help)\n"},
+    const TestBadRun cases[] = {
+        {"--dim 0", "--dim|0|4096"},
+        {"--lr -0.1", "--lr|-0.1|1e+06"},
+        {"--corpus build/tests/no-such-file.txt", "build/tests/no-such-file.txt|No such file"},
+        {"--corpus build/tests/ch02-empty.txt", "build/tests/ch02-empty.txt|no words"},
+        {"--sentences 1 --batch 500", "--batch|500|corpus"},
+        {"--steps", "--steps|missing"},
     };
     FILE *f = fopen("build/tests/ch02-empty.txt", "w");
     ck_assert_ptr_nonnull(f);
     fputs(" \n\t ,.;\n", f);
     fclose(f);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char cmd[512], *out;
-        snprintf(cmd, sizeof cmd, BIN_DIR "/ch02 --out build/tests/ch02-bad %s", cases[i].args);
-        ck_assert_int_eq(test_run(cmd, &out), 1);
-        ck_assert_msg(strncmp(out, cases[i].want, strlen(cases[i].want)) == 0, "%s: got '%s'", cases[i].args, out);
-        free(out);
+    test_rejects_bad_input(BIN_DIR "/ch02", "--out build/tests/ch02-bad", cases,
+                           sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
+
+/* ------------------------------------------------------ the training loop */
+
+// ntm_train is the loop of train_loss above: the same seed gives the same
+// table, and it records every step's loss and rows touched.
+START_TEST(ntm_train_is_the_training_loop) {
+    int64_t tokens[] = {1, 2, 3, 1, 2, 4, 1, 2, 3, 0, 4, 1}, inputs[4], targets[4];
+    TorchGenerator g1, g2;
+    NextTokenModel a, b;
+    double loss[25], by_hand;
+    int64_t touched[25];
+    NtmTrainConfig cfg = {25, 4, 0.5, true, false};
+    NtmTrainLog log = {.loss = loss, .touched = touched};
+    EmbError err;
+    rng_manual_seed(&g1, 1);
+    rng_manual_seed(&g2, 1);
+    ck_assert_int_eq(ntm_init(&a, 5, 2, 4, &g1, NULL), 0);
+    ck_assert_int_eq(ntm_init(&b, 5, 2, 4, &g2, NULL), 0);
+    ck_assert_int_eq(ntm_train(&a, tokens, 12, &g1, &cfg, &log, &err), 0);
+    for (int step = 0; step < 25; step++) {  // the same steps, by hand
+        ntm_sample_batch(&g2, tokens, 12, 4, inputs, targets);
+        ntm_zero_grad(&b);
+        ck_assert_int_eq(ntm_forward(&b, inputs, targets, 4, &by_hand, NULL), 0);
+        ck_assert_double_eq(loss[step], by_hand);
+        ck_assert_int_eq(touched[step], emb_rows_touched(&b.emb, inputs, 4));
+        ck_assert_int_eq(ntm_backward(&b, inputs, 4, NULL), 0);
+        ntm_sgd_step(&b, 0.5f);
     }
+    ck_assert_int_eq(memcmp(a.emb.weight, b.emb.weight, 10 * sizeof(float)), 0);
+    double mean = 0.0, eval;  // ntm_eval_loss: the mean over all 11 positions
+    for (int i = 0; i < 11; i++) {
+        ck_assert_int_eq(ntm_forward(&b, tokens + i, tokens + i + 1, 1, &by_hand, NULL), 0);
+        mean += by_hand / 11.0;
+    }
+    ck_assert_int_eq(ntm_eval_loss(&a, tokens, 12, &eval, NULL), 0);
+    ck_assert_double_eq_tol(eval, mean, 1e-6);
+    NtmBatch batch = {&b, tokens, tokens + 1, 4};
+    ck_assert_int_eq(ntm_forward(&b, tokens, tokens + 1, 4, &by_hand, NULL), 0);
+    ck_assert_double_eq(ntm_batch_loss(&batch), by_hand);
+    ntm_free(&a);
+    ntm_free(&b);
+}
+END_TEST
+
+// With zero_grad a diverging run stops with a message; without, it runs on
+// (chapter 2's lesson) and records the NaN.
+START_TEST(ntm_train_stops_when_the_loss_is_not_finite) {
+    int64_t tokens[] = {1, 2, 3, 1, 2, 4, 1, 2, 3, 0, 4, 1};
+    double loss[40];
+    EmbError err;
+    for (int zero_grad = 1; zero_grad >= 0; zero_grad--) {
+        TorchGenerator gen;
+        NextTokenModel m;
+        NtmTrainConfig cfg = {40, 4, 1e30, zero_grad, false};
+        NtmTrainLog log = {.loss = loss};
+        rng_manual_seed(&gen, 0);
+        ck_assert_int_eq(ntm_init(&m, 5, 2, 4, &gen, NULL), 0);
+        int rc = ntm_train(&m, tokens, 12, &gen, &cfg, &log, &err);
+        if (zero_grad) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_ptr_nonnull(strstr(err.msg, "the loss is "));
+            ck_assert_ptr_nonnull(strstr(err.msg, "try a smaller learning rate (--lr; this run "
+                                                  "used 1e+30)"));
+        } else {
+            ck_assert_int_eq(rc, 0);
+            ck_assert(!isfinite(loss[39]));
+        }
+        ntm_free(&m);
+    }
+    ck_assert_int_eq(loss_check_finite(3, 2.5, 0.1, &err), 0);
+    ck_assert_int_eq(loss_check_finite(3, NAN, 0.1, &err), -1);
+    ck_assert_str_eq(err.msg, "step 3: the loss is NaN, not a finite number: the steps "
+                              "diverged; try a smaller learning rate (--lr; this run used 0.1)");
+    ck_assert_int_eq(loss_check_finite(7, INFINITY, 2, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "step 7: the loss is inf,"));
 }
 END_TEST
 
@@ -386,8 +497,13 @@ static Suite *chapter2_suite(void) {
     tcase_add_test(backward, backward_sums_repeats_and_zeroes_the_rest);
     tcase_add_test(backward, backward_accumulates_until_zero_grad);
     tcase_add_test(backward, backward_rejects_bad_index_and_leaves_grad);
+    tcase_add_test(backward, backward_refuses_negative_n_and_bad_index_without_allocating);
     tcase_add_test(backward, rows_touched_counts_distinct_rows);
     suite_add_tcase(s, backward);
+    TCase *loss = tcase_create("cross_entropy");
+    tcase_add_test(loss, cross_entropy_does_not_overflow_for_large_logits);
+    tcase_add_test(loss, cross_entropy_accumulates_in_double);
+    suite_add_tcase(s, loss);
     TCase *sgd = tcase_create("sgd");
     tcase_add_test(sgd, sgd_matches_pytorch_bits);
     tcase_add_test(sgd, sgd_leaves_rows_not_looked_up_bit_for_bit);
@@ -404,6 +520,8 @@ static Suite *chapter2_suite(void) {
     tcase_add_test(training, training_groups_words_by_category);
     tcase_add_test(training, program_is_deterministic_and_writes_its_files);
     tcase_add_test(training, program_rejects_bad_input);
+    tcase_add_test(training, ntm_train_is_the_training_loop);
+    tcase_add_test(training, ntm_train_stops_when_the_loss_is_not_finite);
     suite_add_tcase(s, training);
     return s;
 }

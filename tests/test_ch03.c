@@ -33,6 +33,16 @@ static void assert_floats(const float *got, const float *want, int n, double tol
     }
 }
 
+// Runs the backward pass with options once, on a table of V = 4 rows of
+// D = 3 over w, and asserts every value of its gradient exactly.
+static void assert_backward_gives(float *w, EmbeddingOptions o, const int64_t *idx, int64_t n,
+                                  const float *G, const float want[12]) {
+    Embedding e = table_over(w, 4, 3, o);
+    ck_assert_int_eq(emb_backward_opts(&e, idx, n, G, NULL), 0);
+    assert_floats(e.grad, want, 12, 0);
+    emb_free(&e);
+}
+
 /* ------------------------------------------------------------- padding */
 
 START_TEST(padding_row_is_zeroed_and_draws_unchanged) {
@@ -47,8 +57,8 @@ START_TEST(padding_row_is_zeroed_and_draws_unchanged) {
                           0.403347f, 0.838026f, -0.719258f, -0.403344f, -0.596635f, 0.182036f};
     assert_floats(padded.weight, want, 12, 5e-7);
     for (int i = 0; i < 12; i++) {
-        if (i / 3 == 1) ck_assert_uint_eq(test_bits(padded.weight[i]), 0);
-        else ck_assert_uint_eq(test_bits(padded.weight[i]), test_bits(plain.weight[i]));
+        if (i / 3 == 1) assert_float_bits(padded.weight[i], 0);
+        else assert_same_float(padded.weight[i], plain.weight[i]);
     }
     ck_assert_int_eq(padded.padding_idx, 1);
     emb_free(&plain);
@@ -97,17 +107,11 @@ START_TEST(padding_row_is_returned_but_gets_no_gradient) {
     ck_assert_int_eq(emb_forward(&e, idx, 4, out, NULL), 0);
     const float row1[] = {3, 4, 5};
     assert_floats(out, row1, 3, 0);
-    ck_assert_int_eq(emb_backward_opts(&e, idx, 4, G, NULL), 0);
+    emb_free(&e);
     const float want[] = {0, 0, 0, 0, 0, 0, 4, 5, 6, 0, 0, 0};
-    assert_floats(e.grad, want, 12, 0);
-    free(e.grad);
-
-    e = table_over(w, 4, 3, padding(-1));  // -1 is row 3
+    assert_backward_gives(w, padding(1), idx, 4, G, want);
     const int64_t idx3[] = {3, 2, 3};
-    ck_assert_int_eq(emb_backward_opts(&e, idx3, 3, G, NULL), 0);
-    const float want3[] = {0, 0, 0, 0, 0, 0, 4, 5, 6, 0, 0, 0};
-    assert_floats(e.grad, want3, 12, 0);
-    free(e.grad);
+    assert_backward_gives(w, padding(-1), idx3, 3, G, want);  // -1 is row 3
 }
 END_TEST
 
@@ -117,22 +121,16 @@ START_TEST(scale_grad_by_freq_averages_per_call) {
     float w[12] = {0};
     EmbeddingOptions o = emb_default_options();
     o.scale_grad_by_freq = true;
-    Embedding e = table_over(w, 4, 3, o);
     const int64_t idx[] = {0, 2, 2, 2, 3, 0};
     float G[18];
     for (int i = 0; i < 18; i++) G[i] = (float)(i + 1);
-    ck_assert_int_eq(emb_backward_opts(&e, idx, 6, G, NULL), 0);
     const float want[] = {8.5f, 9.5f, 10.5f, 0, 0, 0, 7, 8, 9, 13, 14, 15};
-    assert_floats(e.grad, want, 12, 0);
-    free(e.grad);
+    assert_backward_gives(w, o, idx, 6, G, want);
 
     o.has_padding_idx = true;  // padding is skipped; the other rows do not change
     o.padding_idx = 2;
-    e = table_over(w, 4, 3, o);
-    ck_assert_int_eq(emb_backward_opts(&e, idx, 6, G, NULL), 0);
     const float want_pad[] = {8.5f, 9.5f, 10.5f, 0, 0, 0, 0, 0, 0, 13, 14, 15};
-    assert_floats(e.grad, want_pad, 12, 0);
-    free(e.grad);
+    assert_backward_gives(w, o, idx, 6, G, want_pad);
 }
 END_TEST
 
@@ -167,14 +165,14 @@ START_TEST(max_norm_renormalises_looked_up_rows_in_place) {
     const int64_t idx[] = {0, 0, 1};
     float out[6];
     ck_assert_int_eq(emb_forward(&e, idx, 3, out, NULL), 0);
-    ck_assert_uint_eq(test_bits(w[0]), test_bits(0.6000000238f));  // the caller's buffer changed
-    ck_assert_uint_eq(test_bits(w[1]), test_bits(0.8000000119f));
-    ck_assert_uint_eq(test_bits(w[2]), test_bits(0.3f));  // norm 0.5: untouched
+    assert_same_float(w[0], 0.6000000238f);  // the caller's buffer changed
+    assert_same_float(w[1], 0.8000000119f);
+    assert_same_float(w[2], 0.3f);  // norm 0.5: untouched
     ck_assert_float_eq(w[4], 6.0f);  // norm 10, but not looked up
     ck_assert_float_eq(w[5], 8.0f);
-    ck_assert_uint_eq(test_bits(out[0]), test_bits(w[0]));  // the output uses the new rows
-    ck_assert_uint_eq(test_bits(out[2]), test_bits(w[0]));
-    ck_assert_uint_eq(test_bits(out[4]), test_bits(0.3f));
+    assert_same_float(out[0], w[0]);  // the output uses the new rows
+    assert_same_float(out[2], w[0]);
+    assert_same_float(out[4], 0.3f);
 }
 END_TEST
 
@@ -207,7 +205,39 @@ START_TEST(max_norm_norm_types) {
     Embedding e = table_over(w, 1, 3, max_norm(1.0, INFINITY));
     const int64_t idx[] = {0};
     emb_renorm_(&e, idx, 1, NULL);
-    ck_assert_uint_eq(test_bits(w[1]), test_bits(-1.0f));
+    assert_same_float(w[1], -1.0f);
+}
+END_TEST
+
+// A row looked up three times is rescaled once and counted once. This row's
+// norm, once rescaled, still comes out a hair above max_norm in float32, so
+// a renorm that visits every position would rescale it again.
+START_TEST(max_norm_rescales_each_distinct_row_once) {
+    float once[] = {0.37f, 65 * 0.53f, 1, 1}, thrice[4];
+    memcpy(thrice, once, sizeof once);
+    Embedding a = table_over(once, 2, 2, max_norm(1.0, 2.0));
+    Embedding b = table_over(thrice, 2, 2, max_norm(1.0, 2.0));
+    const int64_t one[] = {0}, three[] = {0, 0, 0};
+    ck_assert_int_eq(emb_renorm_(&a, one, 1, NULL), 1);
+    ck_assert(emb_row_norm(once, 2, 2.0) > 1.0);  // why the test can tell
+    ck_assert_int_eq(emb_renorm_(&b, three, 3, NULL), 1);
+    for (int i = 0; i < 4; i++) assert_same_float(thrice[i], once[i]);
+}
+END_TEST
+
+// Bad indices and a negative count are refused before any row changes.
+START_TEST(max_norm_refuses_bad_index_and_changes_nothing) {
+    float w[] = {3, 4, 6, 8};
+    Embedding e = table_over(w, 2, 2, max_norm(1.0, 2.0));
+    const int64_t idx[] = {0, 1, 2};
+    EmbError err;
+    ck_assert_int_eq(emb_renorm_(&e, idx, 3, &err), -1);
+    ck_assert_str_eq(err.msg, "index out of range in self: index 2, num_embeddings 2");
+    ck_assert_int_eq(emb_renorm_(&e, idx, -1, &err), -1);
+    float out[4];
+    ck_assert_int_eq(emb_forward(&e, idx, 3, out, &err), -1);
+    const float unchanged[] = {3, 4, 6, 8};
+    assert_floats(w, unchanged, 4, 0);
 }
 END_TEST
 
@@ -280,6 +310,27 @@ START_TEST(from_pretrained_shares_storage_and_keeps_padding_row) {
 }
 END_TEST
 
+// Options change what backward adds, never what it accepts: a frozen table
+// and a table with every option still refuse bad indices and n < 0.
+START_TEST(backward_opts_refuses_bad_input_even_when_frozen) {
+    float w[6] = {0};
+    EmbeddingOptions o = padding(0);
+    o.scale_grad_by_freq = true;
+    const int64_t bad[] = {1, 3}, idx[] = {1};
+    const float G[] = {1, 1, 1, 1};
+    EmbError err;
+    for (int frozen = 0; frozen < 2; frozen++) {
+        Embedding e;
+        ck_assert_int_eq(emb_from_pretrained(&e, w, 3, 2, frozen, &o, NULL), 0);
+        ck_assert_int_eq(emb_backward_opts(&e, bad, 2, G, &err), -1);
+        ck_assert_str_eq(err.msg, "index out of range in self: index 3, num_embeddings 3");
+        ck_assert_int_eq(emb_backward_opts(&e, idx, -1, G, &err), -1);
+        ck_assert_ptr_null(e.grad);  // nothing was allocated for a refused call
+        emb_free(&e);
+    }
+}
+END_TEST
+
 START_TEST(frozen_table_never_changes) {
     TorchGenerator gen;
     rng_manual_seed(&gen, 0);
@@ -330,7 +381,7 @@ START_TEST(padding_row_unchanged_after_training) {
         ck_assert_int_eq(cm_backward(&m, win, len, 4, NULL), 0);
         cm_sgd_step(&m, 0.5f);
     }
-    for (int d = 0; d < 4; d++) ck_assert_uint_eq(test_bits(m.emb.weight[7 * 4 + d]), 0);
+    for (int d = 0; d < 4; d++) assert_float_bits(m.emb.weight[7 * 4 + d], 0);
     ck_assert_int_eq(memcmp(row0, m.emb.weight, sizeof row0), 0);  // row 0 never looked up
     ck_assert(m.emb.weight[6 * 4] != 0.0f);
     cm_free(&m);
@@ -378,20 +429,149 @@ START_TEST(program_shows_every_knob) {
 END_TEST
 
 START_TEST(program_rejects_bad_input) {
-    struct { const char *args, *want; } cases[] = {
-        {"--padding-idx 30", "ch03: Padding_idx must be within num_embeddings: padding_idx 30, num_embeddings 30 (valid: -30 to 29)\n"},
-        {"--max-norm -1", "ch03: max_norm must be a finite number >= 0, got -1\n"},
-        {"--norm-type -2", "ch03: norm_type must be a number >= 0 or inf, got -2\n"},
-        {"--norm-type two", "ch03: --norm-type: expected a number in [-inf, inf], got 'two'\n"},
-        {"--context 0", "ch03: --context: expected a whole number in [1, 64], got '0'\n"},
+    const TestBadRun cases[] = {
+        {"--padding-idx 30",
+         "Padding_idx must be within num_embeddings: padding_idx 30, num_embeddings 30 (valid: -30 to 29)"},
+        {"--max-norm -1",
+         "--max-norm: expected a number in [0, inf), got '-1'"},
+        {"--max-norm inf",
+         "--max-norm: expected a finite number in [0, inf), got 'inf'"},
+        {"--norm-type -2",
+         "--norm-type: expected a number in [0, inf], got '-2'"},
+        {"--norm-type two",
+         "--norm-type: expected a number in [0, inf], got 'two'"},
+        {"--norm-type nan",
+         "--norm-type: expected a number in [0, inf], got 'nan'"},
+        {"--context 0",
+         "--context: expected a whole number in [1, 64], got '0'"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char cmd[512], *out;
-        snprintf(cmd, sizeof cmd, BIN_DIR "/ch03 --out build/tests/ch03-bad %s", cases[i].args);
-        ck_assert_int_eq(test_run(cmd, &out), 1);
-        ck_assert_str_eq(out, cases[i].want);
-        free(out);
+    test_rejects_bad_input(BIN_DIR "/ch03", "--out build/tests/ch03-bad", cases,
+                           sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
+
+/* ------------------------------------------------- windows and measures */
+
+// Two sentences "a b c ." and "d e .": windows of 3 never reach back past a
+// ".", and are left-padded with the padding row.
+START_TEST(windows_stay_in_their_sentence) {
+    int64_t tokens[] = {1, 2, 3, 0, 4, 5, 0}, pad = 9;  // 0 is "."
+    Windows w;
+    EmbError err;
+    ck_assert_int_eq(windows_make(tokens, 7, 0, 3, pad, &w, &err), 0);
+    ck_assert_int_eq(w.n, 6);
+    int64_t want[6][3] = {{9, 9, 1}, {9, 1, 2}, {1, 2, 3}, {2, 3, 0}, {9, 9, 4}, {9, 4, 5}};
+    int64_t lengths[6] = {1, 2, 3, 3, 1, 2}, targets[6] = {2, 3, 0, 4, 5, 0};
+    for (int p = 0; p < 6; p++) {
+        for (int t = 0; t < 3; t++) ck_assert_int_eq(w.tokens[p * 3 + t], want[p][t]);
+        ck_assert_int_eq(w.lengths[p], lengths[p]);
+        ck_assert_int_eq(w.targets[p], targets[p]);
     }
+    TorchGenerator gen;
+    int64_t win[2 * 3], len[2], tgt[2];
+    rng_manual_seed(&gen, 0);
+    windows_sample(&w, &gen, 2, win, len, tgt);
+    for (int b = 0; b < 2; b++) {  // each sampled window is one of the windows
+        bool found = false;
+        for (int p = 0; p < 6; p++) {
+            found |= memcmp(win + b * 3, w.tokens + p * 3, sizeof(int64_t) * 3) == 0 &&
+                     len[b] == w.lengths[p] && tgt[b] == w.targets[p];
+        }
+        ck_assert(found);
+    }
+    windows_free(&w);
+    ck_assert_int_eq(windows_make(tokens, 1, 0, 3, pad, &w, &err), -1);
+    ck_assert_int_eq(windows_make(tokens, 7, 0, INT64_MAX / 2, pad, &w, &err), -1);
+}
+END_TEST
+
+// emb_count_renorm counts exactly the rows emb_renorm_ rescales, and
+// changes nothing.
+START_TEST(count_renorm_counts_without_changing) {
+    float w[] = {3, 4, 0.6f, 0.8f, 0, 0, 1, 1}, copy[8];
+    EmbeddingOptions o = emb_default_options();
+    o.has_max_norm = true;
+    o.max_norm = 1.0;
+    Embedding e = table_over(w, 4, 2, o);
+    int64_t idx[] = {0, 0, 1, 2, 3, 3};
+    memcpy(copy, w, sizeof w);
+    EmbError err;
+    ck_assert_int_eq(emb_count_renorm(&e, idx, 6, &err), 2);  // rows 0 and 3
+    ck_assert_int_eq(memcmp(copy, w, sizeof w), 0);
+    ck_assert_int_eq(emb_renorm_(&e, idx, 6, &err), 2);
+    int64_t bad[] = {4};
+    ck_assert_int_eq(emb_count_renorm(&e, bad, 1, &err), -1);
+    e.max_norm = EMB_NO_MAX_NORM;
+    ck_assert_int_eq(emb_count_renorm(&e, idx, 6, &err), 0);
+    double mean, max;
+    float v[] = {3, 4, 0, 0, 6, 8};
+    Embedding n = table_over(v, 3, 2, emb_default_options());
+    emb_norm_stats(&n, 1, &mean, &max);  // row 1 left out
+    ck_assert_double_eq_tol(mean, 7.5, 1e-6);
+    ck_assert_double_eq_tol(max, 10.0, 1e-6);
+}
+END_TEST
+
+// The three sources: a fresh table and a copy of the same draw hold the
+// same rows; a pre-trained table holds the given rows in the caller's buffer.
+START_TEST(make_table_from_each_source) {
+    TorchGenerator g1, g2;
+    Embedding fresh, copy, given;
+    float *own1 = NULL, *own2 = NULL, rows[6] = {1, 2, 3, 4, 5, 6};
+    EmbeddingOptions o = emb_default_options();
+    EmbError err;
+    rng_manual_seed(&g1, 3);
+    rng_manual_seed(&g2, 3);
+    ck_assert_int_eq(emb_make_table(&fresh, TABLE_FRESH, 3, 2, NULL, false, &o, &g1, &own1,
+                                    &err), 0);
+    ck_assert_ptr_null(own1);
+    ck_assert_int_eq(emb_make_table(&copy, TABLE_RANDOM_COPY, 3, 2, NULL, true, &o, &g2, &own1,
+                                    &err), 0);
+    ck_assert_ptr_eq(copy.weight, own1);
+    ck_assert(!copy.requires_grad);
+    ck_assert_int_eq(memcmp(fresh.weight, copy.weight, 6 * sizeof(float)), 0);
+    ck_assert_int_eq(emb_make_table(&given, TABLE_PRETRAINED, 3, 2, rows, false, &o, &g1, &own2,
+                                    &err), 0);
+    ck_assert_ptr_eq(given.weight, own2);
+    ck_assert_int_eq(memcmp(given.weight, rows, sizeof rows), 0);
+    emb_free(&fresh), emb_free(&copy), emb_free(&given);
+    free(own1), free(own2);
+}
+END_TEST
+
+// cm_train records every step, keeps the padding row, and stops with a
+// message when the loss stops being finite.
+START_TEST(cm_train_logs_and_stops_when_diverging) {
+    int64_t tokens[] = {1, 2, 3, 0, 4, 5, 0, 1, 2, 0};
+    Windows w;
+    ck_assert_int_eq(windows_make(tokens, 10, 0, 2, 6, &w, NULL), 0);
+    for (int diverge = 0; diverge < 2; diverge++) {
+        TorchGenerator gen;
+        Embedding table;
+        ContextModel m;
+        CmTrainLog log;
+        EmbError err;
+        NtmTrainConfig cfg = {30, 4, diverge ? 1e30 : 0.1, true, false};
+        rng_manual_seed(&gen, 0);
+        ck_assert_int_eq(emb_init_with_options(&table, 7, 2, &(EmbeddingOptions){
+            .has_padding_idx = true, .padding_idx = 6, .norm_type = 2.0}, &gen, NULL), 0);
+        ck_assert_int_eq(cm_init(&m, &table, 6, 4, 2, &gen, NULL), 0);
+        ck_assert_int_eq(cm_log_init(&log, cfg.steps, NULL, NULL), 0);
+        int rc = cm_train(&m, &w, &gen, &cfg, 6, &log, &err);
+        if (diverge) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_ptr_nonnull(strstr(err.msg, "not a finite number: the steps diverged"));
+        } else {
+            ck_assert_msg(rc == 0, "%s", err.msg);
+            ck_assert(log.pad_unchanged && !log.table_unchanged);
+            ck_assert(isfinite(log.final_loss) && log.final_loss > 0);
+            for (int s = 0; s <= cfg.steps; s++) ck_assert(log.mean_norm[s] > 0);
+        }
+        cm_log_free(&log);
+        cm_free(&m);
+    }
+    windows_free(&w);
 }
 END_TEST
 
@@ -410,6 +590,8 @@ static Suite *chapter3_suite(void) {
     TCase *norm = tcase_create("max_norm");
     tcase_add_test(norm, max_norm_renormalises_looked_up_rows_in_place);
     tcase_add_test(norm, max_norm_is_strict);
+    tcase_add_test(norm, max_norm_rescales_each_distinct_row_once);
+    tcase_add_test(norm, max_norm_refuses_bad_index_and_changes_nothing);
     tcase_add_test(norm, max_norm_norm_types);
     tcase_add_test(norm, max_norm_does_not_skip_the_padding_row);
     tcase_add_test(norm, max_norm_passes_no_gradient);
@@ -417,6 +599,7 @@ static Suite *chapter3_suite(void) {
     suite_add_tcase(s, norm);
     TCase *pre = tcase_create("pretrained");
     tcase_add_test(pre, from_pretrained_shares_storage_and_keeps_padding_row);
+    tcase_add_test(pre, backward_opts_refuses_bad_input_even_when_frozen);
     tcase_add_test(pre, frozen_table_never_changes);
     suite_add_tcase(s, pre);
     TCase *model = tcase_create("model");
@@ -425,6 +608,10 @@ static Suite *chapter3_suite(void) {
     tcase_add_test(model, masked_mean_divides_by_real_length);
     tcase_add_test(model, program_shows_every_knob);
     tcase_add_test(model, program_rejects_bad_input);
+    tcase_add_test(model, windows_stay_in_their_sentence);
+    tcase_add_test(model, count_renorm_counts_without_changing);
+    tcase_add_test(model, make_table_from_each_source);
+    tcase_add_test(model, cm_train_logs_and_stops_when_diverging);
     suite_add_tcase(s, model);
     return s;
 }

@@ -101,6 +101,7 @@
 #include <check.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -557,6 +558,96 @@ START_TEST(test_nonpositive_n_does_nothing) {
 END_TEST
 
 // ---------------------------------------------------------------------------
+// The fast kernel against the reference
+// ---------------------------------------------------------------------------
+
+// Fills n values from a generator that has already drawn `skip` words (so
+// runs start anywhere in the 624-word state), once with each kernel, and
+// asserts the same bits, the same generator state afterwards, and the same
+// next draw. Returns 1 if they differ, so loops can assert once.
+static int kernels_differ(uint64_t seed, int skip, int64_t n, float mean, float std,
+                          RngNormalPath path, char *why, size_t why_size) {
+    TorchGenerator fast, ref;
+    rng_manual_seed(&fast, seed);
+    for (int i = 0; i < skip; i++) rng_random(&fast);
+    ref = fast;
+    float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    ck_assert(a != NULL && b != NULL);
+    rng_normal_kernel_(&fast, a, n, mean, std, path, RNG_KERNEL_FAST);
+    rng_normal_kernel_(&ref, b, n, mean, std, path, RNG_KERNEL_REFERENCE);
+    int64_t first = -1;
+    for (int64_t i = 0; i < n && first < 0; i++) {
+        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0) first = i;
+    }
+    int differ = first >= 0 || fast.left != ref.left || fast.next != ref.next ||
+                 memcmp(fast.state, ref.state, sizeof fast.state) != 0 ||
+                 rng_random(&fast) != rng_random(&ref);
+    if (differ) {
+        snprintf(why, why_size, "seed %llu, skip %d, n %lld, path %d: first differing value %lld",
+                 (unsigned long long)seed, skip, (long long)n, (int)path, (long long)first);
+    }
+    free(a);
+    free(b);
+    return differ;
+}
+
+// Every n from 16 to 300 (every tail length, several chunk-free sizes),
+// from several positions in the MT state, on both paths.
+START_TEST(test_fast_kernel_small_sizes) {
+    char why[160] = "";
+    int differ = 0;
+    const int skips[] = {0, 1, 7, 300, 623};
+    for (int p = 0; p < 2 && !differ; p++) {
+        for (int k = 0; k < 5 && !differ; k++) {
+            for (int64_t n = 16; n <= 300 && !differ; n++) {
+                differ = kernels_differ((uint64_t)n, skips[k], n, 0.0f, 1.0f,
+                                        (RngNormalPath)p, why, sizeof why);
+            }
+        }
+    }
+    ck_assert_msg(!differ, "%s", why);
+}
+END_TEST
+
+// Sizes around the kernel's chunks of 4096 and its lanes of 8 and 16,
+// several twists of the MT state, a mean and a std.
+START_TEST(test_fast_kernel_large_sizes) {
+    const int64_t sizes[] = {4095, 4096, 4097, 4104, 4111, 8191, 8192, 8200, 12289,
+                             65536 + 8, 100003, 1000 * 64, 250007};
+    char why[160] = "";
+    int differ = 0;
+    for (int p = 0; p < 2 && !differ; p++) {
+        for (int i = 0; i < (int)(sizeof sizes / sizeof sizes[0]) && !differ; i++) {
+            differ = kernels_differ((uint64_t)i, i * 37 % 624, sizes[i], 0.5f, 1.5f,
+                                    (RngNormalPath)p, why, sizeof why);
+        }
+    }
+    ck_assert_msg(!differ, "%s", why);
+}
+END_TEST
+
+// Calls that follow each other (small, blocked, small again) leave the
+// generator and its cached sample in the same state on both kernels.
+START_TEST(test_fast_kernel_sequences) {
+    const int64_t ns[] = {3, 5000, 1, 17, 4096, 2, 33};
+    TorchGenerator fast, ref;
+    rng_manual_seed(&fast, 5);
+    rng_manual_seed(&ref, 5);
+    float a[5000], b[5000];
+    int64_t bad = -1;
+    for (int i = 0; i < 7 && bad < 0; i++) {
+        rng_normal_kernel_(&fast, a, ns[i], 0.0f, 1.0f, RNG_PATH_AVX2, RNG_KERNEL_FAST);
+        rng_normal_kernel_(&ref, b, ns[i], 0.0f, 1.0f, RNG_PATH_AVX2, RNG_KERNEL_REFERENCE);
+        if (memcmp(a, b, (size_t)ns[i] * sizeof a[0]) != 0) bad = i;
+    }
+    ck_assert_msg(bad < 0, "call %lld (n = %lld) differs", (long long)bad,
+                  (long long)(bad < 0 ? 0 : ns[bad]));
+    ck_assert_int_eq(fast.has_cached_normal, ref.has_cached_normal);
+    ck_assert_uint_eq(rng_random(&fast), rng_random(&ref));
+}
+END_TEST
+
+// ---------------------------------------------------------------------------
 // Runner
 // ---------------------------------------------------------------------------
 
@@ -601,6 +692,13 @@ static Suite *rng_suite(void) {
     tcase_add_test(scalar, test_scalar_digests);
     tcase_add_test(scalar, test_paths_differ);
     suite_add_tcase(s, scalar);
+
+    TCase *fast = tcase_create("fast kernel = reference kernel");
+    tcase_set_timeout(fast, 60);
+    tcase_add_test(fast, test_fast_kernel_small_sizes);
+    tcase_add_test(fast, test_fast_kernel_large_sizes);
+    tcase_add_test(fast, test_fast_kernel_sequences);
+    suite_add_tcase(s, fast);
 
     TCase *edges = tcase_create("edge cases");
     tcase_add_test(edges, test_nonpositive_n_does_nothing);

@@ -11,7 +11,7 @@
 #include "02-gradient-flow.h"
 
 double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                     float *dlogits) {
+                          float *dlogits) {
     double total = 0.0;
     for (int64_t i = 0; i < B; i++) {
         const float *z_i = logits + i * V;  // row i of the logits

@@ -26,7 +26,7 @@
 #include "02-gradient-flow.h"
 
 double loss_cross_entropy(const float *logits, const int64_t *targets, int64_t B, int64_t V,
-                     float *dlogits) {
+                          float *dlogits) {
     // TODO: for each row: its largest logit, log-sum-exp, the loss term, the gradient row.
     (void)logits;
     (void)targets;

@@ -1,52 +1,69 @@
-# tests/bench/bench.mk - `make bench`: chapter 1's lookup and chapter 2's dense training
-# step, timed beside a memcpy ceiling / memory-bandwidth floor and PyTorch.
+# tests/bench/bench.mk - `make bench`: the book's speed measurements, C beside PyTorch.
 #
-# build/bench/bench times emb_lookup for D = 64, N = 4096, V = 10^3 .. 10^7
-# (uniform and Zipf(1.1) indices) and the one-hot product for small V; then a
-# dense training step on the same table (zero_grad, lookup, backward scatter-add,
-# SGD over the whole (V, D) weight) beside the bandwidth floor for the bytes it
-# must move, measured in the same run. When Debian's /usr/bin/python3 can import
-# torch, it runs tests/bench/bench_torch.py beside it on the same files (F.embedding;
-# dense nn.Embedding + torch.optim.SGD), the two taking turns case by case, and
-# prints both in one table. Index files, outputs and lookup.tsv / onehot.tsv /
-# dense-step.tsv land in build/bench/. About a minute and a half on a 2-core
-# machine; it needs about 13 GB of memory at its peak (a 2.56 GB table and its
-# 2.56 GB gradient on each side, and PyTorch's backward builds a second one).
+# build/bench/bench is tests/bench/bench.c (the run), harness.c (the clock,
+# PyTorch's process, index sets, progress, the values the prose quotes) and
+# one file per chapter, chNN.c. It fills a (10^7, 64) table bit for bit as
+# torch.manual_seed(0); nn.Embedding(10**7, 64) does, beside PyTorch doing it;
+# times chapter 1's lookup for V = 10^3 .. 10^7 beside a memcpy ceiling and
+# F.embedding, and chapter 2's dense training step beside its memory floor and
+# PyTorch's. When Debian's /usr/bin/python3 can import torch it runs
+# tests/bench/bench_torch.py as a second process and the two take turns case
+# by case. Progress goes to stderr, the tables to stdout and build/bench/*.tsv,
+# and the numbers the book quotes to tests/bench/values.tsv (committed: the
+# prose inserts them as {{bench:key}}).
+#
+# Peak memory is about 13 GB (a 2.56 GB table and its 2.56 GB gradient on each
+# side, and PyTorch's backward builds a second one): on a shared machine, run
+# one such benchmark at a time (e.g. under flock). Under three minutes on an
+# idle 2-core machine.
+#
+# Adding a chapter's measurements: see tests/bench/README.md. In short, write
+# tests/bench/chNN.c defining `const BenchChapter bench_chNN`, declare it in
+# harness.h, add it to CHAPTERS in bench.c and its requests to bench_torch.py.
+# Every tests/bench/*.c is compiled here; nothing else needs registering.
 
-BENCH_DIR := $(BUILD)/bench
+BENCH_DIR     := $(BUILD)/bench
+BENCH_SOURCES := $(sort $(wildcard tests/bench/*.c))
+BENCH_OBJECTS := $(BENCH_SOURCES:tests/bench/%.c=$(BENCH_DIR)/obj/%.o)
+BENCH_VALUES  ?= tests/bench/values.tsv
 
-## bench: time chapter 1's lookup and chapter 2's dense step beside their floors and PyTorch, V = 10^3..10^7
-bench: $(BENCH_DIR)/bench FORCE
-	$(BENCH_DIR)/bench --dir $(BENCH_DIR) --torch tests/bench/bench_torch.py
+## bench: fill the table, time chapter 1's lookup and chapter 2's dense step beside their floors and PyTorch, then chapter 6's sparse steps; writes tests/bench/values.tsv
+bench: $(BENCH_DIR)/bench $(BENCH_DIR)/bench_ch06 FORCE
+	$(BENCH_DIR)/bench --dir $(BENCH_DIR) --torch tests/bench/bench_torch.py --values $(BENCH_VALUES)
+	$(BENCH_CH06_RUN)
 
-$(BENCH_DIR)/bench: $(BENCH_DIR)/bench.o $(LIB)
+$(BENCH_DIR)/bench: $(BENCH_OBJECTS) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BENCH_DIR)/bench.o: tests/bench/bench.c
+$(BENCH_DIR)/obj/%.o: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Chapter 6: sparse steps and the fast lookup beside their floors and PyTorch
-# (tests/bench/ch06/bench_ch06.c says what each column is; it is a program of
-# its own, in a folder of its own, until it joins the per-chapter bench harness). About a minute and a
-# half on the busy 2-core machine; 12.6 GB in all at its peak (C and PyTorch
-# each hold a 2.56 GB table and SparseAdam's two moments). `make bench-ch06
-# BENCH_CH06_VMAX=100000` runs the small sizes only.
+# (tests/bench/ch06/bench_ch06.c says what each column is). It is a program
+# of its own, in a folder of its own, until it joins the harness above; it
+# runs after the harness, because the harness rewrites values.tsv, and then
+# puts its own keys (ch06.*) back. About a minute and a half on the busy
+# 2-core machine; 12.6 GB in all at its peak (C and PyTorch each hold a
+# 2.56 GB table and SparseAdam's two moments). `make bench-ch06
+# BENCH_CH06_VMAX=100000` runs the small sizes only and changes no
+# committed file.
 BENCH_CH06_VMAX ?= 10000000
+define BENCH_CH06_RUN
+@mkdir -p $(BENCH_DIR)
+$(BENCH_DIR)/bench_ch06 --dir $(BENCH_DIR) --vmax $(BENCH_CH06_VMAX) \
+    --torch tests/bench/ch06/bench_ch06_torch.py
+@if [ "$(BENCH_CH06_VMAX)" = 10000000 ] && grep -q torch_sgd_ms $(BENCH_DIR)/ch06-values.tsv \
+    && ! grep -qi nan $(BENCH_DIR)/ch06-values.tsv; then \
+  cp $(BENCH_DIR)/ch06-steps.tsv $(BENCH_DIR)/ch06-dense.tsv tests/bench/; \
+  { grep -v '^ch06\.' $(BENCH_VALUES) 2>/dev/null; cat $(BENCH_DIR)/ch06-values.tsv; } \
+    > $(BENCH_VALUES).tmp && mv $(BENCH_VALUES).tmp $(BENCH_VALUES); \
+  echo "tests/bench/ch06-*.tsv and the ch06 keys of $(BENCH_VALUES) updated"; fi
+endef
 
-## bench-ch06: time chapter 6's sparse steps and fast lookup beside their floors and PyTorch
+## bench-ch06: chapter 6's part of make bench alone: sparse steps and the fast lookup beside their floors and PyTorch
 bench-ch06: $(BENCH_DIR)/bench_ch06 FORCE
-	@mkdir -p $(BENCH_DIR)
-	$(BENCH_DIR)/bench_ch06 --dir $(BENCH_DIR) --vmax $(BENCH_CH06_VMAX) --torch tests/bench/ch06/bench_ch06_torch.py
-	@# Only a full run (V up to 10^7, PyTorch measured) replaces the committed results.
-	@if [ "$(BENCH_CH06_VMAX)" = 10000000 ] && grep -q torch_sgd_ms $(BENCH_DIR)/ch06-values.tsv \
-	    && ! grep -qi nan $(BENCH_DIR)/ch06-values.tsv; then \
-	  cp $(BENCH_DIR)/ch06-steps.tsv $(BENCH_DIR)/ch06-dense.tsv tests/bench/; \
-	  { grep -v '^ch06\.' tests/bench/values.tsv 2>/dev/null; cat $(BENCH_DIR)/ch06-values.tsv; } \
-	    > tests/bench/values.tsv.tmp && mv tests/bench/values.tsv.tmp tests/bench/values.tsv; \
-	  echo "tests/bench/ch06-*.tsv and the ch06 keys of tests/bench/values.tsv updated"; fi
-
-bench: bench-ch06
+	$(BENCH_CH06_RUN)
 
 $(BENCH_DIR)/bench_ch06: $(BENCH_DIR)/ch06/bench_ch06.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

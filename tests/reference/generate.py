@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ATOL, RTOL = 1e-6, 1e-5  # float32-tight; FORMAT.md explains why and where they apply
+VALUES_PER_LINE = 1000  # a longer row continues over lines ending in " \" (FORMAT.md)
 
 
 # ---------------------------------------------------------------------------
@@ -73,7 +74,12 @@ class RefWriter:
         self.lines.append("  " * indent + f"{key} {scalar_text(value)}")
 
     def tensor(self, key, t, kind="f32", indent=1):
-        """Writes a tensor header and one line per row of its last dimension."""
+        """Writes a tensor header and one line per row of its last dimension.
+
+        A row of more than VALUES_PER_LINE values (a model's logits or bias at
+        V = 7000, say) continues over several lines, each but the last ending
+        in " \\", so that no line comes near the reader's 65536-byte limit.
+        """
         a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
         if kind == "i64":
             a = a.astype(np.int64)
@@ -87,12 +93,14 @@ class RefWriter:
         pad = "  " * (indent + 1)
         for row in rows:
             if kind == "bits32":
-                text = " ".join("%08x" % v for v in row.view(np.uint32))
+                values = ["%08x" % v for v in row.view(np.uint32)]
             elif kind == "i64":
-                text = " ".join(str(int(v)) for v in row)
+                values = [str(int(v)) for v in row]
             else:
-                text = " ".join(str(v) for v in row)  # np.float32: shortest text that reads back
-            self.lines.append(pad + text)
+                values = [str(v) for v in row]  # np.float32: shortest text that reads back
+            for k in range(0, len(values), VALUES_PER_LINE):
+                more = k + VALUES_PER_LINE < len(values)
+                self.lines.append(pad + " ".join(values[k:k + VALUES_PER_LINE]) + (" \\" if more else ""))
 
     def step(self, n):
         self.lines.append(f"  step {n}")
@@ -222,6 +230,7 @@ def write_lookup():
         ("lookup/all-same", 4, 3, [3] * 20),
         ("lookup/wide", 4, 64, [3, 0, 3]),
         ("lookup/one-row", 1, 4, [0, 0, 0]),
+        ("lookup/row-of-1001", 1, 1001, [0]),  # rows continue over two lines (VALUES_PER_LINE)
     ]
     for name, V, D, idx in cases:
         weight = rand(seeded(name), V, D)
@@ -596,8 +605,13 @@ CORPUS = "the cat sat on the mat the dog sat on the log".split()
 VOCAB = sorted(set(CORPUS))  # 7 words
 
 
-def model_case(w, name, D, tied, bias, opt, steps, opts=None, zero_grad=True, note=None, V=None):
-    """Runs logits = emb(inputs) @ proj.T (+ bias), mean cross-entropy, optimizer step."""
+def model_case(w, name, D, tied, bias, opt, steps, opts=None, zero_grad=True, note=None, V=None,
+               write_grads=True, write_logits=True):
+    """Runs logits = emb(inputs) @ proj.T (+ bias), mean cross-entropy, optimizer step.
+
+    write_grads=False, write_logits=False write what a training script knows: the loss and
+    the weights after each step (FORMAT.md: a step's gradients are optional).
+    """
     opts = opts or {}
     V = V or len(VOCAB)
     torch.manual_seed(sum(name.encode()))
@@ -644,9 +658,10 @@ def model_case(w, name, D, tied, bias, opt, steps, opts=None, zero_grad=True, no
         w.step(n)
         w.tensor("inputs", inputs, "i64", 2)
         w.tensor("targets", targets, "i64", 2)
-        w.tensor("logits", logits, indent=2)
+        if write_logits:
+            w.tensor("logits", logits, indent=2)
         w.tensor("loss", loss.reshape(1), indent=2)
-        for key, t in grads.items():
+        for key, t in (grads.items() if write_grads else []):
             w.tensor(key, t, indent=2)
         w.tensor("weight", emb.weight, indent=2)
         if not tied:
@@ -703,6 +718,8 @@ def write_model():
                {"padding_idx": 0}, note="tied, AdamW: the padding row moves")
     model_case(w, "model/tied-max-norm", 4, True, False, sgd, steps, {"max_norm": 0.8},
                note="max_norm renormalises the tied rows in place before the projection reads them")
+    model_case(w, "model/untied-weights-only", 4, False, True, sgd, steps, write_grads=False,
+               write_logits=False, note="what a training script knows: the loss and the weights after each step")
     w.save()
 
 

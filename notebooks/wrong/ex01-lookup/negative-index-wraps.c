@@ -1,0 +1,26 @@
+// Wrong: Python-style negative indices (-1 is the last row), which
+// F.embedding does not allow.
+#include <string.h>
+
+#include "01-lookup-table.h"
+
+int emb_check_indices(const Embedding *e, const int64_t *idx, int64_t n, EmbError *err) {
+    if (n < 0) return emb_fail(err, "number of indices must be >= 0, got %lld", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (idx[i] < -e->num_embeddings || idx[i] >= e->num_embeddings) {
+            return emb_fail(err, "index out of range in self: index %lld, num_embeddings %lld",
+                            (long long)idx[i], (long long)e->num_embeddings);
+        }
+    }
+    return 0;
+}
+
+int emb_lookup(const Embedding *e, const int64_t *idx, int64_t n, float *out, EmbError *err) {
+    if (emb_check_indices(e, idx, n, err) != 0) return -1;
+    int64_t V = e->num_embeddings, D = e->embedding_dim;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = idx[i] < 0 ? idx[i] + V : idx[i];
+        memcpy(out + i * D, e->weight + k * D, (size_t)D * sizeof(float));
+    }
+    return 0;
+}
