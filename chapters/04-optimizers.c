@@ -882,23 +882,6 @@ int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int
     return n;
 }
 
-double emb_category_spread(const float *weight, int64_t V, int64_t D,
-                           const int *category) {
-    double same = 0, other = 0;
-    int64_t n_same = 0, n_other = 0;
-    for (int64_t a = 0; a < V; a++) {
-        for (int64_t b = a + 1; b < V; b++) {
-            if (category[a] < 0 || category[b] < 0) continue;
-            double d2 = 0;
-            for (int64_t d = 0; d < D; d++)
-                d2 += pow(weight[a * D + d] - weight[b * D + d], 2);
-            if (category[a] == category[b]) same += sqrt(d2), n_same++;
-            else other += sqrt(d2), n_other++;
-        }
-    }
-    return (same / (double)n_same) / (other / (double)n_other);
-}
-
 /**
 ### Ghost updates, measured
 

@@ -229,11 +229,6 @@ int ntm_train_step(NextTokenModel *m, Optimizer *o, const ParamList *params,
 // Rows of the (V, D) tables before and after that differ in any bit.
 int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int64_t D);
 
-// Mean distance between rows of the same category over the mean distance
-// between rows of different categories; category is (V,), -1 for none.
-double emb_category_spread(const float *weight, int64_t V, int64_t D,
-                           const int *category);
-
 // The ghost-update experiment: a 4 x 3 table of 0.5s whose row 1 has a
 // gradient of 1 at every step, row 0 at step 1 only, row 3 never. dist is
 // (steps + 1, 2): the mean |w - 0.5| / lr of rows 0 and 3 after each step.
