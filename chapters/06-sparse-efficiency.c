@@ -1531,6 +1531,7 @@ this machine, and the tests never look at them. The large sizes are in
 
 #include "../src/cli.h"
 #include "../src/corpus.h"
+#include "../src/run_values.h"
 
 typedef struct Options {
     int64_t steps, batch, skew_max_v;
@@ -1576,18 +1577,21 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
     return 0;
 }
 
-// values.tsv: "key<TAB>value"; the key lower-cased, '-' written '_'.
-static void value(FILE *f, const char *key, const char *fmt, ...)
+// A value for the prose (src/run_values.h); the key is lower-cased, with
+// '-' written '_', so that run names can be part of it.
+static void value(RunValues *v, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void value(FILE *f, const char *key, const char *fmt, ...) {
+static void value(RunValues *v, const char *key, const char *fmt, ...) {
+    char k[96], text[96];
+    size_t i = 0;
+    for (; key[i] && i + 1 < sizeof k; i++)
+        k[i] = key[i] == '-' ? '_' : (char)tolower((unsigned char)key[i]);
+    k[i] = '\0';
     va_list ap;
     va_start(ap, fmt);
-    for (const char *c = key; *c; c++)
-        fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
-    fputc('\t', f);
-    vfprintf(f, fmt, ap);
-    fputc('\n', f);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    run_values_set(v, k, "%s", text);
 }
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -1599,7 +1603,7 @@ static double now(void) {
 }
 
 // Experiment 1: the dense and the sparse gradient of one batch.
-static int experiment_gradients(const Options *op, FILE *values, EmbError *err) {
+static int experiment_gradients(const Options *op, RunValues *values, EmbError *err) {
     enum { V = 12, D = 4, N = 8 };
     const int64_t idx[N] = {3, 7, 3, 0, 11, 7, 3, 5};
     float w[V * D] = {0}, G[N * D], dense[V * D] = {0}, from_sparse[V * D] = {0};
@@ -1636,7 +1640,7 @@ static int experiment_gradients(const Options *op, FILE *values, EmbError *err) 
 }
 
 // Experiment 1b: the same batch through chapter 5's tied model, sparse=True.
-static int experiment_tied(FILE *values, EmbError *err) {
+static int experiment_tied(RunValues *values, EmbError *err) {
     const int64_t idx[8] = {3, 7, 3, 0, 11, 7, 3, 5}, tgt[8] = {7, 3, 0, 11, 7, 3, 5, 1};
     int64_t rows[3];
     double tied_diff;
@@ -1754,7 +1758,7 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
 
 // Prints run r's line and writes its values.
 static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
-                      FILE *values) {
+                      RunValues *values) {
     int64_t n = op->steps, from = n > SMOOTH ? n - SMOOTH : 0;
     double loss = 0, moved = 0, looked = 0, norms[2];
     for (int64_t s = from; s < n; s++) loss += run->loss[s] / (double)(n - from);
@@ -1801,7 +1805,7 @@ static int write_touched(const Options *op, const Run *runs, EmbError *err) {
 }
 
 // Experiments 2 and 4: every run on chapter 2's model.
-static int experiment_training(const Options *op, const Corpus *c, FILE *values,
+static int experiment_training(const Options *op, const Corpus *c, RunValues *values,
                                EmbError *err) {
     Run runs[N_RUNS] = {{0}};
     size_t n = (size_t)op->steps, vd = (size_t)(c->vocab_size * 8);
@@ -1832,7 +1836,7 @@ static int experiment_training(const Options *op, const Corpus *c, FILE *values,
 }
 
 // Experiment 3: SparseAdam's first step for a row first seen at step t.
-static int experiment_late(const Options *op, FILE *values, EmbError *err) {
+static int experiment_late(const Options *op, RunValues *values, EmbError *err) {
     const int64_t ts[] = {1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
     OptimOptions o = optim_defaults(OPTIM_ADAM);  // SparseAdam's defaults: lr 1e-3 ...
     OutFile f;
@@ -1871,7 +1875,7 @@ static const struct { const char *name, *key; SparseKind sk; OptimKind kind; dou
     {"sparse Adagrad", "sparse_adagrad", SPARSE_WRAP_DENSE, OPTIM_ADAGRAD, 0, true},
     {"SparseAdam", "sparse_adam", SPARSE_ADAM, OPTIM_ADAM, 0, true}};
 
-static int experiment_memory(const Options *op, FILE *values, EmbError *err) {
+static int experiment_memory(const Options *op, RunValues *values, EmbError *err) {
     const int64_t N = 4096;
     OutFile f;
     if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
@@ -1898,7 +1902,7 @@ static int experiment_memory(const Options *op, FILE *values, EmbError *err) {
 
 // How often a row of rank 1, 100, 10^4 ... of z is in a batch of N: once in
 // 1 / (1 - (1 - p)^N) batches.
-static void skew_gaps(const Zipf *z, int64_t N, FILE *values) {
+static void skew_gaps(const Zipf *z, int64_t N, RunValues *values) {
     value(values, "skew.v", "%lld", (long long)z->V);
     for (int64_t r = 1; r <= z->V; r *= 100) {
         double p = zipf_prob(z, r - 1), batch = 1 - pow(1 - p, (double)N);
@@ -1911,7 +1915,7 @@ static void skew_gaps(const Zipf *z, int64_t N, FILE *values) {
 
 // Experiment 6: distinct rows per batch, uniform and Zipf(1.1), and how often
 // a row of a given rank is updated.
-static int experiment_skew(const Options *op, FILE *values, EmbError *err) {
+static int experiment_skew(const Options *op, RunValues *values, EmbError *err) {
     const int64_t N = 4096, BATCHES = 10;
     int64_t *idx = malloc((size_t)N * sizeof *idx);  // (N,)
     bool *seen = calloc((size_t)op->skew_max_v, 1);   // (V,)
@@ -1955,7 +1959,7 @@ static int experiment_skew(const Options *op, FILE *values, EmbError *err) {
 }
 
 // Experiment 7: dense against sparse steps as the batch grows, timed.
-static int experiment_crossover(const Options *op, FILE *values, EmbError *err) {
+static int experiment_crossover(const Options *op, RunValues *values, EmbError *err) {
     const int64_t V = 16384, D = 64, MAX_N = 4 * V, REPS = 3;
     StepBench b;
     TorchGenerator gen;
@@ -1999,18 +2003,14 @@ static int experiment_crossover(const Options *op, FILE *values, EmbError *err) 
 
 static int run_chapter(const Options *op, EmbError *err) {
     Corpus c = {0};
-    OutFile values = {0};
+    RunValues values = {0};
     if (corpus_builtin(&c, op->seed, 2000, err) != 0) return -1;
-    int rc = outfile_open(&values, op->out, "values.tsv", err);
-    if (rc == 0) {
-        rc = experiment_gradients(op, values.f, err) || experiment_tied(values.f, err) ||
-             experiment_training(op, &c, values.f, err) ||
-             experiment_late(op, values.f, err) || experiment_memory(op, values.f, err) ||
-             experiment_skew(op, values.f, err) ||
-             experiment_crossover(op, values.f, err);
-        if (rc == 0) rc = outfile_commit(&values, err);
-        else outfile_abort(&values);
-    }
+    int rc = experiment_gradients(op, &values, err) || experiment_tied(&values, err) ||
+             experiment_training(op, &c, &values, err) ||
+             experiment_late(op, &values, err) || experiment_memory(op, &values, err) ||
+             experiment_skew(op, &values, err) || experiment_crossover(op, &values, err);
+    if (rc == 0) rc = run_values_write(&values, op->out, err);
+    run_values_free(&values);
     corpus_free(&c);
     return rc ? -1 : 0;
 }
