@@ -1004,9 +1004,9 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
             rc = cli_int64(name, val, n == &o->vocab || n == &o->valid_every ? 2 : 1,
                            n == &o->train_tokens ? INT64_MAX : 1000000, n, err);
         else if (!strcmp(name, "--lr"))
-            rc = cli_double(name, val, 1e-6, 10, &o->lr, err);
+            rc = cli_double(name, val, 1e-6, 10, false, &o->lr, err);
         else if (!strcmp(name, "--init-range"))
-            rc = cli_double(name, val, 0, 10, &o->init_range, err);
+            rc = cli_double(name, val, 0, 10, false, &o->init_range, err);
         else if (!strcmp(name, "--dims") || !strcmp(name, "--layers")) {
             bool dims = name[2] == 'd';
             int64_t **list = dims ? &o->dims : &o->layers;
