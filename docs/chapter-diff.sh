@@ -200,7 +200,7 @@ for c in "$@"; do
             echo "## Earlier chapters' functions it uses"
             echo
             for e in "${earlier[@]}"; do
-                used=$(for f in $(declared "${e%.c}.h"); do grep -qw "$f" "$c" && echo "$f"; done | tr '\n' ' ')
+                used=$(for f in $(declared "${e%.c}.h"); do if grep -qw "$f" "$c"; then echo "$f"; fi; done | tr '\n' ' ')
                 [ -n "$used" ] && echo "- from \`$(basename "$e")\`: $used"
             done
         fi
