@@ -199,6 +199,7 @@ static void sparse_fill(const Embedding *e, SparseGrad *g, const int64_t *idx, i
     g->coalesced = g->nnz == 0;  // PyTorch marks the result uncoalesced
 }
 
+// extends: emb_backward_opts
 int emb_backward_sparse(const Embedding *e, SparseGrad *g, const int64_t *idx, int64_t n,
                         const float *grad_out, EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
@@ -871,6 +872,7 @@ static int sparse_step_one(SparseOptimizer *o, int i, const Param *p, EmbError *
     return rc ? -1 : 0;
 }
 
+// extends: optim_step
 int sparse_optim_step(SparseOptimizer *o, const ParamList *params, EmbError *err) {
     if (params->n != o->dense.n_params)
         return emb_fail(err, "optimizer was given %d parameters, step got %d",
@@ -1242,6 +1244,7 @@ void *emb_alloc_huge(int64_t bytes, bool *huge) {
     return p;
 }
 
+// extends: emb_lookup
 int emb_lookup_prefetch(const Embedding *e, const int64_t *idx, int64_t n, float *out,
                         int64_t distance, EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
@@ -1257,6 +1260,7 @@ int emb_lookup_prefetch(const Embedding *e, const int64_t *idx, int64_t n, float
     return 0;
 }
 
+// extends: emb_lookup
 int emb_lookup_sorted(const Embedding *e, const int64_t *idx, int64_t n, float *out,
                       int64_t *perm, EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0 ||
@@ -1400,6 +1404,7 @@ int sparse_sgd_update_parallel(float *param, const SparseGrad *g, double lr, int
     return row_share_scatter(base, g->num_rows, threads, err);
 }
 
+// extends: emb_backward
 int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *idx,
                              int64_t n, const float *grad_out, int threads,
                              EmbError *err) {
