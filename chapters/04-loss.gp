@@ -9,5 +9,5 @@ set logscale x
 set xrange [10:*]
 set autoscale xfixmax
 set yrange [1.4:3.6]
-plot for [c = 3:8] dir.'/loss.tsv' using 1:c with lines lt c - 2 lw 1.5, \
-     '' using 1:9 with lines lc rgb '#333333' dt 2 lw 2 title 'unigram baseline'
+plot for [c = 2:7] dir.'/loss.tsv' using 1:c with lines lt c - 1 lw 1.5, \
+     '' using 1:8 with lines lc rgb '#333333' dt 2 lw 2 title 'unigram baseline'

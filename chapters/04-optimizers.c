@@ -431,10 +431,10 @@ static inline float sgd_value(float p, float grad, float *buf, bool first,
     return fmaf(d, k->neg_lr, p);                           // param.add_(d_p, alpha=-lr)
 }
 
-OPTIM_FMA_CLONES
-void sgd_update(float *restrict param, const float *restrict grad,
-                float *restrict momentum_buffer, bool first, int64_t n,
-                const OptimOptions *o) {
+// extends: sgd_step
+OPTIM_FMA_CLONES void sgd_update(float *restrict param, const float *restrict grad,
+                                 float *restrict momentum_buffer, bool first, int64_t n,
+                                 const OptimOptions *o) {
     const SgdScalars k = {
         .wd = (float)o->weight_decay, .mom = (float)o->momentum,
         .one_minus_damp = (float)(1.0 - o->dampening), .neg_lr = (float)-o->lr,
@@ -867,10 +867,10 @@ int ntm_train_step(NextTokenModel *m, Optimizer *o, const ParamList *params,
 /**
 To see what an optimizer does to a table we measure two things after each
 step: which rows changed at all (any bit of any value), and how well the
-table separates the word categories of chapter 2's corpus, the mean
-distance between two words of the same category divided by the mean
-distance between words of different categories (1 for a random table, 0
-for perfect groups; chapter 2's tests use the same measure).
+table separates the word categories of chapter 2's corpus, with chapter
+2's `emb_category_spread` (the mean distance between two words of the same
+category divided by the mean distance between words of different
+categories: about 1 for a random table, 0 for perfect groups).
 */
 
 int64_t emb_rows_changed(const float *before, const float *after, int64_t V, int64_t D) {
@@ -980,74 +980,33 @@ runs all use `lr=0.01`; the padding runs `lr=0.1`, with
 #ifndef EMB_LIBRARY
 
 #include <ctype.h>
-#include <stdarg.h>
 
 #include "../src/cli.h"
 #include "../src/corpus.h"
 #include "../src/snapshots.h"
+#include "../src/tsv.h"
 
 typedef struct Options {
     int64_t steps, batch, sentences, ghost_steps;
     uint64_t seed;
-    const char *out;
+    const char *out;  // the run's folder, as the user named it
+    const char *dir;  // where this run writes: a fresh folder that becomes out
 } Options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ch04 [options]\n\n"
-            "Trains chapter 2's model with every optimizer, measures ghost updates,\n"
-            "the padding row and optimizer memory, and writes TSV files.\n\n"
-            "  --steps N        training steps per optimizer, default 1000\n"
-            "  --batch B        positions per step, default 32\n"
-            "  --sentences N    size of the built-in corpus, default 2000\n"
-            "  --ghost-steps N  steps of the ghost-update experiment, default 60\n"
-            "  --seed S         torch.manual_seed for the model and batches, default 0\n"
-            "  --out DIR        folder for the output files, default build/ch04\n"
-            "  --help           this text\n");
-}
-
-static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o = (Options){.steps = 1000, .batch = 32, .sentences = 2000, .ghost_steps = 60,
-                   .out = "build/ch04"};
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc = 0;
-        if (!strcmp(name, "--steps"))
-            rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
-        else if (!strcmp(name, "--batch"))
-            rc = cli_int64(name, val, 1, 100000, &o->batch, err);
-        else if (!strcmp(name, "--sentences"))
-            rc = cli_int64(name, val, 1, 1000000, &o->sentences, err);
-        else if (!strcmp(name, "--ghost-steps"))
-            rc = cli_int64(name, val, 2, 100000, &o->ghost_steps, err);
-        else if (!strcmp(name, "--seed")) rc = cli_seed(val, &o->seed, err);
-        else if (!strcmp(name, "--out")) o->out = val;
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
-
-// values.tsv: "key<TAB>value"; the key is lower-cased, with '-' written '_'.
-static void value(FILE *f, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void value(FILE *f, const char *key, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    for (const char *c = key; *c; c++)
-        fputc(*c == '-' ? '_' : tolower((unsigned char)*c), f);
-    fputc('\t', f);
-    vfprintf(f, fmt, ap);
-    fputc('\n', f);
-    va_end(ap);
+// Records a value under "prefix.<name>.field", the name lower-cased with
+// '-' written '_' (run_values.h wants keys in [a-z0-9_.]).
+static void value(RunValues *v, const char *prefix, const char *name, const char *field,
+                  int decimals, double x) {
+    char key[96];
+    int n = snprintf(key, sizeof key, "%s.%s.%s", prefix, name, field);
+    for (int i = 0; i < n && i < (int)sizeof key - 1; i++)
+        key[i] = key[i] == '-' ? '_' : (char)tolower((unsigned char)key[i]);
+    run_values_set(v, key, "%.*f", decimals, x);
 }
 
 // An optimizer with the options a run changes from PyTorch's defaults.
 typedef struct Spec {
-    const char *name;  // a column name in the TSV files
+    const char *name;                   // a column name in the TSV files
     OptimKind kind;
     double lr, momentum, weight_decay;  // weight_decay < 0: the optimizer's default
 } Spec;
@@ -1117,7 +1076,8 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
         if (s == op->steps) break;
         ntm_sample_batch(&gen, c->tokens, c->n_tokens, B, in, tgt);
         memcpy(before, m.emb.weight, (size_t)(V * D) * sizeof(float));
-        rc = ntm_train_step(&m, &opt, &params, in, tgt, B, &run->loss[s], err);
+        rc = ntm_train_step(&m, &opt, &params, in, tgt, B, &run->loss[s], err) ||
+             cli_check_loss(s + 1, run->loss[s], spec->lr, err);
         run->looked[s] = emb_rows_touched(&m.emb, in, B);
         run->moved[s] = emb_rows_changed(before, m.emb.weight, V, D);
         run->spread[s] = emb_category_spread(m.emb.weight, V, D, c->category);
@@ -1128,8 +1088,8 @@ static int train(const Options *op, const Corpus *c, const Spec *spec, Run *run,
     return rc ? -1 : 0;
 }
 
-// Prints run r's line of the table and writes its values.
-static void summarise(const Options *op, int r, const Run *run, FILE *values) {
+// Prints run r's line of the table and records its values.
+static void summarise(const Options *op, int r, const Run *run, RunValues *values) {
     int64_t first = -1, half = op->steps / 2, n = op->steps;
     double loss = 0, moved = 0, looked = 0;
     for (int64_t s = n - 1; s >= 0; s--)
@@ -1142,14 +1102,10 @@ static void summarise(const Options *op, int r, const Run *run, FILE *values) {
     }
     printf("%-14s %8.3f %14lld %10.1f %10.1f\n", RUNS[r].name, loss, (long long)first,
            looked, moved);
-    char key[64];
-    snprintf(key, sizeof key, "train.%s.loss", RUNS[r].name);
-    value(values, key, "%.2f", loss);
-    snprintf(key, sizeof key, "train.%s.spread_step", RUNS[r].name);
-    value(values, key, "%lld", (long long)first);
-    snprintf(key, sizeof key, "train.%s.moved", RUNS[r].name);
-    value(values, key, "%.1f", moved);
-    if (r == 0) value(values, "train.looked", "%.1f", looked);
+    value(values, "train", RUNS[r].name, "loss", 2, loss);
+    value(values, "train", RUNS[r].name, "spread_step", 0, (double)first);
+    value(values, "train", RUNS[r].name, "moved", 1, moved);
+    if (r == 0) run_values_set(values, "train.looked", "%.1f", looked);
 }
 
 /**
@@ -1160,45 +1116,29 @@ looked up, and rows each run moved), `ghost.tsv` and `ghost-never.tsv`
 run with its table's trajectories in chapter 2's format.
 */
 
-// Writes one TSV file: a column per run of x(run, step), one line per step.
-static int write_steps(const Options *op, const char *name, const Run *runs,
-                       double baseline, double (*x)(const Run *, int64_t),
-                       EmbError *err) {
-    OutFile f;
-    if (outfile_open(&f, op->out, name, err) != 0) return -1;
-    fprintf(f.f, "step\tlooked_up");
-    for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%s", RUNS[r].name);
-    fprintf(f.f, "\tbaseline\n");
-    for (int64_t s = 0; s < op->steps; s++) {
-        fprintf(f.f, "%lld\t%lld", (long long)s + 1, (long long)runs[0].looked[s]);
-        for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%.5f", x(&runs[r], s));
-        fprintf(f.f, "\t%.5f\n", baseline);
-    }
-    return outfile_commit(&f, err);
-}
-
-static double smoothed_loss(const Run *run, int64_t s) {
-    int64_t from = s + 1 > SMOOTH ? s + 1 - SMOOTH : 0;
-    double mean = 0;
-    for (int64_t t = from; t <= s; t++) mean += run->loss[t] / (double)(s + 1 - from);
-    return mean;
-}
-static double spread_at(const Run *run, int64_t s) { return run->spread[s]; }
-static double moved_at(const Run *run, int64_t s) { return (double)run->moved[s]; }
-
-// Writes the training files and every run's trajectories.
+// Writes loss.tsv, spread.tsv, touched.tsv and every run's trajectories.
 static int write_training(const Options *op, const Corpus *c, const Run *runs,
-                          EmbError *err) {
-    double h = corpus_unigram_entropy(c);
-    if (write_steps(op, "loss.tsv", runs, h, smoothed_loss, err) != 0 ||
-        write_steps(op, "spread.tsv", runs, 0.2, spread_at, err) != 0 ||
-        write_steps(op, "touched.tsv", runs, (double)c->vocab_size, moved_at, err) != 0)
+                          double *smooth, EmbError *err) {
+    int64_t n = op->steps;
+    TsvColumn loss[N_RUNS + 1], spread[N_RUNS], moved[N_RUNS + 1];
+    moved[0] = (TsvColumn){"looked_up", TSV_WHOLE, .counts = runs[0].looked};
+    for (int r = 0; r < N_RUNS; r++) {
+        tsv_moving_average(runs[r].loss, n, SMOOTH, smooth + r * n);
+        loss[r] = (TsvColumn){RUNS[r].name, TSV_FIXED6, .values = smooth + r * n};
+        spread[r] = (TsvColumn){RUNS[r].name, TSV_FIXED6, .values = runs[r].spread};
+        moved[r + 1] = (TsvColumn){RUNS[r].name, TSV_WHOLE, .counts = runs[r].moved};
+    }
+    loss[N_RUNS] =
+        (TsvColumn){"baseline", TSV_FIXED6, .constant = corpus_unigram_entropy(c)};
+    if (tsv_write_columns(op->dir, "loss.tsv", "step", 1, n, loss, N_RUNS + 1, err) ||
+        tsv_write_columns(op->dir, "spread.tsv", "step", 1, n, spread, N_RUNS, err) ||
+        tsv_write_columns(op->dir, "touched.tsv", "step", 1, n, moved, N_RUNS + 1, err))
         return -1;
     RowLabels labels = {(const char *const *)c->words, c->category, c->category_names,
                         c->n_categories};
     for (int r = 0; r < N_RUNS; r++) {
-        char dir[1100];
-        snprintf(dir, sizeof dir, "%s/%s", op->out, RUNS[r].name);
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/%s", op->dir, RUNS[r].name);
         if (cli_make_dir(dir, err) != 0 ||
             snapshots_write(&runs[r].snaps, dir, &labels, false, err) != 0)
             return -1;
@@ -1207,11 +1147,12 @@ static int write_training(const Options *op, const Corpus *c, const Run *runs,
 }
 
 // Every optimizer on chapter 2's model.
-static int experiment_training(const Options *op, const Corpus *c, FILE *values,
+static int experiment_training(const Options *op, const Corpus *c, RunValues *values,
                                EmbError *err) {
     Run runs[N_RUNS] = {{0}};
     size_t n = (size_t)op->steps;
-    int rc = 0;
+    double *smooth = calloc(n * N_RUNS, sizeof(double));  // (N_RUNS, steps)
+    int rc = smooth ? 0 : emb_fail(err, "out of memory for %lld steps", (long long)n);
     printf("%-14s %8s %14s %10s %10s\n", "optimizer", "loss", "spread < 0.2", "looked up",
            "moved");
     for (int r = 0; r < N_RUNS && rc == 0; r++) {
@@ -1225,68 +1166,62 @@ static int experiment_training(const Options *op, const Corpus *c, FILE *values,
         if (rc == 0) rc = train(op, c, &RUNS[r], run, err);
         if (rc == 0) summarise(op, r, run, values);
     }
-    if (rc == 0) rc = write_training(op, c, runs, err);
+    if (rc == 0) rc = write_training(op, c, runs, smooth, err);
     for (int r = 0; r < N_RUNS; r++) {
         free(runs[r].loss), free(runs[r].spread), free(runs[r].looked),
             free(runs[r].moved);
         snapshots_free(&runs[r].snaps);
     }
+    free(smooth);
     return rc ? -1 : 0;
 }
 
-// Writes the values of ghost run r; d is (steps + 1, 2).
-static void ghost_values(FILE *values, int r, const double *d, int64_t steps) {
-    char key[64];
+// Records the values of ghost run r: d0 and d3 are rows 0 and 3, (steps + 1,).
+static void ghost_values(RunValues *values, int r, const double *d0, const double *d3,
+                         int64_t steps) {
     int later = 0;  // steps after the first in which row 0 moved
-    for (int64_t s = 2; s <= steps; s++) later += d[s * 2] != d[(s - 1) * 2];
-    double x[] = {later, d[steps * 2], d[steps * 2 + 1], d[2], d[4] - d[2], d[6] - d[4]};
+    for (int64_t s = 2; s <= steps; s++) later += d0[s] != d0[s - 1];
+    double x[] = {later, d0[steps], d3[steps], d0[1], d0[2] - d0[1], d0[3] - d0[2]};
     const char *field[] = {"later_moves", "total", "never", "move1", "move2", "move3"};
-    for (int k = 0; k < 6; k++) {
-        snprintf(key, sizeof key, "ghost.%s.%s", GHOSTS[r].name, field[k]);
-        value(values, key, "%.*f", k == 0 ? 0 : 2, x[k]);
-    }
+    for (int k = 0; k < 6; k++)
+        value(values, "ghost", GHOSTS[r].name, field[k], k ? 2 : 0, x[k]);
 }
 
 // The ghost-update runs: ghost.tsv (row 0) and ghost-never.tsv (row 3).
-static int experiment_ghost(const Options *op, FILE *values, EmbError *err) {
-    int64_t steps = op->ghost_steps, n = COUNT(GHOSTS);
-    double *dist =
-        malloc((size_t)(n * (steps + 1) * 2) * sizeof(double));  // (n, steps+1, 2)
-    int rc = dist ? 0 : emb_fail(err, "out of memory for %lld steps", (long long)steps);
+static int experiment_ghost(const Options *op, RunValues *values, EmbError *err) {
+    int64_t steps = op->ghost_steps, n = COUNT(GHOSTS), len = steps + 1;
+    double *d = malloc((size_t)(4 * n * len) * sizeof(double));  // (n, len, 2), then rows
+    int rc = d ? 0 : emb_fail(err, "out of memory for %lld steps", (long long)steps);
+    double *row0 = d + 2 * n * len, *row3 = row0 + n * len;  // (n, len) each
+    TsvColumn c0[COUNT(GHOSTS)], c3[COUNT(GHOSTS)];
     for (int r = 0; r < n && rc == 0; r++) {
         OptimOptions o = spec_options(&GHOSTS[r]);
-        rc = optim_ghost_run(GHOSTS[r].kind, &o, steps, dist + r * (steps + 1) * 2, err);
-        if (rc == 0) ghost_values(values, r, dist + r * (steps + 1) * 2, steps);
-    }
-    for (int row = 0; row < 2 && rc == 0; row++) {
-        OutFile f;
-        rc = outfile_open(&f, op->out, row == 0 ? "ghost.tsv" : "ghost-never.tsv", err);
-        if (rc != 0) break;
-        fprintf(f.f, "step");
-        for (int r = 0; r < n; r++) fprintf(f.f, "\t%s", GHOSTS[r].name);
-        for (int64_t s = 0; s <= steps; s++) {
-            fprintf(f.f, "\n%lld", (long long)s);
-            for (int r = 0; r < n; r++)
-                fprintf(f.f, "\t%.6g", dist[(r * (steps + 1) + s) * 2 + row]);
+        rc = optim_ghost_run(GHOSTS[r].kind, &o, steps, d + r * len * 2, err);
+        for (int64_t s = 0; s < len; s++) {  // split rows 0 and 3 into columns
+            row0[r * len + s] = d[(r * len + s) * 2];
+            row3[r * len + s] = d[(r * len + s) * 2 + 1];
         }
-        fprintf(f.f, "\n");
-        rc = outfile_commit(&f, err);
+        if (rc == 0) ghost_values(values, r, row0 + r * len, row3 + r * len, steps);
+        c0[r] = (TsvColumn){GHOSTS[r].name, TSV_G, .values = row0 + r * len};
+        c3[r] = (TsvColumn){GHOSTS[r].name, TSV_G, .values = row3 + r * len};
     }
-    free(dist);
+    if (rc == 0)
+        rc = tsv_write_columns(op->dir, "ghost.tsv", "step", 0, len, c0, n, err) ||
+             tsv_write_columns(op->dir, "ghost-never.tsv", "step", 0, len, c3, n, err);
+    free(d);
     return rc ? -1 : 0;
 }
 
 // The padding runs: a zero and a non-zero padding row under each optimizer.
-static int experiment_padding(const Options *op, FILE *values, EmbError *err) {
+static int experiment_padding(const Options *op, RunValues *values, EmbError *err) {
     OutFile f;
-    if (outfile_open(&f, op->out, "padding.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "padding.tsv", err) != 0) return -1;
     fprintf(f.f, "optimizer\tzero_row_0\tzero_row_1\tnonzero_row_0\tnonzero_row_1\n");
     printf("\npadding rows [0, 0] and [0.3, -0.6] after %d steps:\n", PAD_STEPS);
     for (int r = 0; r < COUNT(PADS); r++) {
         const float zero_row[2] = {0.0f, 0.0f}, row[2] = {0.3f, -0.6f};
         float zero[2], pad[2];
         OptimOptions o = spec_options(&PADS[r]);
-        char key[64];
         if (optim_padding_run(PADS[r].kind, &o, zero_row, PAD_STEPS, zero, err) != 0 ||
             optim_padding_run(PADS[r].kind, &o, row, PAD_STEPS, pad, err) != 0) {
             outfile_abort(&f);
@@ -1296,18 +1231,17 @@ static int experiment_padding(const Options *op, FILE *values, EmbError *err) {
                 pad[1]);
         printf("  %-16s [%g, %g]  [%.4f, %.4f]\n", PADS[r].name, zero[0], zero[1], pad[0],
                pad[1]);
-        snprintf(key, sizeof key, "pad.%s.x", PADS[r].name);
-        value(values, key, "%.4f", pad[0]);
-        snprintf(key, sizeof key, "pad.%s.y", PADS[r].name);
-        value(values, key, "%.4f", pad[1]);
+        value(values, "pad", PADS[r].name, "x", 4, pad[0]);
+        value(values, "pad", PADS[r].name, "y", 4, pad[1]);
     }
     return outfile_commit(&f, err);
 }
 
 // memory.tsv: bytes of each table, of its gradient, and of each optimizer's state.
-static int experiment_memory(const Options *op, int64_t V, FILE *values, EmbError *err) {
+static int experiment_memory(const Options *op, int64_t V, RunValues *values,
+                             EmbError *err) {
     OutFile f;
-    if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "memory.tsv", err) != 0) return -1;
     fprintf(f.f, "table\tV\tD\tweight\tgrad");
     for (int r = 0; r < COUNT(MEMORY); r++) fprintf(f.f, "\t%s", MEMORY[r].name);
     for (int t = -1; t < COUNT(TABLES); t++) {  // -1: this chapter's table
@@ -1320,55 +1254,66 @@ static int experiment_memory(const Options *op, int64_t V, FILE *values, EmbErro
             OptimOptions o = spec_options(&MEMORY[r]);
             int64_t state = optim_state_bytes_for(MEMORY[r].kind, &o, rows * D);
             fprintf(f.f, "\t%lld", (long long)state);
-            char k[64];
-            snprintf(k, sizeof k, "memory.%s.adam_total_gb",
-                     t < 0 ? "book" : TABLES[t].key);
             if (MEMORY[r].kind == OPTIM_ADAM)
-                value(values, k, "%.2f", (2 * table + state) / 1e9);
+                value(values, "memory", t < 0 ? "book" : TABLES[t].key, "adam_total_gb",
+                      2, (double)(2 * table + state) / 1e9);
         }
     }
     fprintf(f.f, "\n");
     return outfile_commit(&f, err);
 }
 
-static int run_chapter(const Options *op, EmbError *err) {
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    Options op = *(const Options *)options;
     Corpus c = {0};
-    OutFile values = {0};
-    if (corpus_builtin(&c, op->seed, op->sentences, err) != 0) return -1;
+    op.dir = dir;
+    if (corpus_builtin(&c, op.seed, op.sentences, err) != 0) return -1;
     int rc =
-        op->batch > c.n_tokens - 1
+        op.batch > c.n_tokens - 1
             ? emb_fail(err, "--batch %lld is larger than the corpus (%lld positions)",
-                       (long long)op->batch, (long long)(c.n_tokens - 1))
-            : outfile_open(&values, op->out, "values.tsv", err);
+                       (long long)op.batch, (long long)(c.n_tokens - 1))
+            : 0;
     if (rc == 0) {
         printf("chapter 2's model, D=2, vocabulary %lld, %lld steps, batch %lld, seed "
                "%llu\n\n",
-               (long long)c.vocab_size, (long long)op->steps, (long long)op->batch,
-               (unsigned long long)op->seed);
-        rc = experiment_training(op, &c, values.f, err) ||
-             experiment_ghost(op, values.f, err) ||
-             experiment_padding(op, values.f, err) ||
-             experiment_memory(op, c.vocab_size, values.f, err);
-        if (rc == 0) rc = outfile_commit(&values, err);
-        else outfile_abort(&values);
+               (long long)c.vocab_size, (long long)op.steps, (long long)op.batch,
+               (unsigned long long)op.seed);
+        run_values_set(values, "train.steps", "%lld", (long long)op.steps);
+        run_values_set(values, "ghost.steps", "%lld", (long long)op.ghost_steps);
+        run_values_set(values, "train.vocab", "%lld", (long long)c.vocab_size);
+        run_values_set(values, "train.batch", "%lld", (long long)op.batch);
+        rc = experiment_training(&op, &c, values, err) ||
+             experiment_ghost(&op, values, err) || experiment_padding(&op, values, err) ||
+             experiment_memory(&op, c.vocab_size, values, err);
     }
     corpus_free(&c);
     return rc ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
-    Options op;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &op, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(op.out, &err) != 0 || run_chapter(&op, &err) != 0) {
-        fprintf(stderr, "ch04: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    Options o = {0};
+    CliOption options[] = {
+        {"steps", "N", CLI_INT, &o.steps, "1000", "training steps per optimizer", .lo = 1,
+         .hi = 1000000},
+        {"batch", "B", CLI_INT, &o.batch, "32", "positions per step", .lo = 1,
+         .hi = 100000},
+        {"sentences", "N", CLI_INT, &o.sentences, "2000", "size of the built-in corpus",
+         .lo = 1, .hi = 1000000},
+        {"ghost-steps", "N", CLI_INT, &o.ghost_steps, "60",
+         "steps of the ghost-update experiment", .lo = 2, .hi = 100000},
+        {"seed", "S", CLI_SEED, &o.seed, "0", .help = "torch.manual_seed"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch04", .help = "the run's folder"},
+    };
+    CliProgram prog = {
+        "ch04",
+        "Trains chapter 2's model with every optimizer, measures ghost updates, the\n"
+        "padding row and optimizer memory, and writes TSV files.",
+        options,
+        CLI_COUNT(options),
+        &o.out,
+        run,
+        &o};
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY

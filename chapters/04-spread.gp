@@ -9,5 +9,5 @@ set logscale x
 set xrange [1:*]
 set autoscale xfixmax
 set yrange [0:1.2]
-plot for [c = 3:8] dir.'/spread.tsv' using 1:c with lines lt c - 2 lw 1.5, \
+plot for [c = 2:7] dir.'/spread.tsv' using 1:c with lines lt c - 1 lw 1.5, \
      0.2 with lines lc rgb '#333333' dt 2 lw 1 title 'spread 0.2'

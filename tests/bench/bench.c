@@ -25,7 +25,7 @@
 
 // The chapters, in book order. A new chapter's benchmark adds its line here
 // (and its declaration in harness.h); see tests/bench/README.md.
-static const BenchChapter *const CHAPTERS[] = {&bench_ch01, &bench_ch02};
+static const BenchChapter *const CHAPTERS[] = {&bench_ch01, &bench_ch02, &bench_ch04};
 
 #define BENCH_VMAX 10000000  // the largest V, and the default
 
@@ -244,7 +244,8 @@ static int bench(Bench *b, const Options *o, int argc, char **argv, EmbError *er
     bench_value(b, "bench.load_end", "%.1f", load_average());
     printf("\nTables: %s/*.tsv. Total time: %.0f s (", o->dir, total_s);
     for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++)
-        printf("%schapter %d %.0f s", c ? ", " : "", c + 1, chapter_s[c]);
+        printf("%s%.*s %.0f s", c ? ", " : "", (int)strcspn(CHAPTERS[c]->title, ":"),
+               CHAPTERS[c]->title, chapter_s[c]);  // "chapter N"
     printf("); load average %.2f at the start, %.2f at the end.\n", load_before, load_average());
     if (o->values != NULL && (b->torch == NULL || o->vmax != BENCH_VMAX)) {
         // The prose quotes PyTorch's numbers and V up to 10^7: a partial run

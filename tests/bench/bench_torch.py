@@ -38,6 +38,15 @@ set_to_none=False is zero_grad's default in torch 1.13 (2.0 made it True): the
 gradient is kept and zeroed in place, as the C step does. Then backward builds
 a fresh zeroed (V, D) gradient, scatters G into it and adds it to .grad, and
 SGD runs param.add_(grad, alpha=-lr) over the whole weight.
+
+Chapter 4, the same step with torch.optim.Adam, with fresh state for each
+request (freed when it returns), on the same table after both sides refilled
+it (chapter 2's timed steps left the two tables different):
+
+    adamcheck V SUM LR -> adamcheck V SAME     one step on batch 0, compared as
+                                               densecheck does (adam-V.f32)
+    adam V LR MIN      -> adam V MS            median ms per step, at least MIN
+                                               timed steps
 """
 import argparse
 import os
@@ -190,6 +199,34 @@ class Bench:
                        int(min_calls))
         return f"dense {V} {ms:.6f}"
 
+    # -- chapter 4: a dense Adam step ----------------------------------------
+
+    def adam_model(self, V, lr):
+        """A dense nn.Embedding on the table's first V rows and a fresh Adam on it."""
+        emb = nn.Embedding.from_pretrained(self.weight[:V], freeze=False)
+        assert emb.weight.data_ptr() == self.weight.data_ptr() and not emb.sparse
+        return emb, torch.optim.Adam(emb.parameters(), lr=lr)
+
+    def adamcheck(self, V, c_sum, lr):
+        V = int(V)
+        batches = self.batches("uniform", V)
+        emb, opt = self.adam_model(V, float(lr))
+        self.dense_step(emb, opt, batches[0], self.grad_out())
+        a = self.args
+        c_rows = self.load(f"adam-{V}.f32", torch.float32, a.n * a.dim).view(a.n, a.dim)
+        with torch.no_grad():
+            same = torch.equal(emb(batches[0]), c_rows) and self.bits_sum(emb.weight) == int(c_sum)
+        return f"adamcheck {V} {int(same)}"
+
+    def adam(self, V, lr, min_calls):
+        V = int(V)
+        batches = self.batches("uniform", V)
+        emb, opt = self.adam_model(V, float(lr))
+        G = self.grad_out()
+        ms = self.time(lambda b: self.dense_step(emb, opt, batches[b], G), self.args.batches,
+                       int(min_calls))
+        return f"adam {V} {ms:.6f}"
+
 
 # Each request: its first word, the number of words after it, the method.
 REQUESTS = {
@@ -200,6 +237,8 @@ REQUESTS = {
     "onehot": (2, Bench.onehot),
     "densecheck": (3, Bench.densecheck),
     "dense": (3, Bench.dense),
+    "adamcheck": (3, Bench.adamcheck),
+    "adam": (3, Bench.adam),
 }
 
 
