@@ -41,13 +41,16 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # Recursive makes inherit EMB_DEPS_OK and do not check again.
 # ---------------------------------------------------------------------------
 
+# A goal that needs more than every build needs asks tests/deps for it by
+# name: `make pdf` also needs Chromium and poppler-utils.
 NO_TOOL_GOALS := help clean deps
+DEPS_EXTRA := $(if $(filter pdf,$(MAKECMDGOALS)),pdf)
 ifneq ($(filter-out $(NO_TOOL_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
-ifndef EMB_DEPS_OK
-ifneq ($(shell tests/deps >&2 && echo ok),ok)
+ifneq ($(EMB_DEPS_OK),1$(DEPS_EXTRA))
+ifneq ($(shell tests/deps $(DEPS_EXTRA) >&2 && echo ok),ok)
 $(error the tools the book needs are missing (see the lines above); nothing was built)
 endif
-export EMB_DEPS_OK := 1
+export EMB_DEPS_OK := 1$(DEPS_EXTRA)
 endif
 endif
 
@@ -127,6 +130,10 @@ $(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(ASAN_LIB)
 
 SUPPORT_SUITES := $(filter-out test_ch% test_programs,$(SUITES))
 
+# What every chapter's figure scripts may load: the style, the trajectory
+# figure and its label placement (chapters/*.gp and *.awk without a number).
+FIGURE_SHARED := $(filter-out chapters/[0-9][0-9]-%,$(wildcard chapters/*.gp chapters/*.awk))
+
 # $(1) = N, $(2) = NN-title, $(3) = chNN, $(4) = NN
 define CHAPTER_RULES
 $(BUILD)/bin/$(3): $(BUILD)/obj/prog/$(2).o $(LIB)
@@ -157,7 +164,7 @@ $(BUILD)/stamps/$(3).tested: $$(CHAPTER_SUITES_$(1):%=$(BUILD)/tests/%) $(BUILD)
 $(if $(shell [ -d $(BUILD)/$(3) ] && [ ! -L $(BUILD)/$(3) ] && echo by-hand),\
     $(shell rm -f $(BUILD)/stamps/$(3).figures))
 $(BUILD)/stamps/$(3).figures: $(BUILD)/stamps/$(3).tested $(BUILD)/bin/$(3) \
-        $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) chapters/style.gp
+        $(filter-out %-preview.gp,$(wildcard chapters/$(4)-*.gp)) $(FIGURE_SHARED)
 	@set -e; mkdir -p $(BUILD)/runs $$(@D); \
 	new=$(3)-$$$$$$$$; run=$(BUILD)/runs/$$$$new; \
 	echo "$(BUILD)/bin/$(3) --out $$$$run"; \
@@ -218,6 +225,8 @@ test: $(PROGRAMS) $(ASAN_PROGRAMS) $(SUITES:%=$(BUILD)/tests/%) $(SUITES:%=$(BUI
 	@tests/run-suites --conformance $(BUILD)/asan/conformance $(REFERENCE_FILES)
 	@echo "== The first run on a machine without the tools =="
 	@tests/run-suites --script tests/test-deps
+	@echo "== What the pages do for their readers (docs/reader.lua, chapter links) =="
+	@tests/run-suites --script tests/test-reader
 	@echo "== Every line of the chapters within 90 characters; numbers from runs in the weave; extends: tags =="
 	@tests/run-suites --script tests/line-length tests/weave-values tests/test-extends
 	@echo "== Lab notebooks, every exercise, a class graded (notebooks/notebooks.mk) =="
@@ -240,9 +249,9 @@ $(BUILD)/asan/conformance: $(BUILD)/asan/obj/tests/conformance.o $(ASAN_LIB)
 ## experiment5: chapter 5's full experiments (tied vs untied on the fortunes, several seeds; tens of minutes); results into experiments/ch05/*/
 experiment5: $(BUILD)/bin/ch05 FORCE
 	@set -e; for exp in experiments/ch05/*/; do \
-	  exp=$${exp%/}; run=$(BUILD)/experiment5/$${exp##*/}; rm -rf $$run; mkdir -p $$run; \
+	  exp=$${exp%/}; run=$(BUILD)/experiment5/$${exp##*/}; mkdir -p $(BUILD)/experiment5; \
 	  echo "$(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run"; \
-	  $(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run > $$run/output.txt; \
+	  $(BUILD)/bin/ch05 $$(cat $$exp/ARGS) --out $$run > $$run.txt; mv $$run.txt $$run/output.txt; \
 	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
 	    cp $$run/$$f $$exp/$$f.tmp; done; \
 	  for f in values.tsv loss.tsv rows.tsv split.tsv memory.tsv output.txt; do \
@@ -257,6 +266,7 @@ diffs: FORCE
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 include notebooks/notebooks.mk
+include docs/pdf.mk
 
 ## clean: remove build/
 clean: FORCE

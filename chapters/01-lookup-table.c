@@ -24,6 +24,12 @@ $N \times D$ matrix whose row $i$ is row $\mathrm{idx}_i$ of $W$:
 
 $$\mathrm{out}_{i} = W_{\mathrm{idx}_i}, \qquad i = 0, \dots, N-1.$$
 
+The ids need not be a flat list. Each id becomes a row of $D$ values and
+the ids keep their own arrangement, so the output's shape is the ids'
+shape with $D$ added at the end: ids of shape $(2, 3)$, a batch of two
+sequences of three ids, looked up in a $(10, 4)$ table give an output of
+shape $(2, 3, 4)$.
+
 ```
       W (V x D)                          out (N x D)
  0  [ .  .  .  . ]        idx = [1, 4, 4, 9]
@@ -124,7 +130,25 @@ of the table:
   same polynomials with `fmaf` at exactly those places.
 
 The result is bit-exact: the chapter's tests compare our float32 bits with
-bits written by PyTorch 1.13 for many seeds and shapes.
+bits written by PyTorch 1.13 for many seeds and shapes. Here is the small
+path at work. For `torch.manual_seed(0); nn.Embedding(5, 3).weight`,
+PyTorch 1.13 prints
+
+```
+tensor([[ 1.5410, -0.2934, -2.1788],
+        [ 0.5684, -1.0845, -1.3986],
+        [ 0.4033,  0.8380, -0.7193],
+        [-0.4033, -0.5966,  0.1820],
+        [-0.8567,  1.1006, -1.0712]], requires_grad=True)
+```
+
+and the same table made by this chapter's code, in `make chapter1`'s run,
+begins with the rows
+
+| row | PyTorch | this chapter's run |
+|---|---|---|
+| 0 | 1.5410, -0.2934, -2.1788 | {{small.row0}} |
+| 1 | 0.5684, -1.0845, -1.3986 | {{small.row1}} |
 
 One more detail matters for speed, not for correctness. PyTorch's CPU
 allocator starts every tensor on a 64-byte boundary, the size of a cache
@@ -194,7 +218,21 @@ $2^{32}$ give the same table.
 
 A lookup must first make sure that every id names a row. PyTorch has no
 Python-style negative indexing here: $-1$ is an error, not the last row.
-It checks every index before it copies anything, and so do we, so that a
+
+Keep $-1$ in mind, because it means three different things in this book,
+and all three come from PyTorch:
+
+* **In a lookup**, $-1$ is an index out of range, an error (this chapter).
+* **As `padding_idx`**, $-1$ is the last row, counted from the end as in
+  Python: `nn.Embedding(V, D, padding_idx=-1)` makes row $V-1$ the padding
+  row ([chapter 3](03-padding-and-options.html)).
+* **In our C struct**, `padding_idx` holds $-1$, under the name
+  `EMB_NO_PADDING`, when there is no padding row at all (see the header).
+  PyTorch's raw `torch.embedding` op uses $-1$ the same way. A table with
+  padding on its last row stores $V-1$, never $-1$, so the two cannot be
+  confused.
+
+PyTorch checks every index before it copies anything, and so do we, so that a
 bad index leaves the output untouched. The message is PyTorch's
 (`index out of range in self`), with the index and the table size added,
 which PyTorch's CPU message leaves out.
@@ -384,6 +422,24 @@ static int look_up(const Embedding *e, const int64_t *idx, int64_t n, EmbError *
     return rc;
 }
 
+// The small path's table, torch.manual_seed(0); nn.Embedding(5, 3), from a
+// generator of its own: printed, and its first rows recorded for the prose.
+static int small_path(RunValues *values, EmbError *err) {
+    TorchGenerator gen;
+    Embedding small;
+    rng_manual_seed(&gen, 0);
+    if (emb_init(&small, 5, 3, &gen, err) != 0) return -1;
+    printf("\n>>> torch.manual_seed(0); nn.Embedding(5, 3).weight\n");
+    emb_print_weight(stdout, &small);
+    for (int r = 0; r < 2; r++) {
+        const float *w_r = small.weight + r * 3;  // row r
+        run_values_set(values, r == 0 ? "small.row0" : "small.row1", "%.4f, %.4f, %.4f",
+                       w_r[0], w_r[1], w_r[2]);
+    }
+    emb_free(&small);
+    return 0;
+}
+
 static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
     const Options *opt = options;
     TorchGenerator gen;
@@ -398,7 +454,7 @@ static int run(void *options, const char *dir, RunValues *values, EmbError *err)
     printf(">>> torch.manual_seed(%llu); emb = nn.Embedding(%lld, %lld); emb.weight\n",
            (unsigned long long)opt->seed, (long long)opt->vocab, (long long)opt->dim);
     emb_print_weight(stdout, &e);
-    if (look_up(&e, idx, n, err) != 0) goto done;
+    if (look_up(&e, idx, n, err) != 0 || small_path(values, err) != 0) goto done;
     if (emb_init(&big, opt->hist_vocab, opt->hist_dim, &gen, err) != 0 ||
         hist_write_normal(big.weight, big.num_embeddings * big.embedding_dim, dir,
                           "init-hist.tsv", &s, err) != 0) goto done;
@@ -501,8 +557,11 @@ $\mathcal{N}(0,1)$ density (line).](fig-init-hist.png)
   be looked up in; we refuse it.)
 * `F.embedding(idx, weight)` checks the indices and calls
   `weight.index_select(0, idx.reshape(-1))`, then reshapes to
-  `(*idx.shape, D)`. Our `emb_lookup` takes the indices already flattened;
-  the shape is the caller's business.
+  `(*idx.shape, D)`: indices of shape $(2, 3)$ in a $(10, 4)$ table give
+  $(2, 3, 4)$. Our `emb_lookup` takes the indices already flattened, $N = 6$
+  of them, and writes $N \times D = 6 \times 4$ values, row after row,
+  which is the same memory as PyTorch's $(2, 3, 4)$ tensor; the shape is
+  the caller's business.
 * Indices must be `int64` or `int32` in PyTorch; we take `int64_t` only.
 * The float32 random numbers depend on the CPU. Machines without AVX2
   (older x86 machines, and ARM machines such as Apple's) take a scalar path

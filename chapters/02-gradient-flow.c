@@ -71,7 +71,8 @@ it has three consequences that the rest of the book keeps coming back to:
    gradients: the backward pass must *add*, not assign.
 3. The gradient has the shape of the whole table, $V \times D$, even when
    only a handful of rows are non-zero. That is what PyTorch does by
-   default (`sparse=False`), and chapter 6 is about avoiding it.
+   default (`sparse=False`); chapter 6 replaces it with a sparse gradient
+   that holds only the rows looked up.
 
 The code starts from chapter 1's table.
 */
@@ -971,11 +972,12 @@ gradient seen so far. The loss goes above twice the baseline by step
 {{no_zero_grad.blowup_step}} (the program prints the step), runs away, and
 is NaN from step {{no_zero_grad.nan_step}}.
 
-![How many rows each step touches.](fig-touched.png)
+![How many rows each of the first 200 steps touches.](fig-touched.png)
 
-The last figure counts the distinct rows each batch looked up. A batch of
-32 positions touches about {{touched.mean}} of the {{corpus.vocab}} rows,
-because common words repeat
+The last figure counts the distinct rows each batch looked up, for the
+first 200 steps; the rest of the run draws its batches the same way and
+looks the same. A batch of 32 positions touches about {{touched.mean}} of
+the {{corpus.vocab}} rows, because common words repeat
 within a batch; only those rows have a nonzero gradient, and only those
 rows move under SGD. With a real vocabulary the fraction is tiny: try
 `build/bin/ch02 --corpus FILE --vocab 20000` on any long text file.
@@ -1117,5 +1119,6 @@ rows in the batch.
    the check catch it?
 6. The `<unk>` row never moves. Which rows would move under SGD with
    momentum, where each step also adds a fraction of the previous step?
-   (Chapter 4 answers this.)
+   (Chapter 4 answers this: it builds momentum and shows the rows that
+   move without a gradient.)
 */

@@ -32,8 +32,9 @@ projection and bias (renamed, since $b$ now numbers the windows). The sum
 runs over all $T$ positions, padding included, exactly as
 `emb(windows).sum(1) / lengths[:, None]` does in PyTorch. That is the
 correct mean only if the padding row is zero and stays zero, which
-`padding_idx` ensures under plain SGD (chapter 4 shows optimizers where it
-does not).
+`padding_idx` ensures: the padding row starts at zero and its gradient is
+always zero, so no optimizer moves it. (What does move it is weight tying,
+in chapter 5, where the same table is also the model's output layer.)
 */
 
 #include "03-padding-and-options.h"
@@ -62,7 +63,9 @@ EmbeddingOptions emb_default_options(void) {
 }
 
 /**
-`padding_idx` may be negative, as in Python: $-1$ means the last row.
+`padding_idx` may be negative, as in Python: $-1$ means the last row
+(the second of the three meanings of $-1$ that [chapter
+1](01-lookup-table.html#looking-rows-up) lists).
 PyTorch normalises it to $V + \text{padding\_idx}$ (in the module's
 constructor, and again in `F.embedding`), and rejects anything outside
 $[-V, V)$ with an `AssertionError` whose message we keep. PyTorch accepts
@@ -274,7 +277,8 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
 
 /**
 `scale_grad_by_freq` cannot be combined with sparse gradients in PyTorch
-(chapter 6); with dense gradients it works as above.
+(the gradients that hold only the looked-up rows, which chapter 6 builds);
+with dense gradients it works as above.
 
 ## The context model
 
@@ -430,6 +434,7 @@ int windows_make(const int64_t *tokens, int64_t n_tokens, int64_t end, int64_t T
     return 0;
 }
 
+// extends: ntm_sample_batch
 void windows_sample(const Windows *w, TorchGenerator *gen, int64_t B, int64_t *windows,
                     int64_t *lengths, int64_t *targets) {
     for (int64_t b = 0; b < B; b++) {  // B windows drawn uniformly
@@ -452,6 +457,7 @@ void windows_free(Windows *w) {
 */
 
 // The mean loss over every window, in batches of the model's max_batch.
+// extends: ntm_eval_loss
 int cm_eval_loss(ContextModel *m, const Windows *w, double *out, EmbError *err) {
     double total = 0.0;
     for (int64_t s = 0; s < w->n; s += m->max_batch) {
@@ -520,6 +526,7 @@ static void cm_record(const ContextModel *m, int64_t pad, int64_t s, CmTrainLog 
     emb_norm_stats(&m->emb, pad, &log->mean_norm[s], &log->max_norm[s]);
 }
 
+// extends: ntm_train
 int cm_train(ContextModel *m, const Windows *w, TorchGenerator *gen,
              const NtmTrainConfig *cfg, int64_t pad, CmTrainLog *log, EmbError *err) {
     int64_t B = cfg->batch, T = w->T, D = m->emb.embedding_dim,
@@ -606,9 +613,17 @@ int emb_make_table(Embedding *e, TableSource source, int64_t V, int64_t D,
 /**
 Because the padding row's gradient is exactly zero, plain SGD moves it by
 exactly zero: it stays at the origin for the whole run, and the sums in the
-forward pass stay correct. That guarantee is only as strong as the
-optimizer: chapter 4 shows optimizers whose weight decay moves a nonzero
-padding row anyway.
+forward pass stay correct. The other optimizers keep it there too. In
+chapter 4's SGD with momentum, Adam, AdamW, Adagrad and RMSprop, a row
+whose gradient is always zero keeps a zero momentum and zero moments, and
+weight decay shrinks a zero row to zero, so a padding row that starts at
+zero ends at zero. Weight decay does move a padding row that is *not*
+zero, such as one that `from_pretrained` loaded: decay pulls every
+value toward zero whatever its gradient (chapter 4 builds it). What moves
+even a zero padding row is weight tying (chapter 5): when the table is
+also the output layer, the output layer's gradient reaches every row, the
+padding row included, and `padding_idx` blocks only the lookup's
+gradient.
 
 ## The program
 
@@ -939,10 +954,12 @@ carry most of the loss.
 
 ## What PyTorch does, and where the traps are
 
-* `padding_idx` only blocks the gradient. The forward pass returns
-  whatever the row holds, and anything that changes the row other than
-  the gradient still changes it: `max_norm`, and (chapter 4) weight
-  decay and momentum in some optimizers.
+* `padding_idx` only blocks the lookup's gradient. The forward pass returns
+  whatever the row holds, and anything else that changes the row still
+  changes it: `max_norm` (for a row that is not zero), weight decay on a
+  padding row that is not zero (chapter 4), and the output layer's
+  gradient when the table is tied to the output layer (chapter 5). A zero
+  padding row of an untied table stays zero under every optimizer.
 * `from_pretrained` shares your tensor, freezes by default, and does not
   zero the padding row: pass a tensor whose padding row is already zero.
 * `max_norm` mutates the weight during the forward pass, even under
@@ -1001,5 +1018,6 @@ carry most of the loss.
 6. With `scale_grad_by_freq`, a word that occurs 10 times in a batch gets
    one tenth of the summed gradient. Work out what that means for the
    effective learning rate of frequent and rare words, and relate it to
-   Adagrad (chapter 4).
+   Adagrad, which chapter 4 builds: it divides each value's step by the
+   root of the sum of its squared gradients so far.
 */

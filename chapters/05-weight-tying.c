@@ -87,6 +87,7 @@ static int alloc_buffers(LangModel *m, int64_t V, int64_t D, EmbError *err) {
     return 0;
 }
 
+// extends: ntm_init
 int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_batch,
             TorchGenerator *gen, EmbError *err) {
     memset(m, 0, sizeof *m);
@@ -109,6 +110,7 @@ int lm_init(LangModel *m, int64_t V, int64_t D, const LmOptions *o, int64_t max_
     return 0;
 }
 
+// extends: ntm_free
 void lm_free(LangModel *m) {
     linear_free(&m->proj);  // leaves a tied weight alone: the table owns it
     linear_free(&m->hid);
@@ -190,6 +192,7 @@ in a tied model those rows are also the projection's, so the projection
 then scores with the renormalised rows. We come back to this below.
 */
 
+// extends: ntm_forward
 int lm_forward(LangModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
                double *loss, EmbError *err) {
     int64_t V = m->emb.num_embeddings;
@@ -252,6 +255,7 @@ chapter 2's loops. The conformance runner checks every tied case within
 $10^{-6} + 10^{-5}|x|$.
 */
 
+// extends: ntm_backward
 int lm_backward(LangModel *m, const int64_t *inputs, int64_t B, EmbError *err) {
     int64_t n = m->emb.num_embeddings * m->emb.embedding_dim;
     if (B < 1 || B > m->max_batch)
@@ -309,6 +313,7 @@ message that names both entries. `lm_double_listing_run` builds the
 doubled list by hand, bypassing that check, to measure what it would do.
 */
 
+// extends: ntm_parameters
 int lm_parameters(LangModel *m, ParamList *out, EmbError *err) {
     out->n = 0;
     float *grad = m->emb.requires_grad ? m->emb.grad : NULL;  // frozen: p.grad is None
@@ -355,6 +360,7 @@ gradient, every step. The reference case `model/tied-no-zero-grad`
 checks our accumulation against PyTorch's.
 */
 
+// extends: ntm_zero_grad
 void lm_zero_grad(LangModel *m) {
     emb_zero_grad(&m->emb);
     if (m->hidden) linear_zero_grad(&m->hid);
@@ -364,6 +370,7 @@ void lm_zero_grad(LangModel *m) {
         memset(m->proj.bias_grad, 0, (size_t)m->proj.out_features * sizeof(float));
 }
 
+// extends: ntm_train_step
 int lm_train_step(LangModel *m, Optimizer *o, const ParamList *params,
                   const int64_t *inputs, const int64_t *targets, int64_t B, double *loss,
                   EmbError *err) {
@@ -935,97 +942,21 @@ the same files.
 
 #ifndef EMB_LIBRARY
 
-#include <ctype.h>
-#include <stdarg.h>
-
 #include "../src/cli.h"
 
 typedef struct Options {
     int64_t steps, batch, vocab, seeds, eval_every, eval_tokens, *dims, n_dims, *layers,
         n_layers, valid_every, train_tokens;
     double lr, init_range;
-    const char *fortunes, *out;
+    const char *dims_text, *layers_text, *fortunes, *out;
+    const char *dir;  // where this run writes, a folder that becomes out
 } Options;
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: ch05 [options]\n\n"
-        "Trains a tied and an untied next-token model on the fortunes package's\n"
-        "English text and writes TSV files and values.tsv.\n\n"
-        "  --dims D,D...     embedding sizes, default 16\n"
-        "  --layers L,L...   hidden layers, 0 or 1, default 0,1\n"
-        "  --seeds N         seeds 0..N-1 per size and tie, default 3\n"
-        "  --steps N         Adam steps per run, default 100\n"
-        "  --batch B         positions per step, default 32\n"
-        "  --lr LR           Adam's learning rate, default 0.01\n"
-        "  --init-range R    uniform init in [-R, R]; 0: PyTorch's N(0, 1), default 0.1\n"
-        "  --vocab V         vocabulary with <unk>, default 1000\n"
-        "  --eval-every N    steps between evaluations, default 50\n"
-        "  --eval-tokens N   tokens of each split evaluated, default 500\n"
-        "  --valid-every N   every N-th fortune is validation text, default 10\n"
-        "  --train-tokens N  train on the first N tokens only, default all\n"
-        "  --fortunes DIR    default " LM_FORTUNES_DIR
-        "\n"
-        "  --out DIR         default build/ch05\n");
-}
-
-static int64_t DEFAULT_DIMS[1] = {16}, DEFAULT_LAYERS[2] = {0, 1};
-
-static void free_options(Options *o) {
-    if (o->dims != DEFAULT_DIMS) free(o->dims);
-    if (o->layers != DEFAULT_LAYERS) free(o->layers);
-    o->dims = DEFAULT_DIMS, o->layers = DEFAULT_LAYERS;
-}
-
-static int check_lists(const Options *o, EmbError *err);
-
-static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o = (Options){.steps = 100, .batch = 32, .vocab = 1000, .seeds = 3, .eval_every = 50,
-                   .eval_tokens = 500, .dims = DEFAULT_DIMS, .n_dims = 1,
-                   .layers = DEFAULT_LAYERS, .n_layers = 2, .valid_every = 10, .lr = 0.01,
-                   .init_range = 0.1, .fortunes = LM_FORTUNES_DIR, .out = "build/ch05"};
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
-        if (!strcmp(name, "--help") || !strcmp(name, "-h")) return 1;
-        if (!val) return emb_fail(err, "%s: missing value (see --help)", name);
-        a++;
-        int64_t *n = !strcmp(name, "--steps")          ? &o->steps
-                     : !strcmp(name, "--batch")        ? &o->batch
-                     : !strcmp(name, "--vocab")        ? &o->vocab
-                     : !strcmp(name, "--seeds")        ? &o->seeds
-                     : !strcmp(name, "--eval-every")   ? &o->eval_every
-                     : !strcmp(name, "--eval-tokens")  ? &o->eval_tokens
-                     : !strcmp(name, "--valid-every")  ? &o->valid_every
-                     : !strcmp(name, "--train-tokens") ? &o->train_tokens
-                                                       : NULL;
-        int rc = 0;
-        if (n)
-            rc = cli_int64(name, val, n == &o->vocab || n == &o->valid_every ? 2 : 1,
-                           n == &o->train_tokens ? INT64_MAX : 1000000, n, err);
-        else if (!strcmp(name, "--lr"))
-            rc = cli_double(name, val, 1e-6, 10, false, &o->lr, err);
-        else if (!strcmp(name, "--init-range"))
-            rc = cli_double(name, val, 0, 10, false, &o->init_range, err);
-        else if (!strcmp(name, "--dims") || !strcmp(name, "--layers")) {
-            bool dims = name[2] == 'd';
-            int64_t **list = dims ? &o->dims : &o->layers;
-            if (*list != (dims ? DEFAULT_DIMS : DEFAULT_LAYERS)) free(*list);
-            rc = cli_int64_list(name, val, list, dims ? &o->n_dims : &o->n_layers, err);
-        }
-        else if (!strcmp(name, "--fortunes"))
-            o->fortunes = val;
-        else if (!strcmp(name, "--out"))
-            o->out = val;
-        else
-            return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return check_lists(o, err);
-}
-
-// --dims and --layers: at least one value each, in range.
-static int check_lists(const Options *o, EmbError *err) {
+// --dims and --layers: lists of at least one value each, in range.
+static int parse_lists(Options *o, EmbError *err) {
+    if (cli_int64_list("--dims", o->dims_text, &o->dims, &o->n_dims, err) != 0 ||
+        cli_int64_list("--layers", o->layers_text, &o->layers, &o->n_layers, err) != 0)
+        return -1;
     for (int64_t i = 0; i < o->n_dims; i++)
         if (o->dims[i] < 1 || o->dims[i] > 4096)
             return emb_fail(err, "--dims: %lld is not in [1, 4096]",
@@ -1036,18 +967,6 @@ static int check_lists(const Options *o, EmbError *err) {
     if (o->n_dims < 1 || o->n_layers < 1)
         return emb_fail(err, "--dims, --layers: give at least one value");
     return 0;
-}
-
-// values.tsv: "key<TAB>value".
-static void value(FILE *f, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void value(FILE *f, const char *key, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(f, "%s\t", key);
-    vfprintf(f, fmt, ap);
-    fputc('\n', f);
-    va_end(ap);
 }
 
 // A model variant: size dims[v / n_layers], hidden layers layers[v % n_layers].
@@ -1090,12 +1009,12 @@ static void over_seeds(const Options *op, const LmRunLog *logs, int64_t d, int t
 }
 
 // loss.tsv: per evaluation, mean/min/max over seeds of both losses, every run.
-static int write_loss(const Options *op, const LmRunLog *logs, FILE *values,
+static int write_loss(const Options *op, const LmRunLog *logs, RunValues *values,
                       EmbError *err) {
     static const char *const tie[2] = {"untied", "tied"}, *const split[2] = {"train",
                                                                              "valid"};
     OutFile f;
-    if (outfile_open(&f, op->out, "loss.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "loss.tsv", err) != 0) return -1;
     fprintf(f.f, "step");
     for (int64_t d = 0; d < op->n_dims * op->n_layers; d++)
         for (int t = 0; t < 2; t++)
@@ -1116,11 +1035,11 @@ static int write_loss(const Options *op, const LmRunLog *logs, FILE *values,
                     int n = snprintf(key, sizeof key, "d%lld.l%lld.%s.%s_ppl",
                                      (long long)DIM(op, d), (long long)LAYERS(op, d),
                                      tie[t], split[v]);
-                    value(values, key, "%.1f", exp(x[0]));
+                    run_values_set(values, key, "%.1f", exp(x[0]));
                     snprintf(key + n, sizeof key - (size_t)n, "_min");
-                    value(values, key, "%.1f", exp(x[1]));
+                    run_values_set(values, key, "%.1f", exp(x[1]));
                     snprintf(key + n, sizeof key - (size_t)n, "_max");
-                    value(values, key, "%.1f", exp(x[2]));
+                    run_values_set(values, key, "%.1f", exp(x[2]));
                 }
     }
     fprintf(f.f, "\n");
@@ -1130,11 +1049,11 @@ static int write_loss(const Options *op, const LmRunLog *logs, FILE *values,
 // rows.tsv (rows with a gradient per step) and split.tsv (each path's mean
 // row norm by frequency rank), from the first size's seed-0 runs.
 static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs,
-                      FILE *values, EmbError *err) {
+                      RunValues *values, EmbError *err) {
     const LmRunLog *u = LOG(op, logs, 0, 0, 0), *t = LOG(op, logs, 0, 1, 0);
     OutFile f, g;
     double looked = 0, untied = 0, tied = 0;
-    if (outfile_open(&f, op->out, "rows.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "rows.tsv", err) != 0) return -1;
     fprintf(f.f, "step\tlooked up\tuntied\ttied\n");
     for (int64_t s = 0; s < op->steps; s++) {
         fprintf(f.f, "%lld\t%lld\t%lld\t%lld\n", (long long)s + 1,
@@ -1144,21 +1063,21 @@ static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs
         untied += (double)u->rows_with_grad[s] / (double)op->steps;
         tied += (double)t->rows_with_grad[s] / (double)op->steps;
     }
-    value(values, "rows.looked", "%.1f", looked);
-    value(values, "rows.untied", "%.1f", untied);
-    value(values, "rows.tied", "%.1f", tied);
-    value(values, "rows.v", "%lld", (long long)c->train.vocab_size);
-    value(values, "run.d", "%lld", (long long)op->dims[0]);
-    value(values, "run.seeds", "%lld", (long long)op->seeds);
-    value(values, "run.steps", "%lld", (long long)op->steps);
-    value(values, "run.batch", "%lld", (long long)op->batch);
-    value(values, "run.epochs", "%.2f",
-          (double)(op->steps * op->batch) / (double)c->train.n_tokens);
-    value(values, "corpus.train", "%lld", (long long)c->train.n_tokens);
-    value(values, "corpus.valid", "%lld", (long long)c->n_valid);
-    value(values, "corpus.fortunes", "%lld", (long long)c->n_fortunes);
-    value(values, "corpus.files", "%d", c->n_files);
-    if (outfile_commit(&f, err) != 0 || outfile_open(&g, op->out, "split.tsv", err) != 0)
+    run_values_set(values, "rows.looked", "%.1f", looked);
+    run_values_set(values, "rows.untied", "%.1f", untied);
+    run_values_set(values, "rows.tied", "%.1f", tied);
+    run_values_set(values, "rows.v", "%lld", (long long)c->train.vocab_size);
+    run_values_set(values, "run.d", "%lld", (long long)op->dims[0]);
+    run_values_set(values, "run.seeds", "%lld", (long long)op->seeds);
+    run_values_set(values, "run.steps", "%lld", (long long)op->steps);
+    run_values_set(values, "run.batch", "%lld", (long long)op->batch);
+    run_values_set(values, "run.epochs", "%.2f",
+                   (double)(op->steps * op->batch) / (double)c->train.n_tokens);
+    run_values_set(values, "corpus.train", "%lld", (long long)c->train.n_tokens);
+    run_values_set(values, "corpus.valid", "%lld", (long long)c->n_valid);
+    run_values_set(values, "corpus.fortunes", "%lld", (long long)c->n_fortunes);
+    run_values_set(values, "corpus.files", "%d", c->n_files);
+    if (outfile_commit(&f, err) != 0 || outfile_open(&g, op->dir, "split.tsv", err) != 0)
         return -1;
     fprintf(g.f, "rank\tword\tcount\tembedding path\tprojection path\n");
     for (int64_t v = 0; v < c->train.vocab_size; v++)
@@ -1167,18 +1086,19 @@ static int write_rows(const Options *op, const LmCorpus *c, const LmRunLog *logs
     return outfile_commit(&g, err);
 }
 
-static int check_values(FILE *values, EmbError *err);
+static int check_values(RunValues *values, EmbError *err);
 
 // The padding row, the doubled parameter list and the gradient check.
-static int demos(FILE *values, EmbError *err) {
+static int demos(RunValues *values, EmbError *err) {
     float e[4], p[4], after[4], twice[6], once[6];
     int64_t st2, st1;
     if (lm_padding_demo(e, p, after, err) != 0) return -1;
-    value(values, "pad.emb_path", "%g",
-          fabs(e[0]) + fabs(e[1]) + fabs(e[2]) + fabs(e[3]));
-    value(values, "pad.proj_path", "[%.4f, %.4f, %.4f, %.4f]", p[0], p[1], p[2], p[3]);
-    value(values, "pad.after", "[%.4f, %.4f, %.4f, %.4f]", after[0], after[1], after[2],
-          after[3]);
+    run_values_set(values, "pad.emb_path", "%g",
+                   fabs(e[0]) + fabs(e[1]) + fabs(e[2]) + fabs(e[3]));
+    run_values_set(values, "pad.proj_path", "[%.4f, %.4f, %.4f, %.4f]", p[0], p[1], p[2],
+                   p[3]);
+    run_values_set(values, "pad.after", "[%.4f, %.4f, %.4f, %.4f]", after[0], after[1],
+                   after[2], after[3]);
     for (int k = 0; k < 2; k++) {
         OptimKind kind = k ? OPTIM_ADAM : OPTIM_SGD;
         OptimOptions o = optim_defaults(kind);
@@ -1187,16 +1107,18 @@ static int demos(FILE *values, EmbError *err) {
         if (lm_double_listing_run(kind, &o, twice, once, &st2, &st1, err) != 0) return -1;
         snprintf(key, sizeof key, "double.%s.", k ? "adam" : "sgd");
         size_t n = strlen(key);
-        value(values, strcat(key, "twice"), "%.4f", twice[0]);
-        key[n] = '\0', value(values, strcat(key, "once"), "%.4f", once[0]);
-        key[n] = '\0', value(values, strcat(key, "state_twice"), "%lld", (long long)st2);
-        key[n] = '\0', value(values, strcat(key, "state_once"), "%lld", (long long)st1);
+        run_values_set(values, strcat(key, "twice"), "%.4f", twice[0]);
+        key[n] = '\0', run_values_set(values, strcat(key, "once"), "%.4f", once[0]);
+        key[n] = '\0',
+        run_values_set(values, strcat(key, "state_twice"), "%lld", (long long)st2);
+        key[n] = '\0',
+        run_values_set(values, strcat(key, "state_once"), "%lld", (long long)st1);
     }
     return check_values(values, err);
 }
 
 // The gradient check per part, and the parts of rows 1 and 3 of its example.
-static int check_values(FILE *values, EmbError *err) {
+static int check_values(RunValues *values, EmbError *err) {
     static const char *const part[3] = {"sum", "emb_path", "proj_path"};
     GradcheckResult r[3];
     float pe[21], pp[21], g[21];
@@ -1207,13 +1129,13 @@ static int check_values(FILE *values, EmbError *err) {
         static const char *const names[3] = {"emb", "proj", "sum"};
         for (int k = 0; k < 3; k++) {
             snprintf(key, sizeof key, "paths.r%d.%s", row, names[k]);
-            value(values, key, "%.4f", part_of[k][row * 3]);
+            run_values_set(values, key, "%.4f", part_of[k][row * 3]);
         }
     }
     for (int k = 0; k < 3; k++) {
         char key[64];
         snprintf(key, sizeof key, "check.%s", part[k]);
-        value(values, key, "%.1e", r[k].max_abs_err);
+        run_values_set(values, key, "%.1e", r[k].max_abs_err);
         printf("gradient check, %-9s max abs err %.1e: %s\n", part[k], r[k].max_abs_err,
                r[k].passed ? "passed" : "FAILED");
     }
@@ -1221,7 +1143,7 @@ static int check_values(FILE *values, EmbError *err) {
 }
 
 // memory.tsv: parameters and Adam's bytes, tied and untied, for real sizes.
-static int write_memory(const Options *op, int64_t V, FILE *values, EmbError *err) {
+static int write_memory(const Options *op, int64_t V, RunValues *values, EmbError *err) {
     static const struct {
         const char *name, *key;
         int64_t V, D;
@@ -1229,7 +1151,7 @@ static int write_memory(const Options *op, int64_t V, FILE *values, EmbError *er
                  {"BERT-base", "bert", 30522, 768},
                  {"GPT-2", "gpt2", 50257, 768}};
     OutFile f;
-    if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "memory.tsv", err) != 0) return -1;
     fprintf(f.f,
             "model\tV\tD\tuntied params\ttied params\tsaved\tuntied Adam bytes\ttied "
             "Adam bytes\n");
@@ -1246,15 +1168,15 @@ static int write_memory(const Options *op, int64_t V, FILE *values, EmbError *er
                 (long long)bt);
         char k[64];
         snprintf(k, sizeof k, "memory.%s.untied_mb", key);
-        value(values, k, "%.0f", (double)bu / 1e6);
+        run_values_set(values, k, "%.0f", (double)bu / 1e6);
         snprintf(k, sizeof k, "memory.%s.tied_mb", key);
-        value(values, k, "%.0f", (double)bt / 1e6);
+        run_values_set(values, k, "%.0f", (double)bt / 1e6);
     }
     return outfile_commit(&f, err);
 }
 
 // The 2-D tied table on chapter 2's corpus: trajectory.tsv, categories.tsv.
-static int write_trajectory(const Options *op, FILE *values, EmbError *err) {
+static int write_trajectory(const Options *op, RunValues *values, EmbError *err) {
     Corpus g = {0};
     Snapshots s = {0};
     int rc = corpus_builtin(&g, 0, 2000, err) ||
@@ -1262,11 +1184,12 @@ static int write_trajectory(const Options *op, FILE *values, EmbError *err) {
              lm_train_snapshots(&g, 1000, 32, 0.5, 0, &s, err);
     RowLabels labels = {(const char *const *)g.words, g.category, g.category_names,
                         g.n_categories};
-    if (rc == 0) rc = snapshots_write(&s, op->out, &labels, false, err);
+    if (rc == 0) rc = snapshots_write(&s, op->dir, &labels, false, err);
     if (rc == 0) {
         const float *first = s.rows, *last = s.rows + (int64_t)s.n * g.vocab_size * 2;
-        value(values, "unk.count", "%lld", (long long)g.counts[CORPUS_UNK]);
-        value(values, "unk.moved", "%.2f", hypot(last[0] - first[0], last[1] - first[1]));
+        run_values_set(values, "unk.count", "%lld", (long long)g.counts[CORPUS_UNK]);
+        run_values_set(values, "unk.moved", "%.2f",
+                       hypot(last[0] - first[0], last[1] - first[1]));
     }
     snapshots_free(&s);
     corpus_free(&g);
@@ -1275,7 +1198,7 @@ static int write_trajectory(const Options *op, FILE *values, EmbError *err) {
 
 // The validation loss before training, tied and untied, under PyTorch's
 // N(0, 1) initialization and under the uniform one (bare model, seed 0).
-static int init_losses(const Options *op, const LmCorpus *c, FILE *values,
+static int init_losses(const Options *op, const LmCorpus *c, RunValues *values,
                        EmbError *err) {
     int64_t n = c->n_valid < op->eval_tokens ? c->n_valid : op->eval_tokens;
     for (int k = 0; k < 4; k++) {
@@ -1286,49 +1209,81 @@ static int init_losses(const Options *op, const LmCorpus *c, FILE *values,
             return -1;
         snprintf(key, sizeof key, "init.%s.%s", k < 2 ? "normal" : "uniform",
                  k % 2 ? "tied" : "untied");
-        value(values, key, "%.1f", loss);
+        run_values_set(values, key, "%.1f", loss);
     }
     return 0;
 }
 
-static int run_chapter(const Options *op, EmbError *err) {
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    Options op = *(const Options *)options;
     LmCorpus c;
-    OutFile values = {0};
-    int64_t n = op->n_dims * op->n_layers * 2 * op->seeds;
-    LmRunLog *logs = calloc((size_t)n, sizeof *logs);
-    if (!logs || lm_corpus_load(&c, op->fortunes, op->vocab, op->valid_every, err) != 0)
-        return free(logs), logs ? -1 : emb_fail(err, "out of memory");
-    if (op->train_tokens > 1 && op->train_tokens < c.train.n_tokens)
-        c.train.n_tokens = op->train_tokens;  // the vocabulary is still the whole text's
+    op.dir = dir;
+    if (parse_lists(&op, err) != 0 ||
+        lm_corpus_load(&c, op.fortunes, op.vocab, op.valid_every, err) != 0) {
+        free(op.dims), free(op.layers);
+        return -1;
+    }
+    if (op.train_tokens > 1 && op.train_tokens < c.train.n_tokens)
+        c.train.n_tokens = op.train_tokens;  // the vocabulary is still the whole text's
     printf(
         "fortunes: %d files, %lld fortunes; training text %lld words, validation %lld, "
         "vocabulary %lld\n",
         c.n_files, (long long)c.n_fortunes, (long long)c.train.n_tokens,
         (long long)c.n_valid, (long long)c.train.vocab_size);
-    int rc = outfile_open(&values, op->out, "values.tsv", err) ||
-             run_all(op, &c, logs, err) || write_loss(op, logs, values.f, err) ||
-             write_rows(op, &c, logs, values.f, err) || demos(values.f, err) ||
-             write_memory(op, c.train.vocab_size, values.f, err) ||
-             write_trajectory(op, values.f, err) || init_losses(op, &c, values.f, err);
-    if (rc == 0)
-        rc = outfile_commit(&values, err);
-    else if (values.f)
-        outfile_abort(&values);
-    for (int64_t i = 0; i < n; i++) lm_run_log_free(&logs[i]);
-    free(logs);
+    int64_t n = op.n_dims * op.n_layers * 2 * op.seeds;
+    LmRunLog *logs = calloc((size_t)n, sizeof *logs);
+    int rc = !logs ? emb_fail(err, "out of memory")
+                   : run_all(&op, &c, logs, err) || write_loss(&op, logs, values, err) ||
+                         write_rows(&op, &c, logs, values, err) || demos(values, err) ||
+                         write_memory(&op, c.train.vocab_size, values, err) ||
+                         write_trajectory(&op, values, err) ||
+                         init_losses(&op, &c, values, err);
+    for (int64_t i = 0; logs && i < n; i++) lm_run_log_free(&logs[i]);
+    free(logs), free(op.dims), free(op.layers);
     lm_corpus_free(&c);
     return rc ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
-    Options op;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &op, &err), rc = 0;
-    if (parsed == 1) usage(stdout);
-    else if (parsed != 0 || cli_make_dir(op.out, &err) || run_chapter(&op, &err) != 0)
-        rc = 1, fprintf(stderr, "ch05: %s\n", err.msg);
-    free_options(&op);
-    return rc;
+    Options o = {0};
+    CliOption options[] = {
+        {"dims", "D,D...", CLI_STRING, &o.dims_text, "16", .help = "embedding sizes"},
+        {"layers", "L,L...", CLI_STRING, &o.layers_text, "0,1",
+         .help = "hidden layers, 0 or 1"},
+        {"seeds", "N", CLI_INT, &o.seeds, "3", "seeds 0..N-1 per size and tie", .lo = 1,
+         .hi = 1000},
+        {"steps", "N", CLI_INT, &o.steps, "100", "Adam steps per run", .lo = 1,
+         .hi = 100000000},
+        {"batch", "B", CLI_INT, &o.batch, "32", "positions per step", .lo = 1,
+         .hi = 1000000},
+        {"lr", "LR", CLI_DOUBLE, &o.lr, "0.01", "Adam's learning rate", .dlo = 1e-6,
+         .dhi = 10},
+        {"init-range", "R", CLI_DOUBLE, &o.init_range, "0.1",
+         "uniform init in [-R, R]; 0: PyTorch's N(0, 1)", .dlo = 0, .dhi = 10},
+        {"vocab", "V", CLI_INT, &o.vocab, "1000", "vocabulary with <unk>", .lo = 2,
+         .hi = 10000000},
+        {"eval-every", "N", CLI_INT, &o.eval_every, "50", "steps between evaluations",
+         .lo = 1, .hi = 100000000},
+        {"eval-tokens", "N", CLI_INT, &o.eval_tokens, "500",
+         "tokens of each split evaluated", .lo = 2, .hi = 100000000},
+        {"valid-every", "N", CLI_INT, &o.valid_every, "10",
+         "every N-th fortune is validation text", .lo = 2, .hi = 1000000},
+        {"train-tokens", "N", CLI_INT, &o.train_tokens, "0",
+         "train on the first N tokens only (0: all)", .lo = 0, .hi = INT64_MAX},
+        {"fortunes", "DIR", CLI_STRING, &o.fortunes, LM_FORTUNES_DIR,
+         .help = "the fortune files"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch05", .help = "the run's folder"},
+    };
+    CliProgram prog = {
+        "ch05",
+        "Trains a tied and an untied next-token model on the English text of the\n"
+        "fortunes package and writes TSV files and values.tsv.",
+        options,
+        CLI_COUNT(options),
+        &o.out,
+        run,
+        &o};
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY
@@ -1450,6 +1405,31 @@ BERT-base's $30522 \times 768$ {{memory.bert.untied_mb}} and
 {{memory.bert.tied_mb}} MB; and the word-language-model's WikiText-2
 model with 650 dimensions, $33278 \times 650$, {{memory.wlm.untied_mb}}
 and {{memory.wlm.tied_mb}} MB (`memory.tsv`).
+
+### Speed
+
+`make bench` times one Adam step (`zero_grad`, forward, backward, step)
+of the bare model with a bias, tied and untied, in C and in PyTorch 1.13
+on one thread, taking turns, from the same initial weights and on the
+same batches of 32 positions, and checks that the first step's loss is
+the same on both sides. In the committed run, at this chapter's reduced
+size ($V = 1000$, $D = 16$) a step took
+{{bench:ch05.v1000.d16.untied_ms}} ms untied and
+{{bench:ch05.v1000.d16.tied_ms}} ms tied in C, and
+{{bench:ch05.v1000.d16.torch_untied_ms}} and
+{{bench:ch05.v1000.d16.torch_tied_ms}} ms in PyTorch; at the full
+experiment's size ($V = 2000$, $D = 64$)
+{{bench:ch05.v2000.d64.untied_ms}} and {{bench:ch05.v2000.d64.tied_ms}}
+ms in C, {{bench:ch05.v2000.d64.torch_untied_ms}} and
+{{bench:ch05.v2000.d64.torch_tied_ms}} ms in PyTorch. The arithmetic
+predicts little difference between tied and untied: the projection's
+products, $BVD$ multiply-adds forward and twice that backward, are the
+same in both; tying removes the second table's `zero_grad` and optimizer
+update and adds the sum of the two paths. That run shared two cores with
+other work (load average {{bench:bench.load_start}} at its start), and
+at $D = 64$ our repeated runs of the same step moved by more than the
+difference tying makes, so read these times as the order of magnitude,
+not as a ranking of tied against untied.
 
 ### Tied against untied on real text
 

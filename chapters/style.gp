@@ -2,7 +2,7 @@
 # A script is run as: gnuplot -e "dir='build/chNN'" -c chapters/NN-name.gp
 # and writes dir/fig-name.png from the TSV files in dir.
 
-set terminal pngcairo size 800,500 enhanced font 'DejaVu Sans,11' linewidth 1.5
+set terminal pngcairo size 800,500 enhanced font 'DejaVu Sans,12' linewidth 1.5
 set datafile separator "\t"
 set key autotitle columnhead noenhanced
 set border 3 lc rgb '#444444'

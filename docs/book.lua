@@ -66,7 +66,7 @@ local outline_cache = {}
 local function outline(path)
   if outline_cache[path] then return outline_cache[path] end
   local doc = weave.weave_source({name = path, text = read_file(path)}, PANDOC_READER_OPTIONS)
-  local o = {href = weave.page_name(path) .. '.html', sections = {}}
+  local o = {href = weave.page_key(path) .. '.html', sections = {}}
   for _, b in ipairs(doc.blocks) do
     if b.t == 'Header' and b.level == 1 and o.title == nil then
       o.title = link_safe(b.content)

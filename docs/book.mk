@@ -27,7 +27,7 @@
 #   $(BOOK_DIR)/preface.html       docs/preface.md
 #   $(BOOK_DIR)/NN-name.html       chapters/NN-name.c, woven by docs/weave.lua
 #   $(BOOK_DIR)/appendix-changes.html  the diffs of the chapters' extending functions
-#   $(BOOK_DIR)/book.epub          preface + every chapter + the appendix, figures inside
+#   $(BOOK_DIR)/book.epub          preface + every chapter + the appendix + $(BOOK_APPENDICES), figures inside
 #   docs-clean                     removes $(BOOK_DIR)
 # Variables it defines for the includer: BOOK_PAGES (every .html page),
 # BOOK_EPUB, BOOK_CHAPTERS (CHAPTER_SOURCES, sorted), BOOK_CHANGES (the
@@ -79,7 +79,8 @@ BOOK_PAGES := $(BOOK_DIR)/index.html $(foreach s,$(BOOK_PAGE_SOURCES),$(call boo
 BOOK_EPUB  := $(BOOK_DIR)/book.epub
 
 # What every page is made with.
-BOOK_TOOLS := $(BOOK_SRC)/weave.lua $(BOOK_SRC)/book.lua $(BOOK_SRC)/template.html \
+BOOK_TOOLS := $(BOOK_SRC)/weave.lua $(BOOK_SRC)/book.lua $(BOOK_SRC)/reader.lua \
+              $(BOOK_SRC)/template.html \
               $(BOOK_SRC)/book.css $(BOOK_SRC)/book.yaml $(BOOK_SRC)/book.theme \
               $(lastword $(MAKEFILE_LIST))
 
@@ -90,7 +91,7 @@ BOOK_BENCH_VALUES := $(wildcard tests/bench/values.tsv)
 BOOK_PANDOC_HTML = EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to html5 --standalone \
     --template $(BOOK_SRC)/template.html \
     --metadata-file $(BOOK_SRC)/book.yaml \
-    --lua-filter $(BOOK_SRC)/book.lua \
+    --lua-filter $(BOOK_SRC)/reader.lua --lua-filter $(BOOK_SRC)/book.lua \
     --css book.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
     -M figure-root=$(BOOK_DIR) $(if $(BOOK_STRICT),-M strict-figures=true)
 
@@ -119,7 +120,8 @@ $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(wildcard $(c:.c=.h
 # by the run that touches the stamp.
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): $(call book_stamp,$(c))))
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): \
-    $(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv $(BOOK_BENCH_VALUES)))
+    $(BOOK_BUILD)/ch$(call book_nn,$(c))/values.tsv $(BOOK_BENCH_VALUES) \
+    $(wildcard experiments/ch$(call book_nn,$(c))/*/values.tsv)))
 $(BOOK_BUILD)/ch%/values.tsv: $(BOOK_BUILD)/stamps/ch%.figures ;
 
 # A page opened on its own (after `make chapter3`) needs its style sheet and
@@ -129,6 +131,20 @@ $(BOOK_BUILD)/ch%/values.tsv: $(BOOK_BUILD)/stamps/ch%.figures ;
 $(foreach c,$(BOOK_CHAPTERS),$(eval $(call book_page,$(c)): | $(call book_page,$(BOOK_PREFACE))))
 $(call book_page,$(BOOK_PREFACE)): | $(BOOK_DIR)/index.html
 $(BOOK_DIR)/index.html: | $(BOOK_DIR)/book.css
+
+# "chapter N" in any page's prose links to chapter N once it exists
+# (docs/weave.lua), so every page depends on the list of chapters. The list
+# is rewritten only when it changes, so adding a chapter rebuilds every page
+# and nothing else does.
+BOOK_CHAPTER_LIST := $(BOOK_BUILD)/stamps/chapter-list
+$(BOOK_CHAPTER_LIST): _book_chapter_list_check
+	@mkdir -p $(@D)
+	@echo '$(BOOK_CHAPTERS)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+.PHONY: _book_chapter_list_check
+_book_chapter_list_check:
+
+$(filter-out $(BOOK_DIR)/index.html,$(BOOK_PAGES)) $(BOOK_EPUB): $(BOOK_CHAPTER_LIST)
 
 # ---- Pages ------------------------------------------------------------------
 
@@ -177,9 +193,16 @@ $(BOOK_DIR)/book.css: $(BOOK_SRC)/book.css
 	cp $< $@
 
 # ---- EPUB -------------------------------------------------------------------
-# One pandoc run over the preface and every chapter; a new EPUB file per
-# level-1 heading (one per chapter). Images are looked up under
+# One pandoc run over the preface, every chapter and the appendices; a new
+# EPUB file per level-1 heading (one per chapter). Images are looked up under
 # $(BOOK_BUILD) (ch01/fig.png -> build/ch01/fig.png) and embedded.
+# BOOK_APPENDICES: sources that follow the chapters, added to by the
+# includer after this file (notebooks/notebooks.mk adds the teachers' page
+# and the built lab notebooks, and makes the EPUB depend on them).
+# BOOK_APPENDIX_FILTERS: pandoc options those sources need (a Lua filter
+# and its metadata), given to the EPUB's and the printable book's run.
+BOOK_APPENDICES ?=
+BOOK_APPENDIX_FILTERS ?=
 
 $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stamp,$(c))) \
               $(BOOK_TOOLS) $(BOOK_SRC)/epub.css $(BOOK_BENCH_VALUES) \
@@ -187,12 +210,13 @@ $(BOOK_EPUB): $(BOOK_PAGE_SOURCES) $(foreach c,$(BOOK_CHAPTERS),$(call book_stam
 	@mkdir -p $(BOOK_DIR)
 	EMB_VALUES_DIR=$(BOOK_BUILD) $(PANDOC) --from $(BOOK_SRC)/weave.lua --to epub3 \
 	    --metadata-file $(BOOK_SRC)/book.yaml \
-	    --lua-filter $(BOOK_SRC)/book.lua -M figure-root=$(BOOK_BUILD) \
+	    --lua-filter $(BOOK_SRC)/reader.lua --lua-filter $(BOOK_SRC)/book.lua \
+	    $(BOOK_APPENDIX_FILTERS) -M figure-root=$(BOOK_BUILD) \
 	    $(if $(BOOK_STRICT),-M strict-figures=true) \
 	    --css $(BOOK_SRC)/epub.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
 	    --toc --toc-depth=2 --epub-chapter-level=1 \
 	    --resource-path=$(BOOK_BUILD):. \
-	    $(BOOK_PAGE_SOURCES) -o $@.tmp
+	    $(BOOK_PAGE_SOURCES) $(BOOK_APPENDICES) -o $@.tmp
 	@mv $@.tmp $@
 
 # ---- Phony targets ------------------------------------------------------------

@@ -33,7 +33,8 @@ Numbers from runs: in the prose of a file called NN-name.c, {{key}} is
 replaced by the value of key in the chapter's run file build/chNN/values.tsv
 (written by the chapter's program; the folder is $EMB_VALUES_DIR/chNN when
 that is set), and {{bench:key}} by the value in tests/bench/values.tsv (or
-$EMB_BENCH_VALUES). Keys are [a-z0-9_.]+. A missing key or file stops the
+$EMB_BENCH_VALUES), and {{NAME:key}} by the value in a committed experiment's
+experiments/chNN/NAME/values.tsv. Keys are [a-z0-9_.]+. A missing key or file stops the
 build with NN-name.c:LINE. Only the book's reader substitutes: weave_source
 called without its third argument (titles for the navigation bars and the
 notebooks) leaves the placeholders alone.
@@ -219,6 +220,184 @@ function weave.own_header(name, code)
     pandoc.Attr('', CODE_CLASSES, {{'startFrom', '1'}}))}, pandoc.Attr('', {'header-listing'}))
 end
 
+-- ---- Links to chapters ------------------------------------------------------
+-- "chapter 4" (or "Chapter 4") in the prose becomes a link to chapter 4's
+-- page once chapters/04-*.c exists; until then it stays plain text, so a
+-- forward reference turns into a link the day its chapter lands. Headings,
+-- existing links, image captions and a chapter's references to itself are
+-- left alone. The links are ordinary page links (04-optimizers.html), which
+-- the EPUB build turns into links inside the one document.
+
+local chapter_pages_cache = nil
+
+-- {["4"] = "04-optimizers", ...}: the chapters in chapters/ (run from the
+-- top of the repository, as docs/book.mk does).
+function weave.chapter_pages()
+  if chapter_pages_cache then return chapter_pages_cache end
+  local pages = {}
+  local ls = io.popen('ls chapters 2>/dev/null')
+  if ls then
+    for f in ls:lines() do
+      local base, nn = f:match('^((%d%d)%-[%w_%-]+)%.c$')
+      if base then pages[tostring(tonumber(nn))] = base end
+    end
+    ls:close()
+  end
+  chapter_pages_cache = pages
+  return pages
+end
+
+local function link_chapter_refs(inlines, own)
+  local pages = weave.chapter_pages()
+  local out = pandoc.List()
+  local i = 1
+  while i <= #inlines do
+    local a, gap, b = inlines[i], inlines[i + 1], inlines[i + 2]
+    local lead, word = '', nil
+    if a.t == 'Str' then lead, word = a.text:match('^(%p*)([Cc]hapter)$') end
+    if word and gap and (gap.t == 'Space' or gap.t == 'SoftBreak') and b and b.t == 'Str' then
+      local num, tail = b.text:match('^(%d+)(.*)$')
+      local plain_tail = tail and (tail:match('^%p*$') or tail:match("^'s%p*$") or tail:match('^’s%p*$'))
+      if num and plain_tail and pages[num] and num ~= own then
+        if lead ~= '' then out:insert(pandoc.Str(lead)) end
+        out:insert(pandoc.Link({pandoc.Str(word), pandoc.Space(), pandoc.Str(num)},
+          pages[num] .. '.html', '', pandoc.Attr('', {'chapter-ref'})))
+        if tail ~= '' then out:insert(pandoc.Str(tail)) end
+        i = i + 3
+        goto continue
+      end
+    end
+    out:insert(a)
+    i = i + 1
+    ::continue::
+  end
+  return out
+end
+
+local function unlink_chapter_refs(inlines)
+  return pandoc.walk_inline(pandoc.Span(inlines), {
+    Link = function(l)
+      if l.classes:includes('chapter-ref') then return l.content end
+    end,
+  }).content
+end
+
+-- Links "chapter N" in a document's prose; `own` is the chapter's own
+-- number ("2") or nil.
+function weave.link_chapters(blocks, own)
+  local linked = pandoc.walk_block(pandoc.Div(blocks), {
+    Inlines = function(inlines) return link_chapter_refs(inlines, own) end,
+  })
+  return pandoc.walk_block(linked, {
+    Header = function(h) h.content = unlink_chapter_refs(h.content); return h end,
+    Link = function(l) l.content = unlink_chapter_refs(l.content); return l end,
+    Image = function(img) img.caption = unlink_chapter_refs(img.caption); return img end,
+  }).content
+end
+
+-- ---- Built pages ------------------------------------------------------------
+-- The EPUB and the printable book also carry pages that are not woven from
+-- a source but built by running something: the lab notebooks, whose cells
+-- ran when their pages were built (build/book/notebooks/NN-name.html). Such
+-- a source ends in .html and is read back with pandoc's HTML reader: the
+-- content of its <main>, with its relative links and images rewritten. A
+-- link becomes relative to the book's folder (the nearest folder above the
+-- page that holds index.html): ../01-lookup-table.html becomes
+-- 01-lookup-table.html, and the page's own key is notebooks/01-lookup-table,
+-- so links between pages join up as they do for woven pages. An image
+-- becomes relative to the folder pandoc runs in (build/book/notebooks/01/
+-- fig.png); docs/reader.lua then strips the figure root.
+
+local built_keys = {}   -- source name -> key ("notebooks/01-lookup-table")
+
+local function dirname(path) return path:match('^(.*)/[^/]*$') or '.' end
+
+local function normalize_path(path)
+  local parts = {}
+  for part in path:gmatch('[^/]+') do
+    if part == '..' and #parts > 0 and parts[#parts] ~= '..' then
+      parts[#parts] = nil
+    elseif part ~= '.' then
+      parts[#parts + 1] = part
+    end
+  end
+  return table.concat(parts, '/')
+end
+
+local function file_exists(path)
+  local f = io.open(path, 'rb')
+  if f then f:close() return true end
+  return false
+end
+
+-- The book's folder of a built page: the nearest folder above it with an index.html.
+local function book_folder(page)
+  local dir = dirname(page)
+  for _ = 1, 4 do
+    if file_exists(dir .. '/index.html') then return dir end
+    if dir == '.' or not dir:find('/') then break end
+    dir = dirname(dir)
+  end
+  return dirname(page)
+end
+
+local function is_relative(target)
+  return target ~= '' and not target:match('^%a[%w+.-]*:') and not target:match('^/')
+    and not target:match('^#')
+end
+
+function weave.read_built_page(src, opts)
+  local name, text = src.name, src.text
+  local main = text:match('<main[^>]*>(.*)</main>') or text
+  local doc = pandoc.read(main, 'html', opts)
+  local page_dir, book = dirname(name), book_folder(name)
+  local function from_book(target)
+    local path = normalize_path(page_dir .. '/' .. target)
+    if path:sub(1, #book + 1) == book .. '/' then return path:sub(#book + 2) end
+    return path
+  end
+  built_keys[name] = (from_book(name:match('([^/]*)$')):gsub('%.html$', ''))
+  -- The writer numbers code blocks itself (cb1, cb2 ...): drop the old
+  -- numbers with the sourceCode wrapper; other ids of divs and spans get the
+  -- page's key in front, so two built pages cannot share one.
+  local prefix = built_keys[name]:gsub('[^%w]', '-') .. '-'
+  local renamed = {}
+  local function own_id(el)
+    if el.identifier ~= '' then
+      renamed[el.identifier] = prefix .. el.identifier
+      el.identifier = prefix .. el.identifier
+    end
+    return el
+  end
+  doc = pandoc.Pandoc(pandoc.walk_block(pandoc.Div(doc.blocks), {
+    Div = function(div)
+      if div.classes:includes('sourceCode') then return div.content end
+      return own_id(div)
+    end,
+    Span = own_id,
+    CodeBlock = function(cb) cb.identifier = ''; return cb end,
+  }).content, doc.meta)
+  local blocks = pandoc.walk_block(pandoc.Div(doc.blocks), {
+    Link = function(l)
+      local id = l.target:match('^#(.+)$')
+      if id and renamed[id] then l.target = '#' .. renamed[id] end
+      if is_relative(l.target) then l.target = from_book(l.target) end
+      return l
+    end,
+    Image = function(img)
+      if is_relative(img.src) then img.src = normalize_path(page_dir .. '/' .. img.src) end
+      return img
+    end,
+  }).content
+  return pandoc.Pandoc(blocks, doc.meta)
+end
+
+-- The name other pages link to a source by: its page name (02-gradient-flow),
+-- or, for a built page, its path in the book without .html.
+function weave.page_key(name)
+  return built_keys[name] or weave.page_name(name)
+end
+
 -- The key-value files of the runs, read once each: path -> table, or false
 -- if the file does not exist. Lines starting with # are comments.
 local values_files = {}
@@ -247,7 +426,12 @@ function weave.values_paths(nn)
     os.getenv('EMB_BENCH_VALUES') or 'tests/bench/values.tsv'
 end
 
--- Replaces every {{key}} and {{bench:key}} in a prose text whose first line
+-- The values of chapter NN's committed experiment NAME (make experimentN).
+function weave.experiment_path(nn, name)
+  return 'experiments/ch' .. nn .. '/' .. name .. '/values.tsv'
+end
+
+-- Replaces every {{key}}, {{bench:key}} and {{NAME:key}} in a prose text whose first line
 -- is line `first` of `name` (chapter nn); errors name the file and line.
 function weave.substitute(text, name, first, nn)
   if not text:find('{{', 1, true) then return text end
@@ -256,10 +440,16 @@ function weave.substitute(text, name, first, nn)
   for line in (text .. '\n'):gmatch('(.-)\n') do
     out[#out + 1] = line:gsub('{{([a-z0-9_.:]+)}}', function(ref)
       local key, path = ref, run_path
-      if ref:match('^bench:') then key, path = ref:sub(7), bench_path end
+      local exp, exp_key = ref:match('^([a-z0-9_]+):(.*)$')
+      if exp == 'bench' then
+        key, path = exp_key, bench_path
+      elseif exp then  -- a committed experiment of this chapter
+        key, path = exp_key, weave.experiment_path(nn, exp)
+      end
       local where = string.format('%s:%d: {{%s}}: ', name, lineno, ref)
       if not key:match('^[a-z0-9_.]+$') then
-        error(where .. 'write {{key}} or {{bench:key}}, keys in [a-z0-9_.]+', 0)
+        error(where .. 'write {{key}}, {{bench:key}} or {{NAME:key}}, keys in [a-z0-9_.]+',
+              0)
       end
       local values = read_values(path)
       if not values then
@@ -278,6 +468,15 @@ end
 -- Weaves one source into a Pandoc document; with_values: replace the
 -- placeholders of numbers from runs (the book does; titles need not).
 function weave.weave_source(src, opts, with_values)
+  if (src.name or ''):match('%.html$') then return weave.read_built_page(src, opts) end
+  local doc = weave.weave_one(src, opts, with_values)
+  local nn = weave.chapter_number(src.name or '')
+  return pandoc.Pandoc(weave.link_chapters(doc.blocks, nn and tostring(tonumber(nn))),
+    doc.meta)
+end
+
+-- Weaves one source into a Pandoc document (without the chapter links).
+function weave.weave_one(src, opts, with_values)
   local name, text = src.name or '', src.text or ''
   if name:match('%.md$') or name:match('%.markdown$') then
     return pandoc.read(text, 'markdown', opts)
@@ -358,8 +557,8 @@ local function join_documents(docs)
         end
         used[id] = true
         h.identifier = id
-        if h.level == 1 and not first_id[weave.page_name(d.name)] then
-          first_id[weave.page_name(d.name)] = id
+        if h.level == 1 and not first_id[weave.page_key(d.name)] then
+          first_id[weave.page_key(d.name)] = id
         end
         return h
       end,
@@ -377,11 +576,11 @@ local function join_documents(docs)
           end
           return nil
         end
-        local page, frag = t:match('^([%w_%-]+)%.html#?(.*)$')
+        local page, frag = t:match('^([%w_%-/]+)%.html#?(.*)$')
         if page and first_id[page] then
           local j
           for m, other in ipairs(docs) do
-            if weave.page_name(other.name) == page then j = m end
+            if weave.page_key(other.name) == page then j = m end
           end
           if frag == '' then
             link.target = '#' .. first_id[page]

@@ -58,7 +58,8 @@ $(BOOK_DIR)/notebooks/$(2).html: notebooks/$(2).md $(NOTEBOOK_TOOLS) $(LIB) $(PR
 	  NOTEBOOK_LIB='$(CURDIR)/$(LIB)' NOTEBOOK_LDLIBS='$(LDLIBS)' NOTEBOOK_GNUPLOT='$(GNUPLOT)' \
 	  $(PANDOC) --from markdown --to html5 --standalone \
 	    --template $(BOOK_SRC)/template.html --metadata-file $(BOOK_SRC)/book.yaml \
-	    --lua-filter notebooks/execute.lua --lua-filter $(BOOK_SRC)/book.lua \
+	    --lua-filter notebooks/execute.lua --lua-filter $(BOOK_SRC)/reader.lua \
+	    --lua-filter $(BOOK_SRC)/book.lua \
 	    --css ../book.css --mathml --highlight-style $(BOOK_SRC)/book.theme \
 	    -M root=../ -M chapter-source=chapters/$(2).c \
 	    $$(if $$(call nb_after,chapters/$(2).c),-M next-source=$$(call nb_after,chapters/$(2).c)) \
@@ -99,6 +100,15 @@ $(BOOK_DIR)/teaching.html: $(BOOK_SRC)/TEACHING.md $(BOOK_TOOLS) notebooks/facts
 	@mv $@.tmp $@
 
 docs: $(NOTEBOOK_PAGES) $(BOOK_DIR)/teaching.html
+
+# The EPUB and the printable book end with the teachers' page and the lab
+# notebooks as run (docs/weave.lua reads a built page back).
+# The teachers' page quotes grading facts there too.
+BOOK_APPENDICES += $(BOOK_SRC)/TEACHING.md $(NOTEBOOK_PAGES)
+BOOK_APPENDIX_DEPS += $(BOOK_SRC)/TEACHING.md $(NOTEBOOK_PAGES) notebooks/facts.lua \
+                      notebooks/grading-facts.tsv
+BOOK_APPENDIX_FILTERS += --lua-filter notebooks/facts.lua -M facts=notebooks/grading-facts.tsv
+$(BOOK_EPUB): $(BOOK_APPENDIX_DEPS)
 
 # ---------------------------------------------------------------------------
 # Exercises. notebooks/grade compiles the student's file, finds which of

@@ -130,7 +130,7 @@ static const RefSpec MODEL_CASE[] = {
     {"weight", REQUIRED}, {"proj_weight", OPTIONAL}, {"proj_bias", OPTIONAL}, {NULL, NULL},
 };
 static const RefSpec MODEL_STEP[] = {
-    {"inputs", REQUIRED},         {"targets", REQUIRED},           {"loss", REQUIRED},
+    {"inputs", REQUIRED},         {"targets", REQUIRED},           {"loss", OPTIONAL},
     {"logits", OPTIONAL},         {"grad_weight", OPTIONAL},       {"grad_proj_weight", OPTIONAL},
     {"grad_proj_bias", OPTIONAL}, {"weight", REQUIRED},            {"proj_weight", OPTIONAL},
     {"proj_bias", OPTIONAL},      {NULL, NULL},
@@ -366,7 +366,8 @@ static int check_train(RefReader *r, const RefCase *c) {
 
 // A model case: the projection exists unless tied, the bias if asked for. A
 // step gives all its gradients (grad_weight, and those of the projection and
-// bias that exist) or none: a training script may know only the weights.
+// bias that exist) or none, and may leave out its logits and loss: a
+// training script may know only the weights after each step.
 static int check_model(RefReader *r, const RefCase *c) {
     int64_t V, D;
     if (check_sizes(r, c, &V, &D) < 0 || check_options(r, c, V) < 0) return -1;

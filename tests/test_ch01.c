@@ -117,6 +117,18 @@ START_TEST(print_matches_pytorch_small) {
 }
 END_TEST
 
+// The small path's table, as the chapter quotes PyTorch printing it.
+START_TEST(print_matches_pytorch_small_path) {
+    assert_prints(0, 5, 3,
+        "Parameter containing:\n"
+        "tensor([[ 1.5410, -0.2934, -2.1788],\n"
+        "        [ 0.5684, -1.0845, -1.3986],\n"
+        "        [ 0.4033,  0.8380, -0.7193],\n"
+        "        [-0.4033, -0.5966,  0.1820],\n"
+        "        [-0.8567,  1.1006, -1.0712]], requires_grad=True)\n");
+}
+END_TEST
+
 START_TEST(print_matches_pytorch_summarised) {
     assert_prints(0, 300, 4,
         "Parameter containing:\n"
@@ -368,6 +380,7 @@ static Suite *chapter1_suite(void) {
     suite_add_tcase(s, init);
     TCase *print = tcase_create("print");
     tcase_add_test(print, print_matches_pytorch_small);
+    tcase_add_test(print, print_matches_pytorch_small_path);
     tcase_add_test(print, print_matches_pytorch_summarised);
     tcase_add_test(print, print_matches_pytorch_wrapped_rows);
     tcase_add_test(print, print_matches_pytorch_notations);

@@ -411,6 +411,7 @@ END_TEST
 
 START_TEST(program_shows_every_knob) {
     char *out;
+    system("rm -rf build/tests/ch03-run build/tests/ch03-none");  // left by an older program
     int rc = test_run(BIN_DIR "/ch03 --steps 300 --pretrain-steps 300 --out build/tests/ch03-run", &out);
     ck_assert_int_eq(rc, 0);
     const char *runs[] = {"trainable", "max_norm", "scale_grad_by_freq", "frozen-random",

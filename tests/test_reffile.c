@@ -7,9 +7,9 @@
  * V = 7000, whose rows of V values are longer than a line may be, is
  * written and read back bit for bit; a continuation in the wrong place is
  * an error naming the file and the line; upper-case hex reads as bits32;
- * a negative seed is refused with the number to write instead;
- * a model step may leave out its gradients (all of them, not some) and is
- * still checked on its weights by the runner.
+ * a negative seed is refused with the number to write instead; a model
+ * step may leave out its loss, logits and gradients (all gradients or
+ * none) and is still checked on its weights by the runner.
  */
 #define CONFORMANCE_NO_MAIN
 #include "conformance.c"  // the runner's handlers, without its main
@@ -285,7 +285,8 @@ END_TEST
 /* ------------------------------------------ model steps without gradients */
 
 // The text of case `name` in model.ref, with the file's header before it;
-// with drop_grads, every grad_* tensor (its header and rows) left out.
+// with drop_grads, every grad_* tensor (its header and rows), the logits
+// and the loss left out: only the weights after each step stay.
 static char *model_case_text(const char *name, bool drop_grads) {
     FILE *fp = fopen("tests/reference/model.ref", "r");
     ck_assert_ptr_nonnull(fp);
@@ -298,7 +299,10 @@ static char *model_case_text(const char *name, bool drop_grads) {
         if (strcmp(line, want) == 0) inside = true;
         if (!inside) continue;
         size_t indent = strspn(line, " ");
-        if (indent <= 4) dropping = drop_grads && strncmp(line + indent, "grad_", 5) == 0;
+        if (indent <= 4)
+            dropping = drop_grads && (strncmp(line + indent, "grad_", 5) == 0 ||
+                                      strncmp(line + indent, "logits ", 7) == 0 ||
+                                      strncmp(line + indent, "loss ", 5) == 0);
         if (!dropping) put(&t, "%s", line);
         if (strcmp(line, "end\n") == 0) break;
     }
@@ -321,6 +325,8 @@ static Tally run_cases(const RefFile *f, char **report) {
 START_TEST(model_step_without_gradients_is_checked_on_weights) {
     char *text = model_case_text("model/untied-bias-sgd", true);
     ck_assert_ptr_null(strstr(text, " grad_"));
+    ck_assert_ptr_null(strstr(text, " loss "));
+    ck_assert_ptr_null(strstr(text, " logits "));
     RefFile f;
     EmbError err = {{0}};
     ck_assert_msg(parse(text, &f, &err) == 0, "%s", err.msg);

@@ -5,17 +5,21 @@
 # one file per chapter, chNN.c. It fills a (10^7, 64) table bit for bit as
 # torch.manual_seed(0); nn.Embedding(10**7, 64) does, beside PyTorch doing it;
 # times chapter 1's lookup for V = 10^3 .. 10^7 beside a memcpy ceiling and
-# F.embedding, and chapter 2's dense training step beside its memory floor and
-# PyTorch's. When Debian's /usr/bin/python3 can import torch it runs
+# F.embedding, chapter 2's dense training step and chapter 4's dense Adam step
+# beside their memory floors and PyTorch's, and chapter 5's Adam step of the
+# tied and the untied model beside PyTorch's. When Debian's /usr/bin/python3
+# can import torch it runs
 # tests/bench/bench_torch.py as a second process and the two take turns case
 # by case. Progress goes to stderr, the tables to stdout and build/bench/*.tsv,
 # and the numbers the book quotes to tests/bench/values.tsv (committed: the
 # prose inserts them as {{bench:key}}).
 #
-# Peak memory is about 13 GB (a 2.56 GB table and its 2.56 GB gradient on each
-# side, and PyTorch's backward builds a second one): on a shared machine, run
-# one such benchmark at a time (e.g. under flock). Under three minutes on an
-# idle 2-core machine.
+# Peak memory is about 18 GB, in chapter 4's Adam step at V = 10^7: PyTorch's
+# 2.56 GB table, its gradient, the second gradient its backward builds and two
+# moments, beside C's table and gradient (each side frees its moments after its
+# turn); chapters 1 and 2 peak near 13 GB. On a shared machine, run one such
+# benchmark at a time (e.g. under flock). Chapter 4's PyTorch steps take seconds
+# each at V = 10^7, so a whole run takes several minutes.
 #
 # Adding a chapter's measurements: see tests/bench/README.md. In short, write
 # tests/bench/chNN.c defining `const BenchChapter bench_chNN`, declare it in
@@ -27,7 +31,7 @@ BENCH_SOURCES := $(sort $(wildcard tests/bench/*.c))
 BENCH_OBJECTS := $(BENCH_SOURCES:tests/bench/%.c=$(BENCH_DIR)/obj/%.o)
 BENCH_VALUES  ?= tests/bench/values.tsv
 
-## bench: fill the table, time chapter 1's lookup and chapter 2's dense step beside their floors and PyTorch, then chapter 6's sparse steps; writes tests/bench/values.tsv
+## bench: fill the table, time chapter 1's lookup, chapter 2's dense step, chapter 4's dense Adam step and chapter 5's tied and untied steps beside their floors and PyTorch, then chapter 6's sparse steps; writes tests/bench/values.tsv
 bench: $(BENCH_DIR)/bench $(BENCH_DIR)/bench_ch06 FORCE
 	$(BENCH_DIR)/bench --dir $(BENCH_DIR) --torch tests/bench/bench_torch.py --values $(BENCH_VALUES)
 	$(BENCH_CH06_RUN)

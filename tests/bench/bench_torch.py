@@ -227,6 +227,32 @@ class Bench:
                        int(min_calls))
         return f"adam {V} {ms:.6f}"
 
+    # -- chapter 5: weight tying ---------------------------------------------
+
+    def tying(self, V, D, B, tied, lr):
+        """One Adam step of chapter 5's model (no hidden layer, a bias), tied or not:
+        inputs the first B indices of a uniform batch, targets the next B."""
+        V, D, B, tied = int(V), int(D), int(B), bool(int(tied))
+        batches = self.batches("uniform", V)
+        torch.manual_seed(0)
+        emb = nn.Embedding(V, D)
+        proj = nn.Linear(D, V)
+        if tied:
+            proj.weight = emb.weight
+        params = list(nn.ModuleList([emb, proj]).parameters())  # the tied weight once
+        opt = torch.optim.Adam(params, lr=float(lr))
+
+        def step(b):
+            x = batches[b]
+            opt.zero_grad(set_to_none=False)
+            loss = F.cross_entropy(proj(emb(x[:B])), x[B:2 * B])
+            loss.backward()
+            opt.step()
+            return loss
+
+        first = step(0).item()
+        ms = self.time(step, self.args.batches)
+        return f"tying {ms:.6f} {first:.6f}"
 
 # Each request: its first word, the number of words after it, the method.
 REQUESTS = {
@@ -239,6 +265,7 @@ REQUESTS = {
     "dense": (3, Bench.dense),
     "adamcheck": (3, Bench.adamcheck),
     "adam": (3, Bench.adam),
+    "tying": (5, Bench.tying),
 }
 
 

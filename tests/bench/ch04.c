@@ -325,6 +325,16 @@ static int report(Bench *b, EmbError *err) {
     if (outfile_commit(&of, err) != 0) return -1;
     printf("Goal: the C step within %.1fx of the floor at every V: %s.\n", BENCH_ADAM_GOAL,
            missed ? "NOT met (marked !)" : "met");
+    char list[128] = "";  // the V that missed the goal, as the prose prints them
+    for (int r = 0, n = 0; r < nrows; r++) {
+        if (rows[r].c_ms / rows[r].floor_ms <= BENCH_ADAM_GOAL) continue;
+        int e = 0;
+        for (int64_t v = rows[r].set->V; v >= 10; v /= 10) e++;
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s$10^%d$", n++ ? ", " : "", e);
+    }
+    bench_value(b, "ch04.adam.goal_met", "%d of %d", nrows - missed, nrows);
+    bench_value(b, "ch04.adam.goal_missed", "%s", missed ? list : "none");
     return 0;
 }
 

@@ -710,6 +710,8 @@ def write_model():
                note="sparse=True plus tying: the gradient is dense anyway")
     model_case(w, "model/untied-sparse-sgd", 4, False, True, {"name": "sgd", "lr": 0.5}, steps, {"sparse": True})
     model_case(w, "model/untied-max-norm", 4, False, True, sgd, steps, {"max_norm": 0.8})
+    model_case(w, "model/untied-weights-only", 4, False, True, sgd, steps, write_grads=False,
+               write_logits=False, note="what a training script knows: the loss and the weights after each step")
     model_case(w, "model/tied-adam", 4, True, False, {"name": "adam", "lr": 0.05}, steps,
                note="one parameter, one Adam state")
     model_case(w, "model/tied-adam-bias", 4, True, True, {"name": "adam", "lr": 0.05, "amsgrad": True}, steps)
@@ -718,8 +720,6 @@ def write_model():
                {"padding_idx": 0}, note="tied, AdamW: the padding row moves")
     model_case(w, "model/tied-max-norm", 4, True, False, sgd, steps, {"max_norm": 0.8},
                note="max_norm renormalises the tied rows in place before the projection reads them")
-    model_case(w, "model/untied-weights-only", 4, False, True, sgd, steps, write_grads=False,
-               write_logits=False, note="what a training script knows: the loss and the weights after each step")
     w.save()
 
 
