@@ -70,6 +70,15 @@ static inline int test_run(const char *cmd, char **out) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Runs cmd and asserts that it exits with status 1 and prints exactly want.
+static inline void test_fails_with(const char *cmd, const char *want) {
+    char *out;
+    int rc = test_run(cmd, &out);
+    ck_assert_msg(rc == 1, "%s: exit status %d, expected 1; it printed '%s'", cmd, rc, out);
+    ck_assert_msg(strcmp(out, want) == 0, "%s: printed '%s', expected '%s'", cmd, out, want);
+    free(out);
+}
+
 // A program run that must fail: its arguments, and the words its message
 // must contain, separated by '|' (the bad value, the option, the valid
 // range), so that the test holds however the sentence around them is put.
