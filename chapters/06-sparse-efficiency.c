@@ -1541,46 +1541,9 @@ this machine, and the tests never look at them. The large sizes are in
 typedef struct Options {
     int64_t steps, batch, skew_max_v;
     uint64_t seed;
-    const char *out;
+    const char *out;  // the run's folder, as the user named it
+    const char *dir;  // where this run writes: a fresh folder that becomes out
 } Options;
-
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: ch06 [options]\n\n"
-        "Sparse gradients and optimizers: trains chapter 2's model with each,\n"
-        "measures SparseAdam's late rows, memory, Zipf skew and the dense/sparse\n"
-        "crossover, and writes TSV files.\n\n"
-        "  --steps N       training steps per optimizer, default 1000\n"
-        "  --batch B       positions per step, default 32\n"
-        "  --skew-max-v V  largest vocabulary of the skew experiment, default 1000000\n"
-        "  --seed S        torch.manual_seed for the model and batches, default 0\n"
-        "  --out DIR       folder for the output files, default build/ch06\n"
-        "  --help          this text\n");
-}
-
-static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o =
-        (Options){.steps = 1000, .batch = 32, .skew_max_v = 1000000, .out = "build/ch06"};
-    for (int a = 1; a < argc; a++) {
-        const char *name = argv[a];
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return 1;
-        if (a + 1 >= argc) return emb_fail(err, "%s: missing value (see --help)", name);
-        const char *val = argv[++a];
-        int rc = 0;
-        if (!strcmp(name, "--steps"))
-            rc = cli_int64(name, val, 1, 1000000, &o->steps, err);
-        else if (!strcmp(name, "--batch"))
-            rc = cli_int64(name, val, 1, 100000, &o->batch, err);
-        else if (!strcmp(name, "--skew-max-v"))
-            rc = cli_int64(name, val, 1000, 100000000, &o->skew_max_v, err);
-        else if (!strcmp(name, "--seed")) rc = cli_seed(val, &o->seed, err);
-        else if (!strcmp(name, "--out")) o->out = val;
-        else return emb_fail(err, "unknown option '%s' (see --help)", name);
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
 
 // A value for the prose (src/run_values.h); the key is lower-cased, with
 // '-' written '_', so that run names can be part of it.
@@ -1621,8 +1584,8 @@ static int experiment_gradients(const Options *op, RunValues *values, EmbError *
     OutFile fd, fs;
     int rc = sparse_grad_init(&g, V, D, err) || emb_backward(&e, idx, N, G, err) ||
              emb_backward_sparse(&e, &g, idx, N, G, err);
-    if (rc == 0) rc = outfile_open(&fd, op->out, "grad-dense.tsv", err);
-    if (rc == 0 && (rc = outfile_open(&fs, op->out, "grad-sparse.tsv", err)) != 0)
+    if (rc == 0) rc = outfile_open(&fd, op->dir, "grad-dense.tsv", err);
+    if (rc == 0 && (rc = outfile_open(&fs, op->dir, "grad-sparse.tsv", err)) != 0)
         outfile_abort(&fd);
     if (rc != 0) return sparse_grad_free(&g), -1;
     sparse_add_to_dense(&g, from_sparse);
@@ -1796,7 +1759,7 @@ static void summarise(const Options *op, const Corpus *c, int r, const Run *run,
 // touched.tsv: per step, rows looked up, rows each run moved, SGD's buffer.
 static int write_touched(const Options *op, const Run *runs, EmbError *err) {
     OutFile f;
-    if (outfile_open(&f, op->out, "touched.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "touched.tsv", err) != 0) return -1;
     fprintf(f.f, "step\tlooked_up");
     for (int r = 0; r < N_RUNS; r++) fprintf(f.f, "\t%s", RUNS[r].name);
     fprintf(f.f, "\tmomentum_entries\n");
@@ -1845,7 +1808,7 @@ static int experiment_late(const Options *op, RunValues *values, EmbError *err) 
     const int64_t ts[] = {1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
     OptimOptions o = optim_defaults(OPTIM_ADAM);  // SparseAdam's defaults: lr 1e-3 ...
     OutFile f;
-    if (outfile_open(&f, op->out, "late.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "late.tsv", err) != 0) return -1;
     fprintf(f.f, "t\tPyTorch (one count per parameter)\tone count per row\n");
     for (int k = 0; k < COUNT(ts); k++) {
         double torch_move, row_move;
@@ -1883,7 +1846,7 @@ static const struct { const char *name, *key; SparseKind sk; OptimKind kind; dou
 static int experiment_memory(const Options *op, RunValues *values, EmbError *err) {
     const int64_t N = 4096;
     OutFile f;
-    if (outfile_open(&f, op->out, "memory.tsv", err) != 0) return -1;
+    if (outfile_open(&f, op->dir, "memory.tsv", err) != 0) return -1;
     fprintf(f.f, "table\tV\tD");
     for (int m = 0; m < COUNT(MEMORY); m++) fprintf(f.f, "\t%s", MEMORY[m].name);
     for (int t = 0; t < COUNT(TABLES); t++) {
@@ -1928,7 +1891,7 @@ static int experiment_skew(const Options *op, RunValues *values, EmbError *err) 
     TorchGenerator gen;
     rng_manual_seed(&gen, op->seed);
     int rc = !idx || !seen ? emb_fail(err, "out of memory") :
-             outfile_open(&f, op->out, "skew.tsv", err);
+             outfile_open(&f, op->dir, "skew.tsv", err);
     bool opened = rc == 0;
     if (rc == 0) fprintf(f.f, "V\tuniform\tuniform (expected)\tZipf 1.1\n");
     Zipf z = {0};
@@ -1973,7 +1936,7 @@ static int experiment_crossover(const Options *op, RunValues *values, EmbError *
     float *G = malloc((size_t)(MAX_N * D) * sizeof(float));  // (MAX_N, D)
     OutFile f = {0};
     int rc = !idx || !G ? emb_fail(err, "out of memory") : step_bench_init(&b, V, D, err);
-    if (rc == 0 && (rc = outfile_open(&f, op->out, "crossover.tsv", err)) != 0)
+    if (rc == 0 && (rc = outfile_open(&f, op->dir, "crossover.tsv", err)) != 0)
         step_bench_free(&b);
     if (rc != 0) return free(idx), free(G), -1;
     fprintf(f.f, "N\tN/V\tdense SGD\tsparse SGD\tdense Adam\tSparseAdam\n");
@@ -2006,33 +1969,44 @@ static int experiment_crossover(const Options *op, RunValues *values, EmbError *
     return rc ? -1 : 0;
 }
 
-static int run_chapter(const Options *op, EmbError *err) {
+// The whole run, into dir (src/cli.h's cli_main makes it the run's folder).
+static int run(void *options, const char *dir, RunValues *values, EmbError *err) {
+    Options op = *(const Options *)options;
     Corpus c = {0};
-    RunValues values = {0};
-    if (corpus_builtin(&c, op->seed, 2000, err) != 0) return -1;
-    int rc = experiment_gradients(op, &values, err) || experiment_tied(&values, err) ||
-             experiment_training(op, &c, &values, err) ||
-             experiment_late(op, &values, err) || experiment_memory(op, &values, err) ||
-             experiment_skew(op, &values, err) || experiment_crossover(op, &values, err);
-    if (rc == 0) rc = run_values_write(&values, op->out, err);
-    run_values_free(&values);
+    op.dir = dir;
+    if (corpus_builtin(&c, op.seed, 2000, err) != 0) return -1;
+    int rc = experiment_gradients(&op, values, err) || experiment_tied(values, err) ||
+             experiment_training(&op, &c, values, err) ||
+             experiment_late(&op, values, err) || experiment_memory(&op, values, err) ||
+             experiment_skew(&op, values, err) || experiment_crossover(&op, values, err);
     corpus_free(&c);
     return rc ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
-    Options op;
-    EmbError err;
-    int parsed = parse_options(argc, argv, &op, &err);
-    if (parsed == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (parsed != 0 || cli_make_dir(op.out, &err) != 0 || run_chapter(&op, &err) != 0) {
-        fprintf(stderr, "ch06: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    Options o = {0};
+    CliOption options[] = {
+        {"steps", "N", CLI_INT, &o.steps, "1000", "training steps per optimizer", .lo = 1,
+         .hi = 1000000},
+        {"batch", "B", CLI_INT, &o.batch, "32", "positions per step", .lo = 1,
+         .hi = 100000},
+        {"skew-max-v", "V", CLI_INT, &o.skew_max_v, "1000000",
+         "largest vocabulary of the skew experiment", .lo = 1000, .hi = 100000000},
+        {"seed", "S", CLI_SEED, &o.seed, "0",
+         .help = "torch.manual_seed for the model and batches"},
+        {"out", "DIR", CLI_STRING, &o.out, "build/ch06", .help = "the run's folder"},
+    };
+    CliProgram prog = {
+        "ch06",
+        "Sparse gradients and optimizers: trains chapter 2's model with each,\n"
+        "measures SparseAdam's late rows, memory, Zipf skew and the dense/sparse\n"
+        "crossover, and writes TSV files.",
+        options,
+        CLI_COUNT(options),
+        &o.out,
+        run,
+        &o};
+    return cli_main(&prog, argc, argv);
 }
 
 #endif  // EMB_LIBRARY

@@ -8,6 +8,7 @@
  * the chapter's prose is one test below.
  */
 #include <math.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 #include "../chapters/06-sparse-efficiency.h"
@@ -859,6 +860,21 @@ START_TEST(program_rejects_bad_input) {
     ck_assert_int_eq(test_run(BIN_DIR "/ch06 --help", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--skew-max-v"));
     free(out);
+    // stdout is checked (src/cli.h): a lost --help or run is an error, and a
+    // run whose output was lost leaves no folder.
+    system("rm -rf build/tests/ch06-full");
+    const char *full[] = {
+        "{ " BIN_DIR "/ch06 --help > /dev/full; }",
+        "{ " BIN_DIR "/ch06 --steps 10 --skew-max-v 1000 --out build/tests/ch06-full "
+        "> /dev/full; }",
+    };
+    for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
+        ck_assert_int_eq(test_run(full[i], &out), 1);
+        ck_assert_str_eq(out, "ch06: cannot write the output: No space left on device\n");
+        free(out);
+    }
+    struct stat st;
+    ck_assert_int_ne(stat("build/tests/ch06-full", &st), 0);
 }
 END_TEST
 
