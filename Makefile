@@ -28,7 +28,7 @@ CFLAGS   ?= -O3 -g
 CFLAGS   += -std=c11 $(WARN) -ffp-contract=off -fno-math-errno -D_POSIX_C_SOURCE=200809L -MMD -MP
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
-LDLIBS   := -lm
+LDLIBS   := -lm -pthread
 
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 

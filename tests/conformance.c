@@ -42,6 +42,7 @@
 #include "../chapters/03-padding-and-options.h"
 #include "../chapters/04-optimizers.h"
 #include "../chapters/05-weight-tying.h"
+#include "../chapters/06-sparse-efficiency.h"
 #include "../src/emb_error.h"
 #include "../src/reffile.h"
 #include "../src/torch_rng.h"
@@ -202,6 +203,48 @@ static int case_optimizer(const RefFields *f, const ParamList *params, Optimizer
     return optim_init(o, kind, &op, params, err);
 }
 
+// Compares the step's index tensor called key with got (n,), exactly; skips an absent one.
+static void compare_indices(Verdict *v, int step, const RefFields *sf, const char *key,
+                            const int64_t *got, int64_t n) {
+    const RefField *want = ref_get(sf, key);
+    if (!want) return;
+    v->compared += want->numel > n ? want->numel : n;
+    if (want->numel != n) {
+        v->bad++;
+        if (!v->first[0])
+            snprintf(v->first, sizeof v->first, "step %d %s: %lld entries, want %lld", step,
+                     key, (long long)n, (long long)want->numel);
+        return;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        if (got[k] == want->i64[k]) continue;
+        v->bad++;
+        if (!v->first[0])
+            snprintf(v->first, sizeof v->first, "step %d %s[%lld]: got %lld, want %lld", step,
+                     key, (long long)k, (long long)got[k], (long long)want->i64[k]);
+    }
+}
+
+// Chapter 6's optimizer for a case: SparseAdam, or chapter 4's kinds with a
+// sparse path, with every hyperparameter the file gives.
+static int case_sparse_optimizer(const RefFields *f, const ParamList *params,
+                                 SparseOptimizer *o, EmbError *err) {
+    bool sparse_adam = strcmp(ref_word(f, "optimizer"), "sparse_adam") == 0;
+    OptimKind kind = OPTIM_ADAM;
+    if (!sparse_adam && optim_kind_from_name(ref_word(f, "optimizer"), &kind, err) != 0)
+        return -1;
+    OptimOptions op = optim_defaults(kind);
+#define TAKE_REAL(key) if (ref_get(f, #key)) op.key = ref_real(f, #key)
+#define TAKE_BOOL(key) if (ref_get(f, #key)) op.key = ref_bool(f, #key)
+    TAKE_REAL(lr); TAKE_REAL(momentum); TAKE_REAL(dampening); TAKE_REAL(beta1);
+    TAKE_REAL(beta2); TAKE_REAL(eps); TAKE_REAL(weight_decay); TAKE_REAL(lr_decay);
+    TAKE_REAL(initial_accumulator_value); TAKE_BOOL(nesterov); TAKE_BOOL(maximize);
+#undef TAKE_REAL
+#undef TAKE_BOOL
+    return sparse_adam ? sparse_adam_init(o, &op, params, err)
+                       : sparse_optim_init(o, kind, &op, params, err);
+}
+
 // nn.Embedding.from_pretrained(weight, freeze=False, **options) on a copy of
 // the case's (V, D) weight, which keeps a nonzero padding row as PyTorch does.
 // The table shares *weight (owns_weight false): free it after emb_free(e).
@@ -318,8 +361,12 @@ static int run_lookup(const RefCase *c, Verdict *v, EmbError *err) {
 // keeps), emb_forward (renormalise, then look up) and emb_backward_opts.
 // Plain SGD is chapter 2's sgd_step; every other optimizer is chapter 4's,
 // given the table's parameter list, and its steps are compared bit for bit.
+static int run_sparse_train(const RefCase *c, Verdict *v, EmbError *err);
+
 static int run_train(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
+    if (ref_bool(f, "sparse") || strcmp(ref_word(f, "optimizer"), "sparse_adam") == 0)
+        return run_sparse_train(c, v, err);
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
     bool sgd = strcmp(ref_word(f, "optimizer"), "sgd") == 0, options = uses_options(f);
     bool chapter4 = uses_optimizer(f);
@@ -359,6 +406,54 @@ static int run_train(const RefCase *c, Verdict *v, EmbError *err) {
     emb_free(&e);
     free(weight);
     return rc;
+}
+
+// train with sparse true: chapter 6. The backward pass appends the
+// step's entries to a SparseGrad (emb_backward_sparse), which is compared
+// entry by entry with PyTorch's uncoalesced indices and values, and, as a
+// dense (V, D) matrix, with its coalesced sum; the step is chapter 6's
+// sparse_optim_step, compared bit for bit.
+static int run_sparse_train(const RefCase *c, Verdict *v, EmbError *err) {
+    const RefFields *f = &c->fields;
+    int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
+    bool step = strcmp(ref_word(f, "optimizer"), "none") != 0;
+    Embedding e;
+    SparseGrad g = {0}, sum = {0};
+    SparseOptimizer opt = {0};
+    ParamList params = {0};
+    float *weight = NULL;  // the (V, D) buffer the table shares
+    float *dense = malloc((size_t)(V * D) * sizeof(float));  // (V, D)
+    float *out = malloc((size_t)(max_step_numel(c, "indices") * D) * sizeof(float));
+    int rc = table_with_options(&e, f, &weight, err);
+    if (rc == 0 && (!dense || !out)) rc = emb_fail(err, "out of memory");
+    if (rc == 0) rc = sparse_grad_init(&g, V, D, err) || sparse_grad_init(&sum, V, D, err);
+    if (rc == 0) rc = emb_sparse_parameters(&e, &g, &params, err);
+    if (rc == 0 && step) rc = case_sparse_optimizer(f, &params, &opt, err);
+    for (int s = 0; s < c->n_steps && rc == 0; s++) {
+        const RefFields *sf = &c->steps[s].fields;
+        const RefField *idx = ref_get(sf, "indices");
+        if (ref_bool(f, "zero_grad")) sparse_grad_zero(&g);
+        rc = emb_forward(&e, idx->i64, idx->numel, out, err);
+        if (rc == 0) compare_step(v, s + 1, sf, "output", out);
+        if (rc == 0) rc = emb_backward_sparse(&e, &g, idx->i64, idx->numel,
+                                              ref_get(sf, "G")->f32, err);
+        if (rc == 0) rc = sparse_coalesce(&g, &sum, err);
+        if (rc != 0) break;
+        memset(dense, 0, (size_t)(V * D) * sizeof(float));
+        sparse_add_to_dense(&sum, dense);
+        compare_step(v, s + 1, sf, "grad", dense);
+        compare_indices(v, s + 1, sf, "grad_indices", g.indices, g.nnz);
+        compare_step(v, s + 1, sf, "grad_values", g.values);
+        if (step) rc = sparse_optim_step(&opt, &params, err);
+        compare_step(v, s + 1, sf, "weight", e.weight);
+    }
+    sparse_optim_free(&opt);
+    sparse_grad_free(&g);
+    sparse_grad_free(&sum);
+    free(out), free(dense);
+    emb_free(&e);
+    free(weight);
+    return rc ? -1 : 0;
 }
 
 // Copies a case's projection into chapter 2's Linear (D -> V). A case
@@ -483,7 +578,11 @@ static int run_context_model(const RefCase *c, Verdict *v, EmbError *err) {
 }
 
 // model, chapter 5: the LangModel, tied or untied, bias or bias=False, with
-// the table's options; every step through chapter 4's optimizer.
+// the table's options; every step through chapter 4's optimizer. With
+// sparse true (chapter 6) an untied table's gradient is the sparse one,
+// built from the same upstream rows (m.dx), and the step is chapter 6's;
+// a tied table's gradient is dense whatever `sparse` says (the projection
+// path reaches every row), so a tied case runs exactly as without it.
 static int run_lang_model(const RefCase *c, Verdict *v, EmbError *err) {
     const RefFields *f = &c->fields;
     int64_t V = ref_int(f, "V"), D = ref_int(f, "D");
@@ -491,6 +590,7 @@ static int run_lang_model(const RefCase *c, Verdict *v, EmbError *err) {
     o.emb = case_options(f);
     o.tied = ref_bool(f, "tied");
     o.bias = ref_bool(f, "bias");
+    bool sparse = ref_bool(f, "sparse") && !o.tied;
     TorchGenerator gen;
     rng_manual_seed(&gen, 0);  // lm_init's draws are overwritten below
     LangModel m;
@@ -500,29 +600,34 @@ static int run_lang_model(const RefCase *c, Verdict *v, EmbError *err) {
                         (size_t)(V * D) * sizeof(float));
     if (o.bias) memcpy(m.proj.bias, ref_get(f, "proj_bias")->f32, (size_t)V * sizeof(float));
     ParamList params;
-    Optimizer opt = {0};
+    SparseOptimizer opt = {0};
+    SparseGrad g = {0};
     bool step = strcmp(ref_word(f, "optimizer"), "none") != 0;
-    int rc = lm_parameters(&m, &params, err);
-    if (rc == 0 && step) rc = case_optimizer(f, &params, &opt, err);
+    int rc = lm_parameters(&m, &params, err) || sparse_grad_init(&g, V, D, err);
+    if (rc == 0 && sparse) params.items[0].grad = NULL, params.items[0].sparse_grad = &g;
+    if (rc == 0 && step) rc = case_sparse_optimizer(f, &params, &opt, err);
     for (int s = 0; s < c->n_steps && rc == 0; s++) {
         const RefFields *sf = &c->steps[s].fields;
         const RefField *in = ref_get(sf, "inputs");
         double loss;
-        if (ref_bool(f, "zero_grad")) lm_zero_grad(&m);
+        if (ref_bool(f, "zero_grad")) lm_zero_grad(&m), sparse_grad_zero(&g);
         rc = lm_forward(&m, in->i64, ref_get(sf, "targets")->i64, in->numel, &loss, err);
         if (rc != 0 || (rc = lm_backward(&m, in->i64, in->numel, err)) != 0) break;
-        if (step) rc = optim_step(&opt, &params, err);
+        if (sparse) rc = emb_backward_sparse(&m.emb, &g, in->i64, in->numel, m.dx, err);
+        if (rc == 0 && step) rc = sparse_optim_step(&opt, &params, err);
         compare_model_step(v, s + 1, sf, m.logits, loss, &m.emb, &m.proj);
     }
-    optim_free(&opt);
+    sparse_optim_free(&opt);
+    sparse_grad_free(&g);
     lm_free(&m);
-    return rc;
+    return rc ? -1 : 0;
 }
 
-// model: an untied case is run by chapter 2's (or, with options, chapter
-// 3's) model and by chapter 5's, both judged; a tied one by chapter 5's.
+// model: an untied dense case is run by chapter 2's (or, with options,
+// chapter 3's) model and by chapter 5's, both judged; a tied or sparse one
+// by chapter 5's (with chapter 6's sparse gradient when untied).
 static int run_model(const RefCase *c, Verdict *v, EmbError *err) {
-    if (!ref_bool(&c->fields, "tied")) {
+    if (!ref_bool(&c->fields, "tied") && !ref_bool(&c->fields, "sparse")) {
         int rc = uses_options(&c->fields) ? run_context_model(c, v, err)
                                           : run_next_token_model(c, v, err);
         if (rc != 0) return rc;
@@ -586,8 +691,8 @@ typedef struct Handler {
 static const Handler HANDLERS[REF_NUM_KINDS] = {
     [REF_INIT] = {REF_INIT, needs_init, run_init, 3},
     [REF_LOOKUP] = {REF_LOOKUP, needs_chapter1, run_lookup, 1},
-    [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 4},
-    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 5},
+    [REF_TRAIN] = {REF_TRAIN, needs_options, run_train, 6},
+    [REF_MODEL] = {REF_MODEL, needs_model, run_model, 6},
     [REF_BAG] = {REF_BAG, needs_bag, NULL, 0},
 };
 

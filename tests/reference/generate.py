@@ -361,7 +361,9 @@ def train_case(w, name, V, D, weight, steps, opts=None, opt=None, zero_grad=True
         (out * G).sum().backward()
         grad = emb.weight.grad
         grad_dense = dense(grad).clone()
-        raw = (grad._indices()[0].clone(), grad._values().clone()) if grad.is_sparse else None
+        # an empty gradient can come back with values of shape (0,): written as (0, D)
+        raw = ((grad._indices()[0].clone(), grad._values().clone().reshape(-1, D))
+               if grad.is_sparse else None)
         if optimizer:
             optimizer.step()
         w.step(n)
@@ -372,9 +374,8 @@ def train_case(w, name, V, D, weight, steps, opts=None, opt=None, zero_grad=True
         if raw is not None:
             w.tensor("grad_indices", raw[0], "i64", 2)
             w.tensor("grad_values", raw[1], indent=2)
-        # after a dense optimizer step the weights are compared bit for bit (chapter 4)
-        w.tensor("weight", emb.weight, "bits32" if optimizer and not opts.get("sparse") else "f32",
-                 indent=2)
+        # after an optimizer step the weights are compared bit for bit (chapters 4 and 6)
+        w.tensor("weight", emb.weight, "bits32" if optimizer else "f32", indent=2)
     w.end()
 
 
@@ -574,6 +575,25 @@ def write_sparse():
         train_case(w, f"sparse/{name}-ghost", 4, 2, GHOST_W, GHOST_STEPS, sp, opt, note=GHOST_NOTE)
     train_case(w, "sparse/sgd-padding-max-norm", 6, 3, rand(g, 6, 3) * 2, random_steps(g, 6, 3, shapes, rows),
                {"sparse": True, "padding_idx": 3, "max_norm": 1.0}, {"name": "sgd", "lr": 0.1})
+    # Longer runs with many repeats: more than 16 entries, so coalesce's std::sort is a
+    # quicksort whose order of equal rows decides the sums; D = 19 covers a vector body
+    # and a scalar tail; an all-padding step gives a gradient with no entries.
+    many = [(40,), (3, 11), (25,), (2, 20), (33,)]
+    for name, opt in [("sgd", {"name": "sgd", "lr": 0.1}),
+                      ("sgd-momentum", {"name": "sgd", "lr": 0.1, "momentum": 0.9, "dampening": 0.3}),
+                      ("sgd-nesterov", {"name": "sgd", "lr": 0.1, "momentum": 0.8, "nesterov": True}),
+                      ("sgd-momentum-maximize", {"name": "sgd", "lr": 0.05, "momentum": 0.5,
+                                                 "maximize": True}),
+                      ("adagrad", {"name": "adagrad", "lr": 0.1, "lr_decay": 0.01}),
+                      ("adagrad-maximize", {"name": "adagrad", "lr": 0.1, "maximize": True,
+                                            "initial_accumulator_value": 0.05}),
+                      ("sparse-adam", {"name": "sparse_adam", "lr": 0.01})]:
+        steps = random_steps(g, 9, 19, many)
+        steps.insert(2, ([4, 4, 4], rand(g, 3, 19)))  # padding only: nnz 0
+        train_case(w, f"sparse/repeats-{name}", 9, 19, rand(g, 9, 19), steps,
+                   {"sparse": True, "padding_idx": 4}, opt)
+    train_case(w, "sparse/repeats-no-zero-grad-adagrad", 9, 19, rand(g, 9, 19),
+               random_steps(g, 9, 19, many), sp, {"name": "adagrad", "lr": 0.1}, zero_grad=False)
     w.save()
 
 
