@@ -511,15 +511,6 @@ END_TEST
 
 /* ------------------------------------------------------- the program */
 
-// The value of key in the program's values.tsv (which the test has read).
-static double value_of(const char *values, const char *key) {
-    char pattern[96];
-    snprintf(pattern, sizeof pattern, "\n%s\t", key);
-    const char *at = strstr(values, pattern);
-    ck_assert_msg(at != NULL, "no %s in values.tsv", key);
-    return strtod(at + strlen(pattern), NULL);
-}
-
 START_TEST(program_runs_the_experiments) {
     char *out;
     ck_assert_int_eq(test_run(BIN_DIR "/ch04 --out build/tests/ch04-run", &out), 0);
@@ -531,22 +522,22 @@ START_TEST(program_runs_the_experiments) {
     fread(values + 1, 1, (1 << 16) - 2, f);
     fclose(f);
     // Rows looked up = rows moved under SGD, Adagrad, RMSprop; more under the others.
-    double looked = value_of(values, "train.looked");
-    ck_assert_double_eq_tol(value_of(values, "train.sgd.moved"), looked, 1e-9);
-    ck_assert_double_eq_tol(value_of(values, "train.adagrad.moved"), looked, 1e-9);
-    ck_assert_double_eq_tol(value_of(values, "train.rmsprop.moved"), looked, 1e-9);
-    ck_assert_double_eq_tol(value_of(values, "train.adam.moved"), 28, 1e-9);  // all but <unk>
-    ck_assert_double_eq_tol(value_of(values, "train.adamw.moved"), 29, 1e-9);  // <unk> too
+    double looked = test_value_of(values, "train.looked");
+    ck_assert_double_eq_tol(test_value_of(values, "train.sgd.moved"), looked, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(values, "train.adagrad.moved"), looked, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(values, "train.rmsprop.moved"), looked, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(values, "train.adam.moved"), 28, 1e-9);  // all but <unk>
+    ck_assert_double_eq_tol(test_value_of(values, "train.adamw.moved"), 29, 1e-9);  // <unk> too
     // The adaptive optimizers organise the table faster than SGD; Adagrad first.
-    double sgd = value_of(values, "train.sgd.spread_step");
-    ck_assert(value_of(values, "train.adagrad.spread_step") < value_of(values,
+    double sgd = test_value_of(values, "train.sgd.spread_step");
+    ck_assert(test_value_of(values, "train.adagrad.spread_step") < test_value_of(values,
                                                                        "train.adam.spread_step"));
-    ck_assert(value_of(values, "train.adam.spread_step") < sgd);
-    ck_assert(value_of(values, "train.rmsprop.spread_step") < sgd);
-    ck_assert_double_eq_tol(value_of(values, "ghost.adam.move2"), 0.67, 1e-9);
-    ck_assert_double_eq_tol(value_of(values, "ghost.adagrad.later_moves"), 0, 1e-9);
-    ck_assert(value_of(values, "ghost.adam_wd.never") > 40);  // L2 under Adam: ~lr per step
-    ck_assert_double_eq_tol(value_of(values, "memory.bert.adam_total_gb"), 0.38, 1e-9);
+    ck_assert(test_value_of(values, "train.adam.spread_step") < sgd);
+    ck_assert(test_value_of(values, "train.rmsprop.spread_step") < sgd);
+    ck_assert_double_eq_tol(test_value_of(values, "ghost.adam.move2"), 0.67, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(values, "ghost.adagrad.later_moves"), 0, 1e-9);
+    ck_assert(test_value_of(values, "ghost.adam_wd.never") > 40);  // L2 under Adam: ~lr per step
+    ck_assert_double_eq_tol(test_value_of(values, "memory.bert.adam_total_gb"), 0.38, 1e-9);
     free(values);
     FILE *t = fopen("build/tests/ch04-run/Adam/trajectory.tsv", "r");
     ck_assert_ptr_nonnull(t);

@@ -458,14 +458,6 @@ END_TEST
 
 /* ------------------------------------------------------------ the program */
 
-static double value_of(const char *values, const char *key) {
-    char pattern[96];
-    snprintf(pattern, sizeof pattern, "\n%s\t", key);
-    const char *at = strstr(values, pattern);
-    ck_assert_msg(at != NULL, "no %s in values.tsv", key);
-    return strtod(at + strlen(pattern), NULL);
-}
-
 START_TEST(program_runs) {
     char *out;
     ck_assert_int_eq(test_run(BIN_DIR "/ch05 --out build/tests/ch05-run --fortunes "
@@ -481,18 +473,18 @@ START_TEST(program_runs) {
     values[0] = '\n';
     fread(values + 1, 1, (1 << 16) - 2, f);
     fclose(f);
-    ck_assert_double_eq_tol(value_of(values, "rows.tied"), value_of(values, "rows.v"),
+    ck_assert_double_eq_tol(test_value_of(values, "rows.tied"), test_value_of(values, "rows.v"),
                             1e-9);
-    ck_assert(value_of(values, "rows.untied") <= 4);
-    ck_assert_double_eq_tol(value_of(values, "double.sgd.twice"), 0.3, 1e-9);
-    ck_assert_double_eq_tol(value_of(values, "double.adam.state_twice"), 96, 1e-9);
-    ck_assert_double_eq_tol(value_of(values, "pad.emb_path"), 0, 1e-12);
-    ck_assert(value_of(values, "check.emb_path") > 0.01);
-    ck_assert(value_of(values, "check.sum") < 1e-3);
-    ck_assert(value_of(values, "unk.moved") > 0 && value_of(values, "unk.count") == 0);
-    ck_assert(value_of(values, "d4.l1.tied.valid_ppl_min") <=
-              value_of(values, "d4.l1.tied.valid_ppl"));
-    ck_assert_double_eq_tol(value_of(values, "memory.gpt2.tied_mb"), 618, 1e-9);
+    ck_assert(test_value_of(values, "rows.untied") <= 4);
+    ck_assert_double_eq_tol(test_value_of(values, "double.sgd.twice"), 0.3, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(values, "double.adam.state_twice"), 96, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(values, "pad.emb_path"), 0, 1e-12);
+    ck_assert(test_value_of(values, "check.emb_path") > 0.01);
+    ck_assert(test_value_of(values, "check.sum") < 1e-3);
+    ck_assert(test_value_of(values, "unk.moved") > 0 && test_value_of(values, "unk.count") == 0);
+    ck_assert(test_value_of(values, "d4.l1.tied.valid_ppl_min") <=
+              test_value_of(values, "d4.l1.tied.valid_ppl"));
+    ck_assert_double_eq_tol(test_value_of(values, "memory.gpt2.tied_mb"), 618, 1e-9);
     free(values);
 }
 END_TEST

@@ -777,14 +777,6 @@ END_TEST
 
 /* ------------------------------------------------------------ the program */
 
-static double value_of(const char *values, const char *key) {
-    char pattern[96];
-    snprintf(pattern, sizeof pattern, "\n%s\t", key);
-    const char *at = strstr(values, pattern);
-    ck_assert_msg(at != NULL, "no %s in values.tsv", key);
-    return strtod(at + strlen(pattern), NULL);
-}
-
 START_TEST(program_runs_the_experiments) {
     char *out;
     ck_assert_int_eq(
@@ -799,32 +791,32 @@ START_TEST(program_runs_the_experiments) {
     v[0] = '\n';
     fread(v + 1, 1, (1 << 17) - 2, f);
     fclose(f);
-    ck_assert(value_of(v, "grad.max_diff") == 0);  // the same linear map
-    ck_assert(value_of(v, "grad.nnz") == 8);
-    double looked = value_of(v, "train.looked");  // lazy: moved = looked up
-    ck_assert_double_eq_tol(value_of(v, "train.sgd.moved"), looked, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "train.adagrad.moved"), looked, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "train.sparseadam.moved"), looked, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "train.sparseadam_lazy_decay.moved"), looked,
+    ck_assert(test_value_of(v, "grad.max_diff") == 0);  // the same linear map
+    ck_assert(test_value_of(v, "grad.nnz") == 8);
+    double looked = test_value_of(v, "train.looked");  // lazy: moved = looked up
+    ck_assert_double_eq_tol(test_value_of(v, "train.sgd.moved"), looked, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(v, "train.adagrad.moved"), looked, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(v, "train.sparseadam.moved"), looked, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(v, "train.sparseadam_lazy_decay.moved"), looked,
                             1e-9);
-    ck_assert_double_eq_tol(value_of(v, "train.dense_adam.moved"), 28, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "train.sgd_momentum.moved"), 28, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "train.sparseadam_global_decay.moved"), 29, 1e-9);
-    ck_assert(value_of(v, "train.buffer_last") > 100 * value_of(v, "train.buffer_first"));
-    ck_assert(value_of(v, "train.sgd_dense_sparse_diff") < 1e-4);
-    ck_assert(value_of(v, "train.sparseadam_row_steps.rare_norm") <
-              value_of(v, "train.sparseadam.rare_norm"));
-    ck_assert(value_of(v, "train.sparseadam_global_decay.rare_norm") <
-              value_of(v, "train.sparseadam_lazy_decay.rare_norm"));
-    ck_assert_double_eq_tol(value_of(v, "late.t1"), 1.0, 1e-9);
-    ck_assert(value_of(v, "late.t10") < 0.6 && value_of(v, "late.t1000") > 2.4);
-    ck_assert_double_eq_tol(value_of(v, "late.per_row"), 1.0, 1e-9);
-    ck_assert(value_of(v, "tied.rows_sum") == 12);
-    ck_assert_double_eq_tol(value_of(v, "memory.v1e6.adam_gb"), 1.02, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "memory.v1e6.sparse_adam_gb"), 0.77, 1e-9);
-    ck_assert_double_eq_tol(value_of(v, "memory.rec.sparse_sgd_gb"), 2.56, 1e-9);
-    ck_assert(value_of(v, "skew.v100000.zipf") <
-              0.5 * value_of(v, "skew.v100000.uniform"));
+    ck_assert_double_eq_tol(test_value_of(v, "train.dense_adam.moved"), 28, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(v, "train.sgd_momentum.moved"), 28, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(v, "train.sparseadam_global_decay.moved"), 29, 1e-9);
+    ck_assert(test_value_of(v, "train.buffer_last") > 100 * test_value_of(v, "train.buffer_first"));
+    ck_assert(test_value_of(v, "train.sgd_dense_sparse_diff") < 1e-4);
+    ck_assert(test_value_of(v, "train.sparseadam_row_steps.rare_norm") <
+              test_value_of(v, "train.sparseadam.rare_norm"));
+    ck_assert(test_value_of(v, "train.sparseadam_global_decay.rare_norm") <
+              test_value_of(v, "train.sparseadam_lazy_decay.rare_norm"));
+    ck_assert_double_eq_tol(test_value_of(v, "late.t1"), 1.0, 1e-9);
+    ck_assert(test_value_of(v, "late.t10") < 0.6 && test_value_of(v, "late.t1000") > 2.4);
+    ck_assert_double_eq_tol(test_value_of(v, "late.per_row"), 1.0, 1e-9);
+    ck_assert(test_value_of(v, "tied.rows_sum") == 12);
+    ck_assert_double_eq_tol(test_value_of(v, "memory.v1e6.adam_gb"), 1.02, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(v, "memory.v1e6.sparse_adam_gb"), 0.77, 1e-9);
+    ck_assert_double_eq_tol(test_value_of(v, "memory.rec.sparse_sgd_gb"), 2.56, 1e-9);
+    ck_assert(test_value_of(v, "skew.v100000.zipf") <
+              0.5 * test_value_of(v, "skew.v100000.uniform"));
     free(v);
     const char *files[] = {"grad-dense.tsv", "touched.tsv", "late.tsv", "memory.tsv",
                            "skew.tsv", "crossover.tsv"};

@@ -110,6 +110,18 @@ static inline void test_rejects_bad_input(const char *program, const char *commo
     }
 }
 
+// The value of KEY in the text of a run's values.tsv ("key<TAB>value" lines);
+// fails the test if the key is not there.
+static inline double test_value_of(const char *values, const char *key) {
+    size_t n = strlen(key);
+    for (const char *line = values; line && *line; line = strchr(line, '\n')) {
+        if (*line == '\n') line++;
+        if (strncmp(line, key, n) == 0 && line[n] == '\t') return strtod(line + n + 1, NULL);
+    }
+    ck_abort_msg("no %s in values.tsv", key);
+    return 0;
+}
+
 // Runs a suite in fork mode (CK_FORK may override) and returns the exit status.
 static inline int test_main(Suite *s) {
     SRunner *sr = srunner_create(s);
