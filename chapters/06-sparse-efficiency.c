@@ -6,9 +6,9 @@ training step of chapters 2 to 5 nevertheless pays for all $V$ of them:
 the backward pass writes a $(V, D)$ gradient that is zero almost
 everywhere, `zero_grad` clears it, and the optimizer walks every value of
 the weight and of its state. At $V = 10^7$ and $D = 64$ each of those
-passes moves 2.56 GB; PyTorch's dense Adam step took about 21 seconds on
-this book's machine. The work a step *needs* is proportional to the
-batch, not to the vocabulary.
+passes moves 2.56 GB; PyTorch's dense Adam step took
+{{bench:ch04.adam.10000000.torch_ms}} ms in chapter 4's benchmark. The
+work a step *needs* is proportional to the batch, not to the vocabulary.
 
 `nn.Embedding(V, D, sparse=True)` is PyTorch's answer. Its gradient holds
 only the looked-up rows, and three optimizers can use it: SGD, Adagrad and
