@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../../src/cli.h"
+#include "../../src/torch_rng.h"
 #include "harness.h"
 
 // The chapters, in book order. A new chapter's benchmark adds its line here
@@ -36,6 +37,8 @@ typedef struct Options {
     const char *python;
     const char *values;  // where the values for the prose go, or NULL
     int64_t vmax;        // largest V measured
+    bool only[BENCH_COUNT(CHAPTERS)];  // --chapters: the chapters measured
+    bool all;                          // ... every one of them
 } Options;
 
 // ---------------------------------------------------------------------------
@@ -130,22 +133,52 @@ static void print_machine(Bench *b) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: bench [--dir DIR] [--torch SCRIPT] [--python PATH] [--values FILE]\n"
-            "             [--vmax V]\n"
+            "             [--vmax V] [--chapters N,N...]\n"
             "  --dir DIR        where index files and the TSV tables go (default build/bench)\n"
             "  --torch SCRIPT   also time PyTorch with SCRIPT (tests/bench/bench_torch.py)\n"
             "  --python PATH    the Python that has torch (default " BENCH_PYTHON ")\n"
             "  --values FILE    write the numbers the book quotes to FILE (key<TAB>value);\n"
             "                   only a full run (PyTorch measured, V up to 10^7) writes it\n"
-            "  --vmax V         largest V, 10000 to 10000000 (default 10000000)\n");
+            "  --vmax V         largest V, 10000 to 10000000 (default 10000000)\n"
+            "  --chapters LIST  measure only these chapters (e.g. 6 or 1,6; default all);\n"
+            "                   the table chapter 1 fills is made either way\n");
+}
+
+// The number of chapter c (its title begins "chapter N").
+static int chapter_number(int c) {
+    int n = 0;
+    sscanf(CHAPTERS[c]->title, "chapter %d", &n);
+    return n;
+}
+
+// Marks the chapters a --chapters list ("1,6") names in o->only.
+static int parse_chapters(const char *list, Options *o, EmbError *err) {
+    memset(o->only, 0, sizeof o->only);
+    for (const char *p = list; *p != '\0';) {
+        char *end;
+        long n = strtol(p, &end, 10);
+        int c = 0;
+        while (c < BENCH_COUNT(CHAPTERS) && (end == p || chapter_number(c) != n)) c++;
+        if (c == BENCH_COUNT(CHAPTERS) || (*end != ',' && *end != '\0'))
+            return emb_fail(err, "--chapters %s: not a comma-separated list of chapters "
+                                 "that have benchmarks", list);
+        o->only[c] = true;
+        p = *end == ',' ? end + 1 : end;
+    }
+    o->all = true;
+    for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++) o->all &= o->only[c];
+    return 0;
 }
 
 // Fills o from the command line; returns 0, 1 for --help, or -1 with err set.
 static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
-    *o = (Options){"build/bench", NULL, BENCH_PYTHON, NULL, BENCH_VMAX};
+    *o = (Options){"build/bench", NULL, BENCH_PYTHON, NULL, BENCH_VMAX, {false}, true};
+    for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++) o->only[c] = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) return 1;
-        const char *names[] = {"--dir", "--torch", "--python", "--values", "--vmax"};
+        const char *names[] = {"--dir", "--torch", "--python", "--values", "--vmax",
+                               "--chapters"};
         bool known = false;
         for (int k = 0; k < BENCH_COUNT(names); k++) known |= strcmp(a, names[k]) == 0;
         if (!known) return emb_fail(err, "unknown option: %s", a);
@@ -155,7 +188,9 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
         else if (strcmp(a, "--torch") == 0) o->script = v;
         else if (strcmp(a, "--python") == 0) o->python = v;
         else if (strcmp(a, "--values") == 0) o->values = v;
-        else if (cli_int64("--vmax", v, 10000, BENCH_VMAX, &o->vmax, err) != 0) return -1;
+        else if (strcmp(a, "--chapters") == 0) {
+            if (parse_chapters(v, o, err) != 0) return -1;
+        } else if (cli_int64("--vmax", v, 10000, BENCH_VMAX, &o->vmax, err) != 0) return -1;
     }
     return 0;
 }
@@ -166,22 +201,50 @@ static int parse_options(int argc, char **argv, Options *o, EmbError *err) {
 
 // The value recorded under key, or "?".
 static const char *value_of(const Bench *b, const char *key) {
-    for (int i = 0; i < b->nvalues; i++)
-        if (strcmp(b->values[i].key, key) == 0) return b->values[i].value;
-    return "?";
+    const char *v = bench_value_get(b, key);
+    return v != NULL ? v : "?";
+}
+
+// Puts path's folder into dir ("." if it names none); returns its file name.
+static const char *split_path(const char *path, char *dir, size_t size) {
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(dir, size, ".");
+        return path;
+    }
+    snprintf(dir, size, "%.*s", (int)(slash - path), path);
+    return slash + 1;
+}
+
+// Copies the tables the chapters kept (bench_keep_table) from b->dir into
+// the folder of the values file at path, each atomically.
+static int copy_kept_tables(const Bench *b, const char *path, EmbError *err) {
+    char dir[1024];
+    split_path(path, dir, sizeof dir);
+    for (int i = 0; i < b->nkept; i++) {
+        char from[1200];
+        snprintf(from, sizeof from, "%s/%s", b->dir, b->kept[i]);
+        FILE *f = fopen(from, "rb");
+        if (f == NULL) return emb_fail(err, "%s: %s", from, strerror(errno));
+        char data[1 << 16];  // a figure's table: a few KiB
+        size_t n = fread(data, 1, sizeof data, f);
+        bool whole = feof(f) && !ferror(f);
+        fclose(f);
+        if (!whole) return emb_fail(err, "%s: unreadable or larger than 64 KiB", from);
+        if (bench_write_bytes(dir, b->kept[i], data, n, err) != 0) return -1;
+        printf("Table for the figures: %s/%s\n", dir, b->kept[i]);
+    }
+    return 0;
 }
 
 // Writes b's values to path (atomically), after comment lines naming the
 // command, the date, the machine and its load.
 static int write_values(const Bench *b, const char *path, int argc, char **argv,
                         double load_before, EmbError *err) {
-    char dir[1024], *slash;
-    snprintf(dir, sizeof dir, "%s", path);
-    slash = strrchr(dir, '/');
-    const char *name = slash ? slash + 1 : dir;
-    if (slash) *slash = '\0';
+    char dir[1024];
+    const char *name = split_path(path, dir, sizeof dir);
     OutFile of;
-    if (outfile_open(&of, slash ? dir : ".", name, err) != 0) return -1;
+    if (outfile_open(&of, dir, name, err) != 0) return -1;
     time_t now = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
@@ -218,6 +281,18 @@ static int start_torch(Bench *b, BenchTorch *torch, const Options *o, EmbError *
     return 0;
 }
 
+// Without chapter 1's measurements, the table they would have made, filled
+// as chapter 1 fills it on both sides (untimed).
+static int make_table(Bench *b, EmbError *err) {
+    bench_progress("the (%" PRId64 ", %d) table, filled as chapter 1 fills it", b->vmax,
+                   BENCH_D);
+    TorchGenerator gen;
+    rng_manual_seed(&gen, BENCH_TABLE_SEED);
+    if (emb_init(&b->table, b->vmax, BENCH_D, &gen, err) != 0) return -1;
+    char line[256];
+    return b->torch ? bench_torch_ask(b->torch, line, sizeof line, err, "fill") : 0;
+}
+
 // Does the whole run; returns 0, or -1 with err set.
 static int bench(Bench *b, const Options *o, int argc, char **argv, EmbError *err) {
     double t_start = bench_now(), load_before = load_average();
@@ -229,32 +304,41 @@ static int bench(Bench *b, const Options *o, int argc, char **argv, EmbError *er
     if (start_torch(b, &torch, o, err) != 0) goto done;
     if (b->torch == NULL) printf("PyTorch: not measured (%s).\n", b->no_torch_reason);
     fflush(stdout);
+    if (!o->only[0] && make_table(b, err) != 0) goto done;  // CHAPTERS[0] is chapter 1
     double chapter_s[BENCH_COUNT(CHAPTERS)];
     for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++) {
+        if (!o->only[c]) continue;
         double t0 = bench_now();
         bench_progress("%s", CHAPTERS[c]->title);
         if (CHAPTERS[c]->measure(b, err) != 0) goto done;
         chapter_s[c] = bench_now() - t0;
+        bench_progress("%.*s measured in %.0f s", (int)strcspn(CHAPTERS[c]->title, ":"),
+                       CHAPTERS[c]->title, chapter_s[c]);
     }
     if (bench_torch_stop(&torch, err) != 0) goto done;
     for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++)
-        if (CHAPTERS[c]->report(b, err) != 0) goto done;
+        if (o->only[c] && CHAPTERS[c]->report(b, err) != 0) goto done;
     double total_s = bench_now() - t_start;
     bench_value(b, "bench.total_s", "%.0f", total_s);
     bench_value(b, "bench.load_start", "%.1f", load_before);
     bench_value(b, "bench.load_end", "%.1f", load_average());
     printf("\nTables: %s/*.tsv. Total time: %.0f s (", o->dir, total_s);
-    for (int c = 0; c < BENCH_COUNT(CHAPTERS); c++)
-        printf("%s%.*s %.0f s", c ? ", " : "", (int)strcspn(CHAPTERS[c]->title, ":"),
-               CHAPTERS[c]->title, chapter_s[c]);  // "chapter N"
+    for (int c = 0, shown = 0; c < BENCH_COUNT(CHAPTERS); c++)
+        if (o->only[c])
+            printf("%s%.*s %.0f s", shown++ ? ", " : "", (int)strcspn(CHAPTERS[c]->title, ":"),
+                   CHAPTERS[c]->title, chapter_s[c]);  // "chapter N"
     printf("); load average %.2f at the start, %.2f at the end.\n", load_before, load_average());
-    if (o->values != NULL && (b->torch == NULL || o->vmax != BENCH_VMAX)) {
-        // The prose quotes PyTorch's numbers and V up to 10^7: a partial run
-        // must not replace a full one's values.
+    if (o->values != NULL && (b->torch == NULL || o->vmax != BENCH_VMAX || !o->all)) {
+        // The prose quotes PyTorch's numbers and V up to 10^7 from every
+        // chapter: a partial run must not replace a full one's values.
         printf("Values for the prose: %s left as it was: this run %s.\n", o->values,
-               b->torch == NULL ? "did not measure PyTorch" : "stopped short of V = 10^7");
+               b->torch == NULL          ? "did not measure PyTorch"
+               : o->vmax != BENCH_VMAX ? "stopped short of V = 10^7"
+                                         : "measured only some chapters");
     } else if (o->values != NULL) {
-        if (write_values(b, o->values, argc, argv, load_before, err) != 0) goto done;
+        if (write_values(b, o->values, argc, argv, load_before, err) != 0 ||
+            copy_kept_tables(b, o->values, err) != 0)
+            goto done;
         printf("Values for the prose: %s\n", o->values);
     }
     rc = 0;

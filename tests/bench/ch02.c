@@ -35,7 +35,6 @@ enum {
 };                              // takes PyTorch seconds); the phases and the floor's
                                 // parts, cheaper, get BENCH_MIN_CALLS
 
-#define BENCH_GRAD_SEED 3     // G is torch.randn(N, D) after torch.manual_seed(3)
 #define BENCH_LR 0.1f         // torch.optim.SGD(lr=0.1)
 #define BENCH_DENSE_GOAL 1.5  // a dense step should cost at most this times the floor
 
@@ -285,10 +284,7 @@ static int measure(Bench *b, EmbError *err) {
     }
     bench_progress("chapter 2: a gradient for the table");
     if (emb_alloc_grad(&b->table, err) != 0) goto done;
-    TorchGenerator gen;
-    rng_manual_seed(&gen, BENCH_GRAD_SEED);
-    rng_normal_(&gen, grad_out, (int64_t)BENCH_N * BENCH_D, 0.0f, 1.0f);  // torch.randn(N, D)
-    if (bench_write_bytes(b->dir, "grad-out.f32", grad_out, (size_t)bytes, err) != 0) goto done;
+    if (bench_grad_out(b, grad_out, err) != 0) goto done;
     bench_progress("chapter 2: the first dense step, checked against PyTorch");
     if (dense_check(b, grad_out, out, err) != 0) goto done;
     for (int round = 0; round < BENCH_DENSE_ROUNDS; round++) {

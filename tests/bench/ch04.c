@@ -217,13 +217,13 @@ static int measure(Bench *b, EmbError *err) {
     const int64_t bytes = (int64_t)BENCH_N * BENCH_D * sizeof(float);
     grad_out = emb_alloc(bytes), out = emb_alloc(bytes);
     int rc = -1;
-    if (grad_out == NULL || out == NULL || b->table.grad == NULL) {
-        emb_fail(err, "out of memory, or chapter 2 gave the table no gradient");
+    if (grad_out == NULL || out == NULL) {
+        emb_fail(err, "out of memory");
         goto done;
     }
-    TorchGenerator gen;
-    rng_manual_seed(&gen, 3);  // chapter 2's G: torch.manual_seed(3); torch.randn(N, D)
-    rng_normal_(&gen, grad_out, (int64_t)BENCH_N * BENCH_D, 0.0f, 1.0f);
+    if ((b->table.grad == NULL && emb_alloc_grad(&b->table, err) != 0) ||  // chapter 2's
+        bench_grad_out(b, grad_out, err) != 0)                              // G, again
+        goto done;
     bench_progress("chapter 4: both tables refilled, the first Adam steps checked");
     if (adam_check(b, err) != 0) goto done;
     for (int round = 0; round < BENCH_ADAM_ROUNDS; round++) {

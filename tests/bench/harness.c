@@ -51,16 +51,20 @@ int bench_time_calls(BenchCallFn fn, void *ctx, int64_t nbatches, double *ms, Em
 
 int bench_time_calls_min(BenchCallFn fn, void *ctx, int64_t nbatches, int min_calls, double *ms,
                          EmbError *err) {
+    return bench_time_calls_budget(fn, ctx, nbatches, min_calls, BENCH_BUDGET_S, ms, err);
+}
+
+int bench_time_calls_budget(BenchCallFn fn, void *ctx, int64_t nbatches, int min_calls,
+                            double budget_s, double *ms, EmbError *err) {
     double start = bench_now();
     for (int64_t b = 0; b < nbatches; b++) {
         if (fn(ctx, b, err) != 0) return -1;
-        if (bench_now() - start > BENCH_BUDGET_S / 4) break;
+        if (bench_now() - start > budget_s / 4) break;
     }
     double times[BENCH_MAX_CALLS];
     int calls = 0;
     start = bench_now();
-    while (calls < BENCH_MAX_CALLS &&
-           (calls < min_calls || bench_now() - start < BENCH_BUDGET_S)) {
+    while (calls < BENCH_MAX_CALLS && (calls < min_calls || bench_now() - start < budget_s)) {
         double t0 = bench_now();
         if (fn(ctx, calls % nbatches, err) != 0) return -1;
         times[calls++] = bench_now() - t0;
@@ -211,6 +215,14 @@ void bench_free_sets(Bench *b) {
     zipf_cdf_rows = 0;
 }
 
+int bench_grad_out(const Bench *b, float *grad_out, EmbError *err) {
+    TorchGenerator gen;
+    rng_manual_seed(&gen, BENCH_GRAD_SEED);
+    rng_normal_(&gen, grad_out, (int64_t)BENCH_N * BENCH_D, 0.0f, 1.0f);  // torch.randn(N, D)
+    return bench_write_bytes(b->dir, "grad-out.f32", grad_out,
+                             (size_t)BENCH_N * BENCH_D * sizeof(float), err);
+}
+
 Embedding bench_prefix(const Bench *b, int64_t V) {
     Embedding p = b->table;
     p.num_embeddings = V;
@@ -260,6 +272,22 @@ void bench_value(Bench *b, const char *key, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(v->value, sizeof v->value, fmt, ap);
     va_end(ap);
+}
+
+const char *bench_value_get(const Bench *b, const char *key) {
+    for (int i = 0; i < b->nvalues; i++)
+        if (strcmp(b->values[i].key, key) == 0) return b->values[i].value;
+    return NULL;
+}
+
+void bench_keep_table(Bench *b, const char *name) {
+    for (int i = 0; i < b->nkept; i++)
+        if (strcmp(b->kept[i], name) == 0) return;
+    if (b->nkept == BENCH_MAX_KEPT) {
+        fprintf(stderr, "bench: more than %d kept tables; %s dropped\n", BENCH_MAX_KEPT, name);
+        return;
+    }
+    snprintf(b->kept[b->nkept++], sizeof b->kept[0], "%s", name);
 }
 
 // ---------------------------------------------------------------------------
@@ -387,4 +415,25 @@ void bench_stream_axpy(float *restrict x, const float *restrict y, int64_t n, fl
     for (; i + 16 <= n; i += 16)
         for (int k = 0; k < 16; k++) x[i + k] += s * y[i + k];
     for (; i < n; i++) x[i] += s * y[i];
+}
+
+void bench_gather_rows(float *restrict rows, const float *restrict table, const int64_t *idx,
+                       int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        if (i + BENCH_PREFETCH < n)
+            BENCH_PREFETCH_ROW(table + idx[i + BENCH_PREFETCH] * BENCH_D, 0);
+        memcpy(rows + i * BENCH_D, table + idx[i] * BENCH_D, BENCH_D * sizeof(float));
+    }
+}
+
+BENCH_AVX2_CLONES
+void bench_scatter_axpy(float *restrict table, const int64_t *idx, const float *restrict rows,
+                        int64_t n, float s) {
+    for (int64_t i = 0; i < n; i++) {
+        if (i + BENCH_PREFETCH < n)
+            BENCH_PREFETCH_ROW(table + idx[i + BENCH_PREFETCH] * BENCH_D, 1);
+        float *restrict w_ix = table + idx[i] * BENCH_D;  // seek to row idx[i]
+        const float *restrict r_i = rows + i * BENCH_D;
+        for (int k = 0; k < BENCH_D; k++) w_ix[k] += s * r_i[k];
+    }
 }

@@ -31,11 +31,13 @@ enum {
     BENCH_MAX_CALLS = 1024,  // timed calls per measurement, at most
     BENCH_MIN_CALLS = 3,     // ... and at least
     BENCH_MAX_SETS = 16,     // index sets in one run
-    BENCH_MAX_VALUES = 512,  // values for the prose in one run
+    BENCH_MAX_VALUES = 768,  // values for the prose in one run
+    BENCH_MAX_KEPT = 8,      // tables kept beside them
 };
 
 #define BENCH_BUDGET_S 0.1               // seconds for one measurement, about
 #define BENCH_TABLE_SEED 0               // torch.manual_seed before nn.Embedding
+#define BENCH_GRAD_SEED 3                // ... before torch.randn(N, D), the upstream gradient
 #define BENCH_PYTHON "/usr/bin/python3"  // Debian's python3-torch lives here
 #define BENCH_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -70,6 +72,12 @@ int bench_time_calls(BenchCallFn fn, void *ctx, int64_t nbatches, double *ms, Em
 // for calls so slow that one after the warm-up is all the budget allows.
 int bench_time_calls_min(BenchCallFn fn, void *ctx, int64_t nbatches, int min_calls, double *ms,
                          EmbError *err);
+
+// The same with a budget of budget_s seconds instead of BENCH_BUDGET_S, for
+// calls so fast (well under a millisecond) that a smaller budget still
+// times hundreds of them.
+int bench_time_calls_budget(BenchCallFn fn, void *ctx, int64_t nbatches, int min_calls,
+                            double budget_s, double *ms, EmbError *err);
 
 // ---------------------------------------------------------------------------
 // Files and progress
@@ -133,6 +141,8 @@ typedef struct Bench {
     int nsets;
     BenchValue values[BENCH_MAX_VALUES];
     int nvalues;
+    char kept[BENCH_MAX_KEPT][64];  // tables to copy beside the values (bench_keep_table)
+    int nkept;
 } Bench;
 
 // The index set (dist, V), made (and written to dir/idx-<dist>-<V>.i64 for
@@ -140,6 +150,12 @@ typedef struct Bench {
 // torch.randint draws after torch.manual_seed(1)) or "zipf" (P(row k)
 // proportional to (k+1)^-1.1, row 0 the most frequent).
 const IndexSet *bench_index_set(Bench *b, const char *dist, int64_t V, EmbError *err);
+
+// G, the upstream gradient of every training step (BENCH_N, BENCH_D), as
+// torch.manual_seed(BENCH_GRAD_SEED); torch.randn(N, D) draws it, into
+// grad_out; also written to dir/grad-out.f32 for PyTorch (the loss of a
+// step is sum(out * G), whose gradient with respect to out is G).
+int bench_grad_out(const Bench *b, float *grad_out, EmbError *err);
 
 // The first V rows of b->table, as a table of its own that does not own
 // its weight (or its gradient).
@@ -153,6 +169,16 @@ const char *bench_v_name(int64_t V, char *buf, size_t size);
 // replaces the earlier one.
 void bench_value(Bench *b, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+// The value recorded under key so far, or NULL: a later chapter's report
+// may quote an earlier chapter's measurement instead of repeating it.
+const char *bench_value_get(const Bench *b, const char *key);
+
+// Names a TSV table under dir that a chapter's figure draws: a run that
+// writes the values for the prose also copies it beside them (as
+// tests/bench/NAME), so that the committed figure and the committed
+// numbers come from the same run.
+void bench_keep_table(Bench *b, const char *name);
 
 // One chapter's measurements: measure runs them (taking turns with
 // b->torch when it is not NULL), report prints their tables and records
@@ -173,6 +199,22 @@ extern const BenchChapter bench_ch01, bench_ch02, bench_ch04, bench_ch05;
 // x += s*y over n floats, streaming two arrays in and one out (an AVX2 copy
 // on CPUs that have it). x and y are (n,).
 void bench_stream_axpy(float *restrict x, const float *restrict y, int64_t n, float s);
+
+// Rows at addresses an index chooses, asked for BENCH_PREFETCH rows ahead
+// (__builtin_prefetch), as chapter 6's fast lookup and sparse updates ask.
+// table is (V, BENCH_D), idx (n,) in [0, V) (unchecked), rows (n, BENCH_D).
+enum { BENCH_PREFETCH = 8 };
+// Asks for the cache lines of a row of BENCH_D floats (rw: 0 to read, 1 to
+// write; a constant, as __builtin_prefetch wants).
+#define BENCH_PREFETCH_ROW(row, rw)                                         \
+    for (int line_ = 0; line_ < BENCH_D * (int)sizeof(float); line_ += 64) \
+    __builtin_prefetch((const char *)(row) + line_, rw, 0)
+// rows[i] = table[idx[i]]: a gather.
+void bench_gather_rows(float *restrict rows, const float *restrict table, const int64_t *idx,
+                       int64_t n);
+// table[idx[i]] += s*rows[i], in order of i: a scatter of row axpys.
+void bench_scatter_axpy(float *restrict table, const int64_t *idx, const float *restrict rows,
+                        int64_t n, float s);
 
 // ---------------------------------------------------------------------------
 // For bench.c: the run's life cycle
