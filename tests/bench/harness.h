@@ -35,7 +35,7 @@ enum {
     BENCH_MAX_KEPT = 8,      // tables kept beside them
 };
 
-#define BENCH_BUDGET_S 0.1               // seconds for one measurement, about
+#define BENCH_BUDGET_S 0.05              // seconds for one measurement, about
 #define BENCH_TABLE_SEED 0               // torch.manual_seed before nn.Embedding
 #define BENCH_GRAD_SEED 3                // ... before torch.randn(N, D), the upstream gradient
 #define BENCH_PYTHON "/usr/bin/python3"  // Debian's python3-torch lives here
