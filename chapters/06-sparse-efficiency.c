@@ -2179,7 +2179,7 @@ points.
 $N = 4096$ lookups, $V$ from $10^3$ to $10^7$, uniform and Zipf(1.1)
 indices, one thread, beside PyTorch 1.13 on one thread, the two taking
 turns case by case on a shared and busy machine
-(`tests/bench/ch06/bench_ch06.c` says exactly what each column times). The
+(`tests/bench/ch06.c` says exactly what each column times). The
 numbers here are from the committed run, `tests/bench/values.tsv`; the
 figure is drawn from its tables.
 

@@ -27,7 +27,7 @@
 // The chapters, in book order. A new chapter's benchmark adds its line here
 // (and its declaration in harness.h); see tests/bench/README.md.
 static const BenchChapter *const CHAPTERS[] = {&bench_ch01, &bench_ch02, &bench_ch04,
-                                                 &bench_ch05};
+                                                 &bench_ch05, &bench_ch06};
 
 #define BENCH_VMAX 10000000  // the largest V, and the default
 

@@ -47,6 +47,20 @@ it (chapter 2's timed steps left the two tables different):
                                                densecheck does (adam-V.f32)
     adam V LR MIN      -> adam V MS            median ms per step, at least MIN
                                                timed steps
+
+Chapter 6, sparse steps on the first V rows of the table, trained in place,
+with the uniform or Zipf batches and G:
+
+    sparse KIND DIST V BUDGET MIN -> sparse KIND DIST V MS
+        KIND lookup: F.embedding(idx, weight[:V]);
+        KIND sgd:    a step of nn.Embedding(sparse=True) and torch.optim.SGD(lr=0.01);
+        KIND adam:   the same with torch.optim.SparseAdam (default options);
+        median ms per call within a budget of BUDGET seconds, at least MIN calls
+    sparsefree                    -> sparsefree   frees SparseAdam's moments
+
+SparseAdam's two moments are made once, for the whole table, zeroed (so their
+memory exists before the clock starts, as on the C side), and every "sparse
+adam" request steps on their first V rows; "sparsefree" drops them.
 """
 import argparse
 import os
@@ -88,6 +102,7 @@ class Bench:
         self.args = args
         self.sets = {}
         self.weight = None
+        self.moments = None  # chapter 6: SparseAdam's (exp_avg, exp_avg_sq), (vmax, dim)
 
     def load(self, name, dtype, count):
         """A file bench.c wrote, as a 1-D tensor of count values."""
@@ -174,7 +189,7 @@ class Bench:
         return self.load("grad-out.f32", torch.float32, a.n * a.dim).view(a.n, a.dim)
 
     @staticmethod
-    def dense_step(emb, opt, idx, G):
+    def train_step(emb, opt, idx, G):
         opt.zero_grad(set_to_none=False)  # 1.13's default
         emb(idx).backward(G)              # the loss sum(out * G) has gradient G
         opt.step()
@@ -183,7 +198,7 @@ class Bench:
         V = int(V)
         batches = self.batches("uniform", V)
         emb, opt = self.dense_model(V, float(lr))
-        self.dense_step(emb, opt, batches[0], self.grad_out())
+        self.train_step(emb, opt, batches[0], self.grad_out())
         a = self.args
         c_rows = self.load(f"dense-{V}.f32", torch.float32, a.n * a.dim).view(a.n, a.dim)
         with torch.no_grad():
@@ -195,7 +210,7 @@ class Bench:
         batches = self.batches("uniform", V)
         emb, opt = self.dense_model(V, float(lr))
         G = self.grad_out()
-        ms = self.time(lambda b: self.dense_step(emb, opt, batches[b], G), self.args.batches,
+        ms = self.time(lambda b: self.train_step(emb, opt, batches[b], G), self.args.batches,
                        int(min_calls))
         return f"dense {V} {ms:.6f}"
 
@@ -211,7 +226,7 @@ class Bench:
         V = int(V)
         batches = self.batches("uniform", V)
         emb, opt = self.adam_model(V, float(lr))
-        self.dense_step(emb, opt, batches[0], self.grad_out())
+        self.train_step(emb, opt, batches[0], self.grad_out())
         a = self.args
         c_rows = self.load(f"adam-{V}.f32", torch.float32, a.n * a.dim).view(a.n, a.dim)
         with torch.no_grad():
@@ -223,7 +238,7 @@ class Bench:
         batches = self.batches("uniform", V)
         emb, opt = self.adam_model(V, float(lr))
         G = self.grad_out()
-        ms = self.time(lambda b: self.dense_step(emb, opt, batches[b], G), self.args.batches,
+        ms = self.time(lambda b: self.train_step(emb, opt, batches[b], G), self.args.batches,
                        int(min_calls))
         return f"adam {V} {ms:.6f}"
 
@@ -254,6 +269,45 @@ class Bench:
         ms = self.time(step, self.args.batches)
         return f"tying {ms:.6f} {first:.6f}"
 
+    # -- chapter 6: sparse steps -----------------------------------------------
+
+    def sparse_adam(self, emb):
+        """torch.optim.SparseAdam on emb, its state the first V rows of moments
+        made once for the whole table (what its first step would allocate)."""
+        if self.moments is None:
+            a = self.args
+            self.moments = (torch.zeros(a.vmax, a.dim), torch.zeros(a.vmax, a.dim))
+        opt = torch.optim.SparseAdam(emb.parameters())
+        V = emb.weight.shape[0]
+        opt.state[emb.weight] = {"step": 0, "exp_avg": self.moments[0][:V],
+                                 "exp_avg_sq": self.moments[1][:V]}
+        return opt
+
+    def sparse(self, kind, dist, V, budget, min_calls):
+        V = int(V)
+        batches = self.batches(dist, V)
+        if kind not in ("lookup", "sgd", "adam"):
+            sys.exit(f"bench_torch.py: unknown kind of sparse case: {kind}")
+        emb = nn.Embedding.from_pretrained(self.weight[:V], freeze=False, sparse=True)
+        assert emb.weight.data_ptr() == self.weight.data_ptr() and emb.sparse
+        opt = (torch.optim.SGD(emb.parameters(), lr=0.01) if kind == "sgd"
+               else self.sparse_adam(emb) if kind == "adam" else None)
+        G = self.grad_out()
+        w = self.weight[:V]
+
+        def fn(b):
+            if opt is None:
+                F.embedding(batches[b], w)
+            else:
+                self.train_step(emb, opt, batches[b], G)
+        a = self.args
+        ms = time_calls(fn, a.batches, float(budget), int(min_calls), a.max_calls)
+        return f"sparse {kind} {dist} {V} {ms:.6f}"
+
+    def sparsefree(self):
+        self.moments = None
+        return "sparsefree done"
+
 # Each request: its first word, the number of words after it, the method.
 REQUESTS = {
     "fill": (0, Bench.fill),
@@ -266,6 +320,8 @@ REQUESTS = {
     "adamcheck": (3, Bench.adamcheck),
     "adam": (3, Bench.adam),
     "tying": (5, Bench.tying),
+    "sparse": (5, Bench.sparse),
+    "sparsefree": (0, Bench.sparsefree),
 }
 
 

@@ -190,7 +190,7 @@ typedef struct BenchChapter {
     int (*report)(Bench *b, EmbError *err);
 } BenchChapter;
 
-extern const BenchChapter bench_ch01, bench_ch02, bench_ch04, bench_ch05;
+extern const BenchChapter bench_ch01, bench_ch02, bench_ch04, bench_ch05, bench_ch06;
 
 // ---------------------------------------------------------------------------
 // Floors: the fastest plain C we have for streaming memory
