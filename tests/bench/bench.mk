@@ -17,6 +17,13 @@
 # inserts the numbers as {{bench:key}}. Only a full run (every chapter,
 # PyTorch measured, V up to 10^7) rewrites them.
 #
+# Measured with /usr/bin/time -v make bench on a nearly idle 2-core AMD EPYC
+# with 24 GiB (the run whose numbers are committed): 201 s in all (chapter 1
+# 26 s, chapter 2 45 s, chapter 4 99 s, chapter 5 2 s, chapter 6 26 s).
+# Memory: 15.5 GB in the largest process, PyTorch's, in chapter 4's dense
+# Adam step at V = 10^7, while C holds its table and gradient (5.1 GB); the
+# machine's used memory peaked at 21.1 GB (sampled every 0.5 s; about 0.6 GB
+# of it in use before the run). tests/bench/README.md has the details.
 # On a shared machine, run one such benchmark at a time (e.g. under flock).
 #
 # BENCH_OPTIONS adds options to the run: `make bench BENCH_OPTIONS="--chapters 6
