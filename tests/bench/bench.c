@@ -137,8 +137,9 @@ static void usage(FILE *f) {
             "  --dir DIR        where index files and the TSV tables go (default build/bench)\n"
             "  --torch SCRIPT   also time PyTorch with SCRIPT (tests/bench/bench_torch.py)\n"
             "  --python PATH    the Python that has torch (default " BENCH_PYTHON ")\n"
-            "  --values FILE    write the numbers the book quotes to FILE (key<TAB>value);\n"
-            "                   only a full run (PyTorch measured, V up to 10^7) writes it\n"
+            "  --values FILE    write the numbers the book quotes to FILE (key<TAB>value),\n"
+            "                   and the tables figures draw beside it; only a full run\n"
+            "                   (every chapter, PyTorch measured, V up to 10^7) writes them\n"
             "  --vmax V         largest V, 10000 to 10000000 (default 10000000)\n"
             "  --chapters LIST  measure only these chapters (e.g. 6 or 1,6; default all);\n"
             "                   the table chapter 1 fills is made either way\n");
