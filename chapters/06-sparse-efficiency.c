@@ -55,6 +55,14 @@ static inline void prefetch_row(const float *row, int64_t D) {
 }
 enum { PREFETCH_AHEAD = 8 };  // entries ahead: enough misses in flight to overlap
 
+// w += alpha * v over one row, one fused multiply-add per value (torch's axpy).
+// Inlined into its callers, which are compiled with and without FMA.
+static inline __attribute__((always_inline)) void axpy_row(float *restrict w,
+                                                           const float *restrict v,
+                                                           float alpha, int64_t D) {
+    for (int64_t j = 0; j < D; j++) w[j] = fmaf(v[j], alpha, w[j]);
+}
+
 /**
 ## The sparse gradient
 
@@ -471,7 +479,7 @@ void sparse_sgd_update(float *param, const SparseGrad *g, double lr, bool maximi
             prefetch_row(param + g->indices[k + PREFETCH_AHEAD] * D, D);
         float *w_ix = param + g->indices[k] * D;  // seek to the entry's row
         const float *v_k = g->values + k * D;
-        for (int64_t j = 0; j < D; j++) w_ix[j] = fmaf(v_k[j], neg_lr, w_ix[j]);
+        axpy_row(w_ix, v_k, neg_lr, D);
     }
 }
 
@@ -638,8 +646,10 @@ values, in its order: the update of $m$ is computed as
 old $m$, and the step is the quotient times `-step_size`, added.
 */
 
-void sparse_adam_row(float *w, const float *g, float *m, float *v, int64_t D,
-                     double step_size, const OptimOptions *o) {
+SPARSE_FMA_CLONES
+void sparse_adam_row(float *restrict w, const float *restrict g, float *restrict m,
+                     float *restrict v, int64_t D, double step_size,
+                     const OptimOptions *o) {
     const float one_minus_b1 = (float)(1.0 - o->beta1),
                 one_minus_b2 = (float)(1.0 - o->beta2);
     const float eps = (float)o->eps, neg_step = (float)-step_size;
@@ -1299,7 +1309,7 @@ int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
         if (idx[i] == e->padding_idx) continue;
         float *w_ix = e->weight + idx[i] * D;  // seek to row idx[i]
         const float *g_i = grad_out + i * D;
-        for (int64_t j = 0; j < D; j++) w_ix[j] = fmaf(g_i[j], neg_lr, w_ix[j]);
+        axpy_row(w_ix, g_i, neg_lr, D);
     }
     return 0;
 }
@@ -1336,6 +1346,11 @@ int emb_sparse_adam_fused(Embedding *e, const int64_t *idx, int64_t n,
         if (idx[i] != e->padding_idx) entry[k++] = i;
     double step_size = sparse_adam_step_size(o, step);
     for (int64_t j = 0; j < m;) {
+        if (j + PREFETCH_AHEAD < m) {  // a later entry's rows, in all three buffers
+            int64_t ahead = idx[entry[pos[j + PREFETCH_AHEAD]]] * D;
+            prefetch_row(e->weight + ahead, D), prefetch_row(exp_avg + ahead, D);
+            prefetch_row(exp_avg_sq + ahead, D);
+        }
         int64_t row = idx[entry[pos[j]]];
         memcpy(sum, grad_out + entry[pos[j]] * D, (size_t)D * sizeof(float));
         for (j++; j < m && idx[entry[pos[j]]] == row; j++)
@@ -1370,7 +1385,7 @@ static void *row_share_run(void *arg) {
         if (s->add)
             for (int64_t j = 0; j < s->D; j++) d_r[j] += v_k[j];
         else
-            for (int64_t j = 0; j < s->D; j++) d_r[j] = fmaf(v_k[j], s->scale, d_r[j]);
+            axpy_row(d_r, v_k, s->scale, s->D);
     }
     return NULL;
 }
