@@ -35,9 +35,11 @@ opt.zero_grad(); loss.backward(); opt.step()
 #include <string.h>
 #include <sys/mman.h>
 
-// The loops that call fmaf are compiled twice, with and without the FMA
-// instruction, as chapter 4's updates are (GCC on x86-64 glibc only); both
-// round once per fmaf, so both give the same bits.
+// The update loops are compiled twice, with and without the FMA instruction
+// (and with it AVX's 8-wide registers), as chapter 4's updates are (GCC on
+// x86-64 glibc only). Both round once per fmaf, and -ffp-contract=off fuses
+// nothing else; adds, multiplies, divisions and square roots round the same
+// in any register width, so both give the same bits.
 #if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
     !defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
