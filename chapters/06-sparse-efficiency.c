@@ -1323,6 +1323,7 @@ row-sized buffer, and update the row at once. No entry list, no table of
 sums: the same bits.
 */
 
+SPARSE_FMA_CLONES
 int emb_sparse_adam_fused(Embedding *e, const int64_t *idx, int64_t n,
                           const float *grad_out, float *exp_avg, float *exp_avg_sq,
                           int64_t step, const OptimOptions *o, int64_t *perm,
