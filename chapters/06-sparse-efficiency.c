@@ -34,10 +34,13 @@ opt.zero_grad(); loss.backward(); opt.step()
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
-// The loops that call fmaf are compiled twice, with and without the FMA
-// instruction, as chapter 4's updates are (GCC on x86-64 glibc only); both
-// round once per fmaf, so both give the same bits.
+// The update loops are compiled twice, with and without the FMA instruction
+// (and with it AVX's 8-wide registers), as chapter 4's updates are (GCC on
+// x86-64 glibc only). Both round once per fmaf, and -ffp-contract=off fuses
+// nothing else; adds, multiplies, divisions and square roots round the same
+// in any register width, so both give the same bits.
 #if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
     !defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
@@ -54,6 +57,14 @@ static inline void prefetch_row(const float *row, int64_t D) {
         __builtin_prefetch((const char *)row + b, 1, 0);
 }
 enum { PREFETCH_AHEAD = 8 };  // entries ahead: enough misses in flight to overlap
+
+// w += alpha * v over one row, one fused multiply-add per value (torch's axpy).
+// Inlined into its callers, which are compiled with and without FMA.
+static inline __attribute__((always_inline)) void axpy_row(float *restrict w,
+                                                           const float *restrict v,
+                                                           float alpha, int64_t D) {
+    for (int64_t j = 0; j < D; j++) w[j] = fmaf(v[j], alpha, w[j]);
+}
 
 /**
 ## The sparse gradient
@@ -471,7 +482,7 @@ void sparse_sgd_update(float *param, const SparseGrad *g, double lr, bool maximi
             prefetch_row(param + g->indices[k + PREFETCH_AHEAD] * D, D);
         float *w_ix = param + g->indices[k] * D;  // seek to the entry's row
         const float *v_k = g->values + k * D;
-        for (int64_t j = 0; j < D; j++) w_ix[j] = fmaf(v_k[j], neg_lr, w_ix[j]);
+        axpy_row(w_ix, v_k, neg_lr, D);
     }
 }
 
@@ -638,8 +649,10 @@ values, in its order: the update of $m$ is computed as
 old $m$, and the step is the quotient times `-step_size`, added.
 */
 
-void sparse_adam_row(float *w, const float *g, float *m, float *v, int64_t D,
-                     double step_size, const OptimOptions *o) {
+SPARSE_FMA_CLONES
+void sparse_adam_row(float *restrict w, const float *restrict g, float *restrict m,
+                     float *restrict v, int64_t D, double step_size,
+                     const OptimOptions *o) {
     const float one_minus_b1 = (float)(1.0 - o->beta1),
                 one_minus_b2 = (float)(1.0 - o->beta2);
     const float eps = (float)o->eps, neg_step = (float)-step_size;
@@ -1299,7 +1312,7 @@ int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
         if (idx[i] == e->padding_idx) continue;
         float *w_ix = e->weight + idx[i] * D;  // seek to row idx[i]
         const float *g_i = grad_out + i * D;
-        for (int64_t j = 0; j < D; j++) w_ix[j] = fmaf(g_i[j], neg_lr, w_ix[j]);
+        axpy_row(w_ix, g_i, neg_lr, D);
     }
     return 0;
 }
@@ -1311,6 +1324,7 @@ row-sized buffer, and update the row at once. No entry list, no table of
 sums: the same bits.
 */
 
+SPARSE_FMA_CLONES
 int emb_sparse_adam_fused(Embedding *e, const int64_t *idx, int64_t n,
                           const float *grad_out, float *exp_avg, float *exp_avg_sq,
                           int64_t step, const OptimOptions *o, int64_t *perm,
@@ -1336,6 +1350,11 @@ int emb_sparse_adam_fused(Embedding *e, const int64_t *idx, int64_t n,
         if (idx[i] != e->padding_idx) entry[k++] = i;
     double step_size = sparse_adam_step_size(o, step);
     for (int64_t j = 0; j < m;) {
+        if (j + PREFETCH_AHEAD < m) {  // a later entry's rows, in all three buffers
+            int64_t ahead = idx[entry[pos[j + PREFETCH_AHEAD]]] * D;
+            prefetch_row(e->weight + ahead, D), prefetch_row(exp_avg + ahead, D);
+            prefetch_row(exp_avg_sq + ahead, D);
+        }
         int64_t row = idx[entry[pos[j]]];
         memcpy(sum, grad_out + entry[pos[j]] * D, (size_t)D * sizeof(float));
         for (j++; j < m && idx[entry[pos[j]]] == row; j++)
@@ -1370,7 +1389,7 @@ static void *row_share_run(void *arg) {
         if (s->add)
             for (int64_t j = 0; j < s->D; j++) d_r[j] += v_k[j];
         else
-            for (int64_t j = 0; j < s->D; j++) d_r[j] = fmaf(v_k[j], s->scale, d_r[j]);
+            axpy_row(d_r, v_k, s->scale, s->D);
     }
     return NULL;
 }
@@ -1420,9 +1439,17 @@ int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *i
 /**
 Starting threads at every step costs tens of microseconds, a good part
 of a whole sparse step of 4096 rows. A pool starts them once: each worker
-waits for a new job (a generation number under a mutex), runs its share
-of rows, and reports back; the caller runs the last share itself and
-waits for the others. The shares, and so the bits, are those above.
+waits for a new job (a generation number), runs its share of rows, and
+reports back; the caller runs the last share itself and waits for the
+others. The shares, and so the bits, are those above.
+
+Waking a sleeping thread also costs tens of microseconds, so both sides
+first *spin*: they re-read the number they wait for, for a bounded time
+(`POOL_SPIN_NS`, a fifth of a millisecond), and only then sleep on a
+condition variable. Between two steps of a training loop a worker is
+still spinning when the next job comes, and starts at once. The mutex
+still guards every change that a sleeper waits for, so no wake-up is
+lost.
 */
 
 // A worker's argument: its pool and the share it runs.
@@ -1437,28 +1464,53 @@ struct SparsePool {
     int started;                // workers running (threads - 1 when all went well)
     pthread_mutex_t mu;
     pthread_cond_t wake, done;  // a new job; the last worker finished
-    uint64_t generation;        // bumped for every job
-    int pending;                // workers still busy with the job
+    uint64_t generation;        // bumped for every job (read while spinning)
+    uint64_t pending;           // workers still busy with the job (likewise)
+    int sleepers;               // workers asleep on wake
     bool quit;
     RowShare job[SPARSE_MAX_THREADS];
     PoolSlot slot[SPARSE_MAX_THREADS];
 };
+
+enum { POOL_SPIN_NS = 200000 };  // how long a waiter spins before it sleeps
+
+static int64_t pool_clock_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// Spins while (*word == value) == equal, for at most POOL_SPIN_NS.
+static void pool_spin(const uint64_t *word, uint64_t value, bool equal) {
+    int64_t start = pool_clock_ns();
+    for (int s = 1; (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value) == equal; s++) {
+        if (s % 64 == 0 && pool_clock_ns() - start > POOL_SPIN_NS) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();  // tells the core it is a spin loop
+#endif
+    }
+}
 
 static void *pool_worker(void *arg) {
     SparsePool *p = ((PoolSlot *)arg)->pool;
     int index = ((PoolSlot *)arg)->index;
     uint64_t seen = 0;
     for (;;) {
+        pool_spin(&p->generation, seen, true);  // a job soon? then no sleep
         pthread_mutex_lock(&p->mu);
+        p->sleepers++;
         while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        p->sleepers--;
         bool quit = p->quit;
         seen = p->generation;
         pthread_mutex_unlock(&p->mu);
         if (quit) return NULL;
         row_share_run(&p->job[index]);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_mutex_lock(&p->mu);  // the caller may be asleep on done
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -1505,13 +1557,15 @@ void sparse_sgd_update_pool(SparsePool *p, float *param, const SparseGrad *g, do
         p->job[t] = base;
         p->job[t].lo = V * t / p->threads, p->job[t].hi = V * (t + 1) / p->threads;
     }
-    p->pending = p->threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
+    __atomic_store_n(&p->pending, p->threads - 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);  // spinners start now
+    if (p->sleepers > 0) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     row_share_run(&p->job[p->threads - 1]);  // the caller's share
+    pool_spin(&p->pending, 0, false);  // the workers are usually about to finish
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0)
+        pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 

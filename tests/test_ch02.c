@@ -250,19 +250,6 @@ END_TEST
 
 /* ----------------------------------------------------- gradient check */
 
-typedef struct Ctx {
-    NextTokenModel *m;
-    const int64_t *inputs, *targets;
-    int64_t B;
-} Ctx;
-
-static double ctx_loss(void *p) {
-    Ctx *c = p;
-    double loss = NAN;
-    ntm_forward(c->m, c->inputs, c->targets, c->B, &loss, NULL);
-    return loss;
-}
-
 // Forward + backward of the model, with the table's scatter done by `scatter`.
 static void grads(NextTokenModel *m, const int64_t *inputs, const int64_t *targets, int64_t B,
                   bool planted_bug) {
@@ -284,22 +271,22 @@ START_TEST(gradcheck_passes_on_model_and_catches_planted_bug) {
     rng_manual_seed(&gen, 3);
     ck_assert_int_eq(ntm_init(&m, 12, 4, 8, &gen, NULL), 0);
     const int64_t inputs[] = {5, 1, 5, 11, 0, 5, 7, 1}, targets[] = {1, 2, 3, 4, 5, 6, 7, 8};
-    Ctx ctx = {&m, inputs, targets, 8};
+    NtmBatch batch = {&m, inputs, targets, 8};  // the library's loss function's input
     int64_t all_w[12 * 4], all_p[12 * 4], all_b[12];
     for (int i = 0; i < 48; i++) all_w[i] = all_p[i] = i;
     for (int i = 0; i < 12; i++) all_b[i] = i;
 
     grads(&m, inputs, targets, 8, false);
-    GradcheckResult r = gradcheck_run(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    GradcheckResult r = gradcheck_run(m.emb.weight, m.emb.grad, all_w, 48, ntm_batch_loss, &batch, 1e-2f, 1e-4, 1e-2);
     ck_assert_msg(r.passed, "W: max abs err %g", r.max_abs_err);
     ck_assert_int_eq(r.checked, 48);
-    r = gradcheck_run(m.proj.weight, m.proj.weight_grad, all_p, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    r = gradcheck_run(m.proj.weight, m.proj.weight_grad, all_p, 48, ntm_batch_loss, &batch, 1e-2f, 1e-4, 1e-2);
     ck_assert_msg(r.passed, "P: max abs err %g", r.max_abs_err);
-    r = gradcheck_run(m.proj.bias, m.proj.bias_grad, all_b, 12, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    r = gradcheck_run(m.proj.bias, m.proj.bias_grad, all_b, 12, ntm_batch_loss, &batch, 1e-2f, 1e-4, 1e-2);
     ck_assert_msg(r.passed, "b: max abs err %g", r.max_abs_err);
 
     grads(&m, inputs, targets, 8, true);
-    r = gradcheck_run(m.emb.weight, m.emb.grad, all_w, 48, ctx_loss, &ctx, 1e-2f, 1e-4, 1e-2);
+    r = gradcheck_run(m.emb.weight, m.emb.grad, all_w, 48, ntm_batch_loss, &batch, 1e-2f, 1e-4, 1e-2);
     ck_assert(!r.passed);
     ck_assert_msg(r.worst / 4 == 5 || r.worst / 4 == 1, "worst entry %lld is not a repeated row", (long long)r.worst);
     ntm_free(&m);
