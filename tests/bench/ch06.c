@@ -485,6 +485,8 @@ static void record(Bench *b) {
         {"adam_fused_floor", C_ADAM_FUSED, F_ADAM, 2},
         {"sgd_pool_speedup", C_SGD, C_SGD_POOL, 2},
         {"sgd_2t_speedup", C_SGD, C_SGD_2T, 2},
+        {"sgd_ceiling", T_SGD, F_SGD, 1},    // the most a step doing the floor's work
+        {"adam_ceiling", T_ADAM, F_ADAM, 1},  // could gain over PyTorch
     };
     char key[96], value[32];
     for (int d = 0; d < 2; d++) {
@@ -500,7 +502,9 @@ static void record(Bench *b) {
             }
         }
         static const struct { const char *what; int col; } FLAT[] = {
-            {"sgd_flat", C_SGD}, {"fused_flat", C_SGD_FUSED}, {"adam_flat", C_ADAM}};
+            {"sgd_flat", C_SGD},          {"fused_flat", C_SGD_FUSED},
+            {"adam_flat", C_ADAM},        {"adam_fused_flat", C_ADAM_FUSED},
+            {"sgd_floor_flat", F_SGD},    {"adam_floor_flat", F_ADAM}};
         for (int f = 0; f < BENCH_COUNT(FLAT); f++) {  // the largest V over the smallest
             ratio(value, sizeof value, best[d][nvs - 1][FLAT[f].col], best[d][0][FLAT[f].col],
                   2);
@@ -511,7 +515,7 @@ static void record(Bench *b) {
 }
 
 // Prints each step beside its floor, and whether every one met the goal.
-static void report_floors(void) {
+static void report_floors(Bench *b) {
     static const struct { const char *name; int step, floor; } PAIRS[] = {
         {"sgd", C_SGD, F_SGD}, {"sgd-fused", C_SGD_FUSED, F_SGD},
         {"adam", C_ADAM, F_ADAM}, {"adam-fused", C_ADAM_FUSED, F_ADAM}};
@@ -535,10 +539,56 @@ static void report_floors(void) {
     printf("Goal: every sparse step within %.1fx of its floor: %s (%d of %d cells missed it).\n",
            BENCH_SPARSE_GOAL, missed ? "NOT met" : "met", missed,
            2 * nvs * BENCH_COUNT(PAIRS));
+    bench_value(b, "ch06.goal.floor_missed", "%d", missed);
+    bench_value(b, "ch06.goal.floor_cells", "%d", 2 * nvs * BENCH_COUNT(PAIRS));
     if (below > 0)
         printf("%d cell(s) came out under 1.00: a step and its floor are timed in separate\n"
                "  calls, so other work on the machine may have slowed the floor's.\n",
                below);
+}
+
+// The goals against PyTorch: each step's speed-up beside its ceiling, PyTorch's
+// time over the floor's, the most that any step doing the floor's memory work
+// on one thread could reach; and the counts the prose quotes (ch06.goal.*).
+static void report_goals(Bench *b) {
+    static const struct {
+        const char *name;
+        int step, torch, floor;
+        double goal;
+    } GOALS[] = {{"sgd", C_SGD, T_SGD, F_SGD, 5.0},
+                 {"sgd_fused", C_SGD_FUSED, T_SGD, F_SGD, 5.0},
+                 {"adam", C_ADAM, T_ADAM, F_ADAM, 10.0},
+                 {"adam_fused", C_ADAM_FUSED, T_ADAM, F_ADAM, 10.0}};
+    if (b->torch == NULL) return;
+    printf("\nSpeed-up over PyTorch (torch ms / C ms), and in brackets the ceiling\n"
+           "  (torch ms / floor ms); ! below the goal of 5x (SGD) or 10x (Adam):\n");
+    printf("%-8s %9s", "dist", "V");
+    for (int k = 0; k < BENCH_COUNT(GOALS); k++) printf(" %17s", GOALS[k].name);
+    printf("\n");
+    int met[BENCH_COUNT(GOALS)] = {0}, capped[BENCH_COUNT(GOALS)] = {0}, cells = 0;
+    for (int d = 0; d < 2; d++)
+        for (int vi = 0; vi < nvs; vi++, cells++) {
+            const double *x = best[d][vi];
+            printf("%-8s %9" PRId64, DISTS[d], SPARSE_VS[vi]);
+            for (int k = 0; k < BENCH_COUNT(GOALS); k++) {
+                double up = x[GOALS[k].torch] / x[GOALS[k].step];
+                double ceiling = x[GOALS[k].torch] / x[GOALS[k].floor];
+                met[k] += up >= GOALS[k].goal;
+                capped[k] += ceiling < GOALS[k].goal;
+                printf(" %7.1f%s (%5.1f)", up, up >= GOALS[k].goal ? " " : "!", ceiling);
+            }
+            printf("\n");
+        }
+    char key[96];
+    for (int k = 0; k < BENCH_COUNT(GOALS); k++) {
+        printf("%-10s %2d of %d cells reach %.0fx; in %d the ceiling itself is below it.\n",
+               GOALS[k].name, met[k], cells, GOALS[k].goal, capped[k]);
+        snprintf(key, sizeof key, "ch06.goal.%s_met", GOALS[k].name);
+        bench_value(b, key, "%d", met[k]);
+        snprintf(key, sizeof key, "ch06.goal.%s_capped", GOALS[k].name);
+        bench_value(b, key, "%d", capped[k]);
+    }
+    bench_value(b, "ch06.goal.cells", "%d", cells);
 }
 
 // Writes dir/ch06-dense.tsv from chapter 2's and chapter 4's values of
@@ -581,7 +631,8 @@ static int report(Bench *b, EmbError *err) {
            BENCH_SPARSE_ROUNDS);
     if (b->torch == NULL) printf("PyTorch: not measured (%s).\n", b->no_torch_reason);
     if (report_steps(b, err) != 0) return -1;
-    report_floors();
+    report_floors(b);
+    report_goals(b);
     record(b);
     printf("\nDense steps (ch06-dense.tsv): chapter 2's SGD and chapter 4's Adam of this run.\n");
     return report_dense(b, err);
