@@ -305,8 +305,13 @@ static void seq_adjust_heap(const SortSeq *s, int64_t first, int64_t hole, int64
     s->key[first + hole] = vk, s->pos[first + hole] = vp;
 }
 
+static _Thread_local int64_t heap_sorts;  // pieces heapsorted so far, in this thread
+
+int64_t sparse_sort_heapsorts(void) { return heap_sorts; }
+
 // std::partial_sort(first, last, last): make_heap, then sort_heap.
 static void seq_heap_sort(const SortSeq *s, int64_t first, int64_t last) {
+    heap_sorts++;
     int64_t len = last - first;
     for (int64_t parent = (len - 2) / 2; len >= 2 && parent >= 0; parent--)
         seq_adjust_heap(s, first, parent, len, s->key[first + parent],
@@ -397,13 +402,259 @@ static void seq_std_sort(int64_t *keys, int64_t *pos, int64_t n) {
     }
 }
 
-int sparse_sort_order(const int64_t *keys, int64_t n, int64_t *perm, EmbError *err) {
+// perm is sorted as std::sort sorts (keys, positions), by sort.
+static int seq_sort_order(const int64_t *keys, int64_t n, int64_t *perm,
+                          void (*sort)(int64_t *keys, int64_t *pos, int64_t n),
+                          EmbError *err) {
     int64_t *k = malloc((size_t)(n > 0 ? n : 1) * sizeof *k);  // (n,): a sorted copy
     if (!k) return emb_fail(err, "out of memory sorting %lld indices", (long long)n);
     for (int64_t i = 0; i < n; i++) perm[i] = i;
     memcpy(k, keys, (size_t)n * sizeof *k);
-    seq_std_sort(k, perm, n);
+    sort(k, perm, n);
     free(k);
+    return 0;
+}
+
+int sparse_sort_order_plain(const int64_t *keys, int64_t n, int64_t *perm,
+                            EmbError *err) {
+    return seq_sort_order(keys, n, perm, seq_std_sort, err);
+}
+
+// Entry i packed in one word, (keys[i] - min) << shift | i: comparing two words'
+// high bits compares their keys, and moving a word moves its position with it.
+typedef struct SortWords {
+    uint64_t *w;
+    int shift;
+} SortWords;
+
+static inline bool word_less(const SortWords *s, int64_t a, int64_t b) {
+    return s->w[a] >> s->shift < s->w[b] >> s->shift;
+}
+static inline void word_swap(const SortWords *s, int64_t a, int64_t b) {
+    uint64_t t = s->w[a];
+    s->w[a] = s->w[b], s->w[b] = t;
+}
+
+// seq_adjust_heap on words, with v the moved-out word.
+static void word_adjust_heap(const SortWords *s, int64_t first, int64_t hole, int64_t len,
+                             uint64_t v) {
+    uint64_t *w = s->w + first;  // seek to the heap
+    int64_t top = hole, child = hole;
+    while (child < (len - 1) / 2) {
+        child = 2 * (child + 1);
+        if (word_less(s, first + child, first + child - 1)) child--;
+        w[hole] = w[child];
+        hole = child;
+    }
+    if ((len & 1) == 0 && child == (len - 2) / 2) {
+        child = 2 * (child + 1);
+        w[hole] = w[child - 1];
+        hole = child - 1;
+    }
+    int64_t parent = (hole - 1) / 2;
+    while (hole > top && w[parent] >> s->shift < v >> s->shift) {
+        w[hole] = w[parent];
+        hole = parent;
+        parent = (hole - 1) / 2;
+    }
+    w[hole] = v;
+}
+
+// seq_heap_sort on words.
+static void word_heap_sort(const SortWords *s, int64_t first, int64_t last) {
+    heap_sorts++;
+    int64_t len = last - first;
+    for (int64_t parent = (len - 2) / 2; len >= 2 && parent >= 0; parent--)
+        word_adjust_heap(s, first, parent, len, s->w[first + parent]);
+    while (last - first > 1) {
+        last--;
+        uint64_t v = s->w[last];
+        s->w[last] = s->w[first];
+        word_adjust_heap(s, first, 0, last - first, v);
+    }
+}
+
+// seq_median_to_first on words.
+static void word_median_to_first(const SortWords *s, int64_t r, int64_t a, int64_t b,
+                                 int64_t c) {
+    if (word_less(s, a, b)) {
+        if (word_less(s, b, c)) word_swap(s, r, b);
+        else if (word_less(s, a, c)) word_swap(s, r, c);
+        else word_swap(s, r, a);
+    } else if (word_less(s, a, c)) word_swap(s, r, a);
+    else if (word_less(s, b, c)) word_swap(s, r, c);
+    else word_swap(s, r, b);
+}
+
+enum { SORT_BLOCK = 64 };  // positions scanned at a time on each side
+
+// Left stoppers among w[base], w[base + 1], ...: the offsets of the words not
+// below lo. Right stoppers among w[top - 1], w[top - 2], ...: the offsets of
+// the words not above hi. n <= SORT_BLOCK; off is (SORT_BLOCK,).
+static int word_left_stoppers(const uint64_t *w, int64_t base, int n, uint64_t lo,
+                              uint8_t *off) {
+    const uint64_t *b = w + base;  // seek to the block
+    int found = 0, i = 0;
+    for (; i + 4 <= n; i += 4) {  // four at a time: fewer loop branches
+        off[found] = (uint8_t)i, found += b[i] >= lo;
+        off[found] = (uint8_t)(i + 1), found += b[i + 1] >= lo;
+        off[found] = (uint8_t)(i + 2), found += b[i + 2] >= lo;
+        off[found] = (uint8_t)(i + 3), found += b[i + 3] >= lo;
+    }
+    for (; i < n; i++) off[found] = (uint8_t)i, found += b[i] >= lo;
+    return found;
+}
+static int word_right_stoppers(const uint64_t *w, int64_t top, int n, uint64_t hi,
+                               uint8_t *off) {
+    const uint64_t *t = w + top - 1;  // seek to the block's last word
+    int found = 0, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        off[found] = (uint8_t)i, found += t[-i] <= hi;
+        off[found] = (uint8_t)(i + 1), found += t[-i - 1] <= hi;
+        off[found] = (uint8_t)(i + 2), found += t[-i - 2] <= hi;
+        off[found] = (uint8_t)(i + 3), found += t[-i - 3] <= hi;
+    }
+    for (; i < n; i++) off[found] = (uint8_t)i, found += t[-i] <= hi;
+    return found;
+}
+
+// seq_partition(first, last, pivot) by blocks: the same swaps, the same cut.
+static int64_t word_partition(const SortWords *s, int64_t first, int64_t last,
+                              int64_t pivot) {
+    uint64_t *w = s->w, mask = ((uint64_t)1 << s->shift) - 1;
+    uint64_t lo = w[pivot] & ~mask;  // w < lo: w's key is below the pivot's
+    uint64_t hi = w[pivot] | mask;   // w > hi: w's key is above the pivot's
+    uint8_t offl[SORT_BLOCK], offr[SORT_BLOCK];  // stoppers, as offsets in their block
+    int nl = 0, sl = 0, nr = 0, sr = 0;          // stoppers found, and paired so far
+    int64_t lb = first, le = first;  // left block [lb, le); [le, re) not yet scanned
+    int64_t re = last, rb = last;    // right block [re, rb), scanned downwards
+    int64_t l = last;                // Hoare's last after its latest swap
+    for (;;) {
+        int64_t rest = re - le, bl = 0, br = 0;
+        if (sl == nl && sr == nr) {
+            if (rest == 0) break;
+            bl = rest / 2 < SORT_BLOCK ? rest / 2 : SORT_BLOCK;
+            br = rest - bl < SORT_BLOCK ? rest - bl : SORT_BLOCK;
+        } else if (sl == nl) {
+            if (rest == 0) break;
+            bl = rest < SORT_BLOCK ? rest : SORT_BLOCK;
+        } else if (sr == nr) {
+            if (rest == 0) break;
+            br = rest < SORT_BLOCK ? rest : SORT_BLOCK;
+        }
+        if (bl > 0) {
+            nl = word_left_stoppers(w, le, (int)bl, lo, offl), sl = 0;
+            lb = le, le += bl;
+        }
+        if (br > 0) {
+            nr = word_right_stoppers(w, re, (int)br, hi, offr), sr = 0;
+            rb = re, re -= br;
+        }
+        int m = nl - sl < nr - sr ? nl - sl : nr - sr;
+        for (int k = 0; k < m; k++)  // the k-th stoppers of the two sides, swapped
+            word_swap(s, lb + offl[sl + k], rb - 1 - offr[sr + k]);
+        sl += m, sr += m;
+        if (m > 0) l = rb - 1 - offr[sr - 1];
+        if (sr == nr) l = re;
+    }
+    // All is scanned; one side may still hold stoppers. Pair them with the other
+    // side's stoppers among the same positions, while the two have not crossed.
+    int64_t lpos[SORT_BLOCK], rpos[SORT_BLOCK];
+    int np, nq;
+    if (sl < nl) {
+        np = nl - sl;
+        for (int k = 0; k < np; k++) lpos[k] = lb + offl[sl + k];
+        nq = word_right_stoppers(w, le, (int)(le - lpos[0]), hi, offr);
+        for (int k = 0; k < nq; k++) rpos[k] = le - 1 - offr[k];
+    } else {
+        nq = nr - sr;
+        for (int k = 0; k < nq; k++) rpos[k] = rb - 1 - offr[sr + k];
+        np = word_left_stoppers(w, le, (int)(l - le), lo, offl);
+        for (int k = 0; k < np; k++) lpos[k] = le + offl[k];
+    }
+    int k = 0;
+    for (; k < np && k < nq && lpos[k] < rpos[k]; k++) word_swap(s, lpos[k], rpos[k]);
+    int64_t met = k > 0 ? rpos[k - 1] : l;  // the left scan stops here at the latest
+    return k < np && lpos[k] < met ? lpos[k] : met;
+}
+
+// u[a] gets the smaller of the two words, u[b] the larger (x, y: scratch words).
+#define WORD_CE(a, b) (x = u[a], y = u[b], u[a] = x < y ? x : y, u[b] = x < y ? y : x)
+
+// A last piece of 16 or fewer, sorted as the final insertion sort sorts it:
+// stably. Each word becomes key << 4 | its place in the piece, so no two are
+// equal, and Batcher's odd-even merge sort (a network of 19 or 63 exchanges,
+// one compare each and no branch) orders them.
+static void word_sort_piece(const SortWords *s, int64_t first, int64_t last) {
+    int n = (int)(last - first);
+    uint64_t *w = s->w + first, was[16], u[16], x, y;  // seek to the piece
+    for (int i = 0; i < 16; i++) u[i] = UINT64_MAX;
+    for (int i = 0; i < n; i++) was[i] = w[i], u[i] = w[i] >> s->shift << 4 | (uint64_t)i;
+    WORD_CE(0, 1), WORD_CE(2, 3), WORD_CE(4, 5), WORD_CE(6, 7), WORD_CE(0, 2);
+    WORD_CE(1, 3), WORD_CE(4, 6), WORD_CE(5, 7), WORD_CE(1, 2), WORD_CE(5, 6);
+    if (n <= 8) {
+        WORD_CE(0, 4), WORD_CE(1, 5), WORD_CE(2, 6), WORD_CE(3, 7), WORD_CE(2, 4);
+        WORD_CE(3, 5), WORD_CE(1, 2), WORD_CE(3, 4), WORD_CE(5, 6);
+    } else {
+        WORD_CE(8, 9), WORD_CE(10, 11), WORD_CE(12, 13), WORD_CE(14, 15), WORD_CE(8, 10);
+        WORD_CE(9, 11), WORD_CE(12, 14), WORD_CE(13, 15), WORD_CE(9, 10), WORD_CE(13, 14);
+        WORD_CE(0, 4), WORD_CE(1, 5), WORD_CE(2, 6), WORD_CE(3, 7), WORD_CE(8, 12);
+        WORD_CE(9, 13), WORD_CE(10, 14), WORD_CE(11, 15), WORD_CE(2, 4), WORD_CE(3, 5);
+        WORD_CE(10, 12), WORD_CE(11, 13), WORD_CE(1, 2), WORD_CE(3, 4), WORD_CE(5, 6);
+        WORD_CE(9, 10), WORD_CE(11, 12), WORD_CE(13, 14), WORD_CE(0, 8), WORD_CE(1, 9);
+        WORD_CE(2, 10), WORD_CE(3, 11), WORD_CE(4, 12), WORD_CE(5, 13), WORD_CE(6, 14);
+        WORD_CE(7, 15), WORD_CE(4, 8), WORD_CE(5, 9), WORD_CE(6, 10), WORD_CE(7, 11);
+        WORD_CE(2, 4), WORD_CE(3, 5), WORD_CE(6, 8), WORD_CE(7, 9), WORD_CE(10, 12);
+        WORD_CE(11, 13), WORD_CE(1, 2), WORD_CE(3, 4), WORD_CE(5, 6), WORD_CE(7, 8);
+        WORD_CE(9, 10), WORD_CE(11, 12), WORD_CE(13, 14);
+    }
+    for (int i = 0; i < n; i++) w[i] = was[u[i] & 15];
+}
+
+// seq_introsort on words, partitioning by blocks.
+static void word_introsort(const SortWords *s, int64_t first, int64_t last,
+                           int64_t depth) {
+    while (last - first > 16) {
+        if (depth == 0) {
+            word_heap_sort(s, first, last);
+            return;
+        }
+        depth--;
+        word_median_to_first(s, first, first + 1, first + (last - first) / 2, last - 1);
+        int64_t cut = word_partition(s, first + 1, last, first);
+        word_introsort(s, cut, last, depth);
+        last = cut;
+    }
+    word_sort_piece(s, first, last);
+}
+
+// seq_std_sort on words: the final insertion sort is done piece by piece.
+static void word_std_sort(const SortWords *s, int64_t n) {
+    int64_t lg = 63 - __builtin_clzll((unsigned long long)n);
+    word_introsort(s, 0, n, 2 * lg);
+}
+
+int sparse_sort_order(const int64_t *keys, int64_t n, int64_t *perm, EmbError *err) {
+    if (n < 2) {
+        if (n == 1) perm[0] = 0;
+        return 0;
+    }
+    int64_t min = keys[0], max = keys[0];
+    for (int64_t i = 1; i < n; i++) {
+        min = keys[i] < min ? keys[i] : min;
+        max = keys[i] > max ? keys[i] : max;
+    }
+    int shift = 64 - __builtin_clzll((unsigned long long)(n - 1));  // bits of a position
+    shift = shift < 5 ? 5 : shift;  // word_sort_piece's key << 4 needs a spare bit
+    uint64_t range = (uint64_t)max - (uint64_t)min;
+    if (range >> (64 - shift) != 0)  // keys too far apart to share a word with positions
+        return sparse_sort_order_plain(keys, n, perm, err);
+    SortWords s = {(uint64_t *)perm, shift};  // perm holds the words while they sort
+    for (int64_t i = 0; i < n; i++)
+        s.w[i] = ((uint64_t)keys[i] - (uint64_t)min) << shift | (uint64_t)i;
+    word_std_sort(&s, n);
+    uint64_t mask = ((uint64_t)1 << shift) - 1;  // a word's position bits
+    for (int64_t i = 0; i < n; i++) perm[i] = (int64_t)(s.w[i] & mask);
     return 0;
 }
 
