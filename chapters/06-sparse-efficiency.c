@@ -499,16 +499,11 @@ static void word_heap_sort(const SortWords *s, int64_t first, int64_t last) {
     }
 }
 
-// seq_median_to_first on words.
+// seq_median_to_first on words, the three compares made first (no branch to guess).
 static void word_median_to_first(const SortWords *s, int64_t r, int64_t a, int64_t b,
                                  int64_t c) {
-    if (word_less(s, a, b)) {
-        if (word_less(s, b, c)) word_swap(s, r, b);
-        else if (word_less(s, a, c)) word_swap(s, r, c);
-        else word_swap(s, r, a);
-    } else if (word_less(s, a, c)) word_swap(s, r, a);
-    else if (word_less(s, b, c)) word_swap(s, r, c);
-    else word_swap(s, r, b);
+    bool ab = word_less(s, a, b), bc = word_less(s, b, c), ac = word_less(s, a, c);
+    word_swap(s, r, ab ? (bc ? b : ac ? c : a) : (ac ? a : bc ? c : b));
 }
 
 /**
@@ -553,7 +548,7 @@ enum { SORT_BLOCK = 64 };  // positions scanned at a time on each side
 static int word_left_stoppers(const uint64_t *w, int64_t base, int n, uint64_t lo,
                               uint8_t *off) {
     const uint64_t *b = w + base;  // seek to the block
-    int found = 0, i = 0;
+    int64_t found = 0, i = 0;
     for (; i + 4 <= n; i += 4) {  // four at a time: fewer loop branches
         off[found] = (uint8_t)i, found += b[i] >= lo;
         off[found] = (uint8_t)(i + 1), found += b[i + 1] >= lo;
@@ -561,12 +556,12 @@ static int word_left_stoppers(const uint64_t *w, int64_t base, int n, uint64_t l
         off[found] = (uint8_t)(i + 3), found += b[i + 3] >= lo;
     }
     for (; i < n; i++) off[found] = (uint8_t)i, found += b[i] >= lo;
-    return found;
+    return (int)found;
 }
 static int word_right_stoppers(const uint64_t *w, int64_t top, int n, uint64_t hi,
                                uint8_t *off) {
     const uint64_t *t = w + top - 1;  // seek to the block's last word
-    int found = 0, i = 0;
+    int64_t found = 0, i = 0;
     for (; i + 4 <= n; i += 4) {
         off[found] = (uint8_t)i, found += t[-i] <= hi;
         off[found] = (uint8_t)(i + 1), found += t[-i - 1] <= hi;
@@ -574,7 +569,7 @@ static int word_right_stoppers(const uint64_t *w, int64_t top, int n, uint64_t h
         off[found] = (uint8_t)(i + 3), found += t[-i - 3] <= hi;
     }
     for (; i < n; i++) off[found] = (uint8_t)i, found += t[-i] <= hi;
-    return found;
+    return (int)found;
 }
 
 // seq_partition(first, last, pivot) by blocks: the same swaps, the same cut.
@@ -661,8 +656,8 @@ the fast one takes about half the time of the plain one.
 
 // A last piece of 16 or fewer, sorted as the final insertion sort sorts it:
 // stably. Each word becomes key << 4 | its place in the piece, so no two are
-// equal, and Batcher's odd-even merge sort (a network of 19 or 63 exchanges,
-// one compare each and no branch) orders them.
+// equal, and Batcher's odd-even merge sort for 4, 8, 12 or 16 words (10 to 63
+// exchanges, one compare each and no branch) orders them.
 static void word_sort_piece(const SortWords *s, int64_t first, int64_t last) {
     int n = (int)(last - first);
     uint64_t *w = s->w + first, was[16], u[16], x, y;  // seek to the piece
@@ -670,9 +665,18 @@ static void word_sort_piece(const SortWords *s, int64_t first, int64_t last) {
     for (int i = 0; i < n; i++) was[i] = w[i], u[i] = w[i] >> s->shift << 4 | (uint64_t)i;
     WORD_CE(0, 1), WORD_CE(2, 3), WORD_CE(4, 5), WORD_CE(6, 7), WORD_CE(0, 2);
     WORD_CE(1, 3), WORD_CE(4, 6), WORD_CE(5, 7), WORD_CE(1, 2), WORD_CE(5, 6);
-    if (n <= 8) {
+    if (n <= 4) {  // u[0..3] are sorted already
+    } else if (n <= 8) {
         WORD_CE(0, 4), WORD_CE(1, 5), WORD_CE(2, 6), WORD_CE(3, 7), WORD_CE(2, 4);
         WORD_CE(3, 5), WORD_CE(1, 2), WORD_CE(3, 4), WORD_CE(5, 6);
+    } else if (n <= 12) {
+        WORD_CE(8, 9), WORD_CE(10, 11), WORD_CE(8, 10), WORD_CE(9, 11), WORD_CE(9, 10);
+        WORD_CE(0, 4), WORD_CE(1, 5), WORD_CE(2, 6), WORD_CE(3, 7), WORD_CE(2, 4);
+        WORD_CE(3, 5), WORD_CE(1, 2), WORD_CE(3, 4), WORD_CE(5, 6), WORD_CE(9, 10);
+        WORD_CE(0, 8), WORD_CE(1, 9), WORD_CE(2, 10), WORD_CE(3, 11), WORD_CE(4, 8);
+        WORD_CE(5, 9), WORD_CE(6, 10), WORD_CE(7, 11), WORD_CE(2, 4), WORD_CE(3, 5);
+        WORD_CE(6, 8), WORD_CE(7, 9), WORD_CE(1, 2), WORD_CE(3, 4), WORD_CE(5, 6);
+        WORD_CE(7, 8), WORD_CE(9, 10);
     } else {
         WORD_CE(8, 9), WORD_CE(10, 11), WORD_CE(12, 13), WORD_CE(14, 15), WORD_CE(8, 10);
         WORD_CE(9, 11), WORD_CE(12, 14), WORD_CE(13, 15), WORD_CE(9, 10), WORD_CE(13, 14);
