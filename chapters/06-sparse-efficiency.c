@@ -613,23 +613,22 @@ static int64_t word_partition(const SortWords *s, int64_t first, int64_t last,
     }
     // All is scanned; one side may still hold stoppers. Pair them with the other
     // side's stoppers among the same positions, while the two have not crossed.
-    int64_t lpos[SORT_BLOCK], rpos[SORT_BLOCK];
-    int np, nq;
+    // The k-th left stopper is at lbase + loff[k], the k-th right at rtop - 1 - roff[k].
+    const uint8_t *loff = offl, *roff = offr;
+    int64_t lbase = le, rtop = le;
+    int np = 0, nq = 0;
     if (sl < nl) {
-        np = nl - sl;
-        for (int k = 0; k < np; k++) lpos[k] = lb + offl[sl + k];
-        nq = word_right_stoppers(w, le, (int)(le - lpos[0]), hi, offr);
-        for (int k = 0; k < nq; k++) rpos[k] = le - 1 - offr[k];
+        loff = offl + sl, lbase = lb, np = nl - sl;
+        nq = word_right_stoppers(w, le, (int)(le - lb - offl[sl]), hi, offr);
     } else {
-        nq = nr - sr;
-        for (int k = 0; k < nq; k++) rpos[k] = rb - 1 - offr[sr + k];
+        roff = offr + sr, rtop = rb, nq = nr - sr;
         np = word_left_stoppers(w, le, (int)(l - le), lo, offl);
-        for (int k = 0; k < np; k++) lpos[k] = le + offl[k];
     }
     int k = 0;
-    for (; k < np && k < nq && lpos[k] < rpos[k]; k++) word_swap(s, lpos[k], rpos[k]);
-    int64_t met = k > 0 ? rpos[k - 1] : l;  // the left scan stops here at the latest
-    return k < np && lpos[k] < met ? lpos[k] : met;
+    for (; k < np && k < nq && lbase + loff[k] < rtop - 1 - roff[k]; k++)
+        word_swap(s, lbase + loff[k], rtop - 1 - roff[k]);
+    int64_t met = k > 0 ? rtop - 1 - roff[k - 1] : l;  // the left scan stops by here
+    return k < np && lbase + loff[k] < met ? lbase + loff[k] : met;
 }
 
 /**
