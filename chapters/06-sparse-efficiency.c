@@ -430,9 +430,10 @@ pivot or not with odds about even, and every wrong guess throws away the
 work the processor had started past the branch. For a few thousand
 indices, that made the sort the largest single cost of a SparseAdam step.
 
-`sparse_sort_order` below makes exactly the same moves, so it gives the
-same permutation for every input, with far fewer branches to guess. It
-changes three things, and none of them changes a move:
+`sparse_sort_order` below gives the same permutation for every input,
+with far fewer branches to guess. Its partitions make the same swaps and
+return the same cuts, and its last step leaves each entry where the
+insertion sort would, by another road. Three things change:
 
 - **One word per entry.** Entry $i$ becomes the 64-bit word
   $(k_i - k_{\min}) \cdot 2^s + i$, where $s$ bits (at least 5) hold a
@@ -647,7 +648,7 @@ as it is, so we do too.
 
 The two sorts give the same permutation for every input the tests try,
 including keys built to defeat median-of-three; on 4096 random indices
-the fast one takes about half the time of the plain one.
+the fast one takes less than half the time of the plain one.
 */
 
 // u[a] gets the smaller of the two words, u[b] the larger (x, y: scratch words).
