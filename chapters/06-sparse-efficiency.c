@@ -436,17 +436,17 @@ return the same cuts, and its last step leaves each entry where the
 insertion sort would, by another road. Three things change:
 
 - **One word per entry.** Entry $i$ becomes the 64-bit word
-  $(k_i - k_{\min}) \cdot 2^s + i$, where $s$ bits (at least 5) hold a
-  position. The high bits of two words compare as their keys do, and
-  moving a word moves its position with it: half the memory traffic of two
-  arrays, and `perm` itself holds the words, so nothing is allocated.
-  Keys too far apart to share a word with a position (a range of
-  $2^{64-s}$ or more) go to the plain emulation.
+  $k_i \cdot 2^s + i$, where $s$ bits (at least 5) hold a position. The
+  high bits of two words compare as their keys do, and moving a word moves
+  its position with it: half the memory traffic of two arrays, and `perm`
+  itself holds the words, so nothing is allocated. Negative keys, or keys
+  of $2^{64-s}$ and more, are counted from the smallest key instead; keys
+  too far apart even then go to the plain emulation.
 - **Partitions by blocks**, explained next.
 - **The last pieces sorted by a network**, explained after it.
 */
 
-// Entry i packed in one word, (keys[i] - min) << shift | i: comparing two words'
+// Entry i packed in one word, (keys[i] - offset) << shift | i: comparing two words'
 // high bits compares their keys, and moving a word moves its position with it.
 typedef struct SortWords {
     uint64_t *w;
@@ -721,19 +721,23 @@ int sparse_sort_order(const int64_t *keys, int64_t n, int64_t *perm, EmbError *e
         if (n == 1) perm[0] = 0;
         return 0;
     }
-    int64_t min = keys[0], max = keys[0];
-    for (int64_t i = 1; i < n; i++) {
-        min = keys[i] < min ? keys[i] : min;
-        max = keys[i] > max ? keys[i] : max;
-    }
     int shift = 64 - __builtin_clzll((unsigned long long)(n - 1));  // bits of a position
     shift = shift < 5 ? 5 : shift;  // word_sort_piece's key << 4 needs a spare bit
-    uint64_t range = (uint64_t)max - (uint64_t)min;
-    if (range >> (64 - shift) != 0)  // keys too far apart to share a word with positions
-        return sparse_sort_order_plain(keys, n, perm, err);
+    uint64_t bits = 0, min = 0;     // the bits set in some key; the keys' offset
+    for (int64_t i = 0; i < n; i++) bits |= (uint64_t)keys[i];
+    if (bits >> (64 - shift) != 0) {  // negative or large keys: count from the smallest
+        int64_t lo = keys[0], hi = keys[0];
+        for (int64_t i = 1; i < n; i++) {
+            lo = keys[i] < lo ? keys[i] : lo;
+            hi = keys[i] > hi ? keys[i] : hi;
+        }
+        if (((uint64_t)hi - (uint64_t)lo) >> (64 - shift) != 0)  // too far apart
+            return sparse_sort_order_plain(keys, n, perm, err);
+        min = (uint64_t)lo;
+    }
     SortWords s = {(uint64_t *)perm, shift};  // perm holds the words while they sort
     for (int64_t i = 0; i < n; i++)
-        s.w[i] = ((uint64_t)keys[i] - (uint64_t)min) << shift | (uint64_t)i;
+        s.w[i] = ((uint64_t)keys[i] - min) << shift | (uint64_t)i;
     word_std_sort(&s, n);
     uint64_t mask = ((uint64_t)1 << shift) - 1;  // a word's position bits
     for (int64_t i = 0; i < n; i++) perm[i] = (int64_t)(s.w[i] & mask);
