@@ -66,6 +66,13 @@ int emb_backward_sparse(const Embedding *e, SparseGrad *g, const int64_t *idx, i
 // keys and perm are (n,).
 int sparse_sort_order(const int64_t *keys, int64_t n, int64_t *perm, EmbError *err);
 
+// The same permutation by the plain emulation that defines it (the tests compare).
+int sparse_sort_order_plain(const int64_t *keys, int64_t n, int64_t *perm,
+                            EmbError *err);
+
+// How many pieces the calling thread's sorts have handed to heapsort (too deep).
+int64_t sparse_sort_heapsorts(void);
+
 // grad.coalesce(): out gets each row once, in increasing order, with the
 // sum of that row's entries, added in sparse_sort_order's order. out must
 // be initialised (sparse_grad_init) and different from g.

@@ -188,6 +188,124 @@ START_TEST(sort_order_is_std_sorts) {
 }
 END_TEST
 
+// xorshift64: the tests' own stream of pseudo-random numbers.
+static uint64_t next_random(uint64_t *state) {
+    *state ^= *state << 13, *state ^= *state >> 7, *state ^= *state << 17;
+    return *state;
+}
+
+// Asserts that sparse_sort_order and the plain emulation give the same permutation.
+static void assert_same_order(const int64_t *keys, int64_t n, const char *what) {
+    int64_t *fast = malloc((size_t)(n + 1) * sizeof *fast);
+    int64_t *plain = malloc((size_t)(n + 1) * sizeof *plain);
+    ck_assert_int_eq(sparse_sort_order(keys, n, fast, NULL), 0);
+    ck_assert_int_eq(sparse_sort_order_plain(keys, n, plain, NULL), 0);
+    for (int64_t k = 0; k < n; k++)
+        ck_assert_msg(fast[k] == plain[k], "%s, n %lld: entry %lld is %lld, plainly %lld",
+                      what, (long long)n, (long long)k, (long long)fast[k],
+                      (long long)plain[k]);
+    free(fast), free(plain);
+}
+
+// Keys of one shape: pattern 0 random in [low, low + range), 1 sorted, 2 reversed,
+// 3 organ pipe, 4 sawtooth of period range, 5 sorted with a few random swaps.
+static void shaped_keys(int64_t *keys, int64_t n, int pattern, int64_t low, int64_t range,
+                        uint64_t *state) {
+    for (int64_t k = 0; k < n; k++) {
+        int64_t r = (int64_t)(next_random(state) % (uint64_t)range);
+        keys[k] = low + (pattern == 0   ? r
+                         : pattern == 1 ? k
+                         : pattern == 2 ? n - k
+                         : pattern == 3 ? (k < n / 2 ? k : n - k)
+                         : pattern == 4 ? k % range
+                                        : k);
+    }
+    for (int64_t k = 0; pattern == 5 && k < n / 20 + 1; k++) {
+        int64_t a = (int64_t)(next_random(state) % (uint64_t)n);
+        int64_t b = (int64_t)(next_random(state) % (uint64_t)n), t = keys[a];
+        keys[a] = keys[b], keys[b] = t;
+    }
+}
+
+START_TEST(fast_sort_order_is_the_plain_one) {
+    const int64_t sizes[] = {2,   3,   15,  16,  17,  18,   31,   32,   33,  63,  64, 65,
+                             127, 128, 129, 130, 191, 256, 257, 1000, 4095, 4096, 5000};
+    const int64_t ranges[] = {1, 2, 3, 10, 1000, 1000000, (int64_t)1 << 40};
+    const int64_t lows[] = {0, -500, INT64_MIN / 4, INT64_MAX / 4};
+    uint64_t state = 6;
+    int64_t *keys = calloc(5000, sizeof *keys);
+    assert_same_order(keys, 0, "no keys");
+    keys[0] = 3;
+    assert_same_order(keys, 1, "one key");
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int pattern = 0; pattern < 6; pattern++)
+            for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+                if (pattern != 0 && pattern != 4 && r > 0) break;  // the range is unused
+                if (sizes[i] > 1000 && r % 2) continue;            // fewer big sorts
+                int64_t low = lows[(i + r) % 4];
+                shaped_keys(keys, sizes[i], pattern, low, ranges[r], &state);
+                assert_same_order(keys, sizes[i], "shaped keys");
+            }
+    for (int round = 0; round < 300; round++) {  // random sizes, ranges and shapes
+        int64_t n = (int64_t)(next_random(&state) % (round < 250 ? 300 : 5000));
+        int64_t range = 1 + (int64_t)(next_random(&state) % (round % 2 ? 8 : 100000));
+        shaped_keys(keys, n, round % 6, round % 3 ? 0 : -range / 2, range, &state);
+        assert_same_order(keys, n, "random keys");
+    }
+    // keys too far apart to share a word with 7 bits of position, and near enough
+    const int64_t top[3] = {((int64_t)1 << 57) - 1, (int64_t)1 << 57, INT64_MAX};
+    for (int t = 0; t < 3; t++) {
+        for (int64_t k = 0; k < 100; k++)
+            keys[k] = k % 3 ? top[t] - k % 2 : (t == 2 ? INT64_MIN : 0) + k % 5;
+        assert_same_order(keys, 100, "keys far apart");
+    }
+    free(keys);
+}
+END_TEST
+
+// Keys that defeat median-of-three: every partition splits off at most two
+// entries, so introsort runs out of depth and heapsorts the rest. The loop moves
+// positions as libstdc++'s introsort does and gives keys only to the three
+// samples of each partition, the largest and the median values left; the other
+// entries stay below every key given (-1) and get small random keys at the end.
+static void median_of_three_killer(int64_t *keys, int64_t n, uint64_t *state) {
+    int64_t *at = malloc((size_t)n * sizeof *at);  // at[i]: the entry at position i
+    for (int64_t i = 0; i < n; i++) at[i] = i, keys[i] = -1;
+    int64_t next = 1000 + 2 * n, first = 0, last = n, t;
+    while (last - first > 16) {
+        int64_t mid = first + (last - first) / 2;
+        keys[at[first + 1]] = next--, keys[at[mid]] = next--;  // last - 1 stays low
+        t = at[first], at[first] = at[mid], at[mid] = t;        // the median to first
+        int64_t f = first + 1, l = last, pivot = keys[at[first]];
+        for (;;) {  // __unguarded_partition
+            while (keys[at[f]] < pivot) f++;
+            l--;
+            while (pivot < keys[at[l]]) l--;
+            if (!(f < l)) break;
+            t = at[f], at[f] = at[l], at[l] = t;
+            f++;
+        }
+        ck_assert_int_le(last - f, 2);  // the right part is left to its insertion sort
+        last = f;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (keys[i] < 0) keys[i] = (int64_t)(next_random(state) % 8);
+    free(at);
+}
+
+START_TEST(fast_sort_order_heapsorts_as_std_sort_does) {
+    uint64_t state = 7;
+    int64_t keys[3000];
+    for (int64_t n = 40; n <= 3000; n = n * 3 / 2) {
+        median_of_three_killer(keys, n, &state);
+        int64_t before = sparse_sort_heapsorts();
+        assert_same_order(keys, n, "median-of-three killer");
+        // both the fast and the plain sort took the heapsort path, once
+        ck_assert_int_eq(sparse_sort_heapsorts(), before + 2);
+    }
+}
+END_TEST
+
 START_TEST(coalesce_sums_repeats_in_pytorchs_order) {
     SparseGrad g, c;
     sparse_grad_init(&g, 6, 3, NULL);
@@ -878,6 +996,8 @@ static Suite *chapter6_suite(void) {
     tcase_add_test(grad, backward_passes_accumulate_as_pytorchs_sparse_add);
     tcase_add_test(grad, sparse_and_dense_gradients_are_the_same_linear_map);
     tcase_add_test(grad, sort_order_is_std_sorts);
+    tcase_add_test(grad, fast_sort_order_is_the_plain_one);
+    tcase_add_test(grad, fast_sort_order_heapsorts_as_std_sort_does);
     tcase_add_test(grad, coalesce_sums_repeats_in_pytorchs_order);
     tcase_add_test(grad, coalesce_edge_cases);
     tcase_add_test(grad, coalesce_keeps_a_coalesced_gradient_as_it_is);
