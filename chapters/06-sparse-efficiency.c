@@ -34,7 +34,6 @@ opt.zero_grad(); loss.backward(); opt.step()
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 // The update loops are compiled twice, with and without the FMA instruction
 // (and with it AVX's 8-wide registers), as chapter 4's updates are (GCC on
@@ -1776,17 +1775,9 @@ int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *i
 /**
 Starting threads at every step costs tens of microseconds, a good part
 of a whole sparse step of 4096 rows. A pool starts them once: each worker
-waits for a new job (a generation number), runs its share of rows, and
-reports back; the caller runs the last share itself and waits for the
-others. The shares, and so the bits, are those above.
-
-Waking a sleeping thread also costs tens of microseconds, so both sides
-first *spin*: they re-read the number they wait for, for a bounded time
-(`POOL_SPIN_NS`, a fifth of a millisecond), and only then sleep on a
-condition variable. Between two steps of a training loop a worker is
-still spinning when the next job comes, and starts at once. The mutex
-still guards every change that a sleeper waits for, so no wake-up is
-lost.
+waits for a new job (a generation number under a mutex), runs its share
+of rows, and reports back; the caller runs the last share itself and
+waits for the others. The shares, and so the bits, are those above.
 */
 
 // A worker's argument: its pool and the share it runs.
@@ -1801,53 +1792,28 @@ struct SparsePool {
     int started;                // workers running (threads - 1 when all went well)
     pthread_mutex_t mu;
     pthread_cond_t wake, done;  // a new job; the last worker finished
-    uint64_t generation;        // bumped for every job (read while spinning)
-    uint64_t pending;           // workers still busy with the job (likewise)
-    int sleepers;               // workers asleep on wake
+    uint64_t generation;        // bumped for every job
+    int pending;                // workers still busy with the job
     bool quit;
     RowShare job[SPARSE_MAX_THREADS];
     PoolSlot slot[SPARSE_MAX_THREADS];
 };
-
-enum { POOL_SPIN_NS = 200000 };  // how long a waiter spins before it sleeps
-
-static int64_t pool_clock_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-// Spins while (*word == value) == equal, for at most POOL_SPIN_NS.
-static void pool_spin(const uint64_t *word, uint64_t value, bool equal) {
-    int64_t start = pool_clock_ns();
-    for (int s = 1; (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value) == equal; s++) {
-        if (s % 64 == 0 && pool_clock_ns() - start > POOL_SPIN_NS) return;
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();  // tells the core it is a spin loop
-#endif
-    }
-}
 
 static void *pool_worker(void *arg) {
     SparsePool *p = ((PoolSlot *)arg)->pool;
     int index = ((PoolSlot *)arg)->index;
     uint64_t seen = 0;
     for (;;) {
-        pool_spin(&p->generation, seen, true);  // a job soon? then no sleep
         pthread_mutex_lock(&p->mu);
-        p->sleepers++;
         while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        p->sleepers--;
         bool quit = p->quit;
         seen = p->generation;
         pthread_mutex_unlock(&p->mu);
         if (quit) return NULL;
         row_share_run(&p->job[index]);
-        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
-            pthread_mutex_lock(&p->mu);  // the caller may be asleep on done
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 
@@ -1894,15 +1860,13 @@ void sparse_sgd_update_pool(SparsePool *p, float *param, const SparseGrad *g, do
         p->job[t] = base;
         p->job[t].lo = V * t / p->threads, p->job[t].hi = V * (t + 1) / p->threads;
     }
-    __atomic_store_n(&p->pending, p->threads - 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);  // spinners start now
-    if (p->sleepers > 0) pthread_cond_broadcast(&p->wake);
+    p->pending = p->threads - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     row_share_run(&p->job[p->threads - 1]);  // the caller's share
-    pool_spin(&p->pending, 0, false);  // the workers are usually about to finish
     pthread_mutex_lock(&p->mu);
-    while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0)
-        pthread_cond_wait(&p->done, &p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 
