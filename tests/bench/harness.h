@@ -203,12 +203,12 @@ void bench_stream_axpy(float *restrict x, const float *restrict y, int64_t n, fl
 // Rows at addresses an index chooses, asked for BENCH_PREFETCH rows ahead
 // (__builtin_prefetch), as chapter 6's fast lookup and sparse updates ask.
 // table is (V, BENCH_D), idx (n,) in [0, V) (unchecked), rows (n, BENCH_D).
-enum { BENCH_PREFETCH = 8 };
+enum { BENCH_PREFETCH = 16 };
 // Asks for the cache lines of a row of BENCH_D floats (rw: 0 to read, 1 to
 // write; a constant, as __builtin_prefetch wants).
 #define BENCH_PREFETCH_ROW(row, rw)                                         \
     for (int line_ = 0; line_ < BENCH_D * (int)sizeof(float); line_ += 64) \
-    __builtin_prefetch((const char *)(row) + line_, rw, 0)
+    __builtin_prefetch((const char *)(row) + line_, rw, 2)
 // rows[i] = table[idx[i]]: a gather.
 void bench_gather_rows(float *restrict rows, const float *restrict table, const int64_t *idx,
                        int64_t n);
