@@ -35,7 +35,12 @@
  *   lookup-sorted  emb_lookup_sorted on it: rows visited in increasing order;
  *   sgd-pool2    sgd's split update on a pool of 2 threads started once;
  *   adam-fused   lookup+, then emb_sparse_adam_fused (backward, coalescing and
- *                the update in one pass, the same bits).
+ *                the update in one pass, the same bits);
+ *   sort         sparse_sort_order on the batch: the order coalesce adds a
+ *                row's repeats in, std::sort's, by block partitions;
+ *   sort-plain   sparse_sort_order_plain: the same order by the plain
+ *                emulation of libstdc++'s loops (the two give the same
+ *                permutation; tests/test_ch06.c checks it).
  *
  * So a step's *_floor value (step / floor) is at least about 1; the goal is
  * at most BENCH_SPARSE_GOAL. Both sides train their tables in place (the
@@ -90,12 +95,15 @@ enum {
     C_LOOKUP_SORTED,
     C_SGD_POOL,
     C_ADAM_FUSED,
+    C_SORT,
+    C_SORT_PLAIN,
     N_COLS
 };
 static const char *const COLS[N_COLS] = {
     "lookup",     "lookup+",    "torch-lookup",  "sgd",       "sgd-fused",
     "sgd-2t",     "sgd-floor",  "torch-sgd",     "adam",      "adam-floor",
-    "torch-adam", "lookup-thp", "lookup-sorted", "sgd-pool2", "adam-fused"};
+    "torch-adam", "lookup-thp", "lookup-sorted", "sgd-pool2", "adam-fused",
+    "sort",       "sort-plain"};
 
 // Best ms per call over the rounds, [dist][V][column]; < 0 when not measured.
 static double best[2][N_VS][N_COLS];
@@ -149,6 +157,15 @@ static int case_lookup_thp(void *ctx, int64_t b, EmbError *err) {
 static int case_lookup_sorted(void *ctx, int64_t b, EmbError *err) {
     SparseCase *c = ctx;
     return emb_lookup_sorted(&c->huge, batch(c, b), BENCH_N, sp.out, sp.perm, err);
+}
+
+// The order coalesce sorts a batch in, by the fast sort and by the plain one.
+static int case_sort(void *ctx, int64_t b, EmbError *err) {
+    return sparse_sort_order(batch(ctx, b), BENCH_N, sp.perm, err);
+}
+
+static int case_sort_plain(void *ctx, int64_t b, EmbError *err) {
+    return sparse_sort_order_plain(batch(ctx, b), BENCH_N, sp.perm, err);
 }
 
 // lookup+, then the sparse gradient of G: the first half of every sparse step.
@@ -278,7 +295,9 @@ typedef struct Group {
 static const CaseSpec LOOKUP_CASES[] = {{C_LOOKUP, case_lookup},
                                         {C_LOOKUP_FAST, case_lookup_fast},
                                         {C_LOOKUP_THP, case_lookup_thp},
-                                        {C_LOOKUP_SORTED, case_lookup_sorted}};
+                                        {C_LOOKUP_SORTED, case_lookup_sorted},
+                                        {C_SORT, case_sort},
+                                        {C_SORT_PLAIN, case_sort_plain}};
 static const CaseSpec SGD_CASES[] = {{C_SGD, case_sgd},
                                      {C_SGD_FUSED, case_sgd_fused},
                                      {C_SGD_2T, case_sgd_2t},
@@ -485,6 +504,7 @@ static void record(Bench *b) {
         {"adam_fused_floor", C_ADAM_FUSED, F_ADAM, 2},
         {"sgd_pool_speedup", C_SGD, C_SGD_POOL, 2},
         {"sgd_2t_speedup", C_SGD, C_SGD_2T, 2},
+        {"sort_speedup", C_SORT_PLAIN, C_SORT, 2},
         {"sgd_ceiling", T_SGD, F_SGD, 1},    // the most a step doing the floor's work
         {"adam_ceiling", T_ADAM, F_ADAM, 1},  // could gain over PyTorch
     };
