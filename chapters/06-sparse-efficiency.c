@@ -56,7 +56,6 @@ static inline void prefetch_row(const float *row, int64_t D) {
     for (int64_t b = 0; b < D * (int64_t)sizeof(float); b += 64)
         __builtin_prefetch((const char *)row + b, 1, 2);
 }
-enum { PREFETCH_AHEAD = 16 };  // entries ahead: enough misses in flight to overlap
 
 // w += alpha * v over one row, one fused multiply-add per value (torch's axpy).
 // Inlined into its callers, which are compiled with and without FMA.
@@ -819,8 +818,8 @@ void sparse_sgd_update(float *param, const SparseGrad *g, double lr, bool maximi
     const float neg_lr = (float)(maximize ? lr : -lr);  // maximize: d_p = -grad
     int64_t D = g->row_dim;
     for (int64_t k = 0; k < g->nnz; k++) {
-        if (k + PREFETCH_AHEAD < g->nnz)
-            prefetch_row(param + g->indices[k + PREFETCH_AHEAD] * D, D);
+        if (k + SPARSE_PREFETCH_AHEAD < g->nnz)
+            prefetch_row(param + g->indices[k + SPARSE_PREFETCH_AHEAD] * D, D);
         float *w_ix = param + g->indices[k] * D;  // seek to the entry's row
         const float *v_k = g->values + k * D;
         axpy_row(w_ix, v_k, neg_lr, D);
@@ -1020,8 +1019,8 @@ void sparse_adam_update(float *param, const SparseGrad *c, float *exp_avg,
     int64_t D = c->row_dim;
     double step_size = sparse_adam_step_size(o, step);
     for (int64_t k = 0; k < c->nnz; k++) {
-        if (k + PREFETCH_AHEAD < c->nnz) {  // a later entry's rows, in all three buffers
-            int64_t ahead = c->indices[k + PREFETCH_AHEAD] * D;
+        if (k + SPARSE_PREFETCH_AHEAD < c->nnz) {  // a later entry's rows, in all three
+            int64_t ahead = c->indices[k + SPARSE_PREFETCH_AHEAD] * D;
             prefetch_row(param + ahead, D), prefetch_row(exp_avg + ahead, D);
             prefetch_row(exp_avg_sq + ahead, D);
         }
@@ -1652,8 +1651,8 @@ int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
     const float neg_lr = (float)-lr;
     int64_t D = e->embedding_dim;
     for (int64_t i = 0; i < n; i++) {
-        if (i + PREFETCH_AHEAD < n)
-            prefetch_row(e->weight + idx[i + PREFETCH_AHEAD] * D, D);
+        if (i + SPARSE_PREFETCH_AHEAD < n)
+            prefetch_row(e->weight + idx[i + SPARSE_PREFETCH_AHEAD] * D, D);
         if (idx[i] == e->padding_idx) continue;
         float *w_ix = e->weight + idx[i] * D;  // seek to row idx[i]
         const float *g_i = grad_out + i * D;

@@ -254,6 +254,10 @@ int step_bench_run(StepBench *b, StepKind kind, const int64_t *idx, int64_t n,
 // the advice was taken. Release with free().
 void *emb_alloc_huge(int64_t bytes, bool *huge);
 
+// How many entries ahead the sparse updates ask for a row (into the
+// second-level cache); a good `distance` for emb_lookup_prefetch too.
+enum { SPARSE_PREFETCH_AHEAD = 16 };
+
 // emb_lookup with a software prefetch of the row `distance` positions
 // ahead. Same result, bit for bit. idx is (n,), out is (n, D).
 int emb_lookup_prefetch(const Embedding *e, const int64_t *idx, int64_t n, float *out,

@@ -67,6 +67,9 @@
 #include "../../src/cli.h"
 #include "harness.h"
 
+_Static_assert((int)BENCH_PREFETCH == (int)SPARSE_PREFETCH_AHEAD,
+               "the floors ask for rows as far ahead as the steps do");
+
 enum {
     BENCH_SPARSE_ROUNDS = 3,     // turns of C and PyTorch over the sparse cases
     BENCH_SPARSE_MIN_CALLS = 5,  // timed calls per case, at least
