@@ -2580,7 +2580,12 @@ figure is drawn from its tables.
   times. At $10^3$ rows the whole table sits in cache; at $10^7$ every
   row is a trip to memory. A step can only be flatter than its floor by
   wasting more time at small $V$, as the unfused SGD step does: it costs
-  more floors at $10^3$ rows than at $10^7$.
+  more floors at $10^3$ rows than at $10^7$. The two aims pull against
+  each other: a step within 2 floors at $10^3$ rows (the next point) and
+  no faster than its floor at $10^7$ grows at least
+  {{bench:ch06.uniform.sgd_flat_least}} times (SGD) and
+  {{bench:ch06.uniform.adam_flat_least}} times (SparseAdam), against the
+  3 we aimed for.
 * **Against the floor.** A step's floor is the memory work it cannot
   avoid, done with the step's own techniques (the huge-page table, rows
   asked for ahead): gather the batch's $N$ rows, then add $-\eta G$'s rows

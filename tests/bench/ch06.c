@@ -534,6 +534,17 @@ static void record(Bench *b) {
             snprintf(key, sizeof key, "ch06.%s.%s", DISTS[d], FLAT[f].what);
             bench_value(b, key, "%s", value);
         }
+        // The least a step within BENCH_SPARSE_GOAL floors at the smallest V,
+        // and no faster than its floor at the largest, can grow: its floor's
+        // growth over BENCH_SPARSE_GOAL.
+        static const struct { const char *what; int col; } LEAST[] = {
+            {"sgd_flat_least", F_SGD}, {"adam_flat_least", F_ADAM}};
+        for (int f = 0; f < BENCH_COUNT(LEAST); f++) {
+            ratio(value, sizeof value, best[d][nvs - 1][LEAST[f].col],
+                  BENCH_SPARSE_GOAL * best[d][0][LEAST[f].col], 2);
+            snprintf(key, sizeof key, "ch06.%s.%s", DISTS[d], LEAST[f].what);
+            bench_value(b, key, "%s", value);
+        }
     }
 }
 
