@@ -24,6 +24,7 @@ CASES = [
     ("adam_amsgrad", "Adam", dict(lr=0.01, amsgrad=True)),
     ("adam_weight_decay", "Adam", dict(lr=0.01, weight_decay=0.1)),
     ("adam_maximize_betas_eps", "Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-3, maximize=True)),
+    ("adam_maximize_weight_decay", "Adam", dict(lr=0.01, weight_decay=0.1, maximize=True)),
     ("adam_beta2_half", "Adam", dict(lr=0.01, betas=(0.5, 0.5))),
     ("adamw_default", "AdamW", dict(lr=0.01)),
     ("adamw_amsgrad_decay", "AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
