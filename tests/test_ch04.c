@@ -232,6 +232,25 @@ START_TEST(traps_adam_first_step_is_lr_whatever_the_gradient) {
 }
 END_TEST
 
+// amsgrad's maximum is torch.maximum, which returns a NaN where either side
+// is one (C's fmaxf returns the other side). In torch 1.13, Adam(amsgrad=True)
+// after a NaN gradient holds NaN in exp_avg, exp_avg_sq and max_exp_avg_sq, and
+// a NaN put in max_exp_avg_sq stays there and makes the next step NaN.
+START_TEST(traps_amsgrad_max_keeps_a_nan) {
+    OptimOptions o = optim_defaults(OPTIM_ADAM);
+    o.lr = 0.01, o.amsgrad = true;
+    float p[2] = {1, 2}, g[2] = {0.5f, NAN}, m[2] = {0}, v[2] = {0}, vmax[2] = {0};
+    adam_update(p, g, m, v, vmax, 2, 1, &o, false);
+    ck_assert(isnan(m[1]) && isnan(v[1]) && isnan(p[1]));
+    ck_assert_msg(isnan(vmax[1]), "max_exp_avg_sq is %g, not NaN", (double)vmax[1]);
+    ck_assert(vmax[0] == v[0] && !isnan(p[0]));  // the other value is not touched
+    vmax[0] = NAN;  // and a NaN already in max_exp_avg_sq stays
+    adam_update(p, g, m, v, vmax, 1, 2, &o, false);
+    ck_assert_msg(isnan(vmax[0]), "max_exp_avg_sq is %g, not NaN", (double)vmax[0]);
+    ck_assert(isnan(p[0]));
+}
+END_TEST
+
 /* ---------------------------------------------- parameters and state */
 
 START_TEST(grad_none_is_skipped_and_its_step_does_not_advance) {
@@ -581,6 +600,7 @@ static Suite *chapter4_suite(void) {
     tcase_add_test(bits, plain_sgd_is_chapter2s_step);
     tcase_add_test(bits, traps_first_momentum_step_is_undamped);
     tcase_add_test(bits, traps_adam_first_step_is_lr_whatever_the_gradient);
+    tcase_add_test(bits, traps_amsgrad_max_keeps_a_nan);
     suite_add_tcase(s, bits);
     TCase *state = tcase_create("parameters_and_state");
     tcase_add_test(state, grad_none_is_skipped_and_its_step_does_not_advance);
