@@ -92,11 +92,11 @@ check. What differs is the cost: the dense gradient is $V D$ floats
 whatever the batch; the sparse one $N$ indices and $N D$ floats, whatever
 $V$ is.
 
-`SparseGrad` is that tensor. Its buffers grow like a vector's, because a
-second backward pass without `zero_grad` adds its entries to the old ones
-(with PyTorch's sparse `add`, which merges the two lists as SGD's momentum
-does below: the entries stay, a pair of equal rows met at the same moment
-becomes one), and `zero_grad` sets the count to zero.
+`SparseGrad` is that tensor. `zero_grad` sets its count of entries to
+zero. A second backward pass without `zero_grad` adds its entries to the
+old ones, so the buffers grow like a vector's. PyTorch adds the two lists
+with its sparse `add`, which merges them rather than appending one to the
+other; the section on SGD's momentum below explains the merge.
 */
 
 int sparse_grad_init(SparseGrad *g, int64_t V, int64_t D, EmbError *err) {
@@ -188,9 +188,9 @@ int emb_sparse_parameters(Embedding *e, SparseGrad *g, ParamList *out, EmbError 
 The backward pass is then a copy. PyTorch 1.13's `embedding_sparse_backward`
 takes the flattened indices and the upstream gradient, drops the positions
 equal to `padding_idx`, and wraps what is left; the tensor it returns is
-marked uncoalesced even when no row repeats. With `scale_grad_by_freq` it
-stops: the counts would need the whole batch, and PyTorch refuses the
-combination with the message below.
+marked uncoalesced even when no row repeats. PyTorch 1.13 does not
+implement `scale_grad_by_freq` for sparse gradients: it refuses the
+combination with the message below, and so do we.
 */
 
 static int sparse_merge(const SparseGrad *t, const SparseGrad *s, float alpha,
@@ -253,8 +253,9 @@ void sparse_add_to_dense(const SparseGrad *g, float *dense) {
 /**
 ## Coalescing, and the order of a sum
 
-Every optimizer but plain SGD needs each row once: Adagrad squares the
-row's gradient, and the square of a sum is not the sum of the squares.
+Adagrad and SparseAdam need each row once: Adagrad squares the row's
+gradient, and the square of a sum is not the sum of the squares. (SGD,
+with or without momentum, works entry by entry, as shown below.)
 `grad.coalesce()` sorts the entries by row and adds up the values of each
 row. That sounds like a definition, but floating-point addition is not
 associative, so *the order in which the repeats are added* decides the
@@ -1096,13 +1097,16 @@ int sparse_adam_init(SparseOptimizer *o, const OptimOptions *options,
 }
 
 /**
-The refusals, each in PyTorch 1.13's words: Adam, AdamW and RMSprop with
-a sparse gradient (chapter 4's `optim_step` already says so); SGD with
+The refusals, in PyTorch 1.13's words: Adam, AdamW and RMSprop with a
+sparse gradient (chapter 4's `optim_step` already says so); SGD with
 `weight_decay` (its `d_p.add(param)` adds a dense tensor to a sparse one,
 which PyTorch's `add` refuses); Adagrad with `weight_decay` (refused
-explicitly); SparseAdam with a dense gradient. Where PyTorch's SGD has
-already updated the parameters before the sparse one when it fails, we
-refuse before touching any.
+explicitly); SparseAdam with a dense gradient; SGD with momentum given a
+dense gradient after sparse steps (its sparse buffer cannot `add` a dense
+tensor either). PyTorch's SGD fails only when it reaches the sparse
+parameter, after it has updated the ones listed before it; we refuse
+before touching any. One more refusal is ours, not PyTorch's: a sparse
+gradient after dense momentum steps, which PyTorch would accept.
 */
 
 static int sparse_refuse(const SparseOptimizer *o, const ParamList *params,
@@ -2670,7 +2674,11 @@ figure is drawn from its tables.
   `optimizer.zero_grad()` (1.13: `set_to_none=False`) leaves it with no
   entries; a second backward pass adds the new entries with PyTorch's
   sparse `add`, which merges the two lists (our `emb_backward_sparse`
-  does the same merge).
+  does the same merge). That is what torch 1.13 does when the new
+  upstream gradient is an ordinary tensor, as when a layer follows the
+  lookup (the reference cases). After `out.sum().backward()`, whose
+  upstream gradient is one value broadcast, it appends the new list to
+  the old one instead; we do not model that case.
 * Only SGD (without weight decay), Adagrad (without weight decay) and
   SparseAdam accept sparse gradients; every other combination is refused
   with the messages above. SparseAdam takes no `weight_decay` at all.
@@ -2683,7 +2691,8 @@ figure is drawn from its tables.
   A build of torch with a different BLAS could round differently.
 * Where we differ: on a refused combination we change nothing, where
   PyTorch's SGD may already have updated the parameters listed before
-  the sparse one.
+  the sparse one. And we refuse a sparse gradient after dense momentum
+  steps, which PyTorch accepts.
 
 ## Summary
 
