@@ -519,12 +519,15 @@ static void word_median_to_first(const SortWords *s, int64_t r, int64_t a, int64
 }
 
 /**
-Call the entries where Hoare's left loop stops (not below the pivot) *left
-stoppers*, and those where its right loop stops (not above the pivot)
-*right stoppers*. The loop swaps its first left stopper with its first
-right stopper, then its second with its second, and so on, until the two
-cross. A swap changes only the two positions where the loops stand, and
-each loop then moves on, away from the position it gave up. So as long as
+`seq_partition` above is Hoare's partition: a left loop walks right past
+keys below the pivot, a right loop walks left past keys above it, and the
+two swap the entries where they stop. Call the entries where the left loop
+stops (not below the pivot) *left stoppers*, and those where the right loop
+stops (not above the pivot) *right stoppers*. The partition swaps its
+first left stopper with its first right stopper, then its second with its
+second, and so on, until the two loops cross. A swap changes only the
+two positions where the loops stand, and each loop then moves on, away
+from the position it gave up. So as long as
 every position the left loop still reads lies below every position the
 right loop still reads, no loop reads a position a swap has changed: each
 stopper depends only on the values the partition started with, and the
