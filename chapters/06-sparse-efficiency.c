@@ -2555,15 +2555,30 @@ points.
 
 ### Speed at scale: `make bench`
 
-![](fig-bench.png)
+![One training step against $V$ in the committed `make bench` run
+(uniform indices): dense steps (dashed, up to $10^6$ rows), sparse steps
+(solid), and the sparse SGD step's floor (dotted).](fig-bench.png)
 
 `make bench` times the steps where they matter: $D = 64$, batches of
 $N = 4096$ lookups, $V$ from $10^3$ to $10^7$, uniform and Zipf(1.1)
-indices, one thread, beside PyTorch 1.13 on one thread, the two taking
+indices, one thread, beside PyTorch 1.13 on one thread. The two take
 turns case by case on this book's two-core machine
 (`tests/bench/ch06.c` says exactly what each column times). The
 numbers here are from the committed run, `tests/bench/values.tsv`; the
-figure is drawn from its tables.
+figure is drawn from its tables. In the figure the dense lines climb
+steeply with $V$ while the sparse ones stay nearly flat. At $10^3$ rows
+a batch of 4096 is four lookups per row, past the crossover, and the C
+dense SGD step ({{bench:ch06.dense.v1000.sgd_ms}} ms) beats the sparse one
+({{bench:ch06.uniform.v1000.sgd_ms}} ms).
+
+Each sparse step is measured against its *floor*: the memory work it
+cannot avoid, done with the step's own techniques (the huge-page table,
+rows asked for ahead). For SGD the floor gathers the batch's $N$ rows,
+then adds $-\eta G$'s rows into theirs. For SparseAdam it updates the
+weight and both moments of each *distinct* row from its summed gradient;
+the distinct rows and their sums are made before the clock starts, so
+sorting and coalescing count as the step's own overhead. A step that
+costs "2 floors" takes twice as long as its floor.
 
 * **Dense steps grow with $V$, sparse ones much less.** At $10^6$ rows a
   dense SGD step took {{bench:ch06.dense.v1000000.sgd_ms}} ms in C and
@@ -2581,25 +2596,20 @@ figure is drawn from its tables.
   hot rows stay in cache, {{bench:ch06.zipf.sgd_flat}},
   {{bench:ch06.zipf.fused_flat}}, {{bench:ch06.zipf.adam_flat}} and
   {{bench:ch06.zipf.adam_fused_flat}}. What grows is the memory's cost,
-  not the code's: the floor (next point) grows
+  not the code's: the floor grows
   {{bench:ch06.uniform.sgd_floor_flat}} times over the same range with
   uniform indices, SparseAdam's {{bench:ch06.uniform.adam_floor_flat}}
   times. At $10^3$ rows the whole table sits in cache; at $10^7$ every
   row is a trip to memory. A step can only be flatter than its floor by
   wasting more time at small $V$, as the unfused SGD step does: it costs
   more floors at $10^3$ rows than at $10^7$. The two aims pull against
-  each other: a step within 2 floors at $10^3$ rows (the next point) and
+  each other: a step within 2 floors at $10^3$ rows (the goal of the next
+  point) and
   no faster than its floor at $10^7$ grows at least
   {{bench:ch06.uniform.sgd_flat_least}} times (SGD) and
   {{bench:ch06.uniform.adam_flat_least}} times (SparseAdam), against the
   3 we aimed for.
-* **Against the floor.** A step's floor is the memory work it cannot
-  avoid, done with the step's own techniques (the huge-page table, rows
-  asked for ahead): gather the batch's $N$ rows, then add $-\eta G$'s rows
-  into theirs (SGD), or update the weight and both moments of each
-  *distinct* row from its summed gradient (SparseAdam, with the distinct
-  rows and their sums made before the clock starts, so that sorting and
-  coalescing count as the step's own overhead). The C SGD step costs
+* **Against the floor.** The C SGD step costs
   {{bench:ch06.uniform.v1000.sgd_floor}} floors at $10^3$ rows and
   {{bench:ch06.uniform.v10000000.sgd_floor}} at $10^7$, the fused one
   {{bench:ch06.uniform.v1000.fused_floor}} and
