@@ -2522,7 +2522,8 @@ recommender table it is 2.56 GB per step.
 
 ### Skew
 
-![](fig-skew.png)
+![Distinct rows in a batch of 4096 lookups, uniform and Zipf(1.1), as
+$V$ grows; the dashed line is the uniform batch's expected count.](fig-skew.png)
 
 A uniform batch of 4096 lookups in $10^6$ rows touches
 {{skew.v1000000.uniform}} distinct rows, nearly all different; a Zipf(1.1)
@@ -2530,8 +2531,8 @@ batch touches only {{skew.v1000000.zipf}}, because the most common row
 alone is {{skew.top1_share}}% of all lookups. At $V = 10^3$ the numbers
 are {{skew.v1000.uniform}} and {{skew.v1000.zipf}}. For a row of rank $r$
 the chance to be in a batch is $1 - (1 - p_r)^N$: at $V = 10^6$ the
-rows of rank 1 and 100 are in every batch, the row of rank $10^4$ in one
-batch of {{skew.rank10000.gap}}, the last row in one of
+rows of rank 1 and 100 are in nearly every batch, the row of rank $10^4$
+in one batch of {{skew.rank10000.gap}}, the last row in one of
 {{skew.rank1000000.gap}}. For a lazy optimizer that means most rows are
 updated rarely, with moments that are thousands of steps old when they
 are read, and (with PyTorch's global count) with the late-row step size
@@ -2539,19 +2540,21 @@ above at nearly every update.
 
 ### When dense wins
 
-![](fig-crossover.png)
+![The time of one step against the batch size $N$, as lookups per row of
+the table: dense steps (dashed) and sparse steps (solid).](fig-crossover.png)
 
-The crossover, timed in this run on a table of $16384 \times 64$: the
-sparse step is no longer faster once a batch holds about
-{{cross.sgd}} lookups per row of the table for SGD, and
-{{cross.adam}} for Adam. The sparse SGD step does the batch's work
+A dense step costs about the same for any small batch; a sparse step's
+cost grows in proportion to the batch. The crossover, timed in this run
+on a table of $16384 \times 64$: the sparse step is no longer faster once
+a batch holds about {{cross.sgd}} lookups per row of the table for SGD,
+and {{cross.adam}} for Adam. The sparse SGD step does the batch's work
 twice (copy the entries, apply them); the dense one clears and walks the
-whole table, so sparse SGD wins until the batch is about as large as the
-table. SparseAdam must coalesce, which sorts the batch, and its per-row
-update does Adam's arithmetic on every entry; dense Adam's loop is
-vectorised over the whole table. So SparseAdam loses much earlier. Real
-batches touch a tiny share of a large table, far to the left of both
-points.
+whole table, so sparse SGD keeps winning until the batch is about as
+large as the table, or larger. SparseAdam must first coalesce, which
+sorts the batch, and then updates its rows one by one at scattered
+addresses; dense Adam's loop walks the whole table in order, vectorised.
+So SparseAdam loses earlier. Real batches touch a tiny share of a large
+table, far to the left of both points.
 
 ### Speed at scale: `make bench`
 
