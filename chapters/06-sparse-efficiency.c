@@ -2494,7 +2494,8 @@ hardly changes; what changes is which rows the regularisation reaches.
 
 ### Memory
 
-![](fig-memory.png)
+![Bytes of weight, gradient and optimizer state for one training step,
+dense (dashed) and sparse (solid), as $V$ grows.](fig-memory.png)
 
 With batches of 4096 lookups and $D = 64$, a table of $10^6$ rows needs
 {{memory.v1e6.adam_gb}} GB under dense Adam and
@@ -2502,8 +2503,8 @@ With batches of 4096 lookups and $D = 64$, a table of $10^6$ rows needs
 saves one table, not more, because SparseAdam's two moments are dense.
 Sparse SGD needs {{memory.v1e6.sparse_sgd_gb}} GB against
 {{memory.v1e6.sgd_gb}} GB, half, as its only other buffer was the
-gradient. The real tables, in the same order (`memory.tsv` has every
-optimizer):
+gradient. Three real tables follow; the last two give their numbers in
+the order of the first (`memory.tsv` has every optimizer):
 
 * BERT-base, 30522 x 768: {{memory.bert.adam_gb}} GB with dense Adam,
   {{memory.bert.sparse_adam_gb}} GB with SparseAdam; {{memory.bert.sgd_gb}}
@@ -2516,9 +2517,14 @@ optimizer):
   {{memory.rec.sparse_adam_gb}}, {{memory.rec.sgd_gb}},
   {{memory.rec.sparse_sgd_gb}} and {{memory.rec.sparse_adagrad_gb}} GB.
 
-For BERT and GPT-2 the vocabulary is small next to a batch of 4096
-tokens of 768 values each, and the saving is modest; for the
-recommender table it is 2.56 GB per step.
+In every case SparseAdam saves about a quarter of dense Adam's memory:
+one table, minus the batch's entries. That is little for BERT and GPT-2,
+whose tables are small, and about 2.56 GB for the recommender table.
+On the left of the figure the sparse lines lie *above* the dense ones: at
+$V = 10^3$ the batch's 4096 entries of $8 + 4 \cdot 64$ bytes take more
+room than the whole $(V, D)$ gradient of $4VD$ bytes. The sparse
+gradient is the smaller one only from $V = 4096 \cdot 264 / 256 = 4224$
+rows on.
 
 ### Skew
 
