@@ -2452,10 +2452,11 @@ fresh Adam step does. A row first seen at step 10 moves by only
 correction $\sqrt{1-\beta_2^t}/(1-\beta_1^t)$ first shrinks the step
 (the $\beta_1$ correction fades faster than the $\beta_2$ one) and then
 lets the uncorrected ratio $0.1/\sqrt{0.001} = 3.16$ through. In a
-Zipf-distributed vocabulary most rows are first seen late, so the first
-step of most rows is the largest they will ever take. With a count per
-row, every row's first step is {{late.per_row}} learning rate, whenever
-it comes.
+Zipf-distributed vocabulary most rows are first seen late, so most rows
+start with a step of two to three learning rates. While a row's gradient
+keeps its sign, its next few steps are larger still, because $m$ grows
+faster than $\sqrt{v}$. With a count per row, every row's first step is
+{{late.per_row}} learning rate, whenever it comes.
 
 ### Beyond PyTorch: per-row counts and lazy decay
 
@@ -2727,7 +2728,7 @@ costs "2 floors" takes twice as long as its floor.
   keeps every row it has seen and grows at every step.
 * Sparse Adagrad and SparseAdam update only the rows present, but keep
   dense state. SparseAdam's single step count makes a late row's first
-  step several learning rates long.
+  step up to about three learning rates long.
 * A tied table's gradient is dense whatever `sparse` says.
 * Sparse saves the gradient, not the state; it wins while a batch touches
   a small share of the table, which skewed real data makes even smaller.
