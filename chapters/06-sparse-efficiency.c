@@ -2408,21 +2408,24 @@ entries), and gradients accumulated without `zero_grad`.
 
 ### The two gradients
 
-![](fig-gradients.png)
-
-The batch looks up rows 3, 7, 3, 0, 11, 7, 3, 5 of a 12-row table. The
-sparse gradient has {{grad.nnz}} entries, one per lookup, row 3 three
-times; the dense one has 12 rows, of which 7 are zero. Adding the entries
-into a zero matrix gives the dense gradient with a largest difference of
-{{grad.max_diff}}: the same linear map of the upstream gradient, stored
-two ways.
+The chapter's first figure comes from this run. The batch looks up rows
+3, 7, 3, 0, 11, 7, 3, 5 of a 12-row table. The sparse gradient has
+{{grad.nnz}} entries, one per lookup, row 3 three times; the dense one
+has 12 rows, of which 7 are zero. Adding the entries into a zero matrix
+gives the dense gradient with a largest difference of {{grad.max_diff}}:
+the same linear map of the upstream gradient, stored two ways.
 
 ### Which rows move
 
-![](fig-touched.png)
+![Top: rows moved per step by each run (every tenth step), against the
+rows looked up (grey). Bottom: the entries in sparse SGD's momentum
+buffer.](fig-touched.png)
 
 Chapter 2's model with $D = 8$, trained for 1000 steps with batches of 32
 positions, looks up {{train.looked}} of its 29 rows per step on average.
+In the figure's top panel the runs that move only those rows lie on the
+grey line; sparse SGD with momentum, dense Adam and SparseAdam with
+global decay run along the top.
 Sparse SGD, sparse Adagrad and SparseAdam move exactly those rows
 ({{train.sgd.moved}}, {{train.adagrad.moved}} and
 {{train.sparseadam.moved}} per step): lazy updates keep their promise.
@@ -2443,7 +2446,9 @@ after 1000 steps their tables differ by at most
 
 ### SparseAdam's late rows
 
-![](fig-late.png)
+![The first step of a row first seen at step $t$, in learning rates:
+PyTorch's SparseAdam (one step count per parameter) and one count per
+row.](fig-late.png)
 
 A row first seen at step 1 moves by {{late.t1}} learning rates, as a
 fresh Adam step does. A row first seen at step 10 moves by only
@@ -2460,8 +2465,9 @@ faster than $\sqrt{v}$. With a count per row, every row's first step is
 
 ### Beyond PyTorch: per-row counts and lazy decay
 
-The last four runs use SparseAdam, on the same model and batches. These
-two choices are **not** PyTorch's; `SparseExtras` turns them on.
+The last four runs use SparseAdam, on the same model and batches: first
+PyTorch's, then three variants that are **not** PyTorch's, turned on by
+`SparseExtras`.
 
 * PyTorch's: a loss of {{train.sparseadam.loss}},
   {{train.sparseadam.moved}} rows moved per step, a mean norm of
