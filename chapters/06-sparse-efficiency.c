@@ -1564,8 +1564,10 @@ A sparse step at large $V$ does little arithmetic: for each of $N$
 entries it reads a row of the weight (and of each state buffer), changes
 it and writes it back, at an address chosen by the index. At $V = 10^7$
 the table is 2.56 GB, far beyond every cache, so each row costs a trip to
-memory, and first a trip through the page tables: with 4 KiB pages the
-TLB covers a few megabytes of the table, and nearly every row misses it.
+memory, and first a trip through the page tables. The processor caches
+recent address translations in its TLB (translation lookaside buffer),
+one entry per page: with 4 KiB pages the TLB covers a few megabytes of
+the table, and nearly every row misses it.
 Three things help, and none of them changes a single bit of the result:
 
 * **Huge pages.** With transparent huge pages (2 MiB), one TLB entry
@@ -1586,9 +1588,9 @@ Three things help, and none of them changes a single bit of the result:
 
 And the machine's cores: the sparse update (and the dense scatter-add of
 chapter 2) can be split among threads **by rows**, as PyTorch's
-`add_dense_sparse_worker_non_coalesced_cpu` splits it: thread $t$ owns
-rows $[tV/T, (t+1)V/T)$ and applies, in entry order, the entries that
-fall there. No two threads ever write the same row, so no locks and no
+`add_dense_sparse_worker_non_coalesced_cpu` splits it: of $k$ threads,
+thread $t$ owns rows $[tV/k, (t+1)V/k)$ and applies, in entry order, the
+entries that fall there. No two threads ever write the same row, so no locks and no
 atomics are needed, and every row sees its entries in the same order as
 with one thread: the same bits. (Splitting by *entries* instead would
 race on repeated rows, and summing per-thread copies would change the
