@@ -981,7 +981,8 @@ w_r \leftarrow w_r - \eta\,\frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}\cdot
 \frac{m_r}{\sqrt{v_r}+\epsilon}.$$
 
 Point 2 has a price. A row that first appears at step $t$ has
-$m_r = (1-\beta_1) g$ and $v_r = (1-\beta_2) g^2$, so its first step is
+$m_r = (1-\beta_1) g$ and $v_r = (1-\beta_2) g^2$, so with the default
+betas (0.9, 0.999) its first step is
 $\eta \cdot \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t} \cdot
 \frac{0.1}{\sqrt{0.001}} \approx 3.16\,\eta\sqrt{1-\beta_2^t}$ for large
 $t$: about $2.5\eta$ at $t = 1000$, $3.2\eta$ at $t = 10^4$, where a fresh
