@@ -92,11 +92,11 @@ check. What differs is the cost: the dense gradient is $V D$ floats
 whatever the batch; the sparse one $N$ indices and $N D$ floats, whatever
 $V$ is.
 
-`SparseGrad` is that tensor. Its buffers grow like a vector's, because a
-second backward pass without `zero_grad` adds its entries to the old ones
-(with PyTorch's sparse `add`, which merges the two lists as SGD's momentum
-does below: the entries stay, a pair of equal rows met at the same moment
-becomes one), and `zero_grad` sets the count to zero.
+`SparseGrad` is that tensor. `zero_grad` sets its count of entries to
+zero. A second backward pass without `zero_grad` adds its entries to the
+old ones, so the buffers grow like a vector's. PyTorch adds the two lists
+with its sparse `add`, which merges them rather than appending one to the
+other; the section on SGD's momentum below explains the merge.
 */
 
 int sparse_grad_init(SparseGrad *g, int64_t V, int64_t D, EmbError *err) {
@@ -188,9 +188,9 @@ int emb_sparse_parameters(Embedding *e, SparseGrad *g, ParamList *out, EmbError 
 The backward pass is then a copy. PyTorch 1.13's `embedding_sparse_backward`
 takes the flattened indices and the upstream gradient, drops the positions
 equal to `padding_idx`, and wraps what is left; the tensor it returns is
-marked uncoalesced even when no row repeats. With `scale_grad_by_freq` it
-stops: the counts would need the whole batch, and PyTorch refuses the
-combination with the message below.
+marked uncoalesced even when no row repeats. PyTorch 1.13 does not
+implement `scale_grad_by_freq` for sparse gradients: it refuses the
+combination with the message below, and so do we.
 */
 
 static int sparse_merge(const SparseGrad *t, const SparseGrad *s, float alpha,
@@ -253,8 +253,9 @@ void sparse_add_to_dense(const SparseGrad *g, float *dense) {
 /**
 ## Coalescing, and the order of a sum
 
-Every optimizer but plain SGD needs each row once: Adagrad squares the
-row's gradient, and the square of a sum is not the sum of the squares.
+Adagrad and SparseAdam need each row once: Adagrad squares the row's
+gradient, and the square of a sum is not the sum of the squares. (SGD,
+with or without momentum, works entry by entry, as shown below.)
 `grad.coalesce()` sorts the entries by row and adds up the values of each
 row. That sounds like a definition, but floating-point addition is not
 associative, so *the order in which the repeats are added* decides the
@@ -518,12 +519,15 @@ static void word_median_to_first(const SortWords *s, int64_t r, int64_t a, int64
 }
 
 /**
-Call the entries where Hoare's left loop stops (not below the pivot) *left
-stoppers*, and those where its right loop stops (not above the pivot)
-*right stoppers*. The loop swaps its first left stopper with its first
-right stopper, then its second with its second, and so on, until the two
-cross. A swap changes only the two positions where the loops stand, and
-each loop then moves on, away from the position it gave up. So as long as
+`seq_partition` above is Hoare's partition: a left loop walks right past
+keys below the pivot, a right loop walks left past keys above it, and the
+two swap the entries where they stop. Call the entries where the left loop
+stops (not below the pivot) *left stoppers*, and those where the right loop
+stops (not above the pivot) *right stoppers*. The partition swaps its
+first left stopper with its first right stopper, then its second with its
+second, and so on, until the two loops cross. A swap changes only the
+two positions where the loops stand, and each loop then moves on, away
+from the position it gave up. So as long as
 every position the left loop still reads lies below every position the
 right loop still reads, no loop reads a position a swap has changed: each
 stopper depends only on the values the partition started with, and the
@@ -977,7 +981,8 @@ w_r \leftarrow w_r - \eta\,\frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}\cdot
 \frac{m_r}{\sqrt{v_r}+\epsilon}.$$
 
 Point 2 has a price. A row that first appears at step $t$ has
-$m_r = (1-\beta_1) g$ and $v_r = (1-\beta_2) g^2$, so its first step is
+$m_r = (1-\beta_1) g$ and $v_r = (1-\beta_2) g^2$, so with the default
+betas (0.9, 0.999) its first step is
 $\eta \cdot \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t} \cdot
 \frac{0.1}{\sqrt{0.001}} \approx 3.16\,\eta\sqrt{1-\beta_2^t}$ for large
 $t$: about $2.5\eta$ at $t = 1000$, $3.2\eta$ at $t = 10^4$, where a fresh
@@ -1096,13 +1101,16 @@ int sparse_adam_init(SparseOptimizer *o, const OptimOptions *options,
 }
 
 /**
-The refusals, each in PyTorch 1.13's words: Adam, AdamW and RMSprop with
-a sparse gradient (chapter 4's `optim_step` already says so); SGD with
+The refusals, in PyTorch 1.13's words: Adam, AdamW and RMSprop with a
+sparse gradient (chapter 4's `optim_step` already says so); SGD with
 `weight_decay` (its `d_p.add(param)` adds a dense tensor to a sparse one,
 which PyTorch's `add` refuses); Adagrad with `weight_decay` (refused
-explicitly); SparseAdam with a dense gradient. Where PyTorch's SGD has
-already updated the parameters before the sparse one when it fails, we
-refuse before touching any.
+explicitly); SparseAdam with a dense gradient; SGD with momentum given a
+dense gradient after sparse steps (its sparse buffer cannot `add` a dense
+tensor either). PyTorch's SGD fails only when it reaches the sparse
+parameter, after it has updated the ones listed before it; we refuse
+before touching any. One more refusal is ours, not PyTorch's: a sparse
+gradient after dense momentum steps, which PyTorch would accept.
 */
 
 static int sparse_refuse(const SparseOptimizer *o, const ParamList *params,
@@ -1557,8 +1565,10 @@ A sparse step at large $V$ does little arithmetic: for each of $N$
 entries it reads a row of the weight (and of each state buffer), changes
 it and writes it back, at an address chosen by the index. At $V = 10^7$
 the table is 2.56 GB, far beyond every cache, so each row costs a trip to
-memory, and first a trip through the page tables: with 4 KiB pages the
-TLB covers a few megabytes of the table, and nearly every row misses it.
+memory, and first a trip through the page tables. The processor caches
+recent address translations in its TLB (translation lookaside buffer),
+one entry per page: with 4 KiB pages the TLB covers a few megabytes of
+the table, and nearly every row misses it.
 Three things help, and none of them changes a single bit of the result:
 
 * **Huge pages.** With transparent huge pages (2 MiB), one TLB entry
@@ -1579,9 +1589,9 @@ Three things help, and none of them changes a single bit of the result:
 
 And the machine's cores: the sparse update (and the dense scatter-add of
 chapter 2) can be split among threads **by rows**, as PyTorch's
-`add_dense_sparse_worker_non_coalesced_cpu` splits it: thread $t$ owns
-rows $[tV/T, (t+1)V/T)$ and applies, in entry order, the entries that
-fall there. No two threads ever write the same row, so no locks and no
+`add_dense_sparse_worker_non_coalesced_cpu` splits it: of $k$ threads,
+thread $t$ owns rows $[tV/k, (t+1)V/k)$ and applies, in entry order, the
+entries that fall there. No two threads ever write the same row, so no locks and no
 atomics are needed, and every row sees its entries in the same order as
 with one thread: the same bits. (Splitting by *entries* instead would
 race on repeated rows, and summing per-thread copies would change the
@@ -2401,21 +2411,24 @@ entries), and gradients accumulated without `zero_grad`.
 
 ### The two gradients
 
-![](fig-gradients.png)
-
-The batch looks up rows 3, 7, 3, 0, 11, 7, 3, 5 of a 12-row table. The
-sparse gradient has {{grad.nnz}} entries, one per lookup, row 3 three
-times; the dense one has 12 rows, of which 7 are zero. Adding the entries
-into a zero matrix gives the dense gradient with a largest difference of
-{{grad.max_diff}}: the same linear map of the upstream gradient, stored
-two ways.
+The chapter's first figure comes from this run. The batch looks up rows
+3, 7, 3, 0, 11, 7, 3, 5 of a 12-row table. The sparse gradient has
+{{grad.nnz}} entries, one per lookup, row 3 three times; the dense one
+has 12 rows, of which 7 are zero. Adding the entries into a zero matrix
+gives the dense gradient with a largest difference of {{grad.max_diff}}:
+the same linear map of the upstream gradient, stored two ways.
 
 ### Which rows move
 
-![](fig-touched.png)
+![Top: rows moved per step by each run (every tenth step), against the
+rows looked up (grey). Bottom: the entries in sparse SGD's momentum
+buffer.](fig-touched.png)
 
 Chapter 2's model with $D = 8$, trained for 1000 steps with batches of 32
 positions, looks up {{train.looked}} of its 29 rows per step on average.
+In the figure's top panel the runs that move only those rows lie on the
+grey line; sparse SGD with momentum, dense Adam and SparseAdam with
+global decay run along the top.
 Sparse SGD, sparse Adagrad and SparseAdam move exactly those rows
 ({{train.sgd.moved}}, {{train.adagrad.moved}} and
 {{train.sparseadam.moved}} per step): lazy updates keep their promise.
@@ -2436,7 +2449,9 @@ after 1000 steps their tables differ by at most
 
 ### SparseAdam's late rows
 
-![](fig-late.png)
+![The first step of a row first seen at step $t$, in learning rates:
+PyTorch's SparseAdam (one step count per parameter) and one count per
+row.](fig-late.png)
 
 A row first seen at step 1 moves by {{late.t1}} learning rates, as a
 fresh Adam step does. A row first seen at step 10 moves by only
@@ -2445,15 +2460,17 @@ fresh Adam step does. A row first seen at step 10 moves by only
 correction $\sqrt{1-\beta_2^t}/(1-\beta_1^t)$ first shrinks the step
 (the $\beta_1$ correction fades faster than the $\beta_2$ one) and then
 lets the uncorrected ratio $0.1/\sqrt{0.001} = 3.16$ through. In a
-Zipf-distributed vocabulary most rows are first seen late, so the first
-step of most rows is the largest they will ever take. With a count per
-row, every row's first step is {{late.per_row}} learning rate, whenever
-it comes.
+Zipf-distributed vocabulary most rows are first seen late, so most rows
+start with a step of two to three learning rates. While a row's gradient
+keeps its sign, its next few steps are larger still, because $m$ grows
+faster than $\sqrt{v}$. With a count per row, every row's first step is
+{{late.per_row}} learning rate, whenever it comes.
 
 ### Beyond PyTorch: per-row counts and lazy decay
 
-The last four runs use SparseAdam, on the same model and batches. These
-two choices are **not** PyTorch's; `SparseExtras` turns them on.
+The last four runs use SparseAdam, on the same model and batches: first
+PyTorch's, then three variants that are **not** PyTorch's, turned on by
+`SparseExtras`.
 
 * PyTorch's: a loss of {{train.sparseadam.loss}},
   {{train.sparseadam.moved}} rows moved per step, a mean norm of
@@ -2487,7 +2504,8 @@ hardly changes; what changes is which rows the regularisation reaches.
 
 ### Memory
 
-![](fig-memory.png)
+![Bytes of weight, gradient and optimizer state for one training step,
+dense (dashed) and sparse (solid), as $V$ grows.](fig-memory.png)
 
 With batches of 4096 lookups and $D = 64$, a table of $10^6$ rows needs
 {{memory.v1e6.adam_gb}} GB under dense Adam and
@@ -2495,8 +2513,8 @@ With batches of 4096 lookups and $D = 64$, a table of $10^6$ rows needs
 saves one table, not more, because SparseAdam's two moments are dense.
 Sparse SGD needs {{memory.v1e6.sparse_sgd_gb}} GB against
 {{memory.v1e6.sgd_gb}} GB, half, as its only other buffer was the
-gradient. The real tables, in the same order (`memory.tsv` has every
-optimizer):
+gradient. Three real tables follow; the last two give their numbers in
+the order of the first (`memory.tsv` has every optimizer):
 
 * BERT-base, 30522 x 768: {{memory.bert.adam_gb}} GB with dense Adam,
   {{memory.bert.sparse_adam_gb}} GB with SparseAdam; {{memory.bert.sgd_gb}}
@@ -2509,13 +2527,19 @@ optimizer):
   {{memory.rec.sparse_adam_gb}}, {{memory.rec.sgd_gb}},
   {{memory.rec.sparse_sgd_gb}} and {{memory.rec.sparse_adagrad_gb}} GB.
 
-For BERT and GPT-2 the vocabulary is small next to a batch of 4096
-tokens of 768 values each, and the saving is modest; for the
-recommender table it is 2.56 GB per step.
+In every case SparseAdam saves about a quarter of dense Adam's memory:
+one table, minus the batch's entries. That is little for BERT and GPT-2,
+whose tables are small, and about 2.56 GB for the recommender table.
+On the left of the figure the sparse lines lie *above* the dense ones: at
+$V = 10^3$ the batch's 4096 entries of $8 + 4 \cdot 64$ bytes take more
+room than the whole $(V, D)$ gradient of $4VD$ bytes. The sparse
+gradient is the smaller one only from $V = 4096 \cdot 264 / 256 = 4224$
+rows on.
 
 ### Skew
 
-![](fig-skew.png)
+![Distinct rows in a batch of 4096 lookups, uniform and Zipf(1.1), as
+$V$ grows; the dashed line is the uniform batch's expected count.](fig-skew.png)
 
 A uniform batch of 4096 lookups in $10^6$ rows touches
 {{skew.v1000000.uniform}} distinct rows, nearly all different; a Zipf(1.1)
@@ -2523,8 +2547,8 @@ batch touches only {{skew.v1000000.zipf}}, because the most common row
 alone is {{skew.top1_share}}% of all lookups. At $V = 10^3$ the numbers
 are {{skew.v1000.uniform}} and {{skew.v1000.zipf}}. For a row of rank $r$
 the chance to be in a batch is $1 - (1 - p_r)^N$: at $V = 10^6$ the
-rows of rank 1 and 100 are in every batch, the row of rank $10^4$ in one
-batch of {{skew.rank10000.gap}}, the last row in one of
+rows of rank 1 and 100 are in nearly every batch, the row of rank $10^4$
+in one batch of {{skew.rank10000.gap}}, the last row in one of
 {{skew.rank1000000.gap}}. For a lazy optimizer that means most rows are
 updated rarely, with moments that are thousands of steps old when they
 are read, and (with PyTorch's global count) with the late-row step size
@@ -2532,31 +2556,48 @@ above at nearly every update.
 
 ### When dense wins
 
-![](fig-crossover.png)
+![The time of one step against the batch size $N$, as lookups per row of
+the table: dense steps (dashed) and sparse steps (solid).](fig-crossover.png)
 
-The crossover, timed in this run on a table of $16384 \times 64$: the
-sparse step is no longer faster once a batch holds about
-{{cross.sgd}} lookups per row of the table for SGD, and
-{{cross.adam}} for Adam. The sparse SGD step does the batch's work
+A dense step costs about the same for any small batch; a sparse step's
+cost grows in proportion to the batch. The crossover, timed in this run
+on a table of $16384 \times 64$: the sparse step is no longer faster once
+a batch holds about {{cross.sgd}} lookups per row of the table for SGD,
+and {{cross.adam}} for Adam. The sparse SGD step does the batch's work
 twice (copy the entries, apply them); the dense one clears and walks the
-whole table, so sparse SGD wins until the batch is about as large as the
-table. SparseAdam must coalesce, which sorts the batch, and its per-row
-update does Adam's arithmetic on every entry; dense Adam's loop is
-vectorised over the whole table. So SparseAdam loses much earlier. Real
-batches touch a tiny share of a large table, far to the left of both
-points.
+whole table, so sparse SGD keeps winning until the batch is about as
+large as the table, or larger. SparseAdam must first coalesce, which
+sorts the batch, and then updates its rows one by one at scattered
+addresses; dense Adam's loop walks the whole table in order, vectorised.
+So SparseAdam loses earlier. Real batches touch a tiny share of a large
+table, far to the left of both points.
 
 ### Speed at scale: `make bench`
 
-![](fig-bench.png)
+![One training step against $V$ in the committed `make bench` run
+(uniform indices): dense steps (dashed, up to $10^6$ rows), sparse steps
+(solid), and the sparse SGD step's floor (dotted).](fig-bench.png)
 
 `make bench` times the steps where they matter: $D = 64$, batches of
 $N = 4096$ lookups, $V$ from $10^3$ to $10^7$, uniform and Zipf(1.1)
-indices, one thread, beside PyTorch 1.13 on one thread, the two taking
+indices, one thread, beside PyTorch 1.13 on one thread. The two take
 turns case by case on this book's two-core machine
 (`tests/bench/ch06.c` says exactly what each column times). The
 numbers here are from the committed run, `tests/bench/values.tsv`; the
-figure is drawn from its tables.
+figure is drawn from its tables. In the figure the dense lines climb
+steeply with $V$ while the sparse ones stay nearly flat. At $10^3$ rows
+a batch of 4096 is four lookups per row, past the crossover, and the C
+dense SGD step ({{bench:ch06.dense.v1000.sgd_ms}} ms) beats the sparse one
+({{bench:ch06.uniform.v1000.sgd_ms}} ms).
+
+Each sparse step is measured against its *floor*: the memory work it
+cannot avoid, done with the step's own techniques (the huge-page table,
+rows asked for ahead). For SGD the floor gathers the batch's $N$ rows,
+then adds $-\eta G$'s rows into theirs. For SparseAdam it updates the
+weight and both moments of each *distinct* row from its summed gradient;
+the distinct rows and their sums are made before the clock starts, so
+sorting and coalescing count as the step's own overhead. A step that
+costs "2 floors" takes twice as long as its floor.
 
 * **Dense steps grow with $V$, sparse ones much less.** At $10^6$ rows a
   dense SGD step took {{bench:ch06.dense.v1000000.sgd_ms}} ms in C and
@@ -2574,25 +2615,20 @@ figure is drawn from its tables.
   hot rows stay in cache, {{bench:ch06.zipf.sgd_flat}},
   {{bench:ch06.zipf.fused_flat}}, {{bench:ch06.zipf.adam_flat}} and
   {{bench:ch06.zipf.adam_fused_flat}}. What grows is the memory's cost,
-  not the code's: the floor (next point) grows
+  not the code's: the floor grows
   {{bench:ch06.uniform.sgd_floor_flat}} times over the same range with
   uniform indices, SparseAdam's {{bench:ch06.uniform.adam_floor_flat}}
   times. At $10^3$ rows the whole table sits in cache; at $10^7$ every
   row is a trip to memory. A step can only be flatter than its floor by
   wasting more time at small $V$, as the unfused SGD step does: it costs
   more floors at $10^3$ rows than at $10^7$. The two aims pull against
-  each other: a step within 2 floors at $10^3$ rows (the next point) and
+  each other: a step within 2 floors at $10^3$ rows (the goal of the next
+  point) and
   no faster than its floor at $10^7$ grows at least
   {{bench:ch06.uniform.sgd_flat_least}} times (SGD) and
   {{bench:ch06.uniform.adam_flat_least}} times (SparseAdam), against the
   3 we aimed for.
-* **Against the floor.** A step's floor is the memory work it cannot
-  avoid, done with the step's own techniques (the huge-page table, rows
-  asked for ahead): gather the batch's $N$ rows, then add $-\eta G$'s rows
-  into theirs (SGD), or update the weight and both moments of each
-  *distinct* row from its summed gradient (SparseAdam, with the distinct
-  rows and their sums made before the clock starts, so that sorting and
-  coalescing count as the step's own overhead). The C SGD step costs
+* **Against the floor.** The C SGD step costs
   {{bench:ch06.uniform.v1000.sgd_floor}} floors at $10^3$ rows and
   {{bench:ch06.uniform.v10000000.sgd_floor}} at $10^7$, the fused one
   {{bench:ch06.uniform.v1000.fused_floor}} and
@@ -2670,7 +2706,11 @@ figure is drawn from its tables.
   `optimizer.zero_grad()` (1.13: `set_to_none=False`) leaves it with no
   entries; a second backward pass adds the new entries with PyTorch's
   sparse `add`, which merges the two lists (our `emb_backward_sparse`
-  does the same merge).
+  does the same merge). That is what torch 1.13 does when the new
+  upstream gradient is an ordinary tensor, as when a layer follows the
+  lookup (the reference cases). After `out.sum().backward()`, whose
+  upstream gradient is one value broadcast, it appends the new list to
+  the old one instead; we do not model that case.
 * Only SGD (without weight decay), Adagrad (without weight decay) and
   SparseAdam accept sparse gradients; every other combination is refused
   with the messages above. SparseAdam takes no `weight_decay` at all.
@@ -2683,7 +2723,8 @@ figure is drawn from its tables.
   A build of torch with a different BLAS could round differently.
 * Where we differ: on a refused combination we change nothing, where
   PyTorch's SGD may already have updated the parameters listed before
-  the sparse one.
+  the sparse one. And we refuse a sparse gradient after dense momentum
+  steps, which PyTorch accepts.
 
 ## Summary
 
@@ -2696,7 +2737,7 @@ figure is drawn from its tables.
   keeps every row it has seen and grows at every step.
 * Sparse Adagrad and SparseAdam update only the rows present, but keep
   dense state. SparseAdam's single step count makes a late row's first
-  step several learning rates long.
+  step up to about three learning rates long.
 * A tied table's gradient is dense whatever `sparse` says.
 * Sparse saves the gradient, not the state; it wins while a batch touches
   a small share of the table, which skewed real data makes even smaller.

@@ -10,7 +10,7 @@
  *   lookup       chapter 1's emb_lookup on the table as chapter 1 made it
  *                (posix_memalign, no huge pages);
  *   lookup+      emb_lookup_prefetch on a copy of the table with transparent
- *                huge pages (emb_alloc_huge), prefetching 8 rows ahead;
+ *                huge pages (emb_alloc_huge), prefetching BENCH_PREFETCH rows ahead;
  *   torch-lookup F.embedding(idx, weight[:V]);
  *   sgd          a sparse SGD step: lookup+, emb_backward_sparse, sparse_sgd_update;
  *   sgd-fused    lookup+, then backward and update in one loop (emb_sparse_sgd_fused);
