@@ -4,14 +4,16 @@
  *
  * The conformance file sparse.ref checks the same functions against torch
  * 1.13 through whole training runs, weights bit for bit; the vectors below
- * (coalesce's order and sums) were written by torch 1.13. Every claim of
- * the chapter's prose is one test below.
+ * (coalesce's order and sums) were written by torch 1.13, and so were those
+ * in ch06_vectors.h (tests/reference/ch06_vectors.py). Every claim of the
+ * chapter's prose is one test below.
  */
 #include <math.h>
 #include <sys/stat.h>
 
 #include "testutil.h"
 #include "../chapters/06-sparse-efficiency.h"
+#include "ch06_vectors.h"
 
 static float from_bits(uint32_t u) {
     float f;
@@ -388,6 +390,76 @@ START_TEST(sparse_adam_steps_match_torch_bit_for_bit) {
     }
     sparse_optim_free(&o);
     sparse_grad_free(&g);
+}
+END_TEST
+
+// SparseAdam's step_size at step t, as torch computes it in Python (in double).
+static double sav_step_size(int64_t t) {
+    return SAV_LR * sqrt(1 - pow(0.999, (double)t)) / (1 - pow(0.9, (double)t));
+}
+
+// Asserts that n floats have torch's bits (want).
+static void assert_bits(const float *got, const uint32_t *want, int64_t n, const char *what,
+                        int step) {
+    for (int64_t k = 0; k < n; k++)
+        ck_assert_msg(test_bits(got[k]) == want[k], "step %d %s %lld: got %08x, want %08x",
+                      step, what, (long long)k, test_bits(got[k]), want[k]);
+}
+
+START_TEST(sparse_adam_row_matches_torch_from_stale_moments) {
+    // ch06_vectors.h: each step starts from torch's weight and moments before
+    // it, so from step 2 on m and v are not zero, and every operation of the
+    // row's formula decides bits (67 values: PyTorch's vector body and tail).
+    OptimOptions o = optim_defaults(OPTIM_ADAM);
+    o.lr = SAV_LR;
+    float w[SAV_N], g[SAV_N], m[SAV_N] = {0}, v[SAV_N] = {0};
+    for (int k = 0; k < SAV_N; k++) w[k] = from_bits(SAV_W0[k]);
+    for (int s = 0; s < SAV_STEPS; s++) {
+        for (int k = 0; s > 0 && k < SAV_N; k++) {
+            w[k] = from_bits(SAV_W[s - 1][k]);
+            m[k] = from_bits(SAV_M[s - 1][k]), v[k] = from_bits(SAV_V[s - 1][k]);
+        }
+        for (int k = 0; k < SAV_N; k++) g[k] = from_bits(SAV_GRAD[s][k]);
+        sparse_adam_row(w, g, m, v, SAV_N, sav_step_size(s + 1), &o);
+        assert_bits(m, SAV_M[s], SAV_N, "exp_avg", s + 1);
+        assert_bits(v, SAV_V[s], SAV_N, "exp_avg_sq", s + 1);
+        assert_bits(w, SAV_W[s], SAV_N, "weight", s + 1);
+    }
+}
+END_TEST
+
+START_TEST(coalesce_keeps_a_row_whose_sum_is_zero) {
+    // The same four steps from the upstream rows: backward, coalesce and
+    // SparseAdam. Step 3 looks the row up twice with opposite rows: coalesce()
+    // keeps the row, its values all zero, and SparseAdam still moves it.
+    float w[SAV_N], up[3 * SAV_N];
+    Embedding e = table(w, 1, SAV_N);
+    for (int k = 0; k < SAV_N; k++) w[k] = from_bits(SAV_W0[k]);
+    SparseGrad g, c;
+    ParamList params;
+    SparseOptimizer o;
+    OptimOptions op = optim_defaults(OPTIM_ADAM);
+    op.lr = SAV_LR;
+    sparse_grad_init(&g, 1, SAV_N, NULL);
+    sparse_grad_init(&c, 1, SAV_N, NULL);
+    emb_sparse_parameters(&e, &g, &params, NULL);
+    ck_assert_int_eq(sparse_adam_init(&o, &op, &params, NULL), 0);
+    const int64_t rows[3] = {0, 0, 0};
+    for (int s = 0; s < SAV_STEPS; s++) {
+        for (int p = 0; p < SAV_LOOKUPS[s]; p++)
+            for (int k = 0; k < SAV_N; k++) up[p * SAV_N + k] = from_bits(SAV_UP[s][p][k]);
+        sparse_grad_zero(&g);
+        ck_assert_int_eq(emb_backward_sparse(&e, &g, rows, SAV_LOOKUPS[s], up, NULL), 0);
+        ck_assert_int_eq(sparse_coalesce(&g, &c, NULL), 0);  // what SparseAdam steps with
+        ck_assert_int_eq(c.nnz, 1);
+        ck_assert_int_eq(c.indices[0], 0);
+        assert_bits(c.values, SAV_GRAD[s], SAV_N, "gradient", s + 1);
+        ck_assert_int_eq(sparse_optim_step(&o, &params, NULL), 0);
+        assert_bits(w, SAV_W[s], SAV_N, "weight", s + 1);
+    }
+    sparse_optim_free(&o);
+    sparse_grad_free(&g);
+    sparse_grad_free(&c);
 }
 END_TEST
 
@@ -1001,6 +1073,7 @@ static Suite *chapter6_suite(void) {
     tcase_add_test(grad, coalesce_sums_repeats_in_pytorchs_order);
     tcase_add_test(grad, coalesce_edge_cases);
     tcase_add_test(grad, coalesce_keeps_a_coalesced_gradient_as_it_is);
+    tcase_add_test(grad, coalesce_keeps_a_row_whose_sum_is_zero);
     suite_add_tcase(s, grad);
     TCase *opt = tcase_create("optimizers");
     tcase_add_test(opt, sparse_sgd_applies_entries_one_by_one);
@@ -1010,6 +1083,7 @@ static Suite *chapter6_suite(void) {
     tcase_add_test(opt, sparse_adam_checks_its_options);
     tcase_add_test(opt, sparse_adam_row_is_pytorchs_formula);
     tcase_add_test(opt, sparse_adam_steps_match_torch_bit_for_bit);
+    tcase_add_test(opt, sparse_adam_row_matches_torch_from_stale_moments);
     tcase_add_test(opt, late_rows_take_long_first_steps);
     tcase_add_test(opt, lazy_and_global_decay);
     suite_add_tcase(s, opt);

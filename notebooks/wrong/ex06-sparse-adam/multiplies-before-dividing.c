@@ -1,0 +1,22 @@
+// Wrong: the step is written as the formula reads, -step_size * m / denom,
+// multiplying before dividing. PyTorch divides first (numer / denom) and
+// multiplies the quotient by -step_size, and the two orders round
+// differently.
+#include <math.h>
+
+#include "06-sparse-efficiency.h"
+
+void sparse_adam_row(float *w, const float *g, float *m, float *v, int64_t D,
+                     double step_size, const OptimOptions *o) {
+    const float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
+    const float eps = (float)o->eps, neg_step = (float)-step_size;
+    for (int64_t j = 0; j < D; j++) {
+        float m_old = m[j], v_old = v[j];
+        float dm = (g[j] - m_old) * one_minus_b1;
+        float dv = (g[j] * g[j] - v_old) * one_minus_b2;
+        m[j] = m_old + dm;
+        v[j] = v_old + dv;
+        float denom = sqrtf(dv + v_old) + eps;
+        w[j] = w[j] + neg_step * (dm + m_old) / denom;
+    }
+}
