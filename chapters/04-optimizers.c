@@ -376,7 +376,8 @@ at start; both round once per `fmaf`, so both give the same bits.
 
 // The FMA clones (see sgd_step in chapter 2): GCC on x86-64 glibc only.
 #if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
-    !defined(__clang__) && defined(__has_attribute)
+    !defined(__clang__) && defined(__has_attribute) && \
+    !defined(EMB_NO_CLONES)
 #if __has_attribute(target_clones)
 #define OPTIM_FMA_CLONES __attribute__((target_clones("fma", "default")))
 #endif

@@ -41,7 +41,8 @@ opt.zero_grad(); loss.backward(); opt.step()
 // nothing else; adds, multiplies, divisions and square roots round the same
 // in any register width, so both give the same bits.
 #if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
-    !defined(__clang__) && defined(__has_attribute)
+    !defined(__clang__) && defined(__has_attribute) && \
+    !defined(EMB_NO_CLONES)
 #if __has_attribute(target_clones)
 #define SPARSE_FMA_CLONES __attribute__((target_clones("fma", "default")))
 #endif

@@ -140,19 +140,21 @@ EX_CFLAGS   = $(filter-out -MMD -MP,$(CFLAGS)) $(if $(EX_SAN),$(SANITIZE))
 
 # Chapter objects with -fPIC: GCC then neither inlines a chapter's global
 # function into its callers nor binds calls to it inside the file, so a
-# weakened copy really hands every call to the student's function.
+# weakened copy really hands every call to the student's function. And
+# without FMA clones (-DEMB_NO_CLONES): a clone calls another function's
+# clone for the same CPU directly, not through its symbol.
 $(BUILD)/exercise/pic/lib/%.o: chapters/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -DEMB_LIBRARY -c $< -o $@
+	$(CC) $(CFLAGS) -fPIC -DEMB_NO_CLONES -DEMB_LIBRARY -c $< -o $@
 $(BUILD)/exercise/pic/prog/%.o: chapters/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+	$(CC) $(CFLAGS) -fPIC -DEMB_NO_CLONES -c $< -o $@
 $(BUILD)/exercise/pic-asan/lib/%.o: chapters/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANITIZE) -fPIC -DEMB_LIBRARY -c $< -o $@
+	$(CC) $(CFLAGS) $(SANITIZE) -fPIC -DEMB_NO_CLONES -DEMB_LIBRARY -c $< -o $@
 $(BUILD)/exercise/pic-asan/prog/%.o: chapters/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANITIZE) -fPIC -c $< -o $@
+	$(CC) $(CFLAGS) $(SANITIZE) -fPIC -DEMB_NO_CLONES -c $< -o $@
 $(EX_HARNESS): notebooks/grade-harness.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
