@@ -1804,8 +1804,8 @@ int emb_scatter_add_parallel(float *grad, int64_t V, int64_t D, const int64_t *i
 }
 
 /**
-Starting threads at every step costs tens of microseconds, a good part
-of a whole sparse step of 4096 rows. A pool starts them once: each worker
+Threads started at every step are created and joined inside every
+step. A pool starts them once: each worker
 waits for a new job (a generation number under a mutex), runs its share
 of rows, and reports back; the caller runs the last share itself and
 waits for the others. The shares, and so the bits, are those above.
@@ -2672,8 +2672,11 @@ costs "2 floors" takes twice as long as its floor.
   PyTorch's sparse steps are memory-bound too and leave too little above
   the floor. Where the ceiling is high, SparseAdam at small $V$
   ({{bench:ch06.uniform.v1000.adam_ceiling}} at $10^3$ rows), the gap is
-  the coalescing sort: a stable radix sort would be several times faster,
-  but its sums would not be PyTorch's bits.
+  the coalescing sort. A stable radix sort of the same batches (the
+  bench's `sort-radix`) is {{bench:ch06.uniform.v1000.radix_speedup}}
+  times as fast as our sort in `std::sort`'s order at $10^3$ rows, but
+  it adds a row's repeats in another order, and its sums would not be
+  PyTorch's bits.
 * **The lookup.** With huge pages and prefetching, chapter 1's lookup at
   $10^7$ rows is {{bench:ch06.uniform.v10000000.huge_speedup}} times as
   fast as the plain one and

@@ -40,7 +40,12 @@
  *                row's repeats in, std::sort's, by block partitions;
  *   sort-plain   sparse_sort_order_plain: the same order by the plain
  *                emulation of libstdc++'s loops (the two give the same
- *                permutation; tests/test_ch06.c checks it).
+ *                permutation; tests/test_ch06.c checks it);
+ *   sort-radix   a stable LSD radix sort of the same batch, 8 bits of the index
+ *                a pass: the order a library free of PyTorch's bits could
+ *                coalesce in, for scale. Not the book's: its sums of a row's
+ *                repeats would round differently. Each case checks, untimed,
+ *                that it sorts its batches and keeps repeats in entry order.
  *
  * So a step's *_floor value (step / floor) is at least about 1; the goal is
  * at most BENCH_SPARSE_GOAL. Both sides train their tables in place (the
@@ -100,13 +105,14 @@ enum {
     C_ADAM_FUSED,
     C_SORT,
     C_SORT_PLAIN,
+    C_SORT_RADIX,
     N_COLS
 };
 static const char *const COLS[N_COLS] = {
     "lookup",     "lookup+",    "torch-lookup",  "sgd",       "sgd-fused",
     "sgd-2t",     "sgd-floor",  "torch-sgd",     "adam",      "adam-floor",
     "torch-adam", "lookup-thp", "lookup-sorted", "sgd-pool2", "adam-fused",
-    "sort",       "sort-plain"};
+    "sort",       "sort-plain", "sort-radix"};
 
 // Best ms per call over the rounds, [dist][V][column]; < 0 when not measured.
 static double best[2][N_VS][N_COLS];
@@ -119,6 +125,7 @@ static struct {
     float *m, *v;           // (vmax, D): SparseAdam's exp_avg and exp_avg_sq, zeroed
     float *grad_out, *out;  // (N, D): G; the looked-up rows
     int64_t *perm;          // (N,): scratch of the sorted lookup and fused Adam
+    uint64_t *words;        // (2, N): sort-radix's keyed entries and its scratch
     SparseGrad g, c;        // a step's entries; coalesced
     SparsePool *pool;       // 2 threads for sgd-pool2
     int64_t adam_step;      // SparseAdam's step count, both Adam steps and the floor
@@ -169,6 +176,47 @@ static int case_sort(void *ctx, int64_t b, EmbError *err) {
 
 static int case_sort_plain(void *ctx, int64_t b, EmbError *err) {
     return sparse_sort_order_plain(batch(ctx, b), BENCH_N, sp.perm, err);
+}
+
+// A stable LSD radix sort of idx (values in [0, V)) into perm: each word
+// holds an index over its entry number, and each pass of 8 bits of the
+// index deals the words into 256 piles in order, so repeats keep their
+// entry order. words is (2, n) scratch.
+static void radix_order(const int64_t *idx, int64_t n, int64_t V, int64_t *perm,
+                        uint64_t *words) {
+    uint64_t *src = words, *dst = words + n;
+    for (int64_t i = 0; i < n; i++) src[i] = (uint64_t)idx[i] << 32 | (uint64_t)i;
+    for (int shift = 32; (uint64_t)(V - 1) >> (shift - 32) > 0; shift += 8) {
+        int64_t start[257] = {0};
+        for (int64_t i = 0; i < n; i++) start[(src[i] >> shift & 255) + 1]++;
+        for (int k = 1; k <= 256; k++) start[k] += start[k - 1];
+        for (int64_t i = 0; i < n; i++) dst[start[src[i] >> shift & 255]++] = src[i];
+        uint64_t *t = src;
+        src = dst, dst = t;
+    }
+    for (int64_t i = 0; i < n; i++) perm[i] = (int64_t)(src[i] & 0xffffffffu);
+}
+
+static int case_sort_radix(void *ctx, int64_t b, EmbError *err) {
+    (void)err;
+    SparseCase *c = ctx;
+    radix_order(batch(c, b), BENCH_N, c->huge.num_embeddings, sp.perm, sp.words);
+    return 0;
+}
+
+// Before the lookups' clock: sort-radix sorts every batch, stably.
+static int check_radix(SparseCase *c, EmbError *err) {
+    for (int64_t b = 0; b < BENCH_BATCHES; b++) {
+        const int64_t *idx = batch(c, b);
+        radix_order(idx, BENCH_N, c->huge.num_embeddings, sp.perm, sp.words);
+        for (int64_t i = 1; i < BENCH_N; i++) {
+            int64_t p = sp.perm[i - 1], q = sp.perm[i];
+            if (idx[p] > idx[q] || (idx[p] == idx[q] && p > q))
+                return emb_fail(err, "sort-radix: batch %" PRId64 " out of order at %" PRId64,
+                                b, i);
+        }
+    }
+    return 0;
 }
 
 // lookup+, then the sparse gradient of G: the first half of every sparse step.
@@ -300,7 +348,8 @@ static const CaseSpec LOOKUP_CASES[] = {{C_LOOKUP, case_lookup},
                                         {C_LOOKUP_THP, case_lookup_thp},
                                         {C_LOOKUP_SORTED, case_lookup_sorted},
                                         {C_SORT, case_sort},
-                                        {C_SORT_PLAIN, case_sort_plain}};
+                                        {C_SORT_PLAIN, case_sort_plain},
+                                        {C_SORT_RADIX, case_sort_radix}};
 static const CaseSpec SGD_CASES[] = {{C_SGD, case_sgd},
                                      {C_SGD_FUSED, case_sgd_fused},
                                      {C_SGD_2T, case_sgd_2t},
@@ -309,7 +358,7 @@ static const CaseSpec SGD_CASES[] = {{C_SGD, case_sgd},
 static const CaseSpec ADAM_CASES[] = {
     {C_ADAM, case_adam}, {C_ADAM_FUSED, case_adam_fused}, {F_ADAM, case_adam_floor}};
 
-static const Group LOOKUPS = {"lookup", T_LOOKUP, NULL, LOOKUP_CASES,
+static const Group LOOKUPS = {"lookup", T_LOOKUP, check_radix, LOOKUP_CASES,
                               BENCH_COUNT(LOOKUP_CASES)};
 static const Group STEPS[] = {
     {"sgd", T_SGD, NULL, SGD_CASES, BENCH_COUNT(SGD_CASES)},
@@ -383,11 +432,12 @@ static int setup(Bench *b, EmbError *err) {
     sp.huge = emb_alloc_huge(table_bytes, &huge);
     sp.grad_out = emb_alloc(rows_bytes), sp.out = emb_alloc(rows_bytes);
     sp.perm = malloc(BENCH_N * sizeof *sp.perm);
+    sp.words = malloc(2 * BENCH_N * sizeof *sp.words);
     sp.rows = malloc((size_t)BENCH_BATCHES * BENCH_N * sizeof *sp.rows);
     sp.sums = emb_alloc((int64_t)BENCH_BATCHES * rows_bytes);
     sp.pool = sparse_pool_new(2, err);
     sp.adam = optim_defaults(OPTIM_ADAM);
-    if (!sp.huge || !sp.grad_out || !sp.out || !sp.perm || !sp.rows || !sp.sums || !sp.pool)
+    if (!sp.huge || !sp.grad_out || !sp.out || !sp.perm || !sp.words || !sp.rows || !sp.sums || !sp.pool)
         return emb_fail(err, "out of memory for chapter 6's buffers");
     if (sparse_grad_init(&sp.g, b->vmax, BENCH_D, err) != 0 ||
         sparse_grad_init(&sp.c, b->vmax, BENCH_D, err) != 0 ||
@@ -419,11 +469,12 @@ static int to_steps(Bench *b, EmbError *err) {
 
 static void release(void) {
     free(sp.m), free(sp.v), free(sp.grad_out), free(sp.out), free(sp.perm);
-    free(sp.rows), free(sp.sums);
+    free(sp.words), free(sp.rows), free(sp.sums);
     sparse_grad_free(&sp.g), sparse_grad_free(&sp.c);
     sparse_pool_free(sp.pool);
     sp.m = sp.v = sp.grad_out = sp.out = sp.sums = NULL;
     sp.perm = sp.rows = NULL;
+    sp.words = NULL;
     sp.pool = NULL;
 }
 
@@ -508,6 +559,7 @@ static void record(Bench *b) {
         {"sgd_pool_speedup", C_SGD, C_SGD_POOL, 2},
         {"sgd_2t_speedup", C_SGD, C_SGD_2T, 2},
         {"sort_speedup", C_SORT_PLAIN, C_SORT, 2},
+        {"radix_speedup", C_SORT, C_SORT_RADIX, 1},  // how much PyTorch's bits cost
         {"sgd_ceiling", T_SGD, F_SGD, 1},    // the most a step doing the floor's work
         {"adam_ceiling", T_ADAM, F_ADAM, 1},  // could gain over PyTorch
     };
