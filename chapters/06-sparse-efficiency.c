@@ -2326,7 +2326,11 @@ static int experiment_crossover(const Options *op, RunValues *values, EmbError *
         step_bench_free(&b);
     if (rc != 0) return free(idx), free(G), -1;
     fprintf(f.f, "N\tN/V\tdense SGD\tsparse SGD\tdense Adam\tSparseAdam\n");
-    double cross[2] = {0, 0};  // the first N/V at which sparse is not faster
+    // Where sparse stops being faster: between the last N whose sparse step
+    // was faster and the first whose was not, where the line through their
+    // log(sparse / dense) crosses 0, on log N. A point between two sizes
+    // moves less from run to run than the first size past it.
+    double cross[2] = {0, 0}, last_ratio[2] = {0, 0};
     for (int64_t n = 16; rc == 0 && n <= MAX_N; n *= 2) {
         for (int64_t i = 0; i < n; i++) idx[i] = (int64_t)(rng_uniform_double(&gen) * V);
         rng_normal_(&gen, G, n * D, 0.0f, 1.0f);
@@ -2339,11 +2343,17 @@ static int experiment_crossover(const Options *op, RunValues *values, EmbError *
             }
         fprintf(f.f, "%lld\t%g\t%.4f\t%.4f\t%.4f\t%.4f\n", (long long)n, (double)n / V,
                 1e3 * best[0], 1e3 * best[1], 1e3 * best[2], 1e3 * best[3]);
-        for (int k = 0; k < 2; k++)
-            if (cross[k] == 0 && best[2 * k + 1] >= best[2 * k]) cross[k] = (double)n / V;
+        for (int k = 0; k < 2; k++) {
+            double ratio = log(best[2 * k + 1] / best[2 * k]);  // > 0: dense is faster
+            if (cross[k] == 0 && ratio >= 0) {
+                double back = n == 16 ? 0 : ratio / (ratio - last_ratio[k]);  // in halvings
+                cross[k] = (double)n / V * pow(0.5, back);
+            }
+            last_ratio[k] = ratio;
+        }
     }
     for (int k = 0; rc == 0 && k < 2; k++) {
-        if (cross[k] > 0) value(values, k ? "cross.adam" : "cross.sgd", "%g", cross[k]);
+        if (cross[k] > 0) value(values, k ? "cross.adam" : "cross.sgd", "%.2g", cross[k]);
         else
             value(values, k ? "cross.adam" : "cross.sgd", "none up to %g",
                   (double)MAX_N / V);
@@ -2562,9 +2572,10 @@ the table: dense steps (dashed) and sparse steps (solid).](fig-crossover.png)
 
 A dense step costs about the same for any small batch; a sparse step's
 cost grows in proportion to the batch. The crossover, timed in this run
-on a table of $16384 \times 64$: the sparse step is no longer faster once
-a batch holds about {{cross.sgd}} lookups per row of the table for SGD,
-and {{cross.adam}} for Adam. The sparse SGD step does the batch's work
+on a table of $16384 \times 64$ with batches doubling from 16 and read
+off where the two lines cross between two sizes: the sparse step is no
+longer faster once a batch holds about {{cross.sgd}} lookups per row of
+the table for SGD, and {{cross.adam}} for Adam. The sparse SGD step does the batch's work
 twice (copy the entries, apply them); the dense one clears and walks the
 whole table, so sparse SGD keeps winning until the batch is about as
 large as the table, or larger. SparseAdam must first coalesce, which
