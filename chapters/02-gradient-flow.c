@@ -125,18 +125,52 @@ loop is the mirror image of `emb_lookup`: where the lookup copied row
 `i` of the upstream gradient into row `idx[i]` of the table's gradient.
 The `+=` is the important part: with `idx = [1, 4, 4, 9]`, row 4 receives
 the sum of the second and third upstream rows.
+
+One detail decides the last bit when a gradient is already there.
+PyTorch's autograd does not add into `.grad` directly: each backward pass
+builds its own gradient from zeros, and only then adds it to `.grad`
+(autograd's `AccumulateGrad`). Right after `zero_grad` the two orders
+agree, but on top of an old gradient `old + (g1 + g2)` and
+`(old + g1) + g2` can differ in the last bit. So the loop first sums each
+touched row's upstream rows of this call, in order, then adds each sum
+to the gradient once. Only the touched rows need a sum: `rows[j]` is the
+j-th distinct row in order of first appearance, `sums` row j its sum,
+and `slot[k]` says which j row k has (0 until it is seen).
 */
 
 int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                  EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     if (emb_alloc_grad(e, err) != 0) return -1;
-    int64_t D = e->embedding_dim;
-    for (int64_t i = 0; i < n; i++) {
-        float *g_ix = e->grad + idx[i] * D;     // seek to row idx[i] of the gradient
-        const float *g_i = grad_out + i * D;    // row i of the upstream gradient
-        for (int64_t d = 0; d < D; d++) g_ix[d] += g_i[d];
+    int64_t V = e->num_embeddings, D = e->embedding_dim, nd, used = 0;
+    if (n == 0) return 0;
+    if (emb_mul_size(n, D, &nd) != 0)
+        return emb_fail(err, "a backward pass of %lld x %lld values is too large",
+                        (long long)n, (long long)D);
+    int64_t *slot = calloc((size_t)V, sizeof *slot);  // (V,): 1 + j, or 0
+    int64_t *rows = malloc((size_t)n * sizeof *rows);  // (n,): the distinct rows
+    float *sums = malloc((size_t)nd * sizeof *sums);   // (n, D): their sums
+    if (!slot || !rows || !sums) {
+        free(slot), free(rows), free(sums);
+        return emb_fail(err, "out of memory for a backward pass of %lld rows", (long long)n);
     }
+    for (int64_t i = 0; i < n; i++) {  // this call's gradient, from zeros
+        int64_t k = idx[i];
+        if (slot[k] == 0) {
+            rows[used] = k;
+            slot[k] = ++used;
+            memset(sums + (used - 1) * D, 0, (size_t)D * sizeof *sums);
+        }
+        float *s_k = sums + (slot[k] - 1) * D;  // seek to row k's sum
+        const float *g_i = grad_out + i * D;     // row i of the upstream gradient
+        for (int64_t d = 0; d < D; d++) s_k[d] += g_i[d];
+    }
+    for (int64_t j = 0; j < used; j++) {  // .grad += it
+        float *g_k = e->grad + rows[j] * D;
+        const float *s_k = sums + j * D;
+        for (int64_t d = 0; d < D; d++) g_k[d] += s_k[d];
+    }
+    free(slot), free(rows), free(sums);
     return 0;
 }
 
@@ -992,9 +1026,8 @@ rows move under SGD. With a real vocabulary the fraction is tiny: try
   tensor and adds `grad[i]` into row `idx[i]` for every $i$, in order,
   with threads splitting the rows, as described above. Autograd then adds
   that tensor into `weight.grad` (or makes it the `.grad` if there was
-  none). We add into `grad` directly; the sums are the same, though when
-  `.grad` already holds something the float rounding can differ in the
-  last bit, because PyTorch adds up the new gradient first.
+  none). We sum only the touched rows, from zero, and add those sums to
+  `grad`: the same bits, without a second $(V, D)$ buffer.
 * `nn.Linear` and `F.cross_entropy` compute the same quantities as
   `linear_forward` and `loss_cross_entropy`, in a different summation order
   (PyTorch calls a BLAS matrix product), so losses and gradients agree to

@@ -4,8 +4,9 @@
  * finite-difference gradient check.
  *
  * Invariants:
- *   - Embedding.grad, once allocated, is (V, D) like the weight; backward
- *     passes add into it (+=) and only zero_grad clears it;
+ *   - Embedding.grad, once allocated, is (V, D) like the weight; each
+ *     backward pass adds its own gradient into it (+=) and only zero_grad
+ *     clears it;
  *   - a Linear's weight is (out_features, in_features), as nn.Linear's,
  *     and its gradients have the same shapes as the parameters;
  *   - a NextTokenModel's scratch buffers hold max_batch rows; a batch of
@@ -26,8 +27,10 @@ int emb_alloc_grad(Embedding *e, EmbError *err);
 // optimizer.zero_grad(): sets every gradient value to 0.
 void emb_zero_grad(Embedding *e);
 
-// The backward pass of F.embedding: grad[idx[i]] += grad_out[i] for each i,
-// in order. idx is (n,), grad_out is (n, D). Allocates grad if needed.
+// The backward pass of F.embedding: grad[k] += the sum of grad_out[i] over
+// the i with idx[i] == k, summed in order from zero first, as autograd adds a
+// call's gradient to .grad. idx is (n,), grad_out is (n, D). Allocates grad
+// if needed; on an error grad is unchanged.
 int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                  EmbError *err);
 

@@ -174,7 +174,30 @@ The norm is the usual $p$-norm $\lVert x \rVert_p = (\sum_j |x_j|^p)^{1/p}$,
 with the two limits PyTorch allows: $p = \infty$ takes the largest
 $|x_j|$, and $p = 0$ counts the nonzero values. PyTorch accumulates it in
 float32 and converts the result to double; so do we.
+
+For $p = 2$, the usual case, the order of the sum matters to the last
+bit, and PyTorch's is not a plain loop. Its CPU kernel keeps eight
+running sums, one per lane of a 256-bit vector, each updated with a
+fused multiply-add; it adds the eight lanes left to right; then it adds
+the elements left over, four at a time as rounded squares and the last
+one to three with fused multiply-adds. `row_sumsq_2` does the same sums
+in the same order, so the norm, and with it every rescaled row, matches
+PyTorch's bits on any machine.
 */
+
+// The sum of squares as torch 1.13's 2-norm kernel forms it (AVX2).
+static float row_sumsq_2(const float *row, int64_t D) {
+    float lane[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= D; j += 8)  // one vector: acc = fma(x, x, acc) per lane
+        for (int k = 0; k < 8; k++) lane[k] = fmaf(row[j + k], row[j + k], lane[k]);
+    float acc = lane[0];
+    for (int k = 1; k < 8; k++) acc += lane[k];  // the lanes, left to right
+    for (; j + 4 <= D; j += 4)                   // the rest, four at a time
+        for (int k = 0; k < 4; k++) acc += row[j + k] * row[j + k];
+    for (; j < D; j++) acc = fmaf(row[j], row[j], acc);  // the last one to three
+    return acc;
+}
 
 double emb_row_norm(const float *row, int64_t D, double p) {
     float acc = 0.0f;
@@ -185,8 +208,7 @@ double emb_row_norm(const float *row, int64_t D, double p) {
     } else if (p == 1.0) {
         for (int64_t j = 0; j < D; j++) acc += fabsf(row[j]);
     } else if (p == 2.0) {
-        for (int64_t j = 0; j < D; j++) acc += row[j] * row[j];
-        acc = sqrtf(acc);
+        acc = sqrtf(row_sumsq_2(row, D));
     } else {
         for (int64_t j = 0; j < D; j++) acc += powf(fabsf(row[j]), (float)p);
         acc = powf(acc, (float)(1.0 / p));
@@ -241,9 +263,10 @@ Chapter 2's scatter-add needs two changes, and both are small:
   indices, so the row gets the mean of its upstream gradients instead of
   the sum. Frequent words then stop taking larger steps than rare ones.
   PyTorch multiplies with a fused multiply-add, `acc = fma(g, 1/c, acc)`,
-  and so do we.
+  where `acc` is the row's sum in this call's own gradient, and so do we.
 
-A frozen table needs no gradient at all.
+As in chapter 2, each call sums its rows from zero first and then adds
+the sums to `.grad`. A frozen table needs no gradient at all.
 */
 
 // extends: emb_backward
@@ -251,27 +274,44 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
                       EmbError *err) {
     if (!e->requires_grad) return emb_check_indices(e, idx, n, err);
     if (emb_check_indices(e, idx, n, err) != 0 || emb_alloc_grad(e, err) != 0) return -1;
-    int64_t V = e->num_embeddings, D = e->embedding_dim;
-    int64_t *counts = NULL;
-    if (e->scale_grad_by_freq) {
-        counts = calloc((size_t)V, sizeof *counts);
-        if (!counts) {
-            return emb_fail(err, "out of memory counting %lld rows", (long long)V);
-        }
-        for (int64_t i = 0; i < n; i++) counts[idx[i]]++;
+    int64_t V = e->num_embeddings, D = e->embedding_dim, nd, used = 0;
+    if (n == 0) return 0;
+    if (emb_mul_size(n, D, &nd) != 0)
+        return emb_fail(err, "a backward pass of %lld x %lld values is too large",
+                        (long long)n, (long long)D);
+    int64_t *slot = calloc((size_t)V, sizeof *slot);  // (V,): 1 + j, or 0
+    int64_t *rows = malloc((size_t)n * sizeof *rows);  // (n,): the distinct rows
+    float *sums = malloc((size_t)nd * sizeof *sums);   // (n, D): their sums
+    int64_t *counts = e->scale_grad_by_freq ? calloc((size_t)V, sizeof *counts) : NULL;
+    if (!slot || !rows || !sums || (e->scale_grad_by_freq && !counts)) {
+        free(slot), free(rows), free(sums), free(counts);
+        return emb_fail(err, "out of memory for a backward pass of %lld rows", (long long)n);
     }
-    for (int64_t i = 0; i < n; i++) {
-        if (idx[i] == e->padding_idx) continue;  // the padding row learns nothing
-        float *g_ix = e->grad + idx[i] * D;      // seek to row idx[i] of the gradient
+    if (counts)
+        for (int64_t i = 0; i < n; i++) counts[idx[i]]++;
+    for (int64_t i = 0; i < n; i++) {  // this call's gradient, from zeros
+        int64_t k = idx[i];
+        if (k == e->padding_idx) continue;  // the padding row learns nothing
+        if (slot[k] == 0) {
+            rows[used] = k;
+            slot[k] = ++used;
+            memset(sums + (used - 1) * D, 0, (size_t)D * sizeof *sums);
+        }
+        float *s_k = sums + (slot[k] - 1) * D;  // seek to row k's sum
         const float *g_i = grad_out + i * D;     // row i of the upstream gradient
         if (counts) {
-            float scale = (float)(1.0 / (double)counts[idx[i]]);
-            for (int64_t d = 0; d < D; d++) g_ix[d] = fmaf(g_i[d], scale, g_ix[d]);
+            float scale = (float)(1.0 / (double)counts[k]);
+            for (int64_t d = 0; d < D; d++) s_k[d] = fmaf(g_i[d], scale, s_k[d]);
         } else {
-            for (int64_t d = 0; d < D; d++) g_ix[d] += g_i[d];
+            for (int64_t d = 0; d < D; d++) s_k[d] += g_i[d];
         }
     }
-    free(counts);
+    for (int64_t j = 0; j < used; j++) {  // .grad += it
+        float *g_k = e->grad + rows[j] * D;
+        const float *s_k = sums + j * D;
+        for (int64_t d = 0; d < D; d++) g_k[d] += s_k[d];
+    }
+    free(slot), free(rows), free(sums), free(counts);
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "testutil.h"
 #include "../chapters/02-gradient-flow.h"
 #include "../src/corpus.h"
+#include "ch03_vectors.h"
 
 static Embedding table_from(const float *w, int64_t V, int64_t D) {
     TorchGenerator gen;
@@ -57,6 +58,39 @@ START_TEST(backward_accumulates_until_zero_grad) {
     ck_assert_float_eq(e.grad[5], -4.0f);
     emb_zero_grad(&e);
     for (int i = 0; i < 6; i++) ck_assert_float_eq(e.grad[i], 0.0f);
+    emb_free(&e);
+}
+END_TEST
+
+// Autograd sums a call's repeats from zero, then adds them to .grad: with
+// 1 already there, 2^-24 + 2^-24 = 2^-23 survives (1 + 2^-23 is a float),
+// where adding 2^-24 twice to 1 rounds back to 1 each time.
+START_TEST(backward_sums_a_call_before_adding_it) {
+    const float w[1] = {0};
+    Embedding e = table_from(w, 1, 1);
+    const int64_t one[] = {0}, two[] = {0, 0};
+    const float G1[] = {1.0f}, G2[] = {0x1p-24f, 0x1p-24f};
+    ck_assert_int_eq(emb_backward(&e, one, 1, G1, NULL), 0);
+    ck_assert_int_eq(emb_backward(&e, two, 2, G2, NULL), 0);
+    assert_float_bits(e.grad[0], 0x3f800001);  // torch 1.13
+    emb_free(&e);
+}
+END_TEST
+
+// Three backward calls with repeats and no zero_grad, against torch 1.13's
+// .grad after each (tests/ch03_vectors.h).
+START_TEST(backward_accumulates_calls_as_torch_does) {
+    const float w[ACC_V * ACC_D] = {0};
+    Embedding e = table_from(w, ACC_V, ACC_D);
+    const int64_t *idx = acc_idx;
+    const uint32_t *up = acc_plain_up;
+    for (int c = 0; c < ACC_CALLS; c++) {
+        float G[8 * ACC_D];
+        memcpy(G, up, (size_t)(acc_n[c] * ACC_D) * sizeof(float));
+        ck_assert_int_eq(emb_backward(&e, idx, acc_n[c], G, NULL), 0);
+        for (int i = 0; i < ACC_V * ACC_D; i++) assert_float_bits(e.grad[i], acc_plain_grad[c][i]);
+        idx += acc_n[c], up += acc_n[c] * ACC_D;  // seek to the next call
+    }
     emb_free(&e);
 }
 END_TEST
@@ -483,6 +517,8 @@ static Suite *chapter2_suite(void) {
     TCase *backward = tcase_create("backward");
     tcase_add_test(backward, backward_sums_repeats_and_zeroes_the_rest);
     tcase_add_test(backward, backward_accumulates_until_zero_grad);
+    tcase_add_test(backward, backward_sums_a_call_before_adding_it);
+    tcase_add_test(backward, backward_accumulates_calls_as_torch_does);
     tcase_add_test(backward, backward_rejects_bad_index_and_leaves_grad);
     tcase_add_test(backward, backward_refuses_negative_n_and_bad_index_without_allocating);
     tcase_add_test(backward, rows_touched_counts_distinct_rows);

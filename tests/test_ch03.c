@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "../chapters/03-padding-and-options.h"
+#include "ch03_vectors.h"
 
 static EmbeddingOptions padding(int64_t p) {
     EmbeddingOptions o = emb_default_options();
@@ -149,6 +150,36 @@ START_TEST(scale_grad_by_freq_counts_each_call) {
 }
 END_TEST
 
+// Three backward calls with repeats and no zero_grad, with padding_idx and
+// with scale_grad_by_freq, against torch 1.13's .grad after each: each call
+// is summed from zero, then added (tests/ch03_vectors.h).
+START_TEST(backward_opts_accumulates_calls_as_torch_does) {
+    struct { const char *name; const uint32_t *up, (*grad)[ACC_V * ACC_D]; bool pad, freq; }
+    cases[] = {{"plain", acc_plain_up, acc_plain_grad, false, false},
+               {"padding", acc_padding_up, acc_padding_grad, true, false},
+               {"freq", acc_freq_up, acc_freq_grad, false, true}};
+    for (int k = 0; k < 3; k++) {
+        float w[ACC_V * ACC_D] = {0};
+        EmbeddingOptions o = cases[k].pad ? padding(ACC_PADDING_IDX) : emb_default_options();
+        o.scale_grad_by_freq = cases[k].freq;
+        Embedding e = table_over(w, ACC_V, ACC_D, o);
+        const int64_t *idx = acc_idx;
+        const uint32_t *up = cases[k].up;
+        for (int c = 0; c < ACC_CALLS; c++) {
+            float G[8 * ACC_D];
+            memcpy(G, up, (size_t)(acc_n[c] * ACC_D) * sizeof(float));
+            ck_assert_int_eq(emb_backward_opts(&e, idx, acc_n[c], G, NULL), 0);
+            for (int i = 0; i < ACC_V * ACC_D; i++)
+                ck_assert_msg(test_bits(e.grad[i]) == cases[k].grad[c][i],
+                              "%s, call %d, value %d: bits 0x%08x, torch 0x%08x", cases[k].name,
+                              c + 1, i, test_bits(e.grad[i]), cases[k].grad[c][i]);
+            idx += acc_n[c], up += acc_n[c] * ACC_D;  // seek to the next call
+        }
+        emb_free(&e);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------ max_norm */
 
 static EmbeddingOptions max_norm(double m, double p) {
@@ -209,17 +240,41 @@ START_TEST(max_norm_norm_types) {
 }
 END_TEST
 
+// max_norm=1 with the 2-norm on rows of 1 to 70 values, against torch 1.13
+// bit for bit: its norm sums eight lanes of fused multiply-adds, then the
+// rest (tests/ch03_vectors.h).
+START_TEST(max_norm_2_norm_matches_torch_bits) {
+    int64_t at = 0;
+    for (int r = 0; r < REN_ROWS; r++) {
+        int64_t D = ren_d[r];
+        float w[80];
+        memcpy(w, ren_before + at, (size_t)D * sizeof(float));
+        Embedding e = table_over(w, 1, D, max_norm(1.0, 2.0));
+        const int64_t idx[] = {0};
+        bool moved = memcmp(ren_before + at, ren_after + at, (size_t)D * sizeof(float)) != 0;
+        ck_assert_int_eq(emb_renorm_(&e, idx, 1, NULL), moved);
+        for (int64_t d = 0; d < D; d++)
+            ck_assert_msg(test_bits(w[d]) == ren_after[at + d],
+                          "row of %lld values, value %lld: bits 0x%08x, torch 0x%08x",
+                          (long long)D, (long long)d, test_bits(w[d]), ren_after[at + d]);
+        at += D;
+    }
+}
+END_TEST
+
 // A row looked up three times is rescaled once and counted once. This row's
 // norm, once rescaled, still comes out a hair above max_norm in float32, so
 // a renorm that visits every position would rescale it again.
 START_TEST(max_norm_rescales_each_distinct_row_once) {
-    float once[] = {0.37f, 65 * 0.53f, 1, 1}, thrice[4];
+    float once[] = {0x1.2f1aap+2f, 0x1.970a3cp+0f, 1, 1}, thrice[4];
     memcpy(thrice, once, sizeof once);
     Embedding a = table_over(once, 2, 2, max_norm(1.0, 2.0));
     Embedding b = table_over(thrice, 2, 2, max_norm(1.0, 2.0));
     const int64_t one[] = {0}, three[] = {0, 0, 0};
     ck_assert_int_eq(emb_renorm_(&a, one, 1, NULL), 1);
     ck_assert(emb_row_norm(once, 2, 2.0) > 1.0);  // why the test can tell
+    assert_float_bits(once[0], 0x3f72b02b);          // torch 1.13
+    assert_float_bits(once[1], 0x3ea2f41f);
     ck_assert_int_eq(emb_renorm_(&b, three, 3, NULL), 1);
     for (int i = 0; i < 4; i++) assert_same_float(thrice[i], once[i]);
 }
@@ -587,6 +642,7 @@ static Suite *chapter3_suite(void) {
     TCase *freq = tcase_create("scale_grad_by_freq");
     tcase_add_test(freq, scale_grad_by_freq_averages_per_call);
     tcase_add_test(freq, scale_grad_by_freq_counts_each_call);
+    tcase_add_test(freq, backward_opts_accumulates_calls_as_torch_does);
     suite_add_tcase(s, freq);
     TCase *norm = tcase_create("max_norm");
     tcase_add_test(norm, max_norm_renormalises_looked_up_rows_in_place);
@@ -594,6 +650,7 @@ static Suite *chapter3_suite(void) {
     tcase_add_test(norm, max_norm_rescales_each_distinct_row_once);
     tcase_add_test(norm, max_norm_refuses_bad_index_and_changes_nothing);
     tcase_add_test(norm, max_norm_norm_types);
+    tcase_add_test(norm, max_norm_2_norm_matches_torch_bits);
     tcase_add_test(norm, max_norm_does_not_skip_the_padding_row);
     tcase_add_test(norm, max_norm_passes_no_gradient);
     tcase_add_test(norm, bad_options_are_errors);

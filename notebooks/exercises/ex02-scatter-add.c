@@ -18,7 +18,10 @@
  *   - for each i, in order, ADD row i of grad_out into row idx[i] of e->grad:
  *     a row looked up twice receives the sum, rows never looked up stay 0,
  *     and whatever e->grad held before is kept (gradients accumulate until
- *     zero_grad).
+ *     zero_grad);
+ *   - as PyTorch's autograd does, build THIS call's gradient from zeros
+ *     first (each row's upstream rows summed in order), then add it to
+ *     e->grad: old + (g1 + g2), not (old + g1) + g2 (the tests compare bits).
  *
  * Rules: keep the signature; any helper you add must be static.
  */

@@ -21,7 +21,9 @@
  *   - with it: count c_k, how often row k occurs among THIS call's indices,
  *     and add grad_out[i] * (1/c_k) with one fused multiply-add per value,
  *     g = fmaf(grad_out[i][d], scale, g), scale = (float)(1.0 / c_k), as
- *     PyTorch does (the tests compare the bits).
+ *     PyTorch does (the tests compare the bits);
+ *   - as in exercise 2.3, g here is the row of THIS call's gradient, built
+ *     from zeros; add that gradient to e->grad once it is complete.
  *
  * Rules: keep the signature; any helper you add must be static.
  */
