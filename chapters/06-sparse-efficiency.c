@@ -189,7 +189,8 @@ int emb_sparse_parameters(Embedding *e, SparseGrad *g, ParamList *out, EmbError 
 The backward pass is then a copy. PyTorch 1.13's `embedding_sparse_backward`
 takes the flattened indices and the upstream gradient, drops the positions
 equal to `padding_idx`, and wraps what is left; the tensor it returns is
-marked uncoalesced even when no row repeats. PyTorch 1.13 does not
+marked uncoalesced even when no row repeats, unless it holds at most one
+entry. PyTorch 1.13 does not
 implement `scale_grad_by_freq` for sparse gradients: it refuses the
 combination with the message below, and so do we.
 */
@@ -207,7 +208,7 @@ static void sparse_fill(const Embedding *e, SparseGrad *g, const int64_t *idx, i
         memcpy(g->values + g->nnz * D, grad_out + i * D, (size_t)D * sizeof(float));
         g->nnz++;
     }
-    g->coalesced = g->nnz == 0;  // PyTorch marks the result uncoalesced
+    g->coalesced = g->nnz <= 1;  // PyTorch marks a longer result uncoalesced
 }
 
 // extends: emb_backward_opts
