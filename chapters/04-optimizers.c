@@ -194,12 +194,39 @@ of Python into C, and start it from `optim_defaults`:
 
 and `maximize=False` for all five. AdamW's default decay is the one to
 remember: `AdamW(params)` decays every weight, `Adam(params)` none.
+
+SGD's `lr` has no default. PyTorch's is a unique object, `required`,
+and its constructor refuses it: `parameter group didn't specify a value
+of required optimization parameter lr`. Our `lr` is a double, and every
+number is an `lr` a caller might pass and PyTorch would check, `-inf`
+included (`Invalid learning rate: -inf`). So `optim_defaults` marks
+SGD's `lr` unset with a NaN that has bits of its own, which nothing else
+makes, and `optim_lr_is_required` looks for exactly those bits. A caller
+never sees it: `o.lr = 0.1` replaces it.
 */
+
+// SGD's unset lr: a quiet NaN whose payload is 1. Arithmetic makes NaNs with a
+// zero payload, or passes on one it was given; float32 NaNs widen to payloads
+// that end in 29 zero bits.
+#define LR_REQUIRED_BITS UINT64_C(0x7ff8000000000001)
+#define LR_REQUIRED (lr_from_bits(LR_REQUIRED_BITS))
+
+static double lr_from_bits(uint64_t u) {
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+bool optim_lr_is_required(double lr) {
+    uint64_t u;
+    memcpy(&u, &lr, sizeof u);
+    return u == LR_REQUIRED_BITS;
+}
 
 OptimOptions optim_defaults(OptimKind kind) {
     OptimOptions o = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     switch (kind) {
-    case OPTIM_SGD: o.lr = OPTIM_REQUIRED; break;
+    case OPTIM_SGD: o.lr = LR_REQUIRED; break;
     case OPTIM_ADAM: break;
     case OPTIM_ADAMW: o.weight_decay = 1e-2; break;
     case OPTIM_ADAGRAD:
@@ -283,7 +310,7 @@ static int check_beta(double beta, int index, EmbError *err) {
 int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {
     if (kind < 0 || kind >= OPTIM_NUM_KINDS)
         return emb_fail(err, "unknown optimizer %d", kind);
-    if (kind == OPTIM_SGD && o->lr == OPTIM_REQUIRED) {
+    if (kind == OPTIM_SGD && optim_lr_is_required(o->lr)) {
         return emb_fail(err, "parameter group didn't specify a value of required "
                              "optimization parameter lr");
     }

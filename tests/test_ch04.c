@@ -43,7 +43,7 @@ START_TEST(defaults_are_pytorchs) {
     OptimOptions sgd = optim_defaults(OPTIM_SGD), adam = optim_defaults(OPTIM_ADAM);
     OptimOptions adamw = optim_defaults(OPTIM_ADAMW), ada = optim_defaults(OPTIM_ADAGRAD);
     OptimOptions rms = optim_defaults(OPTIM_RMSPROP);
-    ck_assert(sgd.lr == OPTIM_REQUIRED && sgd.momentum == 0 && sgd.dampening == 0);
+    ck_assert(optim_lr_is_required(sgd.lr) && sgd.momentum == 0 && sgd.dampening == 0);
     ck_assert(!sgd.nesterov && !sgd.maximize && sgd.weight_decay == 0);
     ck_assert(adam.lr == 1e-3 && adam.beta1 == 0.9 && adam.beta2 == 0.999 && adam.eps == 1e-8);
     ck_assert(adam.weight_decay == 0 && !adam.amsgrad);
@@ -102,6 +102,13 @@ START_TEST(sgd_needs_lr_and_nesterov_needs_momentum) {
     ck_assert_str_eq(check_message(OPTIM_SGD, o),
                      "parameter group didn't specify a value of required optimization "
                      "parameter lr");
+    // An lr the caller sets is a number, whatever it is: -inf and NaN too.
+    ck_assert(!optim_lr_is_required(-INFINITY) && !optim_lr_is_required(NAN));
+    ck_assert(!optim_lr_is_required(-(double)NAN) && !optim_lr_is_required(0.0 / 0.0));
+    o.lr = -INFINITY;
+    ck_assert_str_eq(check_message(OPTIM_SGD, o), "Invalid learning rate: -inf");
+    o.lr = INFINITY;  // 0 <= inf: accepted, as PyTorch accepts it
+    ck_assert_str_eq(check_message(OPTIM_SGD, o), "");
     o.lr = 0.1;
     o.nesterov = true;
     const char *want = "Nesterov momentum requires a momentum and zero dampening";
