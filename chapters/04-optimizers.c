@@ -268,8 +268,10 @@ The checks are the constructors' own, and so are the messages. Python
 prints a float with the fewest digits that read back as the same number,
 and always with a point or an exponent (`-1.0`, `1e-08`); `py_float` does
 the same, so our message for `lr=-1` is PyTorch's, character for
-character. A NaN fails every check, as it does in Python, where
-`not 0.0 <= nan` is true.
+character. Adam, AdamW, Adagrad and RMSprop write every check as
+`not 0.0 <= x`, which a NaN fails, so they refuse a NaN in every option
+they check, with the same message as a negative value (`Invalid epsilon
+value: nan`), and so do we.
 */
 
 // Writes x as Python's repr(float) does: the shortest digits that read back
@@ -351,8 +353,12 @@ int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {
 PyTorch checks less than one might think, and we check no more, so that
 the same options are accepted on both sides: SGD takes any `dampening`,
 even a negative one or one above 1; RMSprop takes `alpha` above 1; Adam
-takes `lr=0`. Only NaN differs: Python's SGD tests `lr < 0.0`, which a
-NaN passes, and we refuse it.
+takes `lr=0`. Only NaN differs, and only in SGD. Its checks are
+`lr < 0.0`, `momentum < 0.0` and `weight_decay < 0.0`, which a NaN
+passes, so `SGD(params, lr=nan)` is built and its first step makes the
+weights NaN. We refuse a NaN `lr`, `momentum` or `weight_decay` with the
+message a negative one gets (`Invalid momentum value: nan`): bad input
+gets a clear error. `dampening` is checked by neither side, NaN included.
 
 ## How bit-exactness is won or lost
 
@@ -1586,8 +1592,8 @@ Chapter 6 takes $V$ out of that count.
   AVX-512 kernel (`ATEN_CPU_CAPABILITY=avx512`) takes 32 floats a pass;
   the plain kernel (`ATEN_CPU_CAPABILITY=default`) gives `0x7fc00000`
   everywhere.
-* Where we differ: we refuse a NaN learning rate, which SGD's check lets
-  through.
+* Where we differ: we refuse SGD's `lr`, `momentum` or `weight_decay`
+  when it is NaN, which SGD's checks let through.
 
 ## Summary
 

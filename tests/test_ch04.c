@@ -78,6 +78,34 @@ START_TEST(bad_options_get_pytorchs_messages) {
         {OPTIM_RMSPROP, "eps", -1, "Invalid epsilon value: -1.0"},
         {OPTIM_RMSPROP, "weight_decay", -0.1, "Invalid weight_decay value: -0.1"},
         {OPTIM_RMSPROP, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_SGD, "lr", -INFINITY, "Invalid learning rate: -inf"},
+        {OPTIM_ADAM, "lr", -INFINITY, "Invalid learning rate: -inf"},
+        // A NaN: PyTorch refuses it in every check but SGD's, with these messages.
+        {OPTIM_ADAM, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_ADAM, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_ADAM, "beta1", NAN, "Invalid beta parameter at index 0: nan"},
+        {OPTIM_ADAM, "beta2", NAN, "Invalid beta parameter at index 1: nan"},
+        {OPTIM_ADAM, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        {OPTIM_ADAMW, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_ADAMW, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_ADAMW, "beta1", NAN, "Invalid beta parameter at index 0: nan"},
+        {OPTIM_ADAMW, "beta2", NAN, "Invalid beta parameter at index 1: nan"},
+        {OPTIM_ADAMW, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        {OPTIM_ADAGRAD, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_ADAGRAD, "lr_decay", NAN, "Invalid lr_decay value: nan"},
+        {OPTIM_ADAGRAD, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        {OPTIM_ADAGRAD, "initial_accumulator_value", NAN,
+         "Invalid initial_accumulator_value value: nan"},
+        {OPTIM_ADAGRAD, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_RMSPROP, "alpha", NAN, "Invalid alpha value: nan"},
+        {OPTIM_RMSPROP, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_RMSPROP, "momentum", NAN, "Invalid momentum value: nan"},
+        {OPTIM_RMSPROP, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        // SGD's checks are `x < 0.0`, which a NaN passes: PyTorch accepts these
+        // three, the book refuses them with the message a negative value gets.
+        {OPTIM_SGD, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_SGD, "momentum", NAN, "Invalid momentum value: nan"},
+        {OPTIM_SGD, "weight_decay", NAN, "Invalid weight_decay value: nan"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         OptimOptions o = optim_defaults(cases[i].kind);
@@ -124,6 +152,8 @@ START_TEST(sgd_needs_lr_and_nesterov_needs_momentum) {
     o.nesterov = false, o.dampening = -3;
     ck_assert_str_eq(check_message(OPTIM_ADAM, a), "");
     ck_assert_str_eq(check_message(OPTIM_RMSPROP, r), "");
+    ck_assert_str_eq(check_message(OPTIM_SGD, o), "");
+    o.dampening = NAN;  // not checked, on either side
     ck_assert_str_eq(check_message(OPTIM_SGD, o), "");
 }
 END_TEST
