@@ -268,10 +268,10 @@ The checks are the constructors' own, and so are the messages. Python
 prints a float with the fewest digits that read back as the same number,
 and always with a point or an exponent (`-1.0`, `1e-08`); `py_float` does
 the same, so our message for `lr=-1` is PyTorch's, character for
-character. Adam, AdamW, Adagrad and RMSprop write every check as
-`not 0.0 <= x`, which a NaN fails, so they refuse a NaN in every option
-they check, with the same message as a negative value (`Invalid epsilon
-value: nan`), and so do we.
+character. Adam, AdamW, Adagrad and RMSprop write their checks as
+`not 0.0 <= x` (for a beta, `not 0.0 <= x < 1.0`), which a NaN fails, so
+they refuse a NaN in every option they check, with the message a bad
+number gets (`Invalid epsilon value: nan`), and so do we.
 */
 
 // Writes x as Python's repr(float) does: the shortest digits that read back

@@ -132,9 +132,9 @@ typedef struct OptimOptions {
 } OptimOptions;
 
 // SGD's lr=required. optim_defaults(OPTIM_SGD) leaves lr unset: a NaN with
-// bits of its own, which no arithmetic and no NaN a caller writes (NAN,
-// float('nan')) has. This tells them apart, bit for bit (== cannot: a NaN
-// equals nothing); every lr a caller sets, -inf and NaN included, is a number.
+// bits of its own, which no NaN a caller writes (NAN, float('nan'), 0.0/0.0)
+// has. This finds those bits (== cannot: a NaN equals nothing), so an lr the
+// caller sets, -inf and NaN included, is never taken for unset.
 bool optim_lr_is_required(double lr);
 
 // PyTorch 1.13's defaults for kind.
