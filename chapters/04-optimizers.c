@@ -194,12 +194,39 @@ of Python into C, and start it from `optim_defaults`:
 
 and `maximize=False` for all five. AdamW's default decay is the one to
 remember: `AdamW(params)` decays every weight, `Adam(params)` none.
+
+SGD's `lr` has no default. PyTorch's is a unique object, `required`,
+and its constructor refuses it: `parameter group didn't specify a value
+of required optimization parameter lr`. Our `lr` is a double, and every
+number is an `lr` a caller might pass and PyTorch would check, `-inf`
+included (`Invalid learning rate: -inf`). So `optim_defaults` marks
+SGD's `lr` unset with a NaN that has bits of its own, which nothing else
+makes, and `optim_lr_is_required` looks for exactly those bits. A caller
+never sees it: `o.lr = 0.1` replaces it.
 */
+
+// SGD's unset lr: a quiet NaN whose payload is 1. Arithmetic makes NaNs with a
+// zero payload, or passes on one it was given; float32 NaNs widen to payloads
+// that end in 29 zero bits.
+#define LR_REQUIRED_BITS UINT64_C(0x7ff8000000000001)
+#define LR_REQUIRED (lr_from_bits(LR_REQUIRED_BITS))
+
+static double lr_from_bits(uint64_t u) {
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+bool optim_lr_is_required(double lr) {
+    uint64_t u;
+    memcpy(&u, &lr, sizeof u);
+    return u == LR_REQUIRED_BITS;
+}
 
 OptimOptions optim_defaults(OptimKind kind) {
     OptimOptions o = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     switch (kind) {
-    case OPTIM_SGD: o.lr = OPTIM_REQUIRED; break;
+    case OPTIM_SGD: o.lr = LR_REQUIRED; break;
     case OPTIM_ADAM: break;
     case OPTIM_ADAMW: o.weight_decay = 1e-2; break;
     case OPTIM_ADAGRAD:
@@ -241,8 +268,10 @@ The checks are the constructors' own, and so are the messages. Python
 prints a float with the fewest digits that read back as the same number,
 and always with a point or an exponent (`-1.0`, `1e-08`); `py_float` does
 the same, so our message for `lr=-1` is PyTorch's, character for
-character. A NaN fails every check, as it does in Python, where
-`not 0.0 <= nan` is true.
+character. Adam, AdamW, Adagrad and RMSprop write their checks as
+`not 0.0 <= x` (for a beta, `not 0.0 <= x < 1.0`), which a NaN fails, so
+they refuse a NaN in every option they check, with the message a bad
+number gets (`Invalid epsilon value: nan`), and so do we.
 */
 
 // Writes x as Python's repr(float) does: the shortest digits that read back
@@ -283,7 +312,7 @@ static int check_beta(double beta, int index, EmbError *err) {
 int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {
     if (kind < 0 || kind >= OPTIM_NUM_KINDS)
         return emb_fail(err, "unknown optimizer %d", kind);
-    if (kind == OPTIM_SGD && o->lr == OPTIM_REQUIRED) {
+    if (kind == OPTIM_SGD && optim_lr_is_required(o->lr)) {
         return emb_fail(err, "parameter group didn't specify a value of required "
                              "optimization parameter lr");
     }
@@ -324,8 +353,12 @@ int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {
 PyTorch checks less than one might think, and we check no more, so that
 the same options are accepted on both sides: SGD takes any `dampening`,
 even a negative one or one above 1; RMSprop takes `alpha` above 1; Adam
-takes `lr=0`. Only NaN differs: Python's SGD tests `lr < 0.0`, which a
-NaN passes, and we refuse it.
+takes `lr=0`. Only NaN differs, and only in SGD. Its checks are
+`lr < 0.0`, `momentum < 0.0` and `weight_decay < 0.0`, which a NaN
+passes, so `SGD(params, lr=nan)` is built and its first step makes the
+weights NaN. We refuse a NaN `lr`, `momentum` or `weight_decay` with the
+message a negative one gets (`Invalid momentum value: nan`): bad input
+gets a clear error. `dampening` is checked by neither side, NaN included.
 
 ## How bit-exactness is won or lost
 
@@ -386,8 +419,25 @@ at start; both round once per `fmaf`, so both give the same bits.
 #define OPTIM_FMA_CLONES
 #endif
 
-// torch.maximum: the larger value, and NaN if either is NaN.
-static inline float maximum(float a, float b) { return (isnan(a) || a > b) ? a : b; }
+// The float whose bits are u.
+static inline float float_from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+// torch.maximum's kernel (cpu_kernel_vec) takes 16 floats a pass, two AVX2
+// vectors of 8; the last n % 16 values of a parameter go through its scalar tail.
+enum { TORCH_VEC_FLOATS = 16 };
+
+// torch.maximum(a, b) on the CPU: the larger value, or a NaN if either is
+// one. Which NaN (and which zero of a +0, -0 tie) depends on the kernel's
+// loop the value falls in, vec_body or the scalar tail (see adam_update).
+static inline float maximum(float a, float b, bool vec_body) {
+    if (isnan(a) || isnan(b))  // vector: max_ps | unordered mask; tail: quiet_NaN()
+        return float_from_bits(vec_body ? 0xffffffffu : 0x7fc00000u);
+    return vec_body ? (a > b ? a : b) : (a < b ? b : a);  // max_ps, std::max
+}
 
 /**
 ## SGD: momentum, dampening, Nesterov, weight decay, maximize
@@ -509,14 +559,14 @@ static AdamScalars adam_scalars(const OptimOptions *o, int64_t step, bool decoup
 // One value of _single_tensor_adam(w): returns the new parameter and
 // updates its moments; vmax is NULL unless amsgrad.
 static inline float adam_value(float p, float grad, float *m, float *v, float *vmax,
-                               const AdamScalars *k) {
+                               bool vec_body, const AdamScalars *k) {
     float g = k->maximize ? -grad : grad;           // grad = -grad if maximize
     g = k->l2 ? fmaf(p, k->wd, g) : g;              // grad.add(param, alpha=weight_decay)
     p = k->decoupled ? p * k->decay : p;            // AdamW: param.mul_(1 - lr*wd)
     *m = fmaf(g, k->one_minus_b1, *m * k->b1);      // m.mul_(b1).add_(g, alpha=1-b1)
     *v = fmaf(k->one_minus_b2 * g, g, *v * k->b2);  // v.mul_(b2).addcmul_(g, g, 1-b2)
     float s = *v;
-    if (vmax) s = *vmax = maximum(*vmax, s);        // torch.maximum(vmax, v, out=vmax)
+    if (vmax) s = *vmax = maximum(*vmax, s, vec_body);  // torch.maximum(vmax, v, ...)
     float denom = sqrtf(s) / k->bc2_sqrt + k->eps;  // (s.sqrt() / bc2_sqrt).add_(eps)
     return p + (k->neg_step_size * *m) / denom;     // param.addcdiv_(m, denom, -ss)
 }
@@ -527,6 +577,21 @@ has no branch inside: the compiler then turns it into vector instructions,
 8 values at a time, which matters when a step runs over a whole table
 (`make bench`). The flags `maximize`, `l2` and `decoupled` are selects
 between two values, which vector code handles without branching.
+
+With `amsgrad` the loop is cut once more, at `n - n % 16`, for the sake of
+a NaN. `torch.maximum` returns a NaN when either side is one (C's `fmaxf`
+returns the other side), but not the NaN it was given. Its CPU kernel
+runs a vector body, 16 floats a pass, over the first `n - n % 16` values
+of the parameter, and a scalar tail over the rest. The body's NaN is an
+all-ones compare mask, bits `0xffffffff`; the tail's is C++'s
+`quiet_NaN()`, bits `0x7fc00000`. Which one a value gets depends on its
+place in the whole parameter, and `adam_update` is always given the
+whole parameter, so it knows. The NaN then travels: the square root, the
+division, `+ eps` and `addcdiv` pass it on, so a NaN in
+`max_exp_avg_sq` reaches the weight with the kernel's bits. After a NaN
+gradient, `exp_avg` is NaN too, and the weight gets `exp_avg`'s NaN
+instead. The tests check both cases against torch, bit for bit, on
+parameters of several shapes.
 */
 
 OPTIM_FMA_CLONES
@@ -536,13 +601,17 @@ void adam_update(float *restrict param, const float *restrict grad,
                  const OptimOptions *o, bool decoupled) {
     const AdamScalars k = adam_scalars(o, step, decoupled);
     if (max_exp_avg_sq) {
-        for (int64_t i = 0; i < n; i++)
+        int64_t body = n - n % TORCH_VEC_FLOATS;  // torch.maximum's vector body
+        for (int64_t i = 0; i < body; i++)
             param[i] = adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i],
-                                  &max_exp_avg_sq[i], &k);
+                                  &max_exp_avg_sq[i], true, &k);
+        for (int64_t i = body; i < n; i++)
+            param[i] = adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i],
+                                  &max_exp_avg_sq[i], false, &k);
     } else {
         for (int64_t i = 0; i < n; i++)
-            param[i] =
-                adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i], NULL, &k);
+            param[i] = adam_value(param[i], grad[i], &exp_avg[i], &exp_avg_sq[i], NULL,
+                                  false, &k);
     }
 }
 
@@ -1517,8 +1586,14 @@ Chapter 6 takes $V$ out of that count.
 * `state['step']` is a float32 tensor in Adam and Adagrad and a Python
   int in RMSprop; we keep an integer. The bias corrections are computed
   from it in double precision, as Python computes `beta1 ** step`.
-* Where we differ: we refuse a NaN learning rate, which SGD's check lets
-  through.
+* AMSGrad's NaN bits are those of torch's AVX2 kernel on one thread, the
+  setting the book's references are made in. On several threads each
+  thread's share of the parameter has a scalar tail of its own; the
+  AVX-512 kernel (`ATEN_CPU_CAPABILITY=avx512`) takes 32 floats a pass;
+  the plain kernel (`ATEN_CPU_CAPABILITY=default`) gives `0x7fc00000`
+  everywhere.
+* Where we differ: we refuse SGD's `lr`, `momentum` or `weight_decay`
+  when it is NaN, which SGD's checks let through.
 
 ## Summary
 

@@ -117,7 +117,7 @@ typedef enum OptimKind {
 // zero-initialised is not the default. Keys an optimizer does not take are
 // ignored by it.
 typedef struct OptimOptions {
-    double lr;                         // SGD: required (OPTIM_REQUIRED until set)
+    double lr;                         // SGD: required (see optim_lr_is_required)
     double momentum, dampening;        // SGD; momentum also RMSprop
     bool nesterov;                     // SGD
     double beta1, beta2;               // Adam, AdamW: betas
@@ -131,8 +131,11 @@ typedef struct OptimOptions {
     bool maximize;                     // all
 } OptimOptions;
 
-// SGD's lr=required: a value no check accepts until the caller sets lr.
-#define OPTIM_REQUIRED (-INFINITY)
+// SGD's lr=required. optim_defaults(OPTIM_SGD) leaves lr unset: a NaN with
+// bits of its own, which no NaN a caller writes (NAN, float('nan'), 0.0/0.0)
+// has. This finds those bits (== cannot: a NaN equals nothing), so an lr the
+// caller sets, -inf and NaN included, is never taken for unset.
+bool optim_lr_is_required(double lr);
 
 // PyTorch 1.13's defaults for kind.
 OptimOptions optim_defaults(OptimKind kind);

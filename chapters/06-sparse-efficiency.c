@@ -2347,7 +2347,8 @@ static int experiment_crossover(const Options *op, RunValues *values, EmbError *
         for (int k = 0; k < 2; k++) {
             double ratio = log(best[2 * k + 1] / best[2 * k]);  // > 0: dense is faster
             if (cross[k] == 0 && ratio >= 0) {
-                double back = n == 16 ? 0 : ratio / (ratio - last_ratio[k]);  // in halvings
+                // back: how far behind n the lines cross, in halvings of n
+                double back = n == 16 ? 0 : ratio / (ratio - last_ratio[k]);
                 cross[k] = (double)n / V * pow(0.5, back);
             }
             last_ratio[k] = ratio;

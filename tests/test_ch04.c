@@ -43,7 +43,7 @@ START_TEST(defaults_are_pytorchs) {
     OptimOptions sgd = optim_defaults(OPTIM_SGD), adam = optim_defaults(OPTIM_ADAM);
     OptimOptions adamw = optim_defaults(OPTIM_ADAMW), ada = optim_defaults(OPTIM_ADAGRAD);
     OptimOptions rms = optim_defaults(OPTIM_RMSPROP);
-    ck_assert(sgd.lr == OPTIM_REQUIRED && sgd.momentum == 0 && sgd.dampening == 0);
+    ck_assert(optim_lr_is_required(sgd.lr) && sgd.momentum == 0 && sgd.dampening == 0);
     ck_assert(!sgd.nesterov && !sgd.maximize && sgd.weight_decay == 0);
     ck_assert(adam.lr == 1e-3 && adam.beta1 == 0.9 && adam.beta2 == 0.999 && adam.eps == 1e-8);
     ck_assert(adam.weight_decay == 0 && !adam.amsgrad);
@@ -78,6 +78,34 @@ START_TEST(bad_options_get_pytorchs_messages) {
         {OPTIM_RMSPROP, "eps", -1, "Invalid epsilon value: -1.0"},
         {OPTIM_RMSPROP, "weight_decay", -0.1, "Invalid weight_decay value: -0.1"},
         {OPTIM_RMSPROP, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_SGD, "lr", -INFINITY, "Invalid learning rate: -inf"},
+        {OPTIM_ADAM, "lr", -INFINITY, "Invalid learning rate: -inf"},
+        // A NaN: PyTorch refuses it in every check but SGD's, with these messages.
+        {OPTIM_ADAM, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_ADAM, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_ADAM, "beta1", NAN, "Invalid beta parameter at index 0: nan"},
+        {OPTIM_ADAM, "beta2", NAN, "Invalid beta parameter at index 1: nan"},
+        {OPTIM_ADAM, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        {OPTIM_ADAMW, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_ADAMW, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_ADAMW, "beta1", NAN, "Invalid beta parameter at index 0: nan"},
+        {OPTIM_ADAMW, "beta2", NAN, "Invalid beta parameter at index 1: nan"},
+        {OPTIM_ADAMW, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        {OPTIM_ADAGRAD, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_ADAGRAD, "lr_decay", NAN, "Invalid lr_decay value: nan"},
+        {OPTIM_ADAGRAD, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        {OPTIM_ADAGRAD, "initial_accumulator_value", NAN,
+         "Invalid initial_accumulator_value value: nan"},
+        {OPTIM_ADAGRAD, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_RMSPROP, "alpha", NAN, "Invalid alpha value: nan"},
+        {OPTIM_RMSPROP, "eps", NAN, "Invalid epsilon value: nan"},
+        {OPTIM_RMSPROP, "momentum", NAN, "Invalid momentum value: nan"},
+        {OPTIM_RMSPROP, "weight_decay", NAN, "Invalid weight_decay value: nan"},
+        // SGD's checks are `x < 0.0`, which a NaN passes: PyTorch accepts these
+        // three, the book refuses them with the message a negative value gets.
+        {OPTIM_SGD, "lr", NAN, "Invalid learning rate: nan"},
+        {OPTIM_SGD, "momentum", NAN, "Invalid momentum value: nan"},
+        {OPTIM_SGD, "weight_decay", NAN, "Invalid weight_decay value: nan"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         OptimOptions o = optim_defaults(cases[i].kind);
@@ -102,6 +130,13 @@ START_TEST(sgd_needs_lr_and_nesterov_needs_momentum) {
     ck_assert_str_eq(check_message(OPTIM_SGD, o),
                      "parameter group didn't specify a value of required optimization "
                      "parameter lr");
+    // An lr the caller sets is a number, whatever it is: -inf and NaN too.
+    ck_assert(!optim_lr_is_required(-INFINITY) && !optim_lr_is_required(NAN));
+    ck_assert(!optim_lr_is_required(-(double)NAN) && !optim_lr_is_required(0.0 / 0.0));
+    o.lr = -INFINITY;
+    ck_assert_str_eq(check_message(OPTIM_SGD, o), "Invalid learning rate: -inf");
+    o.lr = INFINITY;  // 0 <= inf: accepted, as PyTorch accepts it
+    ck_assert_str_eq(check_message(OPTIM_SGD, o), "");
     o.lr = 0.1;
     o.nesterov = true;
     const char *want = "Nesterov momentum requires a momentum and zero dampening";
@@ -117,6 +152,8 @@ START_TEST(sgd_needs_lr_and_nesterov_needs_momentum) {
     o.nesterov = false, o.dampening = -3;
     ck_assert_str_eq(check_message(OPTIM_ADAM, a), "");
     ck_assert_str_eq(check_message(OPTIM_RMSPROP, r), "");
+    ck_assert_str_eq(check_message(OPTIM_SGD, o), "");
+    o.dampening = NAN;  // not checked, on either side
     ck_assert_str_eq(check_message(OPTIM_SGD, o), "");
 }
 END_TEST
@@ -232,22 +269,61 @@ START_TEST(traps_adam_first_step_is_lr_whatever_the_gradient) {
 }
 END_TEST
 
+// One AMSGrad NaN case (ch04_vectors.h): through adam_update, with NaN
+// gradients and NaNs put into max_exp_avg_sq after step 1, then through
+// optim_step on the same shape (2-D where torch's was): the parameter and
+// max_exp_avg_sq, bit for bit.
+static void assert_amsgrad_case(AmsCase c) {
+    int64_t n = c.rows * (c.cols ? c.cols : 1);
+    float *buf = calloc((size_t)(6 * n), sizeof(float));
+    ck_assert_ptr_nonnull(buf);
+    float *p = buf, *g = p + n, *m = g + n, *v = m + n, *vmax = v + n, *p2 = vmax + n;
+    for (int64_t k = 0; k < n; k++) p[k] = p2[k] = from_bits(c.param[k]);
+    for (int s = 0; s < AMS_STEPS; s++) {
+        for (int64_t k = 0; k < n; k++) g[k] = from_bits(c.grads[s * n + k]);
+        adam_update(p, g, m, v, vmax, n, s + 1, &c.options, c.kind == OPTIM_ADAMW);
+        assert_bits(p, c.after + s * n, (int)n, c.name, s + 1);
+        assert_bits(vmax, c.max_after + s * n, (int)n, "max_exp_avg_sq", s + 1);
+        if (s == 0)
+            for (int64_t k = 0; k < n; k++) vmax[k] = from_bits(c.poisoned[k]);
+    }
+    ParamList params = {0};
+    Optimizer opt;
+    EmbError err;
+    ck_assert_int_eq(param_list_add(&params, "p", p2, g, c.rows, c.cols, &err), 0);
+    ck_assert_msg(optim_init(&opt, c.kind, &c.options, &params, &err) == 0, "%s", err.msg);
+    for (int s = 0; s < AMS_STEPS; s++) {
+        for (int64_t k = 0; k < n; k++) g[k] = from_bits(c.grads[s * n + k]);
+        ck_assert_msg(optim_step(&opt, &params, &err) == 0, "%s", err.msg);
+        assert_bits(p2, c.after + s * n, (int)n, c.name, s + 1);
+        if (s == 0)
+            for (int64_t k = 0; k < n; k++)
+                opt.state[0].max_exp_avg_sq[k] = from_bits(c.poisoned[k]);
+    }
+    optim_free(&opt);
+    free(buf);
+}
+
 // amsgrad's maximum is torch.maximum, which returns a NaN where either side
 // is one (C's fmaxf returns the other side). In torch 1.13, Adam(amsgrad=True)
 // after a NaN gradient holds NaN in exp_avg, exp_avg_sq and max_exp_avg_sq, and
-// a NaN put in max_exp_avg_sq stays there and makes the next step NaN.
+// a NaN put in max_exp_avg_sq stays there and makes the next step NaN. The
+// NaN's bits are the kernel's: 0xffffffff in its vector body (the first
+// n - n % 16 values of the parameter), 0x7fc00000 in its scalar tail, and
+// they reach the parameter.
 START_TEST(traps_amsgrad_max_keeps_a_nan) {
     OptimOptions o = optim_defaults(OPTIM_ADAM);
     o.lr = 0.01, o.amsgrad = true;
     float p[2] = {1, 2}, g[2] = {0.5f, NAN}, m[2] = {0}, v[2] = {0}, vmax[2] = {0};
     adam_update(p, g, m, v, vmax, 2, 1, &o, false);
     ck_assert(isnan(m[1]) && isnan(v[1]) && isnan(p[1]));
-    ck_assert_msg(isnan(vmax[1]), "max_exp_avg_sq is %g, not NaN", (double)vmax[1]);
+    assert_float_bits(vmax[1], 0x7fc00000);  // two values: all in the scalar tail
     ck_assert(vmax[0] == v[0] && !isnan(p[0]));  // the other value is not touched
     vmax[0] = NAN;  // and a NaN already in max_exp_avg_sq stays
     adam_update(p, g, m, v, vmax, 1, 2, &o, false);
-    ck_assert_msg(isnan(vmax[0]), "max_exp_avg_sq is %g, not NaN", (double)vmax[0]);
+    assert_float_bits(vmax[0], 0x7fc00000);
     ck_assert(isnan(p[0]));
+    for (int i = 0; i < AMS_CASES; i++) assert_amsgrad_case(ams_case(i));
 }
 END_TEST
 

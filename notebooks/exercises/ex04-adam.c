@@ -22,8 +22,10 @@
  *   - exp_avg[i]    = fmaf(g, 1 - beta1, exp_avg[i] * beta1);
  *   - exp_avg_sq[i] = fmaf((1 - beta2) * g, g, exp_avg_sq[i] * beta2);
  *   - with amsgrad (max_exp_avg_sq not NULL): max_exp_avg_sq[i] becomes the
- *     larger of itself and exp_avg_sq[i] (NaN wins, as torch.maximum), and
- *     is used instead of exp_avg_sq[i] below;
+ *     larger of itself and exp_avg_sq[i], and is used instead of
+ *     exp_avg_sq[i] below. If either is NaN it becomes torch.maximum's NaN,
+ *     whose bits depend on i: 0xffffffff for i < n - n % 16 (the kernel's
+ *     vector body, 16 floats a pass), 0x7fc00000 (NAN) after (its tail);
  *   - denom = sqrtf(v) / sqrt(bias_correction2) + eps   (eps AFTER the correction);
  *   - param[i] = param[i] + (-step_size * exp_avg[i]) / denom   (no fma here).
  *

@@ -15,6 +15,8 @@ void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, wd = (float)o->weight_decay;
     const float c1 = (float)(1.0 - o->beta1), c2 = (float)(1.0 - o->beta2);
     const float decay = (float)(1.0 - o->lr * o->weight_decay);
+    const int64_t body = n - n % 16;  // torch.maximum's vector body: 16 floats a pass
+    const union { uint32_t u; float f; } vec_nan = {0xffffffffu};  // its NaN there
     for (int64_t i = 0; i < n; i++) {
         float g = o->maximize ? -grad[i] : grad[i];
         if (decoupled) param[i] *= decay;
@@ -24,7 +26,9 @@ void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg
         float v = exp_avg_sq[i];
         if (max_exp_avg_sq) {
             float m = max_exp_avg_sq[i];
-            v = max_exp_avg_sq[i] = (isnan(m) || m > v) ? m : v;
+            if (isnan(m) || isnan(v)) v = i < body ? vec_nan.f : NAN;
+            else if (m > v) v = m;
+            max_exp_avg_sq[i] = v;
         }
         float denom = sqrtf(v) / bc2_sqrt + eps;
         param[i] = param[i] + (neg_step_size * exp_avg[i]) / denom;
