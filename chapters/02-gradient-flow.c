@@ -152,7 +152,8 @@ int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_
     float *sums = malloc((size_t)nd * sizeof *sums);   // (n, D): their sums
     if (!slot || !rows || !sums) {
         free(slot), free(rows), free(sums);
-        return emb_fail(err, "out of memory for a backward pass of %lld rows", (long long)n);
+        return emb_fail(err, "out of memory for a backward pass of %lld rows",
+                        (long long)n);
     }
     for (int64_t i = 0; i < n; i++) {  // this call's gradient, from zeros
         int64_t k = idx[i];

@@ -285,7 +285,8 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
     int64_t *counts = e->scale_grad_by_freq ? calloc((size_t)V, sizeof *counts) : NULL;
     if (!slot || !rows || !sums || (e->scale_grad_by_freq && !counts)) {
         free(slot), free(rows), free(sums), free(counts);
-        return emb_fail(err, "out of memory for a backward pass of %lld rows", (long long)n);
+        return emb_fail(err, "out of memory for a backward pass of %lld rows",
+                        (long long)n);
     }
     if (counts)
         for (int64_t i = 0; i < n; i++) counts[idx[i]]++;

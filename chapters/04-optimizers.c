@@ -266,7 +266,7 @@ int optim_kind_from_name(const char *name, OptimKind *kind, EmbError *err) {
 /**
 The checks are the constructors' own, and so are the messages. Python
 prints a float with the fewest digits that read back as the same number,
-and always with a point or an exponent (`-1.0`, `1e-08`); `py_float` does
+and always with a point or an exponent (`-1.0`, `1e-08`); `optim_py_float` does
 the same, so our message for `lr=-1` is PyTorch's, character for
 character. Adam, AdamW, Adagrad and RMSprop write their checks as
 `not 0.0 <= x` (for a beta, `not 0.0 <= x < 1.0`), which a NaN fails, so
@@ -274,9 +274,7 @@ they refuse a NaN in every option they check, with the message a bad
 number gets (`Invalid epsilon value: nan`), and so do we.
 */
 
-// Writes x as Python's repr(float) does: the shortest digits that read back
-// as x, positional from 1e-4 to 1e16 (always with a point), else 1e-08.
-static const char *py_float(char *buf, size_t size, double x) {
+const char *optim_py_float(char *buf, size_t size, double x) {
     if (isnan(x) || isinf(x)) {
         snprintf(buf, size, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
         return buf;
@@ -299,14 +297,14 @@ static const char *py_float(char *buf, size_t size, double x) {
 static int check_nonneg(double x, const char *what, EmbError *err) {
     char num[40];
     if (x >= 0.0) return 0;
-    return emb_fail(err, "Invalid %s: %s", what, py_float(num, sizeof num, x));
+    return emb_fail(err, "Invalid %s: %s", what, optim_py_float(num, sizeof num, x));
 }
 
 static int check_beta(double beta, int index, EmbError *err) {
     char num[40];
     if (beta >= 0.0 && beta < 1.0) return 0;
     return emb_fail(err, "Invalid beta parameter at index %d: %s", index,
-                    py_float(num, sizeof num, beta));
+                    optim_py_float(num, sizeof num, beta));
 }
 
 int optim_check_options(OptimKind kind, const OptimOptions *o, EmbError *err) {

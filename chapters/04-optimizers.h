@@ -137,6 +137,11 @@ typedef struct OptimOptions {
 // caller sets, -inf and NaN included, is never taken for unset.
 bool optim_lr_is_required(double lr);
 
+// Writes x into buf as Python's repr(float) does, as PyTorch's messages show
+// a value: the shortest digits that read back as x, positional from 1e-4 to
+// 1e16 (always with a point: "-1.0", "100.0"), else "1e-08"; "nan", "inf".
+const char *optim_py_float(char *buf, size_t size, double x);
+
 // PyTorch 1.13's defaults for kind.
 OptimOptions optim_defaults(OptimKind kind);
 

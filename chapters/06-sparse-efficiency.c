@@ -1049,30 +1049,21 @@ so it skips them exactly as it skips a parameter whose `.grad` is
 so the order of the two passes does not change any value.
 
 SparseAdam checks its options as PyTorch does, with `lr > 0` and
-`eps > 0` strict, and reports a value the way Python prints it.
+`eps > 0` strict, and reports a value the way Python prints it,
+with chapter 4's `optim_py_float`.
 */
-
-// x as Python's repr(float) writes it: "0.0", "-1.0", "1e-08", "0.001".
-static const char *py_repr(char *buf, size_t size, double x) {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) break;
-    }
-    if (!strpbrk(buf, ".en")) strncat(buf, ".0", size - strlen(buf) - 1);
-    return buf;
-}
 
 static int sparse_adam_check(const OptimOptions *o, EmbError *err) {
     char b[40];
     if (!(o->lr > 0.0))
-        return emb_fail(err, "Invalid learning rate: %s", py_repr(b, 40, o->lr));
+        return emb_fail(err, "Invalid learning rate: %s", optim_py_float(b, 40, o->lr));
     if (!(o->eps > 0.0))
-        return emb_fail(err, "Invalid epsilon value: %s", py_repr(b, 40, o->eps));
+        return emb_fail(err, "Invalid epsilon value: %s", optim_py_float(b, 40, o->eps));
     const double betas[2] = {o->beta1, o->beta2};
     for (int k = 0; k < 2; k++)
         if (!(betas[k] >= 0.0 && betas[k] < 1.0))
             return emb_fail(err, "Invalid beta parameter at index %d: %s", k,
-                            py_repr(b, 40, betas[k]));
+                            optim_py_float(b, 40, betas[k]));
     return 0;
 }
 

@@ -680,6 +680,9 @@ START_TEST(sparse_adam_checks_its_options) {
         {1e-3, 1e-8, 1.0, 0.999, "Invalid beta parameter at index 0: 1.0"},
         {1e-3, 1e-8, 0.9, -0.5, "Invalid beta parameter at index 1: -0.5"},
         {1e-3, 1e-8, NAN, 0.999, "Invalid beta parameter at index 0: nan"},
+        {1e-3, 1e-8, 100, 0.999, "Invalid beta parameter at index 0: 100.0"},  // torch 1.13
+        {-20, 1e-8, 0.9, 0.999, "Invalid learning rate: -20.0"},
+        {1e-3, -1e15, 0.9, 0.999, "Invalid epsilon value: -1000000000000000.0"},
     };
     float w[2] = {0, 0};
     ParamList l = {0};
