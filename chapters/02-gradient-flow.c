@@ -129,21 +129,51 @@ the sum of the second and third upstream rows.
 One detail decides the last bit when a gradient is already there.
 PyTorch's autograd does not add into `.grad` directly: each backward pass
 builds its own gradient from zeros, and only then adds it to `.grad`
-(autograd's `AccumulateGrad`). Right after `zero_grad` the two orders
-agree, but on top of an old gradient `old + (g1 + g2)` and
-`(old + g1) + g2` can differ in the last bit. So the loop first sums each
-touched row's upstream rows of this call, in order, then adds each sum
-to the gradient once. Only the touched rows need a sum: `rows[j]` is the
-j-th distinct row in order of first appearance, `sums` row j its sum,
-and `slot[k]` says which j row k has (0 until it is seen).
+(autograd's `AccumulateGrad`). On top of an old gradient,
+`old + (g1 + g2)` and `(old + g1) + g2` can differ in the last bit.
+
+After `zero_grad`, the usual case, the rows the call touches hold zeros,
+and summing in place *is* summing from zeros: the plain loop gives
+PyTorch's bits. Otherwise each touched row's upstream rows are summed
+apart first, in order, and each sum is added to the gradient once.
+`rows[j]` is the j-th distinct row in order of first appearance, `sums`
+row j its sum, and `slot[k]` says which j row k has (0 until it is seen).
 */
+
+bool emb_grad_rows_are_zero(const Embedding *e, const int64_t *idx, int64_t n,
+                            int *status) {
+    // (V,); one more byte, so that V = 0 is not taken for out of memory
+    unsigned char *seen = calloc((size_t)e->num_embeddings + 1, 1);
+    *status = seen ? 0 : -1;
+    bool zero = seen != NULL;
+    int64_t D = e->embedding_dim;
+    for (int64_t i = 0; i < n && zero; i++) {
+        if (seen[idx[i]]) continue;
+        seen[idx[i]] = 1;
+        const float *g_k = e->grad + idx[i] * D;  // seek to row idx[i] of the gradient
+        for (int64_t d = 0; d < D && zero; d++) zero = g_k[d] == 0.0f && !signbit(g_k[d]);
+    }
+    free(seen);
+    return zero;
+}
 
 int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                  EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     if (emb_alloc_grad(e, err) != 0) return -1;
     int64_t V = e->num_embeddings, D = e->embedding_dim, nd, used = 0;
-    if (n == 0) return 0;
+    int status;
+    bool zero = emb_grad_rows_are_zero(e, idx, n, &status);
+    if (status != 0)
+        return emb_fail(err, "out of memory marking the rows of %lld", (long long)V);
+    if (zero) {  // after zero_grad: sum in place, from the zeros
+        for (int64_t i = 0; i < n; i++) {
+            float *g_ix = e->grad + idx[i] * D;   // seek to row idx[i] of the gradient
+            const float *g_i = grad_out + i * D;  // row i of the upstream gradient
+            for (int64_t d = 0; d < D; d++) g_ix[d] += g_i[d];
+        }
+        return 0;
+    }
     if (emb_mul_size(n, D, &nd) != 0)
         return emb_fail(err, "a backward pass of %lld x %lld values is too large",
                         (long long)n, (long long)D);

@@ -34,6 +34,12 @@ void emb_zero_grad(Embedding *e);
 int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                  EmbError *err);
 
+// Whether every gradient row that idx touches holds +0.0 in every value, as
+// after zero_grad; *status is -1 if it could not tell (out of memory), else 0.
+// idx must be valid and the gradient allocated.
+bool emb_grad_rows_are_zero(const Embedding *e, const int64_t *idx, int64_t n,
+                            int *status);
+
 // Number of distinct rows among idx (the rows a step gives a gradient).
 int64_t emb_rows_touched(const Embedding *e, const int64_t *idx, int64_t n);
 

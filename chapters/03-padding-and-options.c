@@ -265,8 +265,9 @@ Chapter 2's scatter-add needs two changes, and both are small:
   PyTorch multiplies with a fused multiply-add, `acc = fma(g, 1/c, acc)`,
   where `acc` is the row's sum in this call's own gradient, and so do we.
 
-As in chapter 2, each call sums its rows from zero first and then adds
-the sums to `.grad`. A frozen table needs no gradient at all.
+As in chapter 2, each call sums its rows from zero: in place when the
+rows it touches are still cleared, apart and then added otherwise. A
+frozen table needs no gradient at all.
 */
 
 // extends: emb_backward
@@ -275,15 +276,22 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
     if (!e->requires_grad) return emb_check_indices(e, idx, n, err);
     if (emb_check_indices(e, idx, n, err) != 0 || emb_alloc_grad(e, err) != 0) return -1;
     int64_t V = e->num_embeddings, D = e->embedding_dim, nd, used = 0;
-    if (n == 0) return 0;
+    int status;
+    bool zero = emb_grad_rows_are_zero(e, idx, n, &status);
+    if (status != 0)
+        return emb_fail(err, "out of memory marking the rows of %lld", (long long)V);
     if (emb_mul_size(n, D, &nd) != 0)
         return emb_fail(err, "a backward pass of %lld x %lld values is too large",
                         (long long)n, (long long)D);
-    int64_t *slot = calloc((size_t)V, sizeof *slot);  // (V,): 1 + j, or 0
-    int64_t *rows = malloc((size_t)n * sizeof *rows);  // (n,): the distinct rows
-    float *sums = malloc((size_t)nd * sizeof *sums);   // (n, D): their sums
-    int64_t *counts = e->scale_grad_by_freq ? calloc((size_t)V, sizeof *counts) : NULL;
-    if (!slot || !rows || !sums || (e->scale_grad_by_freq && !counts)) {
+    int64_t *slot = NULL, *rows = NULL, *counts = NULL;  // as in emb_backward
+    float *sums = NULL;
+    if (!zero) {  // n >= 1 here: a call without rows touches none
+        slot = calloc((size_t)V, sizeof *slot);
+        rows = malloc((size_t)n * sizeof *rows);
+        sums = malloc((size_t)nd * sizeof *sums);
+    }
+    if (e->scale_grad_by_freq) counts = calloc((size_t)V + 1, sizeof *counts);  // (V,)
+    if ((!zero && (!slot || !rows || !sums)) || (e->scale_grad_by_freq && !counts)) {
         free(slot), free(rows), free(sums), free(counts);
         return emb_fail(err, "out of memory for a backward pass of %lld rows",
                         (long long)n);
@@ -293,13 +301,14 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
     for (int64_t i = 0; i < n; i++) {  // this call's gradient, from zeros
         int64_t k = idx[i];
         if (k == e->padding_idx) continue;  // the padding row learns nothing
-        if (slot[k] == 0) {
+        if (!zero && slot[k] == 0) {
             rows[used] = k;
             slot[k] = ++used;
             memset(sums + (used - 1) * D, 0, (size_t)D * sizeof *sums);
         }
-        float *s_k = sums + (slot[k] - 1) * D;  // seek to row k's sum
-        const float *g_i = grad_out + i * D;     // row i of the upstream gradient
+        // seek to row k's sum: in the gradient itself when it was cleared
+        float *s_k = zero ? e->grad + k * D : sums + (slot[k] - 1) * D;
+        const float *g_i = grad_out + i * D;  // row i of the upstream gradient
         if (counts) {
             float scale = (float)(1.0 / (double)counts[k]);
             for (int64_t d = 0; d < D; d++) s_k[d] = fmaf(g_i[d], scale, s_k[d]);

@@ -275,6 +275,7 @@ number gets (`Invalid epsilon value: nan`), and so do we.
 */
 
 const char *optim_py_float(char *buf, size_t size, double x) {
+    if (buf == NULL || size == 0) return buf;
     if (isnan(x) || isinf(x)) {
         snprintf(buf, size, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
         return buf;
