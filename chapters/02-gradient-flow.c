@@ -132,77 +132,102 @@ builds its own gradient from zeros, and only then adds it to `.grad`
 (autograd's `AccumulateGrad`). On top of an old gradient,
 `old + (g1 + g2)` and `(old + g1) + g2` can differ in the last bit.
 
-After `zero_grad`, the usual case, the rows the call touches hold zeros,
-and summing in place *is* summing from zeros: the plain loop gives
-PyTorch's bits. Otherwise each touched row's upstream rows are summed
-apart first, in order, and each sum is added to the gradient once.
-`rows[j]` is the j-th distinct row in order of first appearance, `sums`
-row j its sum, and `slot[k]` says which j row k has (0 until it is seen).
+After `zero_grad`, the usual case, a row the call touches holds zeros,
+and summing into it in place *is* summing from zeros: the plain `+=`
+gives PyTorch's bits. Only a row that already holds a gradient must have
+its sum kept apart, in order, and added once at the end. So the first
+time the loop meets row k in a call, it looks at the row: `seen[k]` is
+then `IN_PLACE` or `APART`. The rows kept apart, and their sums, live in
+buffers made only when the first such row turns up (`GradSums`):
+`rows[j]` is the j-th of them, `sums` row j its sum, and `slot[k] = j`.
+Should those buffers be out of reach, the rows summed in place so far
+are cleared again, so that a refused call changes nothing. Chapter 3's
+backward pass uses the same three steps.
 */
 
-bool emb_grad_rows_are_zero(const Embedding *e, const int64_t *idx, int64_t n,
-                            int *status) {
-    // (V,); one more byte, so that V = 0 is not taken for out of memory
-    unsigned char *seen = calloc((size_t)e->num_embeddings + 1, 1);
-    *status = seen ? 0 : -1;
-    bool zero = seen != NULL;
-    int64_t D = e->embedding_dim;
-    for (int64_t i = 0; i < n && zero; i++) {
-        if (seen[idx[i]]) continue;
-        seen[idx[i]] = 1;
-        const float *g_k = e->grad + idx[i] * D;  // seek to row idx[i] of the gradient
-        for (int64_t d = 0; d < D && zero; d++) zero = g_k[d] == 0.0f && !signbit(g_k[d]);
+bool emb_grad_row_is_zero(const float *row, int64_t D) {
+    uint32_t bits = 0;  // +0.0f is the one float whose bits are all 0
+    for (int64_t d = 0; d < D; d++) {
+        uint32_t u;
+        memcpy(&u, row + d, sizeof u);
+        bits |= u;
     }
-    free(seen);
-    return zero;
+    return bits == 0;
+}
+
+enum { UNSEEN, IN_PLACE, APART };  // what a backward pass does with a row
+
+int emb_grad_sums_begin(const Embedding *e, int64_t n, GradSums *s, EmbError *err) {
+    *s = (GradSums){.n = n, .seen = calloc((size_t)e->num_embeddings + 1, 1)};
+    if (!s->seen)
+        return emb_fail(err, "out of memory marking %lld rows", (long long)e->num_embeddings);
+    return 0;
+}
+
+// Makes the buffers of the rows kept apart if s has none; 0, or -1.
+static int grad_sums_make_apart(const Embedding *e, GradSums *s) {
+    if (s->sums) return 0;
+    int64_t nd;
+    if (emb_mul_size(s->n, e->embedding_dim, &nd) != 0) return -1;
+    s->slot = malloc((size_t)e->num_embeddings * sizeof *s->slot);
+    s->rows = malloc((size_t)s->n * sizeof *s->rows);
+    s->sums = malloc((size_t)nd * sizeof *s->sums);
+    return s->slot && s->rows && s->sums ? 0 : -1;
+}
+
+float *emb_grad_sums_row(Embedding *e, GradSums *s, int64_t k) {
+    int64_t D = e->embedding_dim;
+    float *g_k = e->grad + k * D;  // seek to row k of the gradient
+    if (s->seen[k] == UNSEEN) {    // the first meeting decides
+        if (emb_grad_row_is_zero(g_k, D)) {
+            s->seen[k] = IN_PLACE;
+        } else {
+            if (grad_sums_make_apart(e, s) != 0) return NULL;
+            s->rows[s->used] = k;
+            s->slot[k] = s->used++;
+            memset(s->sums + s->slot[k] * D, 0, (size_t)D * sizeof *s->sums);
+            s->seen[k] = APART;
+        }
+    }
+    return s->seen[k] == IN_PLACE ? g_k : s->sums + s->slot[k] * D;
+}
+
+int emb_grad_sums_end(Embedding *e, GradSums *s, const int64_t *idx, int64_t done,
+                      int rc) {
+    int64_t D = e->embedding_dim;
+    for (int64_t j = 0; rc == 0 && j < s->used; j++) {  // .grad += the sums kept apart
+        float *g_k = e->grad + s->rows[j] * D;
+        const float *s_k = s->sums + j * D;
+        for (int64_t d = 0; d < D; d++) g_k[d] += s_k[d];
+    }
+    for (int64_t i = 0; rc != 0 && i < done; i++)  // refused: the rows back to zeros
+        if (s->seen[idx[i]] == IN_PLACE)
+            memset(e->grad + idx[i] * D, 0, (size_t)D * sizeof(float));
+    free(s->seen), free(s->slot), free(s->rows), free(s->sums);
+    *s = (GradSums){0};
+    return rc;
 }
 
 int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                  EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
     if (emb_alloc_grad(e, err) != 0) return -1;
-    int64_t V = e->num_embeddings, D = e->embedding_dim, nd, used = 0;
-    int status;
-    bool zero = emb_grad_rows_are_zero(e, idx, n, &status);
-    if (status != 0)
-        return emb_fail(err, "out of memory marking the rows of %lld", (long long)V);
-    if (zero) {  // after zero_grad: sum in place, from the zeros
-        for (int64_t i = 0; i < n; i++) {
-            float *g_ix = e->grad + idx[i] * D;   // seek to row idx[i] of the gradient
-            const float *g_i = grad_out + i * D;  // row i of the upstream gradient
-            for (int64_t d = 0; d < D; d++) g_ix[d] += g_i[d];
+    int64_t D = e->embedding_dim;
+    GradSums s;
+    if (emb_grad_sums_begin(e, n, &s, err) != 0) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = idx[i];  // where row k's sum grows; in place is the usual case
+        float *s_k = s.seen[k] == IN_PLACE ? e->grad + k * D
+                                           : emb_grad_sums_row(e, &s, k);
+        if (!s_k) {
+            emb_grad_sums_end(e, &s, idx, i, -1);
+            return emb_fail(err, "out of memory for a backward pass of %lld rows",
+                            (long long)n);
         }
-        return 0;
-    }
-    if (emb_mul_size(n, D, &nd) != 0)
-        return emb_fail(err, "a backward pass of %lld x %lld values is too large",
-                        (long long)n, (long long)D);
-    int64_t *slot = calloc((size_t)V, sizeof *slot);  // (V,): 1 + j, or 0
-    int64_t *rows = malloc((size_t)n * sizeof *rows);  // (n,): the distinct rows
-    float *sums = malloc((size_t)nd * sizeof *sums);   // (n, D): their sums
-    if (!slot || !rows || !sums) {
-        free(slot), free(rows), free(sums);
-        return emb_fail(err, "out of memory for a backward pass of %lld rows",
-                        (long long)n);
-    }
-    for (int64_t i = 0; i < n; i++) {  // this call's gradient, from zeros
-        int64_t k = idx[i];
-        if (slot[k] == 0) {
-            rows[used] = k;
-            slot[k] = ++used;
-            memset(sums + (used - 1) * D, 0, (size_t)D * sizeof *sums);
-        }
-        float *s_k = sums + (slot[k] - 1) * D;  // seek to row k's sum
-        const float *g_i = grad_out + i * D;     // row i of the upstream gradient
+        const float *g_i = grad_out + i * D;  // row i of the upstream gradient
         for (int64_t d = 0; d < D; d++) s_k[d] += g_i[d];
     }
-    for (int64_t j = 0; j < used; j++) {  // .grad += it
-        float *g_k = e->grad + rows[j] * D;
-        const float *s_k = sums + j * D;
-        for (int64_t d = 0; d < D; d++) g_k[d] += s_k[d];
-    }
-    free(slot), free(rows), free(sums);
-    return 0;
+    return emb_grad_sums_end(e, &s, idx, n, 0);
 }
 
 /**

@@ -34,11 +34,34 @@ void emb_zero_grad(Embedding *e);
 int emb_backward(Embedding *e, const int64_t *idx, int64_t n, const float *grad_out,
                  EmbError *err);
 
-// Whether every gradient row that idx touches holds +0.0 in every value, as
-// after zero_grad; *status is -1 if it could not tell (out of memory), else 0.
-// idx must be valid and the gradient allocated.
-bool emb_grad_rows_are_zero(const Embedding *e, const int64_t *idx, int64_t n,
-                            int *status);
+// Whether all D values of a gradient row are +0.0, as after zero_grad.
+bool emb_grad_row_is_zero(const float *row, int64_t D);
+
+// One backward pass's row sums, formed as autograd forms them: from zeros,
+// in place in a row that holds zeros, apart (and added at the end) in a
+// row that holds an old gradient. begin, then emb_grad_sums_row for each
+// position, then end.
+typedef struct GradSums {
+    int64_t n;            // positions in the pass
+    unsigned char *seen;  // (V,): what the pass does with each row
+    int64_t *slot;        // (V,): j of a row kept apart (made when needed)
+    int64_t *rows;        // (n,): the rows kept apart
+    float *sums;          // (n, D): their sums
+    int64_t used;         // rows kept apart so far
+} GradSums;
+
+// Starts a pass of n positions over e's (allocated) gradient.
+int emb_grad_sums_begin(const Embedding *e, int64_t n, GradSums *s, EmbError *err);
+
+// Where row k's sum grows (add the position's values there); NULL when out
+// of memory, after which call end with rc = -1.
+float *emb_grad_sums_row(Embedding *e, GradSums *s, int64_t k);
+
+// Ends the pass: with rc = 0 adds the sums kept apart to the gradient; else
+// clears again the rows summed in place over idx[0 .. done). Frees s and
+// returns rc.
+int emb_grad_sums_end(Embedding *e, GradSums *s, const int64_t *idx, int64_t done,
+                      int rc);
 
 // Number of distinct rows among idx (the rows a step gives a gradient).
 int64_t emb_rows_touched(const Embedding *e, const int64_t *idx, int64_t n);

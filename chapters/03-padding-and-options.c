@@ -265,9 +265,9 @@ Chapter 2's scatter-add needs two changes, and both are small:
   PyTorch multiplies with a fused multiply-add, `acc = fma(g, 1/c, acc)`,
   where `acc` is the row's sum in this call's own gradient, and so do we.
 
-As in chapter 2, each call sums its rows from zero: in place when the
-rows it touches are still cleared, apart and then added otherwise. A
-frozen table needs no gradient at all.
+As in chapter 2, each call sums its rows from zero (`GradSums`): in
+place in a row that is still cleared, apart and then added in a row that
+holds an old gradient. A frozen table needs no gradient at all.
 */
 
 // extends: emb_backward
@@ -275,39 +275,26 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
                       EmbError *err) {
     if (!e->requires_grad) return emb_check_indices(e, idx, n, err);
     if (emb_check_indices(e, idx, n, err) != 0 || emb_alloc_grad(e, err) != 0) return -1;
-    int64_t V = e->num_embeddings, D = e->embedding_dim, nd, used = 0;
-    int status;
-    bool zero = emb_grad_rows_are_zero(e, idx, n, &status);
-    if (status != 0)
-        return emb_fail(err, "out of memory marking the rows of %lld", (long long)V);
-    if (emb_mul_size(n, D, &nd) != 0)
-        return emb_fail(err, "a backward pass of %lld x %lld values is too large",
-                        (long long)n, (long long)D);
-    int64_t *slot = NULL, *rows = NULL, *counts = NULL;  // as in emb_backward
-    float *sums = NULL;
-    if (!zero) {  // n >= 1 here: a call without rows touches none
-        slot = calloc((size_t)V, sizeof *slot);
-        rows = malloc((size_t)n * sizeof *rows);
-        sums = malloc((size_t)nd * sizeof *sums);
-    }
-    if (e->scale_grad_by_freq) counts = calloc((size_t)V + 1, sizeof *counts);  // (V,)
-    if ((!zero && (!slot || !rows || !sums)) || (e->scale_grad_by_freq && !counts)) {
-        free(slot), free(rows), free(sums), free(counts);
-        return emb_fail(err, "out of memory for a backward pass of %lld rows",
-                        (long long)n);
-    }
-    if (counts)
+    int64_t V = e->num_embeddings, D = e->embedding_dim;
+    int64_t *counts = NULL;  // (V,): how often each row occurs in this call
+    if (e->scale_grad_by_freq) {
+        counts = calloc((size_t)V + 1, sizeof *counts);
+        if (!counts)
+            return emb_fail(err, "out of memory counting %lld rows", (long long)V);
         for (int64_t i = 0; i < n; i++) counts[idx[i]]++;
-    for (int64_t i = 0; i < n; i++) {  // this call's gradient, from zeros
+    }
+    GradSums s;
+    if (emb_grad_sums_begin(e, n, &s, err) != 0) return free(counts), -1;
+    for (int64_t i = 0; i < n; i++) {
         int64_t k = idx[i];
-        if (k == e->padding_idx) continue;  // the padding row learns nothing
-        if (!zero && slot[k] == 0) {
-            rows[used] = k;
-            slot[k] = ++used;
-            memset(sums + (used - 1) * D, 0, (size_t)D * sizeof *sums);
+        if (k == e->padding_idx) continue;         // the padding row learns nothing
+        float *s_k = emb_grad_sums_row(e, &s, k);  // where row k's sum grows
+        if (!s_k) {
+            free(counts);
+            emb_grad_sums_end(e, &s, idx, i, -1);
+            return emb_fail(err, "out of memory for a backward pass of %lld rows",
+                            (long long)n);
         }
-        // seek to row k's sum: in the gradient itself when it was cleared
-        float *s_k = zero ? e->grad + k * D : sums + (slot[k] - 1) * D;
         const float *g_i = grad_out + i * D;  // row i of the upstream gradient
         if (counts) {
             float scale = (float)(1.0 / (double)counts[k]);
@@ -316,13 +303,8 @@ int emb_backward_opts(Embedding *e, const int64_t *idx, int64_t n, const float *
             for (int64_t d = 0; d < D; d++) s_k[d] += g_i[d];
         }
     }
-    for (int64_t j = 0; j < used; j++) {  // .grad += it
-        float *g_k = e->grad + rows[j] * D;
-        const float *s_k = sums + j * D;
-        for (int64_t d = 0; d < D; d++) g_k[d] += s_k[d];
-    }
-    free(slot), free(rows), free(sums), free(counts);
-    return 0;
+    free(counts);
+    return emb_grad_sums_end(e, &s, idx, n, 0);
 }
 
 /**
