@@ -158,9 +158,9 @@ bool emb_grad_row_is_zero(const float *row, int64_t D) {
 enum { UNSEEN, IN_PLACE, APART };  // what a backward pass does with a row
 
 int emb_grad_sums_begin(const Embedding *e, int64_t n, GradSums *s, EmbError *err) {
-    *s = (GradSums){.n = n, .seen = calloc((size_t)e->num_embeddings + 1, 1)};
-    if (!s->seen)
-        return emb_fail(err, "out of memory marking %lld rows", (long long)e->num_embeddings);
+    int64_t V = e->num_embeddings;
+    *s = (GradSums){.n = n, .seen = calloc((size_t)V + 1, 1)};  // + 1: V may be 0
+    if (!s->seen) return emb_fail(err, "out of memory marking %lld rows", (long long)V);
     return 0;
 }
 
