@@ -369,11 +369,12 @@ def train_case(w, name, V, D, weight, steps, opts=None, opt=None, zero_grad=True
         w.step(n)
         w.tensor("indices", idx, "i64", 2)
         w.tensor("G", G, indent=2)
-        w.tensor("output", out, indent=2)
-        w.tensor("grad", grad_dense, indent=2)
+        # the lookup and the embedding's own gradients are bit for bit too
+        w.tensor("output", out, "bits32", indent=2)
+        w.tensor("grad", grad_dense, "bits32", indent=2)
         if raw is not None:
             w.tensor("grad_indices", raw[0], "i64", 2)
-            w.tensor("grad_values", raw[1], indent=2)
+            w.tensor("grad_values", raw[1], "bits32", indent=2)
         # after an optimizer step the weights are compared bit for bit (chapters 4 and 6)
         w.tensor("weight", emb.weight, "bits32" if optimizer else "f32", indent=2)
     w.end()
