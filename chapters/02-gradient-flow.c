@@ -282,23 +282,8 @@ the book's setting) turns the loop into vector instructions, 8 values at a
 time.
 */
 
-// The FMA clone of sgd_step: where glibc's loader can choose between clones.
-// (GCC only: clang 14 names the dispatcher sgd_step.ifunc, which other files
-// cannot link against.) EMB_NO_CLONES turns them off for the exercise grader:
-// a clone calls another function's same-CPU clone directly, past the symbol
-// the grader hands to a student's function.
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && \
-    !defined(__clang__) && defined(__has_attribute) && \
-    !defined(EMB_NO_CLONES)
-#if __has_attribute(target_clones)
-#define SGD_FMA_CLONES __attribute__((target_clones("fma", "default")))
-#endif
-#endif
-#ifndef SGD_FMA_CLONES
-#define SGD_FMA_CLONES
-#endif
 
-SGD_FMA_CLONES
+EMB_FMA_CLONES
 void sgd_step(float *restrict param, const float *restrict grad, int64_t n, float lr) {
     for (int64_t i = 0; i < n; i++) param[i] = fmaf(grad[i], -lr, param[i]);
 }

@@ -66,6 +66,24 @@ int emb_grad_sums_end(Embedding *e, GradSums *s, const int64_t *idx, int64_t don
 // Number of distinct rows among idx (the rows a step gives a gradient).
 int64_t emb_rows_touched(const Embedding *e, const int64_t *idx, int64_t n);
 
+// EMB_FMA_CLONES before a function compiles it twice, with and without the
+// FMA instruction (and with it AVX's 8-wide registers), and glibc's loader
+// picks one at start; both round once per fmaf, and -ffp-contract=off fuses
+// nothing else, so both give the same bits. GCC on x86-64 glibc only: clang
+// 14 names the dispatcher NAME.ifunc, which other files cannot link against.
+// EMB_NO_CLONES turns them off for the exercise grader: a clone calls another
+// function's same-CPU clone directly, past the symbol the grader hands to a
+// student's function.
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) && \
+    !defined(__clang__) && defined(__has_attribute) && !defined(EMB_NO_CLONES)
+#if __has_attribute(target_clones)
+#define EMB_FMA_CLONES __attribute__((target_clones("fma", "default")))
+#endif
+#endif
+#ifndef EMB_FMA_CLONES
+#define EMB_FMA_CLONES
+#endif
+
 // torch.optim.SGD(lr) without options: param -= lr * grad, for n values,
 // as one fused multiply-add each. param and grad must not overlap.
 void sgd_step(float *restrict param, const float *restrict grad, int64_t n, float lr);

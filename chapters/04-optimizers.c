@@ -406,17 +406,6 @@ twice, with and without the FMA instruction, and the program picks one
 at start; both round once per `fmaf`, so both give the same bits.
 */
 
-// The FMA clones (see sgd_step in chapter 2): GCC on x86-64 glibc only.
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
-    !defined(__clang__) && defined(__has_attribute) && \
-    !defined(EMB_NO_CLONES)
-#if __has_attribute(target_clones)
-#define OPTIM_FMA_CLONES __attribute__((target_clones("fma", "default")))
-#endif
-#endif
-#ifndef OPTIM_FMA_CLONES
-#define OPTIM_FMA_CLONES
-#endif
 
 // The float whose bits are u.
 static inline float float_from_bits(uint32_t u) {
@@ -482,7 +471,7 @@ static inline float sgd_value(float p, float grad, float *buf, bool first,
 }
 
 // extends: sgd_step
-OPTIM_FMA_CLONES void sgd_update(float *restrict param, const float *restrict grad,
+EMB_FMA_CLONES void sgd_update(float *restrict param, const float *restrict grad,
                                  float *restrict momentum_buffer, bool first, int64_t n,
                                  const OptimOptions *o) {
     const SgdScalars k = {
@@ -593,7 +582,7 @@ instead. The tests check both cases against torch, bit for bit, on
 parameters of several shapes.
 */
 
-OPTIM_FMA_CLONES
+EMB_FMA_CLONES
 void adam_update(float *restrict param, const float *restrict grad,
                  float *restrict exp_avg, float *restrict exp_avg_sq,
                  float *restrict max_exp_avg_sq, int64_t n, int64_t step,
@@ -631,7 +620,7 @@ the others, Adagrad creates its state in its constructor, for every
 parameter, even one that will never have a gradient.
 */
 
-OPTIM_FMA_CLONES
+EMB_FMA_CLONES
 void adagrad_update(float *restrict param, const float *restrict grad,
                     float *restrict sum, int64_t n, int64_t step, const OptimOptions *o) {
     double clr = o->lr / (1.0 + (double)(step - 1) * o->lr_decay);
@@ -686,7 +675,7 @@ static inline float rmsprop_value(float p, float grad, float *sq, float *ga, flo
     return fmaf(*buf, k->neg_lr, p);                        // param.add_(buf, alpha=-lr)
 }
 
-OPTIM_FMA_CLONES
+EMB_FMA_CLONES
 void rmsprop_update(float *restrict param, const float *restrict grad,
                     float *restrict square_avg, float *restrict grad_avg,
                     float *restrict momentum_buffer, int64_t n, const OptimOptions *o) {

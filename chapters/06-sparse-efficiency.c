@@ -35,22 +35,6 @@ opt.zero_grad(); loss.backward(); opt.step()
 #include <string.h>
 #include <sys/mman.h>
 
-// The update loops are compiled twice, with and without the FMA instruction
-// (and with it AVX's 8-wide registers), as chapter 4's updates are (GCC on
-// x86-64 glibc only). Both round once per fmaf, and -ffp-contract=off fuses
-// nothing else; adds, multiplies, divisions and square roots round the same
-// in any register width, so both give the same bits.
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FMA__) &&                    \
-    !defined(__clang__) && defined(__has_attribute) && \
-    !defined(EMB_NO_CLONES)
-#if __has_attribute(target_clones)
-#define SPARSE_FMA_CLONES __attribute__((target_clones("fma", "default")))
-#endif
-#endif
-#ifndef SPARSE_FMA_CLONES
-#define SPARSE_FMA_CLONES
-#endif
-
 // Asks for the bytes of a row ahead of time, into the second-level cache
 // (locality 2; a hint: it changes no result).
 static inline void prefetch_row(const float *row, int64_t D) {
@@ -819,7 +803,7 @@ tried both against torch: the second misses thousands of values on a few
 thousand repeated rows).
 */
 
-SPARSE_FMA_CLONES
+EMB_FMA_CLONES
 void sparse_sgd_update(float *param, const SparseGrad *g, double lr, bool maximize) {
     const float neg_lr = (float)(maximize ? lr : -lr);  // maximize: d_p = -grad
     int64_t D = g->row_dim;
@@ -854,7 +838,7 @@ costs more and more as the buffer grows. The program measures both.
 
 // t + alpha * s for two sparse tensors, as torch 1.13's CPU add does;
 // r must differ from t and s.
-SPARSE_FMA_CLONES
+EMB_FMA_CLONES
 static int sparse_merge(const SparseGrad *t, const SparseGrad *s, float alpha,
                         SparseGrad *r, EmbError *err) {
     int64_t D = t->row_dim, ti = 0, si = 0, ri = 0;
@@ -946,7 +930,7 @@ Its `sum` is dense, a full copy of the table, created in the constructor
 like the dense Adagrad's.
 */
 
-SPARSE_FMA_CLONES
+EMB_FMA_CLONES
 void sparse_adagrad_update(float *param, const SparseGrad *c, float *sum, int64_t step,
                            const OptimOptions *o) {
     double clr = o->lr / (1.0 + (double)(step - 1) * o->lr_decay);
@@ -996,7 +980,7 @@ values, in its order: the update of $m$ is computed as
 old $m$, and the step is the quotient times `-step_size`, added.
 */
 
-SPARSE_FMA_CLONES
+EMB_FMA_CLONES
 void sparse_adam_row(float *restrict w, const float *restrict g, float *restrict m,
                      float *restrict v, int64_t D, double step_size,
                      const OptimOptions *o) {
@@ -1643,7 +1627,7 @@ with the same fused multiply-adds in the same order, so the same bits,
 and without writing and reading back $N D$ floats.
 */
 
-SPARSE_FMA_CLONES
+EMB_FMA_CLONES
 int emb_sparse_sgd_fused(Embedding *e, const int64_t *idx, int64_t n,
                          const float *grad_out, double lr, EmbError *err) {
     if (emb_check_indices(e, idx, n, err) != 0) return -1;
@@ -1677,7 +1661,7 @@ made the fused step slower than the unfused one.)
 
 enum { FUSED_GROUPS = 16 };  // rows summed before they are updated
 
-SPARSE_FMA_CLONES
+EMB_FMA_CLONES
 int emb_sparse_adam_fused(Embedding *e, const int64_t *idx, int64_t n,
                           const float *grad_out, float *exp_avg, float *exp_avg_sq,
                           int64_t step, const OptimOptions *o, int64_t *perm,
@@ -1737,7 +1721,7 @@ typedef struct RowShare {
     bool add;
 } RowShare;
 
-SPARSE_FMA_CLONES
+EMB_FMA_CLONES
 static void *row_share_run(void *arg) {
     const RowShare *s = arg;
     for (int64_t k = 0; k < s->n; k++) {
